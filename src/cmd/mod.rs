@@ -1,0 +1,65 @@
+//! One thin file per subcommand: options -> pipeline -> render.
+
+pub mod ingest;
+pub mod inspect;
+
+use std::io::Write;
+
+use crate::cli::{GlobalArgs, InputArgs};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::frame::LoadOptions;
+use crate::ingest::aliases::AliasTable;
+use crate::ingest::resolve::ResolveOptions;
+
+/// What every subcommand gets besides its own options.
+pub struct Context {
+    pub config: Config,
+    pub quiet: bool,
+    pub progress: bool,
+}
+
+impl Context {
+    pub fn new(g: &GlobalArgs) -> Result<Context> {
+        Ok(Context {
+            config: Config::load(g.config.as_deref())?,
+            quiet: g.quiet,
+            progress: !g.quiet && !g.no_progress,
+        })
+    }
+
+    pub fn load_options(&self, input: &InputArgs) -> Result<LoadOptions> {
+        let table = AliasTable::new(&self.config.field_overrides())?;
+        let max_bad = if input.strict {
+            Some(0)
+        } else {
+            input.max_bad.or(self.config.ingest.max_bad)
+        };
+        Ok(LoadOptions {
+            table,
+            resolve: ResolveOptions {
+                include_text: input.include_text || self.config.ingest.include_text,
+                exclusive_input_providers: self.config.ingest.exclusive_input_providers.clone(),
+                now_ns: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
+            },
+            max_bad,
+            progress: self.progress,
+        })
+    }
+}
+
+/// Write rendered bytes to stdout; a closed pipe is not an error (exit 0).
+pub fn to_stdout(render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    render(&mut lock)
+        .and_then(|_| lock.flush())
+        .map_err(|e| Error::output_io("<stdout>", &e))
+}
+
+/// Write to stderr, ignoring failures (diagnostics must never fail a run).
+pub fn to_stderr(render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    let stderr = std::io::stderr();
+    let mut lock = stderr.lock();
+    let _ = render(&mut lock);
+}

@@ -1,0 +1,181 @@
+//! Rows -> the canonical polars frames (and back, for dedup of frames read
+//! from canonical Parquet). Low-cardinality strings become categoricals
+//! (dictionary-encoded in Parquet); `attrs` is a list<struct<key, value>>,
+//! the physical layout of a Parquet/Arrow map.
+
+use polars::prelude::*;
+use polars_arrow::array::{ListArray, StructArray, Utf8ViewArray};
+use polars_arrow::datatypes::{ArrowDataType, Field as ArrowField};
+use polars_arrow::offset::OffsetsBuffer;
+
+use super::row::{EvalRow, SpanRow};
+use super::schema as s;
+
+fn str_col<'a>(
+    name: &str,
+    rows: &'a [SpanRow],
+    f: impl Fn(&'a SpanRow) -> Option<&'a str>,
+) -> Column {
+    let v: Vec<Option<&str>> = rows.iter().map(f).collect();
+    Series::new(name.into(), v).into_column()
+}
+
+fn i64_col(name: &str, rows: &[SpanRow], f: impl Fn(&SpanRow) -> Option<i64>) -> Column {
+    let v: Vec<Option<i64>> = rows.iter().map(f).collect();
+    Series::new(name.into(), v).into_column()
+}
+
+fn f64_col(name: &str, rows: &[SpanRow], f: impl Fn(&SpanRow) -> Option<f64>) -> Column {
+    let v: Vec<Option<f64>> = rows.iter().map(f).collect();
+    Series::new(name.into(), v).into_column()
+}
+
+pub fn attrs_dtype() -> ArrowDataType {
+    ArrowDataType::Struct(vec![
+        ArrowField::new(s::ATTR_KEY.into(), ArrowDataType::Utf8View, false),
+        ArrowField::new(s::ATTR_VALUE.into(), ArrowDataType::Utf8View, true),
+    ])
+}
+
+fn attrs_col(rows: &[SpanRow]) -> PolarsResult<Column> {
+    let total: usize = rows.iter().map(|r| r.attrs.len()).sum();
+    let mut keys: Vec<&str> = Vec::with_capacity(total);
+    let mut values: Vec<&str> = Vec::with_capacity(total);
+    let mut offsets: Vec<i64> = Vec::with_capacity(rows.len() + 1);
+    offsets.push(0);
+    for r in rows {
+        for (k, v) in &r.attrs {
+            keys.push(k);
+            values.push(v);
+        }
+        offsets.push(keys.len() as i64);
+    }
+    let k = Utf8ViewArray::from_slice_values(&keys);
+    let v = Utf8ViewArray::from_slice_values(&values);
+    let st = StructArray::new(attrs_dtype(), total, vec![k.boxed(), v.boxed()], None);
+    let list_dtype = ListArray::<i64>::default_datatype(attrs_dtype());
+    let offsets: OffsetsBuffer<i64> = offsets
+        .try_into()
+        .map_err(|_| polars_err!(ComputeError: "attrs offsets"))?;
+    let arr = ListArray::<i64>::new(list_dtype, offsets, st.boxed(), None);
+    Ok(ListChunked::with_chunk(s::ATTRS.into(), arr)
+        .into_series()
+        .into_column())
+}
+
+/// The spans frame in canonical column order.
+pub fn spans_frame(rows: &[SpanRow]) -> PolarsResult<DataFrame> {
+    let cols = vec![
+        str_col(s::TRACE_ID, rows, |r| Some(&r.trace_id)),
+        str_col(s::SPAN_ID, rows, |r| Some(&r.span_id)),
+        str_col(s::PARENT_SPAN_ID, rows, |r| r.parent_span_id.as_deref()),
+        str_col(s::NAME, rows, |r| Some(&r.name)),
+        str_col(s::KIND, rows, |r| {
+            Some(r.kind.map_or("unspecified", |k| k.as_str()))
+        }),
+        str_col(s::SPAN_TYPE, rows, |r| {
+            Some(r.span_type.map_or("other", |k| k.as_str()))
+        }),
+        i64_col(s::START_NS, rows, |r| Some(r.start_ns)),
+        i64_col(s::END_NS, rows, |r| r.end_ns),
+        f64_col(s::DURATION_MS, rows, |r| r.duration_ms),
+        str_col(s::STATUS, rows, |r| {
+            Some(r.status.map_or("unset", |k| k.as_str()))
+        }),
+        str_col(s::ERROR_TYPE, rows, |r| r.error_type.as_deref()),
+        str_col(s::SERVICE, rows, |r| r.service.as_deref()),
+        str_col(s::OPERATION, rows, |r| r.operation.as_deref()),
+        str_col(s::PROVIDER, rows, |r| r.provider.as_deref()),
+        str_col(s::REQUEST_MODEL, rows, |r| r.request_model.as_deref()),
+        str_col(s::RESPONSE_MODEL, rows, |r| r.response_model.as_deref()),
+        i64_col(s::INPUT_TOKENS, rows, |r| r.input_tokens),
+        i64_col(s::OUTPUT_TOKENS, rows, |r| r.output_tokens),
+        i64_col(s::CACHE_READ_TOKENS, rows, |r| r.cache_read_tokens),
+        i64_col(s::CACHE_WRITE_TOKENS, rows, |r| r.cache_write_tokens),
+        i64_col(s::REASONING_TOKENS, rows, |r| r.reasoning_tokens),
+        f64_col(s::REPORTED_COST_USD, rows, |r| r.reported_cost_usd),
+        f64_col(s::TTFT_MS, rows, |r| r.ttft_ms),
+        str_col(s::FINISH_REASON, rows, |r| r.finish_reason.as_deref()),
+        str_col(s::ROUTE, rows, |r| r.route.as_deref()),
+        str_col(s::TENANT, rows, |r| r.tenant.as_deref()),
+        str_col(s::USER, rows, |r| r.user.as_deref()),
+        str_col(s::SESSION, rows, |r| r.session.as_deref()),
+        str_col(s::PROMPT_VERSION, rows, |r| r.prompt_version.as_deref()),
+        str_col(s::AGENT, rows, |r| r.agent.as_deref()),
+        str_col(s::TOOL, rows, |r| r.tool.as_deref()),
+        attrs_col(rows)?,
+    ];
+    let mut df = DataFrame::new_infer_height(cols)?;
+    to_canonical_types(&mut df)?;
+    Ok(df)
+}
+
+/// Cast the categorical columns (also used on frames read from Parquet, so
+/// every source ends with identical dtypes).
+pub fn to_canonical_types(df: &mut DataFrame) -> PolarsResult<()> {
+    let cat = DataType::from_categories(Categories::global());
+    for name in s::CATEGORICAL_COLUMNS {
+        let c = df.column(name)?;
+        if c.dtype() != &cat {
+            let casted = c.cast(&DataType::String)?.cast(&cat)?;
+            df.with_column(casted)?;
+        }
+    }
+    for name in [
+        s::START_NS,
+        s::END_NS,
+        s::INPUT_TOKENS,
+        s::OUTPUT_TOKENS,
+        s::CACHE_READ_TOKENS,
+        s::CACHE_WRITE_TOKENS,
+        s::REASONING_TOKENS,
+    ] {
+        let c = df.column(name)?;
+        if c.dtype() != &DataType::Int64 {
+            let casted = c.cast(&DataType::Int64)?;
+            df.with_column(casted)?;
+        }
+    }
+    for name in [s::DURATION_MS, s::REPORTED_COST_USD, s::TTFT_MS] {
+        let c = df.column(name)?;
+        if c.dtype() != &DataType::Float64 {
+            let casted = c.cast(&DataType::Float64)?;
+            df.with_column(casted)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn evals_frame(rows: &[EvalRow]) -> PolarsResult<DataFrame> {
+    let trace: Vec<&str> = rows.iter().map(|r| r.trace_id.as_ref()).collect();
+    let span: Vec<Option<&str>> = rows.iter().map(|r| r.span_id.as_deref()).collect();
+    let name: Vec<&str> = rows.iter().map(|r| r.name.as_ref()).collect();
+    let score: Vec<Option<f64>> = rows.iter().map(|r| r.score).collect();
+    let label: Vec<Option<&str>> = rows.iter().map(|r| r.label.as_deref()).collect();
+    let source: Vec<&str> = rows.iter().map(|r| r.source.as_ref()).collect();
+    DataFrame::new_infer_height(vec![
+        Series::new(s::TRACE_ID.into(), trace).into_column(),
+        Series::new(s::SPAN_ID.into(), span).into_column(),
+        Series::new(s::EVAL_NAME.into(), name).into_column(),
+        Series::new(s::EVAL_SCORE.into(), score).into_column(),
+        Series::new(s::EVAL_LABEL.into(), label).into_column(),
+        Series::new(s::EVAL_SOURCE.into(), source).into_column(),
+    ])
+}
+
+/// Every key/value pair of one row's `attrs` (for tests and inspect).
+pub fn attrs_of_row(df: &DataFrame, row: usize) -> PolarsResult<Vec<(String, String)>> {
+    let list = df.column(s::ATTRS)?.list()?;
+    let Some(inner) = list.get_as_series(row) else {
+        return Ok(Vec::new());
+    };
+    let st = inner.struct_()?;
+    let fields = st.fields_as_series();
+    let keys = fields[0].str()?;
+    let vals = fields[1].str()?;
+    Ok(keys
+        .iter()
+        .zip(vals.iter())
+        .map(|(k, v)| (k.unwrap_or("").to_string(), v.unwrap_or("").to_string()))
+        .collect())
+}

@@ -1,0 +1,207 @@
+//! The canonical span table: schema, rows, inheritance, and assembly of
+//! everything the scan read into one deduplicated `spans` frame and one
+//! `evals` frame.
+
+pub mod build;
+pub mod inherit;
+pub mod row;
+pub mod schema;
+pub mod summary;
+
+use ahash::AHashSet;
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::ingest::aliases::AliasTable;
+use crate::ingest::resolve::{ResolveOptions, Resolver};
+use crate::ingest::scan::{self, ScanOutput};
+use crate::ingest::source::{self, Input};
+use crate::ingest::stats::FileStats;
+
+/// How a run reads its inputs.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    pub table: AliasTable,
+    pub resolve: ResolveOptions,
+    /// Rejected records allowed before the run fails (None = unlimited).
+    pub max_bad: Option<u64>,
+    pub progress: bool,
+}
+
+/// The loaded data and what was read.
+pub struct Dataset {
+    pub spans: DataFrame,
+    pub evals: DataFrame,
+    pub files: Vec<FileStats>,
+    /// Row range of each file in `spans` (offset, len), by file index.
+    pub ranges: Vec<(usize, usize)>,
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Dataset {
+    pub fn rejected(&self) -> u64 {
+        self.files.iter().map(|f| f.rejected).sum()
+    }
+}
+
+fn polars_err(e: PolarsError) -> Error {
+    Error::input(
+        "<frame>",
+        format!("cannot build the span table: {e}"),
+        "please report this with the input that caused it",
+    )
+}
+
+/// Expand inputs, add the `<stem>.evals.parquet` sibling of an explicit
+/// spans Parquet file, and read everything.
+pub fn load(args: &[String], opts: &LoadOptions) -> Result<Dataset> {
+    let mut expanded = source::expand(args)?;
+    let mut extra = Vec::new();
+    for i in &expanded.inputs {
+        if let Some(p) = i.path() {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if let Some(stem) = name
+                .strip_suffix(".parquet")
+                .filter(|s| !s.ends_with(".evals"))
+            {
+                let sib = p.with_file_name(format!("{stem}.evals.parquet"));
+                let sib_input = Input::Path(sib.clone());
+                if sib.is_file()
+                    && !expanded.inputs.contains(&sib_input)
+                    && !extra.contains(&sib_input)
+                {
+                    extra.push(sib_input);
+                }
+            }
+        }
+    }
+    expanded.inputs.extend(extra);
+    let inputs = expanded.inputs;
+    let progress = make_progress(&inputs, opts.progress);
+    let resolver = Resolver {
+        table: &opts.table,
+        opts: &opts.resolve,
+    };
+    let out = scan::scan(&inputs, &resolver, progress.as_ref())?;
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    let mut ds = assemble(out)?;
+    ds.skipped.extend(expanded.skipped);
+    if let Some(max) = opts.max_bad {
+        let n = ds.rejected();
+        if n > max {
+            let first = ds
+                .files
+                .iter()
+                .find_map(|f| {
+                    f.rejects
+                        .first()
+                        .map(|r| format!("{}:{}: {}", f.path, r.line, r.reason))
+                })
+                .unwrap_or_default();
+            return Err(Error::TooManyRejects {
+                what: format!(
+                    "{n} malformed record(s), more than --max-bad {max} allows; first: {first}"
+                ),
+                hint: "fix the input, or drop --strict / raise --max-bad to skip and count them"
+                    .into(),
+            });
+        }
+    }
+    Ok(ds)
+}
+
+fn make_progress(inputs: &[Input], enabled: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let total: u64 = inputs
+        .iter()
+        .filter_map(|i| {
+            i.path()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+        })
+        .sum();
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} reading {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
+}
+
+/// Dedup (first occurrence wins), inherit, build frames.
+pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
+    let nfiles = out.files.len();
+    let mut seen: AHashSet<(Box<str>, Box<str>)> = AHashSet::with_capacity(out.rows.len());
+    let mut dup_per_file = vec![0u64; nfiles];
+    out.rows.retain(|r| {
+        let fresh = seen.insert((r.trace_id.clone(), r.span_id.clone()));
+        if !fresh {
+            dup_per_file[r.file as usize] += 1;
+        }
+        fresh
+    });
+    inherit::inherit(&mut out.rows);
+    let mut ranges = vec![(0usize, 0usize); nfiles];
+    {
+        let mut i = 0;
+        while i < out.rows.len() {
+            let f = out.rows[i].file as usize;
+            let start = i;
+            while i < out.rows.len() && out.rows[i].file as usize == f {
+                i += 1;
+            }
+            ranges[f] = (start, i - start);
+        }
+    }
+    let mut spans = build::spans_frame(&out.rows).map_err(polars_err)?;
+    drop(out.rows);
+    for (file, df) in out.span_frames {
+        let tid = df
+            .column(schema::TRACE_ID)
+            .map_err(polars_err)?
+            .str()
+            .map_err(polars_err)?
+            .clone();
+        let sid = df
+            .column(schema::SPAN_ID)
+            .map_err(polars_err)?
+            .str()
+            .map_err(polars_err)?
+            .clone();
+        let mask: BooleanChunked = tid
+            .iter()
+            .zip(sid.iter())
+            .map(|(t, s)| Some(seen.insert((t.unwrap_or("").into(), s.unwrap_or("").into()))))
+            .collect();
+        let kept = df.filter(&mask).map_err(polars_err)?;
+        dup_per_file[file as usize] += (df.height() - kept.height()) as u64;
+        ranges[file as usize] = (spans.height(), kept.height());
+        spans.vstack_mut(&kept).map_err(polars_err)?;
+    }
+    spans.rechunk_mut();
+    for (f, d) in out.files.iter_mut().zip(dup_per_file) {
+        f.duplicates += d;
+        f.spans = f.spans.saturating_sub(d);
+    }
+    let mut evals = build::evals_frame(&out.evals).map_err(polars_err)?;
+    for df in out.eval_frames {
+        evals.vstack_mut(&df).map_err(polars_err)?;
+    }
+    evals.rechunk_mut();
+    Ok(Dataset {
+        spans,
+        evals,
+        files: out.files,
+        ranges,
+        skipped: out.skipped,
+    })
+}

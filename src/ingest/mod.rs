@@ -1,0 +1,13 @@
+//! Reading exports: detect each file's format, parse in parallel, resolve
+//! attribute aliases into canonical rows (spec/span-model.md, aliases.md).
+
+pub mod aliases;
+pub mod flat;
+pub mod json;
+pub mod otlp;
+pub mod parquet;
+pub mod resolve;
+pub mod scan;
+pub mod source;
+pub mod stats;
+pub mod time;

@@ -1,0 +1,228 @@
+//! Parquet inputs: the canonical table (what `spanlens ingest` writes) read
+//! as a frame, or any other span table (Phoenix's dotted `attributes.*`
+//! dataframe, Langfuse's observations export) read row by row through the
+//! flat-record mapping. Phoenix `eval.<name>.score|label` columns become
+//! `evals` rows.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::flat;
+use super::json::Val;
+use super::scan::{Chunk, ScanOutput};
+use crate::error::{Error, Result};
+use crate::frame::build::to_canonical_types;
+use crate::frame::row::EvalRow;
+use crate::frame::schema as s;
+
+const ID_COLUMNS: &[&str] = &["trace_id", "context.trace_id", "traceId", "traceID"];
+
+fn bad(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::input(
+        path,
+        format!("not a readable Parquet file: {e}"),
+        "the file may be truncated or not Parquet; re-export it",
+    )
+}
+
+pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<()> {
+    let f = File::open(path).map_err(|e| Error::input_io(path, &e))?;
+    let df = ParquetReader::new(f).finish().map_err(|e| bad(path, e))?;
+    let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+    chunk.stats.records += df.height() as u64;
+
+    if s::is_evals_schema(&names) {
+        chunk.stats.format = "parquet (canonical evals)".into();
+        chunk.stats.evals += df.height() as u64;
+        let mut df = df;
+        for c in [
+            s::TRACE_ID,
+            s::SPAN_ID,
+            s::EVAL_NAME,
+            s::EVAL_LABEL,
+            s::EVAL_SOURCE,
+        ] {
+            let col = df
+                .column(c)
+                .map_err(|e| bad(path, e))?
+                .cast(&DataType::String)
+                .map_err(|e| bad(path, e))?;
+            df.with_column(col).map_err(|e| bad(path, e))?;
+        }
+        out.eval_frames.push(
+            df.select(s::EVAL_COLUMNS.iter().copied())
+                .map_err(|e| bad(path, e))?,
+        );
+        return Ok(());
+    }
+    let canonical_hits = s::SPAN_COLUMNS.iter().filter(|c| names.contains(c)).count();
+    if canonical_hits >= 6 && names.contains(&s::START_NS) {
+        let missing: Vec<&str> = s::SPAN_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !names.contains(c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::input(
+                path,
+                format!(
+                    "a spanlens spans table without the column(s) {}",
+                    missing.join(", ")
+                ),
+                "re-create it with `spanlens ingest`",
+            ));
+        }
+        chunk.stats.format = "parquet (canonical spans)".into();
+        let mut df = df
+            .select(s::SPAN_COLUMNS.iter().copied())
+            .map_err(|e| bad(path, e))?;
+        to_canonical_types(&mut df).map_err(|e| {
+            Error::input(
+                path,
+                format!("a column has an unexpected type: {e}"),
+                "re-create it with `spanlens ingest`",
+            )
+        })?;
+        for c in [s::TRACE_ID, s::SPAN_ID, s::NAME] {
+            if df
+                .column(c)
+                .map(|c| c.dtype() != &DataType::String)
+                .unwrap_or(true)
+            {
+                return Err(Error::input(
+                    path,
+                    format!("column `{c}` is not text"),
+                    "re-create it with `spanlens ingest`",
+                ));
+            }
+        }
+        chunk.stats.spans += df.height() as u64;
+        out.span_frames.push((chunk.file, df));
+        return Ok(());
+    }
+    if !ID_COLUMNS.iter().any(|c| names.contains(c)) {
+        return Err(Error::input(
+            path,
+            "a Parquet file with neither the spanlens columns nor a trace id column",
+            format!(
+                "expected the canonical table or a span export with one of: {}",
+                ID_COLUMNS.join(", ")
+            ),
+        ));
+    }
+    chunk.stats.format = if names.contains(&"context.span_id") {
+        "parquet (phoenix spans dataframe)".into()
+    } else {
+        "parquet (span export)".into()
+    };
+    read_rows(&df, chunk);
+    Ok(())
+}
+
+fn any_to_val(v: AnyValue<'_>) -> Val<'static> {
+    match v {
+        AnyValue::Null => Val::Null,
+        AnyValue::Boolean(b) => Val::Bool(b),
+        AnyValue::String(s) => Val::Str(Cow::Owned(s.to_string())),
+        AnyValue::StringOwned(s) => Val::Str(Cow::Owned(s.to_string())),
+        AnyValue::Int8(n) => Val::I64(n as i64),
+        AnyValue::Int16(n) => Val::I64(n as i64),
+        AnyValue::Int32(n) => Val::I64(n as i64),
+        AnyValue::Int64(n) => Val::I64(n),
+        AnyValue::UInt8(n) => Val::I64(n as i64),
+        AnyValue::UInt16(n) => Val::I64(n as i64),
+        AnyValue::UInt32(n) => Val::I64(n as i64),
+        AnyValue::UInt64(n) => i64::try_from(n).map(Val::I64).unwrap_or(Val::U64(n)),
+        AnyValue::Float32(f) if f.is_nan() => Val::Null,
+        AnyValue::Float64(f) if f.is_nan() => Val::Null, // pandas NaN = missing
+        AnyValue::Float32(f) => Val::F64(f as f64),
+        AnyValue::Float64(f) => Val::F64(f),
+        AnyValue::Datetime(t, unit, _) | AnyValue::DatetimeOwned(t, unit, _) => {
+            Val::I64(match unit {
+                TimeUnit::Nanoseconds => t,
+                TimeUnit::Microseconds => t.saturating_mul(1_000),
+                TimeUnit::Milliseconds => t.saturating_mul(1_000_000),
+            })
+        }
+        AnyValue::List(series) => Val::Arr(
+            (0..series.len())
+                .map(|i| series.get(i).map(any_to_val).unwrap_or(Val::Null))
+                .collect(),
+        ),
+        AnyValue::Categorical(..)
+        | AnyValue::CategoricalOwned(..)
+        | AnyValue::Enum(..)
+        | AnyValue::EnumOwned(..) => match v.get_str() {
+            Some(s) => Val::Str(Cow::Owned(s.to_string())),
+            None => Val::Null,
+        },
+        other => Val::Str(Cow::Owned(other.to_string())),
+    }
+}
+
+/// Rows of a non-canonical span table through the flat-record mapping.
+fn read_rows(df: &DataFrame, chunk: &mut Chunk<'_>) {
+    let cols = df.columns();
+    let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
+    for row in 0..df.height() {
+        let mut kv: Vec<(Cow<'static, str>, Val<'static>)> = Vec::with_capacity(cols.len());
+        let mut evals: Vec<(String, Option<f64>, Option<String>)> = Vec::new();
+        for (c, name) in cols.iter().zip(&names) {
+            let v = match c.get(row) {
+                Ok(v) => any_to_val(v),
+                Err(_) => Val::Null,
+            };
+            if v.is_null() || name == "__index_level_0__" {
+                continue;
+            }
+            if let Some(rest) = name.strip_prefix("eval.") {
+                if let Some((ename, leaf)) = rest.rsplit_once('.') {
+                    let e = match evals.iter_mut().position(|e| e.0 == ename) {
+                        Some(i) => &mut evals[i],
+                        None => {
+                            evals.push((ename.to_string(), None, None));
+                            evals.last_mut().expect("pushed")
+                        }
+                    };
+                    let mut n = 0;
+                    match leaf {
+                        "score" => e.1 = super::resolve::to_f64(&v, &mut n),
+                        "label" => e.2 = v.as_str().map(str::to_string),
+                        _ => {}
+                    }
+                }
+                continue;
+            }
+            kv.push((Cow::Owned(name.clone()), v));
+        }
+        let (mut raw, resource) = flat::flat_to_raw(kv);
+        let tid = raw.trace_id.as_deref().and_then(|t| {
+            super::resolve::normalize_id(t, 16, super::resolve::IdPolicy::Lenient).ok()
+        });
+        let sid = raw.span_id.as_deref().and_then(|t| {
+            super::resolve::normalize_id(t, 8, super::resolve::IdPolicy::Lenient).ok()
+        });
+        if let (Some(t), Some(sp)) = (tid, sid) {
+            for (name, score, label) in evals {
+                raw.evals.push(EvalRow {
+                    trace_id: t.0.clone(),
+                    span_id: Some(sp.0.clone()),
+                    name: name.into(),
+                    score,
+                    label: label.map(Into::into),
+                    source: "phoenix.column".into(),
+                });
+            }
+        }
+        chunk.add_span(
+            raw,
+            &resource,
+            super::resolve::IdPolicy::Lenient,
+            row as u64 + 1,
+            0,
+        );
+    }
+}

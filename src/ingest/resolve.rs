@@ -1,0 +1,1017 @@
+//! From a format-neutral raw span (ids, times, attributes, events) to a
+//! canonical row: alias resolution, value coercion, span type, token
+//! normalization (aliases.md rules 1-5). Readers build `RawSpan`s; this is
+//! the one place that knows what the attributes mean.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use ahash::AHashMap;
+use base64::Engine as _;
+
+use super::aliases::{
+    is_content_key, normalize_finish_reason, normalize_provider, AliasTable, CacheRule, Convention,
+    Field, Unit,
+};
+use super::json::Val;
+use super::stats::FileStats;
+use super::time::parse_time_ns;
+use crate::frame::row::{EvalRow, Kind, SpanRow, SpanType, Status};
+
+pub type Attrs<'a> = Vec<(Cow<'a, str>, Val<'a>)>;
+
+#[derive(Debug, Default)]
+pub struct RawEvent<'a> {
+    pub name: Cow<'a, str>,
+    pub time_ns: Option<i64>,
+    pub attrs: Attrs<'a>,
+}
+
+/// A span as a reader found it, before any meaning is given to attributes.
+#[derive(Debug, Default)]
+pub struct RawSpan<'a> {
+    pub trace_id: Option<Cow<'a, str>>,
+    pub span_id: Option<Cow<'a, str>>,
+    pub parent_span_id: Option<Cow<'a, str>>,
+    pub name: Option<Cow<'a, str>>,
+    pub kind: Option<Kind>,
+    pub start: Option<Val<'a>>,
+    pub end: Option<Val<'a>>,
+    pub status: Option<Status>,
+    pub status_message: Option<Cow<'a, str>>,
+    pub attrs: Attrs<'a>,
+    pub events: Vec<RawEvent<'a>>,
+    /// Evaluations a reader found outside the attributes (Langfuse scores).
+    pub evals: Vec<EvalRow>,
+}
+
+/// Whether ids must be OTLP-shaped (hex or base64 of 16/8 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IdPolicy {
+    Otlp,
+    Lenient,
+}
+
+/// Settings shared by every reader of a run.
+#[derive(Clone, Debug, Default)]
+pub struct ResolveOptions {
+    pub include_text: bool,
+    /// Providers whose input tokens always exclude cached tokens.
+    pub exclusive_input_providers: Vec<String>,
+    /// Now, for the far-future check (ns).
+    pub now_ns: i64,
+}
+
+/// Flatten an attribute into `out`: nested objects become dotted keys, and a
+/// JSON-string `metadata` (OpenInference user keys) is parsed and flattened.
+pub fn push_attr<'a>(out: &mut Attrs<'a>, key: Cow<'a, str>, val: Val<'a>) {
+    match val {
+        Val::Obj(kv) => {
+            if kv.is_empty() {
+                out.push((key, Val::Obj(kv)));
+                return;
+            }
+            for (k, v) in kv {
+                let full = format!("{key}.{k}");
+                push_attr(out, Cow::Owned(full), v);
+            }
+        }
+        Val::Str(s) if key == "metadata" && s.trim_start().starts_with('{') => {
+            match super::json::parse(s.as_bytes()) {
+                Ok(v @ Val::Obj(_)) => push_attr(out, key, v.into_owned()),
+                _ => out.push((key, Val::Str(s))),
+            }
+        }
+        v => out.push((key, v)),
+    }
+}
+
+/// Normalize an id to lowercase hex. OTLP ids are 32/16 hex characters or
+/// base64 of 16/8 bytes; `0x` prefixes (Python SDK) are dropped.
+pub fn normalize_id(raw: &str, bytes: usize, policy: IdPolicy) -> Result<(Box<str>, bool), String> {
+    let s = raw.trim();
+    let s = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    if s.is_empty() {
+        return Err("empty id".into());
+    }
+    let is_hex = s.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_hex && s.len() == bytes * 2 {
+        if s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            return Ok((s.into(), true));
+        }
+        return Ok((s.to_ascii_lowercase().into(), true));
+    }
+    if !is_hex || s.len() != bytes * 2 {
+        if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(s) {
+            if decoded.len() == bytes {
+                let mut hex = String::with_capacity(bytes * 2);
+                for b in decoded {
+                    hex.push_str(&format!("{b:02x}"));
+                }
+                return Ok((hex.into(), true));
+            }
+        }
+    }
+    match policy {
+        IdPolicy::Otlp => Err(format!(
+            "id `{}` is neither {} hex characters nor base64 of {} bytes",
+            truncate(s, 40),
+            bytes * 2,
+            bytes
+        )),
+        IdPolicy::Lenient => {
+            if s.len() > 256 {
+                return Err("id longer than 256 characters".into());
+            }
+            let lower = if is_hex {
+                s.to_ascii_lowercase()
+            } else {
+                s.to_string()
+            };
+            Ok((lower.into(), false))
+        }
+    }
+}
+
+pub fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Interns attribute keys within one chunk so repeated keys share memory.
+#[derive(Default)]
+pub struct Interner {
+    map: AHashMap<Box<str>, Arc<str>>,
+}
+
+impl Interner {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.map.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.map.insert(s.into(), a.clone());
+        a
+    }
+}
+
+type Slot = Option<(u16, usize, bool)>; // (alias id, index, from resource)
+
+pub struct Resolver<'t> {
+    pub table: &'t AliasTable,
+    pub opts: &'t ResolveOptions,
+}
+
+impl<'t> Resolver<'t> {
+    /// Resolve one raw span. `Err` is the reason the record is rejected.
+    pub fn resolve(
+        &self,
+        raw: RawSpan<'_>,
+        resource: &[(Cow<'_, str>, Val<'_>)],
+        policy: IdPolicy,
+        stats: &mut FileStats,
+        interner: &mut Interner,
+        evals_out: &mut Vec<EvalRow>,
+    ) -> Result<SpanRow, String> {
+        let trace_raw = raw.trace_id.as_deref().ok_or("missing trace id")?;
+        let span_raw = raw.span_id.as_deref().ok_or("missing span id")?;
+        let (trace_id, std_t) =
+            normalize_id(trace_raw, 16, policy).map_err(|e| format!("trace id: {e}"))?;
+        let (span_id, std_s) =
+            normalize_id(span_raw, 8, policy).map_err(|e| format!("span id: {e}"))?;
+        if !(std_t && std_s) {
+            stats.nonstandard_ids += 1;
+        }
+        let parent_span_id = match raw.parent_span_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => Some(
+                normalize_id(p, 8, policy)
+                    .map_err(|e| format!("parent span id: {e}"))?
+                    .0,
+            ),
+        };
+        let start_ns = match &raw.start {
+            None | Some(Val::Null) => return Err("missing start time".into()),
+            Some(v) => parse_time_ns(v).map_err(|e| format!("start time: {e}"))?,
+        };
+        if start_ns <= 0 {
+            return Err("start time is zero or negative (unset)".into());
+        }
+        let mut end_ns = match &raw.end {
+            None | Some(Val::Null) => None,
+            Some(v) => Some(parse_time_ns(v).map_err(|e| format!("end time: {e}"))?),
+        };
+        if start_ns > self.opts.now_ns + 86_400_000_000_000 {
+            stats.timestamps_in_future += 1;
+        }
+
+        // 1. Alias resolution: the best-ranked alias per field wins.
+        let mut slots: [Slot; Field::COUNT] = [None; Field::COUNT];
+        let mut seen_conv = [false; Convention::ALL.len()];
+        let mut attrs: Vec<(Arc<str>, Arc<str>)> = Vec::new();
+        let mut list_evals: Vec<(u32, &str, &Val)> = Vec::new();
+        for (i, (k, _)) in raw.attrs.iter().enumerate() {
+            if let Some(id) = self.table.lookup(k) {
+                let alias = self.table.get(id);
+                let f = alias.field as usize;
+                seen_conv[alias.convention as usize] = true;
+                if slots[f].is_none_or(|(best, _, _)| id < best) {
+                    slots[f] = Some((id, i, false));
+                }
+                continue;
+            }
+            if let Some(conv) = Convention::of_key(k) {
+                seen_conv[conv as usize] = true;
+            }
+            if let Some((idx, leaf)) = list_eval_key(k) {
+                list_evals.push((idx, leaf, &raw.attrs[i].1));
+                continue;
+            }
+            if !self.opts.include_text && is_content_key(k) {
+                stats.content_attrs_dropped += 1;
+                continue;
+            }
+            let v = &raw.attrs[i].1;
+            if v.is_null() {
+                continue;
+            }
+            let key = interner.get(k);
+            bump(&mut stats.unclaimed, k);
+            attrs.push((key, Arc::from(v.to_text())));
+        }
+        for (i, (k, v)) in resource.iter().enumerate() {
+            if let Some(id) = self.table.lookup(k) {
+                let f = self.table.get(id).field as usize;
+                if slots[f].is_none() {
+                    slots[f] = Some((id, i, true));
+                }
+                continue;
+            }
+            if v.is_null() || (!self.opts.include_text && is_content_key(k)) {
+                continue;
+            }
+            let key = interner.get(&format!("resource:{k}"));
+            attrs.push((key, Arc::from(v.to_text())));
+        }
+        for (c, seen) in seen_conv.iter().enumerate() {
+            if *seen {
+                stats.conventions[c] += 1;
+            }
+        }
+
+        let get = |f: Field| -> Option<(&Val, u16)> {
+            slots[f as usize].map(|(id, i, res)| {
+                let v = if res { &resource[i].1 } else { &raw.attrs[i].1 };
+                (v, id)
+            })
+        };
+        let hit = |f: Field, stats: &mut FileStats| {
+            if let Some((id, _, _)) = slots[f as usize] {
+                stats.alias_hits[id as usize] += 1;
+            }
+        };
+        let text = |f: Field| -> Option<String> {
+            get(f)
+                .and_then(|(v, _)| first_text(v))
+                .filter(|s| !s.is_empty())
+        };
+
+        let mut row = SpanRow {
+            trace_id,
+            span_id,
+            parent_span_id,
+            name: raw.name.as_deref().unwrap_or("").into(),
+            kind: raw.kind,
+            start_ns,
+            ..Default::default()
+        };
+
+        // Provider, models, operation.
+        for f in [
+            Field::Provider,
+            Field::RequestModel,
+            Field::ResponseModel,
+            Field::Operation,
+            Field::Service,
+            Field::Route,
+            Field::Tenant,
+            Field::User,
+            Field::Session,
+            Field::Agent,
+            Field::Tool,
+            Field::FinishReason,
+            Field::ErrorType,
+            Field::PromptVersion,
+            Field::PromptName,
+        ] {
+            hit(f, stats);
+        }
+        row.provider = text(Field::Provider).map(|p| normalize_provider(&p).into());
+        row.request_model = text(Field::RequestModel).map(Into::into);
+        row.response_model = text(Field::ResponseModel).map(Into::into);
+        row.service = text(Field::Service).map(Into::into);
+        row.route = text(Field::Route).map(Into::into);
+        row.tenant = text(Field::Tenant).map(Into::into);
+        row.user = text(Field::User).map(Into::into);
+        row.session = text(Field::Session).map(Into::into);
+        row.agent = text(Field::Agent).map(Into::into);
+        row.tool = text(Field::Tool).map(Into::into);
+        row.finish_reason = text(Field::FinishReason).map(|s| normalize_finish_reason(&s).into());
+        row.prompt_version = match (text(Field::PromptName), text(Field::PromptVersion)) {
+            (Some(n), Some(v)) if !v.contains('@') => Some(format!("{n}@{v}").into()),
+            (_, Some(v)) => Some(v.into()),
+            _ => None,
+        };
+
+        let vercel_op = text(Field::VercelOperation);
+        let oi_kind = text(Field::OiSpanKind).map(|s| s.to_ascii_uppercase());
+        let tl_kind = text(Field::TraceloopSpanKind).map(|s| s.to_ascii_lowercase());
+        let req_type = text(Field::LlmRequestType).map(|s| s.to_ascii_lowercase());
+        let lf_type = text(Field::LangfuseType).map(|s| s.to_ascii_uppercase());
+        for f in [
+            Field::OiSpanKind,
+            Field::TraceloopSpanKind,
+            Field::LlmRequestType,
+            Field::VercelOperation,
+            Field::LangfuseType,
+        ] {
+            hit(f, stats);
+        }
+        row.operation = text(Field::Operation)
+            .or_else(|| {
+                req_type.as_deref().and_then(|t| match t {
+                    "chat" => Some("chat".to_string()),
+                    "completion" => Some("text_completion".to_string()),
+                    "embedding" => Some("embeddings".to_string()),
+                    "rerank" => Some("rerank".to_string()),
+                    _ => None,
+                })
+            })
+            .or_else(|| {
+                vercel_op
+                    .as_deref()
+                    .and_then(vercel_operation)
+                    .map(String::from)
+            })
+            .map(Into::into);
+
+        // 2. Numbers.
+        let count = |f: Field, name: &'static str, stats: &mut FileStats| -> Option<i64> {
+            let (v, id) = get(f)?;
+            stats.alias_hits[id as usize] += 1;
+            match to_count(v, &mut stats.coerced_values) {
+                Ok(n) => Some(n),
+                Err(()) => {
+                    stats.invalid(name);
+                    None
+                }
+            }
+        };
+        let mut input = count(Field::InputTokens, "input_tokens", stats);
+        let mut output = count(Field::OutputTokens, "output_tokens", stats);
+        let mut cache_read = count(Field::CacheReadTokens, "cache_read_tokens", stats);
+        let mut cache_write = count(Field::CacheWriteTokens, "cache_write_tokens", stats);
+        let mut reasoning = count(Field::ReasoningTokens, "reasoning_tokens", stats);
+
+        let provider = row.provider.as_deref().unwrap_or("");
+        let anthropic_like = matches!(provider, "anthropic" | "aws.bedrock")
+            || row
+                .response_model
+                .as_deref()
+                .or(row.request_model.as_deref())
+                .is_some_and(|m| m.contains("claude"));
+        let mut exclusive = match get(Field::InputTokens) {
+            Some((_, id)) => match self.table.get(id).cache_rule {
+                CacheRule::Inclusive => false,
+                CacheRule::Legacy => anthropic_like,
+                CacheRule::ProviderDependent => {
+                    anthropic_like
+                        && [Field::CacheReadTokens, Field::CacheWriteTokens]
+                            .iter()
+                            .any(|f| {
+                                get(*f).is_some_and(|(_, id)| {
+                                    self.table.get(id).cache_rule == CacheRule::Legacy
+                                })
+                            })
+                }
+            },
+            None => false,
+        };
+        // Langfuse usage map: `input` excludes cache, `output` excludes reasoning.
+        if input.is_none() && output.is_none() {
+            if let Some((v, id)) = get(Field::UsageDetails) {
+                stats.alias_hits[id as usize] += 1;
+                if let Some(u) = usage_map(v) {
+                    input = u.input;
+                    output = u.output;
+                    cache_read = cache_read.or(u.cache_read);
+                    cache_write = cache_write.or(u.cache_write);
+                    reasoning = reasoning.or(u.reasoning);
+                    exclusive = input.is_some();
+                    if let (Some(o), Some(r)) = (output, u.reasoning) {
+                        output = o.checked_add(r);
+                    }
+                }
+            }
+        }
+        if !provider.is_empty()
+            && self
+                .opts
+                .exclusive_input_providers
+                .iter()
+                .any(|p| p == provider)
+        {
+            exclusive = true;
+        }
+        if let Some(inp) = input {
+            let cached = cache_read
+                .unwrap_or(0)
+                .saturating_add(cache_write.unwrap_or(0));
+            if !exclusive && cached > inp {
+                exclusive = true; // cannot be inclusive: the guard of rule 2
+            }
+            if exclusive && cached > 0 {
+                stats.exclusive_input_normalized += 1;
+                match inp.checked_add(cached) {
+                    Some(total) => input = Some(total),
+                    None => {
+                        stats.invalid("input_tokens");
+                        input = None;
+                    }
+                }
+            }
+        }
+        if let (Some(o), Some(r)) = (output, reasoning) {
+            if r > o {
+                // Reasoning is a subset of output; a larger value is a convention
+                // that reports it separately (Gemini thoughts).
+                output = o.checked_add(r);
+            }
+        }
+        row.input_tokens = input;
+        row.output_tokens = output;
+        row.cache_read_tokens = cache_read;
+        row.cache_write_tokens = cache_write;
+        row.reasoning_tokens = reasoning;
+
+        // Cost.
+        row.reported_cost_usd = match get(Field::Cost) {
+            Some((v, id)) => {
+                stats.alias_hits[id as usize] += 1;
+                match to_f64(v, &mut stats.coerced_values) {
+                    Some(c) if c >= 0.0 => Some(c),
+                    _ => {
+                        stats.invalid("reported_cost_usd");
+                        None
+                    }
+                }
+            }
+            None => get(Field::CostDetails).and_then(|(v, id)| {
+                stats.alias_hits[id as usize] += 1;
+                map_number(v, &["total"]).filter(|c| *c >= 0.0)
+            }),
+        };
+
+        // Duration: from end, else a duration attribute.
+        if end_ns.is_none() {
+            if let Some((v, id)) = get(Field::Duration) {
+                stats.alias_hits[id as usize] += 1;
+                if let Some(s) = to_f64(v, &mut stats.coerced_values).filter(|s| *s >= 0.0) {
+                    end_ns = Some(start_ns.saturating_add((s * 1e9) as i64));
+                }
+            }
+        }
+        row.end_ns = end_ns;
+        row.duration_ms = match end_ns {
+            Some(e) if e >= start_ns => Some((e - start_ns) as f64 / 1e6),
+            Some(_) => {
+                stats.end_before_start += 1;
+                stats.invalid("duration_ms");
+                None
+            }
+            None => None,
+        };
+
+        // TTFT.
+        row.ttft_ms = match get(Field::Ttft) {
+            Some((v, id)) => {
+                stats.alias_hits[id as usize] += 1;
+                let unit = self.table.get(id).unit;
+                let ms = match unit {
+                    Unit::Seconds => to_f64(v, &mut stats.coerced_values).map(|s| s * 1e3),
+                    Unit::Millis => to_f64(v, &mut stats.coerced_values),
+                    Unit::Timestamp => parse_time_ns(v).ok().map(|t| (t - start_ns) as f64 / 1e6),
+                    _ => None,
+                };
+                match ms {
+                    Some(ms) if ms.is_finite() && ms >= 0.0 => Some(ms),
+                    _ => {
+                        stats.invalid("ttft_ms");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+
+        // 3. Events: exceptions, first-token events, evaluation results.
+        let mut exception_type: Option<String> = None;
+        for ev in &raw.events {
+            let lname = ev.name.to_ascii_lowercase();
+            if lname == "exception" || lname == "gen_ai.client.operation.exception" {
+                if exception_type.is_none() {
+                    exception_type = attr_text(&ev.attrs, "exception.type");
+                }
+            } else if lname.contains("first token") || lname == "gen_ai.first_token" {
+                if row.ttft_ms.is_none() {
+                    if let Some(t) = ev.time_ns.filter(|t| *t >= start_ns) {
+                        row.ttft_ms = Some((t - start_ns) as f64 / 1e6);
+                    }
+                }
+            } else if lname == "gen_ai.evaluation.result" {
+                let name = attr_text(&ev.attrs, "gen_ai.evaluation.name");
+                let score = ev
+                    .attrs
+                    .iter()
+                    .find(|(k, _)| k == "gen_ai.evaluation.score.value")
+                    .and_then(|(_, v)| to_f64(v, &mut stats.coerced_values));
+                let label = attr_text(&ev.attrs, "gen_ai.evaluation.score.label");
+                match name {
+                    Some(name) => evals_out.push(EvalRow {
+                        trace_id: row.trace_id.clone(),
+                        span_id: Some(row.span_id.clone()),
+                        name: name.into(),
+                        score,
+                        label: label.map(Into::into),
+                        source: "otel.event".into(),
+                    }),
+                    None => stats.invalid("eval_name"),
+                }
+            }
+        }
+        // OpenInference evaluation attributes on the span (single and list forms).
+        if let Some(name) = text(Field::EvalName) {
+            let score =
+                get(Field::EvalScore).and_then(|(v, _)| to_f64(v, &mut stats.coerced_values));
+            evals_out.push(EvalRow {
+                trace_id: row.trace_id.clone(),
+                span_id: Some(row.span_id.clone()),
+                name: name.into(),
+                score,
+                label: text(Field::EvalLabel).map(Into::into),
+                source: "openinference.attr".into(),
+            });
+        }
+        if !list_evals.is_empty() {
+            list_evals.sort_by_key(|e| e.0);
+            let mut i = 0;
+            while i < list_evals.len() {
+                let idx = list_evals[i].0;
+                let (mut name, mut score, mut label) = (None, None, None);
+                while i < list_evals.len() && list_evals[i].0 == idx {
+                    let (_, leaf, v) = list_evals[i];
+                    match leaf {
+                        "name" => name = first_text(v),
+                        "score" => score = to_f64(v, &mut stats.coerced_values),
+                        "label" => label = first_text(v),
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                match name {
+                    Some(name) => evals_out.push(EvalRow {
+                        trace_id: row.trace_id.clone(),
+                        span_id: Some(row.span_id.clone()),
+                        name: name.into(),
+                        score,
+                        label: label.map(Into::into),
+                        source: "openinference.attr".into(),
+                    }),
+                    None => stats.invalid("eval_name"),
+                }
+            }
+        }
+        for mut e in raw.evals {
+            if e.span_id.is_none() && e.trace_id.is_empty() {
+                e.trace_id = row.trace_id.clone();
+            }
+            evals_out.push(e);
+        }
+
+        // 4. Status and error type.
+        let lf_level = text(Field::LangfuseLevel).map(|s| s.to_ascii_uppercase());
+        hit(Field::LangfuseLevel, stats);
+        row.status = Some(match raw.status {
+            Some(s) => s,
+            None if lf_level.as_deref() == Some("ERROR") => Status::Error,
+            None => Status::Unset,
+        });
+        row.error_type = text(Field::ErrorType)
+            .or(exception_type)
+            .or_else(|| {
+                if row.status == Some(Status::Error) {
+                    raw.status_message.as_deref().and_then(message_class)
+                } else {
+                    None
+                }
+            })
+            .map(Into::into);
+
+        // 5. Span type.
+        let has_model = row.response_model.is_some() || row.request_model.is_some();
+        let has_tokens = row.input_tokens.is_some() || row.output_tokens.is_some();
+        row.span_type = Some(classify(
+            row.operation.as_deref(),
+            oi_kind.as_deref(),
+            vercel_op.as_deref(),
+            tl_kind.as_deref(),
+            req_type.as_deref(),
+            lf_type.as_deref(),
+            row.tool.is_some(),
+            row.agent.is_some(),
+            has_model && has_tokens,
+        ));
+        // Agent and tool spans are often named after what they run.
+        if row.agent.is_none() && row.span_type == Some(SpanType::Agent) && tl_kind.is_some() {
+            row.agent = attr_text(&raw.attrs, "traceloop.entity.name").map(Into::into);
+        }
+        if row.tool.is_none() && row.span_type == Some(SpanType::Tool) && tl_kind.is_some() {
+            row.tool = attr_text(&raw.attrs, "traceloop.entity.name").map(Into::into);
+        }
+        if row.agent.is_none() && row.span_type == Some(SpanType::Agent) && !row.name.is_empty() {
+            row.agent = Some(row.name.clone());
+        }
+        if row.tool.is_none() && row.span_type == Some(SpanType::Tool) && !row.name.is_empty() {
+            row.tool = Some(row.name.clone());
+        }
+
+        attrs.sort_by(|a, b| a.0.cmp(&b.0));
+        attrs.dedup_by(|a, b| a.0 == b.0);
+        row.attrs = attrs;
+        Ok(row)
+    }
+}
+
+fn bump(map: &mut AHashMap<Box<str>, u64>, k: &str) {
+    if let Some(n) = map.get_mut(k) {
+        *n += 1;
+    } else {
+        map.insert(k.into(), 1);
+    }
+}
+
+/// `evaluations.N.evaluation.name` / `annotations.N.annotation.score` -> (N, leaf).
+fn list_eval_key(k: &str) -> Option<(u32, &str)> {
+    let rest = k
+        .strip_prefix("evaluations.")
+        .or_else(|| k.strip_prefix("annotations."))?;
+    let (n, rest) = rest.split_once('.')?;
+    let n: u32 = n.parse().ok()?;
+    let leaf = rest
+        .strip_prefix("evaluation.")
+        .or_else(|| rest.strip_prefix("annotation."))?;
+    Some((n, leaf))
+}
+
+fn attr_text(attrs: &Attrs<'_>, key: &str) -> Option<String> {
+    attrs
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| first_text(v))
+        .filter(|s| !s.is_empty())
+}
+
+/// Text of a scalar, or the first element of a list (also a JSON-encoded list
+/// in a string, as Langfuse stores `gen_ai.response.finish_reasons`).
+pub fn first_text(v: &Val<'_>) -> Option<String> {
+    match v {
+        Val::Arr(items) => items.first().and_then(first_text),
+        Val::Str(s) => {
+            let t = s.trim();
+            if t.starts_with('[') && t.ends_with(']') {
+                if let Ok(Val::Arr(items)) = super::json::parse(t.as_bytes()) {
+                    return items.first().and_then(first_text);
+                }
+            }
+            Some(t.to_string())
+        }
+        Val::Null | Val::Obj(_) => None,
+        other => other.scalar_text().map(|s| s.into_owned()),
+    }
+}
+
+/// A token count: a non-negative integer, from a number or a decimal string.
+fn to_count(v: &Val<'_>, coerced: &mut u64) -> Result<i64, ()> {
+    match v {
+        Val::I64(n) if *n >= 0 => Ok(*n),
+        Val::F64(f) if f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f < 9.2e18 => {
+            Ok(*f as i64)
+        }
+        Val::Str(s) => {
+            *coerced += 1;
+            let t = s.trim();
+            if let Ok(n) = t.parse::<i64>() {
+                return if n >= 0 { Ok(n) } else { Err(()) };
+            }
+            match t.parse::<f64>() {
+                Ok(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 9.2e18 => {
+                    Ok(f as i64)
+                }
+                _ => Err(()),
+            }
+        }
+        _ => Err(()),
+    }
+}
+
+pub fn to_f64(v: &Val<'_>, coerced: &mut u64) -> Option<f64> {
+    let f = match v {
+        Val::I64(n) => *n as f64,
+        Val::U64(n) => *n as f64,
+        Val::F64(f) => *f,
+        Val::Str(s) => {
+            *coerced += 1;
+            s.trim().parse::<f64>().ok()?
+        }
+        _ => return None,
+    };
+    f.is_finite().then_some(f)
+}
+
+fn map_number(v: &Val<'_>, keys: &[&str]) -> Option<f64> {
+    let owned;
+    let obj = match v {
+        Val::Str(s) => {
+            owned = super::json::parse(s.as_bytes()).ok()?;
+            &owned
+        }
+        other => other,
+    };
+    let mut c = 0;
+    keys.iter()
+        .find_map(|k| obj.get(k))
+        .and_then(|v| to_f64(v, &mut c))
+}
+
+struct Usage {
+    input: Option<i64>,
+    output: Option<i64>,
+    cache_read: Option<i64>,
+    cache_write: Option<i64>,
+    reasoning: Option<i64>,
+}
+
+/// Langfuse `usage_details`: keys are whatever was ingested.
+fn usage_map(v: &Val<'_>) -> Option<Usage> {
+    let owned;
+    let obj = match v {
+        Val::Str(s) => {
+            owned = super::json::parse(s.as_bytes()).ok()?;
+            &owned
+        }
+        other => other,
+    };
+    let Val::Obj(kv) = obj else { return None };
+    let num = |keys: &[&str]| -> Option<i64> {
+        let mut c = 0;
+        let mut total: Option<i64> = None;
+        for (k, v) in kv {
+            if keys.contains(&k.as_ref()) {
+                if let Ok(n) = to_count(v, &mut c) {
+                    total = Some(total.unwrap_or(0).saturating_add(n));
+                }
+            }
+        }
+        total
+    };
+    Some(Usage {
+        input: num(&["input"]),
+        output: num(&["output"]),
+        cache_read: num(&[
+            "input_cached_tokens",
+            "input_cache_read",
+            "cache_read_input_tokens",
+            "prompt_details.cache_read",
+        ]),
+        cache_write: num(&[
+            "input_cache_creation",
+            "cache_creation_input_tokens",
+            "prompt_details.cache_write",
+            "input_cache_creation_5m",
+            "input_cache_creation_1h",
+        ]),
+        reasoning: num(&[
+            "output_reasoning_tokens",
+            "output_reasoning",
+            "completion_details.reasoning",
+        ]),
+    })
+}
+
+fn vercel_operation(op: &str) -> Option<&'static str> {
+    if op.ends_with(".doGenerate") || op.ends_with(".doStream") {
+        Some("chat")
+    } else if op.ends_with(".doEmbed") {
+        Some("embeddings")
+    } else if op == "ai.toolCall" {
+        Some("execute_tool")
+    } else {
+        None
+    }
+}
+
+/// The class of an error from a status message: `RateLimitError: slow down` -> `RateLimitError`.
+fn message_class(msg: &str) -> Option<String> {
+    let head = msg.trim().split([':', ' ', '(']).next()?;
+    let ok = !head.is_empty()
+        && head.len() <= 80
+        && head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    Some(if ok {
+        head.to_string()
+    } else {
+        "error".to_string()
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn classify(
+    operation: Option<&str>,
+    oi_kind: Option<&str>,
+    vercel_op: Option<&str>,
+    tl_kind: Option<&str>,
+    req_type: Option<&str>,
+    lf_type: Option<&str>,
+    has_tool: bool,
+    has_agent: bool,
+    model_and_tokens: bool,
+) -> SpanType {
+    use SpanType::*;
+    if let Some(op) = operation {
+        match op {
+            "chat" | "text_completion" | "generate_content" | "completion" | "responses" => {
+                return Llm
+            }
+            "embeddings" | "embedding" => return Embedding,
+            "execute_tool" => return Tool,
+            "invoke_agent" | "create_agent" => return Agent,
+            "retrieval" | "rerank" => return Retriever,
+            "invoke_workflow" => return Chain,
+            _ => {}
+        }
+    }
+    if let Some(k) = oi_kind {
+        return match k {
+            "LLM" => Llm,
+            "EMBEDDING" => Embedding,
+            "TOOL" => Tool,
+            "RETRIEVER" | "RERANKER" => Retriever,
+            "AGENT" => Agent,
+            "CHAIN" => Chain,
+            "GUARDRAIL" => Guardrail,
+            "EVALUATOR" => Evaluator,
+            _ => Other,
+        };
+    }
+    if let Some(op) = vercel_op {
+        if op.ends_with(".doGenerate") || op.ends_with(".doStream") {
+            return Llm;
+        }
+        if op.ends_with(".doEmbed") {
+            return Embedding;
+        }
+        if op == "ai.toolCall" {
+            return Tool;
+        }
+        if op.starts_with("ai.") {
+            return Chain;
+        }
+    }
+    if let Some(k) = tl_kind {
+        match k {
+            "workflow" | "task" => return Chain,
+            "agent" => return Agent,
+            "tool" => return Tool,
+            _ => {}
+        }
+    }
+    if let Some(t) = req_type {
+        match t {
+            "chat" | "completion" => return Llm,
+            "embedding" => return Embedding,
+            "rerank" => return Retriever,
+            _ => {}
+        }
+    }
+    if let Some(t) = lf_type {
+        match t {
+            "GENERATION" => return Llm,
+            "EMBEDDING" => return Embedding,
+            "TOOL" => return Tool,
+            "AGENT" => return Agent,
+            "CHAIN" => return Chain,
+            "RETRIEVER" => return Retriever,
+            "EVALUATOR" => return Evaluator,
+            "GUARDRAIL" => return Guardrail,
+            _ => {}
+        }
+    }
+    if has_tool {
+        Tool
+    } else if model_and_tokens {
+        Llm
+    } else if has_agent {
+        Agent
+    } else {
+        Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_hex_base64_and_prefixed() {
+        let p = IdPolicy::Otlp;
+        assert_eq!(
+            normalize_id("5B8EFFF798038103D269B633813FC60C", 16, p)
+                .unwrap()
+                .0
+                .as_ref(),
+            "5b8efff798038103d269b633813fc60c"
+        );
+        // base64 of 16 bytes, as protobuf MessageToJson writes it
+        assert_eq!(
+            normalize_id("T6nh/mMkIONaoHewS9UWIw==", 16, p)
+                .unwrap()
+                .0
+                .as_ref(),
+            "4fa9e1fe632420e35aa077b04bd51623"
+        );
+        assert_eq!(
+            normalize_id("0tEqJwCpvU0=", 8, p).unwrap().0.as_ref(),
+            "d2d12a2700a9bd4d"
+        );
+        assert_eq!(
+            normalize_id("0x00000000000000000000000000000abc", 16, p)
+                .unwrap()
+                .0
+                .as_ref(),
+            "00000000000000000000000000000abc"
+        );
+        assert!(normalize_id("abc", 8, p).is_err());
+        assert!(normalize_id("", 8, p).is_err());
+        let (id, standard) = normalize_id("obs-uuid-1", 8, IdPolicy::Lenient).unwrap();
+        assert_eq!((id.as_ref(), standard), ("obs-uuid-1", false));
+    }
+
+    #[test]
+    fn counts_are_strict_about_sign_and_fraction() {
+        let mut c = 0;
+        assert_eq!(to_count(&Val::Str("631".into()), &mut c), Ok(631));
+        assert_eq!(c, 1);
+        assert_eq!(to_count(&Val::F64(97.0), &mut c), Ok(97));
+        assert!(to_count(&Val::F64(97.5), &mut c).is_err());
+        assert!(to_count(&Val::I64(-1), &mut c).is_err());
+        assert!(to_count(&Val::Str("NaN".into()), &mut c).is_err());
+        assert!(to_count(&Val::Str("99999999999999999999".into()), &mut c).is_err());
+    }
+
+    #[test]
+    fn message_classes() {
+        assert_eq!(
+            message_class("RateLimitError: slow down").unwrap(),
+            "RateLimitError"
+        );
+        assert_eq!(
+            message_class("something bad happened").unwrap(),
+            "something"
+        );
+        assert_eq!(message_class("¿qué?").unwrap(), "error");
+    }
+
+    #[test]
+    fn list_eval_keys() {
+        assert_eq!(
+            list_eval_key("evaluations.2.evaluation.score"),
+            Some((2, "score"))
+        );
+        assert_eq!(
+            list_eval_key("annotations.0.annotation.label"),
+            Some((0, "label"))
+        );
+        assert_eq!(list_eval_key("evaluations.x.evaluation.score"), None);
+    }
+}

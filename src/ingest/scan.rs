@@ -1,0 +1,541 @@
+//! The scan: every input read once, JSON lines parsed in parallel blocks,
+//! each span resolved to a canonical row. Rejected records are counted with
+//! their line; nothing is dropped silently.
+
+use std::borrow::Cow;
+use std::io::{BufRead, Read};
+use std::sync::atomic::Ordering;
+
+use rayon::prelude::*;
+
+use super::json::Val;
+use super::resolve::{Attrs, IdPolicy, Interner, RawSpan, ResolveOptions, Resolver};
+use super::source::{self, Input};
+use super::stats::FileStats;
+use super::{flat, otlp, parquet};
+use crate::error::{Error, Result};
+use crate::frame::row::{EvalRow, SpanRow};
+
+/// Longest accepted JSON line; a longer one is rejected and skipped.
+pub const MAX_LINE: usize = 256 << 20;
+/// Largest single JSON document (a file that is not JSON lines).
+pub const MAX_DOCUMENT: u64 = 2 << 30;
+const BLOCK: usize = 16 << 20;
+const PIECE: usize = 1 << 20;
+
+/// What one worker accumulates.
+pub struct Chunk<'r> {
+    pub resolver: &'r Resolver<'r>,
+    pub file: u32,
+    pub stats: FileStats,
+    pub rows: Vec<SpanRow>,
+    pub evals: Vec<EvalRow>,
+    pub interner: Interner,
+}
+
+impl<'r> Chunk<'r> {
+    pub fn new(resolver: &'r Resolver<'r>, file: u32) -> Chunk<'r> {
+        Chunk {
+            resolver,
+            file,
+            stats: FileStats::new("", resolver.table),
+            rows: Vec::new(),
+            evals: Vec::new(),
+            interner: Interner::default(),
+        }
+    }
+
+    pub fn reject(&mut self, line: u64, reason: impl Into<String>) {
+        self.stats.reject(line, reason);
+    }
+
+    /// Resolve a raw span; `index` > 0 names the span within its record.
+    pub fn add_span(
+        &mut self,
+        raw: RawSpan<'_>,
+        resource: &Attrs<'_>,
+        policy: IdPolicy,
+        line: u64,
+        index: usize,
+    ) {
+        let before = self.evals.len();
+        match self.resolver.resolve(
+            raw,
+            resource,
+            policy,
+            &mut self.stats,
+            &mut self.interner,
+            &mut self.evals,
+        ) {
+            Ok(mut row) => {
+                row.file = self.file;
+                self.rows.push(row);
+                self.stats.spans += 1;
+                self.stats.evals += (self.evals.len() - before) as u64;
+            }
+            Err(reason) => {
+                self.evals.truncate(before);
+                let r = if index > 0 {
+                    format!("span #{index}: {reason}")
+                } else {
+                    reason
+                };
+                self.reject(line, r);
+            }
+        }
+    }
+
+    pub fn add_log_eval(
+        &mut self,
+        trace: Option<Cow<'_, str>>,
+        span: Option<Cow<'_, str>>,
+        attrs: &Attrs<'_>,
+        line: u64,
+    ) {
+        let Some(t) = trace.and_then(|t| super::resolve::normalize_id(&t, 16, IdPolicy::Otlp).ok())
+        else {
+            self.reject(line, "evaluation log record without a valid trace id");
+            return;
+        };
+        let span = span
+            .filter(|s| !s.is_empty())
+            .and_then(|s| super::resolve::normalize_id(&s, 8, IdPolicy::Otlp).ok())
+            .map(|s| s.0);
+        match otlp::eval_from_attrs(t.0, span, attrs, "otel.log") {
+            Some(e) => {
+                self.evals.push(e);
+                self.stats.evals += 1;
+            }
+            None => self.reject(line, "evaluation log record without gen_ai.evaluation.name"),
+        }
+    }
+
+    fn absorb(&mut self, other: Chunk<'_>) {
+        self.rows.extend(other.rows);
+        self.evals.extend(other.evals);
+        self.stats.merge(other.stats);
+    }
+}
+
+/// A serde_json error as a sentence without its Debug form.
+pub fn json_error(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Eof => "truncated JSON",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "unexpected JSON shape",
+        serde_json::error::Category::Io => "read error",
+    };
+    let msg = e.to_string();
+    let detail = msg.split(" at line ").next().unwrap_or(&msg);
+    format!("{what} ({detail}, column {})", e.column())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum LineKind {
+    Otlp,
+    Flat,
+}
+
+/// Everything the scan read.
+#[derive(Default)]
+pub struct ScanOutput {
+    pub rows: Vec<SpanRow>,
+    pub evals: Vec<EvalRow>,
+    /// Canonical Parquet inputs, read as frames (already inherited).
+    pub span_frames: Vec<(u32, polars::prelude::DataFrame)>,
+    pub eval_frames: Vec<polars::prelude::DataFrame>,
+    pub files: Vec<FileStats>,
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Read every input. `progress` is advanced by compressed bytes consumed.
+pub fn scan(
+    inputs: &[Input],
+    resolver: &Resolver<'_>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<ScanOutput> {
+    let mut out = ScanOutput::default();
+    for (i, input) in inputs.iter().enumerate() {
+        let file = i as u32;
+        let opened = source::open(input)?;
+        let mut stats = FileStats::new(&input.display(), resolver.table);
+        stats.compression = opened.compression;
+        if opened.is_parquet {
+            let path = input.path().expect("parquet inputs are files");
+            stats.format = "parquet".into();
+            stats.bytes = opened.size.unwrap_or(0);
+            drop(opened);
+            let mut chunk = Chunk::new(resolver, file);
+            parquet::read(path, &mut chunk, &mut out)?;
+            stats.merge(chunk.stats);
+            out.rows.extend(chunk.rows);
+            out.evals.extend(chunk.evals);
+            if let Some(p) = progress {
+                p.inc(stats.bytes);
+            }
+            out.files.push(stats);
+            continue;
+        }
+        let chunk = read_json(input, opened, resolver, file, &mut stats, progress)?;
+        stats.merge(chunk.stats);
+        out.rows.extend(chunk.rows);
+        out.evals.extend(chunk.evals);
+        out.files.push(stats);
+    }
+    Ok(out)
+}
+
+fn read_json<'r>(
+    input: &Input,
+    opened: source::Opened,
+    resolver: &'r Resolver<'r>,
+    file: u32,
+    stats: &mut FileStats,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<Chunk<'r>> {
+    let display = input.display();
+    let mut reader = opened.reader;
+    let consumed = opened.consumed;
+    let mut last_reported = 0u64;
+    let mut report = |consumed: u64| {
+        if let Some(p) = progress {
+            p.inc(consumed.saturating_sub(last_reported));
+            last_reported = consumed;
+        }
+    };
+    let mut total = Chunk::new(resolver, file);
+
+    // First block: decide lines vs document.
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
+    fill(&mut reader, &mut buf, BLOCK, &display)?;
+    let bom = if buf.starts_with(&[0xef, 0xbb, 0xbf]) {
+        3
+    } else {
+        0
+    };
+    if buf[bom..].iter().all(|b| b.is_ascii_whitespace()) && buf.len() < BLOCK {
+        stats.format = "empty".into();
+        stats.bytes = buf.len() as u64;
+        stats
+            .notes
+            .push("the file is empty or holds only blank lines".into());
+        report(consumed.load(Ordering::Relaxed));
+        return Ok(total);
+    }
+    let kind = detect_lines(&buf[bom..]);
+    let Some(kind) = kind else {
+        // One JSON document (or several concatenated, pretty-printed).
+        let mut rest = Vec::new();
+        (&mut reader)
+            .take(MAX_DOCUMENT)
+            .read_to_end(&mut rest)
+            .map_err(|e| Error::input_io(&display, &e))?;
+        buf.extend_from_slice(&rest);
+        stats.bytes = buf.len() as u64;
+        read_documents(&buf[bom..], &mut total, stats);
+        report(consumed.load(Ordering::Relaxed));
+        return Ok(total);
+    };
+    stats.format = match kind {
+        LineKind::Otlp => "otlp-json-lines".into(),
+        LineKind::Flat => "flat-json-lines".into(),
+    };
+    let mut line_no: u64 = 1;
+    let mut start = bom;
+    loop {
+        let eof = buf.len() < BLOCK;
+        // Complete lines in this block.
+        let end = if eof {
+            buf.len()
+        } else {
+            match memchr::memrchr(b'\n', &buf[start..]) {
+                Some(i) => start + i + 1,
+                None => {
+                    // A line longer than the block: grow until it ends or is too long.
+                    if buf.len() - start > MAX_LINE {
+                        total.reject(
+                            line_no,
+                            format!("line longer than {} MiB; skipped", MAX_LINE >> 20),
+                        );
+                        skip_line(&mut reader, &display)?;
+                        line_no += 1;
+                        buf.clear();
+                        start = 0;
+                        fill(&mut reader, &mut buf, BLOCK, &display)?;
+                        if buf.is_empty() {
+                            break;
+                        }
+                        continue;
+                    }
+                    let want = buf.len() + BLOCK;
+                    fill(&mut reader, &mut buf, want, &display)?;
+                    if buf.len() < want {
+                        // reached EOF: the block is the rest of the file
+                        let c = process_block(&buf[start..], line_no, kind, resolver, file);
+                        total.absorb(c);
+                        break;
+                    }
+                    continue;
+                }
+            }
+        };
+        let block = &buf[start..end];
+        let lines_in_block = memchr::memchr_iter(b'\n', block).count() as u64;
+        let c = process_block(block, line_no, kind, resolver, file);
+        total.absorb(c);
+        line_no += lines_in_block;
+        stats.bytes += (end - start) as u64;
+        report(consumed.load(Ordering::Relaxed));
+        if eof {
+            break;
+        }
+        // Keep the partial last line and read the next block.
+        buf.drain(..end);
+        start = 0;
+        let want = buf.len() + BLOCK;
+        fill(&mut reader, &mut buf, want, &display)?;
+        if buf.is_empty() {
+            break;
+        }
+        if buf.len() < want && !buf.contains(&b'\n') {
+            let c = process_block(&buf, line_no, kind, resolver, file);
+            stats.bytes += buf.len() as u64;
+            total.absorb(c);
+            break;
+        }
+    }
+    report(consumed.load(Ordering::Relaxed));
+    Ok(total)
+}
+
+fn fill(
+    reader: &mut Box<dyn BufRead + Send>,
+    buf: &mut Vec<u8>,
+    want: usize,
+    display: &str,
+) -> Result<()> {
+    while buf.len() < want {
+        let need = want - buf.len();
+        let n = (&mut *reader)
+            .take(need as u64)
+            .read_to_end(buf)
+            .map_err(|e| read_error(display, &e))?;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn read_error(display: &str, e: &std::io::Error) -> Error {
+    let hint = match e.kind() {
+        std::io::ErrorKind::InvalidData
+        | std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::Other => {
+            "the compressed stream is corrupt or truncated; re-export or recompress the file"
+        }
+        _ => "check that the file is complete and readable",
+    };
+    Error::input(
+        display,
+        format!("cannot read: {}", crate::error::io_text(e)),
+        hint,
+    )
+}
+
+fn skip_line(reader: &mut Box<dyn BufRead + Send>, display: &str) -> Result<()> {
+    loop {
+        let (done, used) = {
+            let b = reader.fill_buf().map_err(|e| read_error(display, &e))?;
+            if b.is_empty() {
+                return Ok(());
+            }
+            match memchr::memchr(b'\n', b) {
+                Some(i) => (true, i + 1),
+                None => (false, b.len()),
+            }
+        };
+        reader.consume(used);
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// JSON lines when one of the first non-blank lines is a whole JSON value.
+fn detect_lines(head: &[u8]) -> Option<LineKind> {
+    let mut tried = 0;
+    for line in head.split(|b| *b == b'\n') {
+        let t = trim(line);
+        if t.is_empty() {
+            continue;
+        }
+        tried += 1;
+        if serde_json::from_slice::<serde::de::IgnoredAny>(t).is_ok()
+            && (t[0] == b'{' || t[0] == b'[')
+        {
+            return Some(if otlp::looks_like_otlp(t) {
+                LineKind::Otlp
+            } else {
+                LineKind::Flat
+            });
+        }
+        if tried >= 5 {
+            break;
+        }
+    }
+    None
+}
+
+fn trim(line: &[u8]) -> &[u8] {
+    let s = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let e = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(s, |i| i + 1);
+    &line[s..e]
+}
+
+/// Split a block of whole lines into pieces and parse them in parallel.
+fn process_block<'r>(
+    block: &[u8],
+    first_line: u64,
+    kind: LineKind,
+    resolver: &'r Resolver<'r>,
+    file: u32,
+) -> Chunk<'r> {
+    let mut pieces: Vec<(usize, usize, u64)> = Vec::new();
+    let mut s = 0;
+    let mut line = first_line;
+    while s < block.len() {
+        let mut e = (s + PIECE).min(block.len());
+        if e < block.len() {
+            e = match memchr::memchr(b'\n', &block[e..]) {
+                Some(i) => e + i + 1,
+                None => block.len(),
+            };
+        }
+        pieces.push((s, e, line));
+        line += memchr::memchr_iter(b'\n', &block[s..e]).count() as u64;
+        s = e;
+    }
+    let chunks: Vec<Chunk<'r>> = pieces
+        .par_iter()
+        .map(|&(s, e, l)| {
+            let mut c = Chunk::new(resolver, file);
+            parse_lines(&block[s..e], l, kind, &mut c);
+            c
+        })
+        .collect();
+    let mut it = chunks.into_iter();
+    let mut total = it.next().unwrap_or_else(|| Chunk::new(resolver, file));
+    for c in it {
+        total.absorb(c);
+    }
+    total
+}
+
+fn parse_lines(piece: &[u8], first_line: u64, kind: LineKind, chunk: &mut Chunk<'_>) {
+    for (i, raw_line) in piece.split(|b| *b == b'\n').enumerate() {
+        let line_no = first_line + i as u64;
+        let mut line = trim(raw_line);
+        if line.starts_with(&[0xef, 0xbb, 0xbf]) {
+            line = trim(&line[3..]);
+        }
+        if line.is_empty() {
+            continue;
+        }
+        chunk.stats.records += 1;
+        let res = match kind {
+            LineKind::Otlp => otlp::read_request(line, line_no, chunk),
+            LineKind::Flat => match serde_json::from_slice::<Val>(line) {
+                Ok(v) => flat::read_flat(v, line_no, chunk),
+                Err(e) => Err(json_error(&e)),
+            },
+        };
+        if let Err(reason) = res {
+            chunk.reject(line_no, reason);
+        }
+    }
+}
+
+/// One or more JSON documents: an OTLP request, a Langfuse trace download,
+/// an array of flat spans, or pretty-printed span objects one after another.
+fn read_documents(doc: &[u8], chunk: &mut Chunk<'_>, stats: &mut FileStats) {
+    let otlp_doc = otlp::looks_like_otlp(doc);
+    stats.format = if otlp_doc {
+        "otlp-json-document"
+    } else {
+        "json-document"
+    }
+    .into();
+    let line_at = |offset: usize| -> u64 {
+        1 + memchr::memchr_iter(b'\n', &doc[..offset.min(doc.len())]).count() as u64
+    };
+    if otlp_doc {
+        let mut stream = serde_json::Deserializer::from_slice(doc).into_iter::<otlp::Request>();
+        loop {
+            let start = stream.byte_offset();
+            match stream.next() {
+                None => break,
+                Some(Ok(req)) => {
+                    chunk.stats.records += 1;
+                    if let Err(r) = otlp::handle_request(req, line_at(start), chunk) {
+                        chunk.reject(line_at(start), r);
+                    }
+                }
+                Some(Err(e)) => {
+                    chunk.stats.records += 1;
+                    chunk.reject(line_at(stream.byte_offset().max(start)), json_error(&e));
+                    break;
+                }
+            }
+        }
+        return;
+    }
+    let mut stream = serde_json::Deserializer::from_slice(doc).into_iter::<Val>();
+    let mut langfuse = false;
+    loop {
+        let start = stream.byte_offset();
+        match stream.next() {
+            None => break,
+            Some(Ok(v)) => {
+                chunk.stats.records += 1;
+                let line = line_at(start);
+                let is_lf = v.get("trace").is_some() && v.get("observations").is_some();
+                langfuse |= is_lf;
+                let res = match v {
+                    Val::Obj(kv) if kv.len() == 1 && kv[0].0 == "data" => {
+                        match kv.into_iter().next() {
+                            Some((_, data)) => flat::read_flat(data, line, chunk),
+                            None => Ok(()),
+                        }
+                    }
+                    other => flat::read_flat(other, line, chunk),
+                };
+                if let Err(r) = res {
+                    chunk.reject(line, r);
+                }
+            }
+            Some(Err(e)) => {
+                chunk.stats.records += 1;
+                chunk.reject(line_at(stream.byte_offset().max(start)), json_error(&e));
+                break;
+            }
+        }
+    }
+    if langfuse {
+        stats.format = "langfuse-trace-json".into();
+    }
+}
+
+/// Shared settings -> a resolver (helper for callers).
+pub fn resolver<'t>(
+    table: &'t super::aliases::AliasTable,
+    opts: &'t ResolveOptions,
+) -> Resolver<'t> {
+    Resolver { table, opts }
+}

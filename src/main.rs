@@ -1,0 +1,28 @@
+use clap::Parser;
+
+fn main() {
+    let cli = match spanlens::cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                spanlens::exit::USAGE
+            } else {
+                spanlens::exit::OK
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match spanlens::run(cli) {
+        Ok(code) => code,
+        Err(spanlens::Error::BrokenPipe) => spanlens::exit::OK,
+        Err(e) => {
+            eprintln!("spanlens: error: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("hint: {h}");
+            }
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,85 @@
+//! Atomic outputs: every file is written to a temporary file in the target
+//! directory and renamed into place, so a crash leaves the old file or the
+//! new one, never half of one (reliability.md promise 2).
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Write `path` atomically with `write`.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    let dir = parent_dir(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".spanlens-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::output_io(path, &e))?;
+    {
+        let mut w = io::BufWriter::new(tmp.as_file_mut());
+        write(&mut w).map_err(|e| Error::output_io(path, &e))?;
+        w.flush().map_err(|e| Error::output_io(path, &e))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::output_io(path, &e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::output_io(path, &e.error))?;
+    Ok(())
+}
+
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Refuse an output path that is one of the inputs.
+pub fn refuse_input_as_output(out: &Path, inputs: &[String]) -> Result<()> {
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    let Some(o) = canon(out) else { return Ok(()) };
+    for i in inputs {
+        if canon(Path::new(i)).as_deref() == Some(o.as_path()) {
+            return Err(Error::usage(
+                format!("the output {} is also an input", out.display()),
+                "write to another path; inputs are never overwritten",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Replace directory `dest` with the fully written `staging` directory.
+pub fn replace_dir(staging: &Path, dest: &Path) -> Result<()> {
+    if dest.exists() {
+        let marker = dest.join(crate::cmd::ingest::MARKER);
+        let empty = std::fs::read_dir(dest)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !marker.exists() && !empty {
+            return Err(Error::output(
+                dest,
+                "exists and was not written by spanlens",
+                "choose a new directory for --partition output, or remove this one",
+            ));
+        }
+        let old = dest.with_file_name(format!(
+            ".{}.spanlens-old-{}",
+            dest.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+            std::process::id()
+        ));
+        std::fs::rename(dest, &old).map_err(|e| Error::output_io(dest, &e))?;
+        if let Err(e) = std::fs::rename(staging, dest) {
+            let _ = std::fs::rename(&old, dest);
+            return Err(Error::output_io(dest, &e));
+        }
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        std::fs::rename(staging, dest).map_err(|e| Error::output_io(dest, &e))?;
+    }
+    Ok(())
+}
