@@ -26,19 +26,26 @@ fn float_to_ns(f: f64) -> Result<i64, String> {
         return Err(format!("{f} is not a time"));
     }
     let a = f.abs();
-    let ns = if a >= 1e17 {
+    if a >= 1e17 {
+        return if a < 9.2e18 {
+            Ok(f.round() as i64)
+        } else {
+            Err(format!("{f} is out of range"))
+        };
+    }
+    // Fractional epoch values carry at best microseconds; rounding there keeps
+    // 1760460275.939 s at ...939000000 ns instead of f64's ...938999808.
+    let us = if a >= 1e14 {
         f
-    } else if a >= 1e14 {
-        f * 1e3
     } else if a >= 1e11 {
-        f * 1e6
+        f * 1e3
     } else {
-        f * 1e9
+        f * 1e6
     };
-    if ns.abs() >= 9.2e18 {
+    if us.abs() >= 9.2e15 {
         return Err(format!("{f} is out of range"));
     }
-    Ok(ns.round() as i64)
+    Ok((us.round() as i64) * 1_000)
 }
 
 pub fn parse_time_str(s: &str) -> Result<i64, String> {
@@ -113,10 +120,7 @@ mod tests {
         assert_eq!(parse_time_str("1760460275939000000").unwrap(), T);
         assert_eq!(parse_time_ns(&Val::I64(1_760_460_275_939_000)).unwrap(), T); // µs
         assert_eq!(parse_time_ns(&Val::I64(1_760_460_275_939)).unwrap(), T); // ms
-        assert_eq!(
-            parse_time_ns(&Val::F64(1_760_460_275.939)).unwrap() / 1000,
-            T / 1000
-        );
+        assert_eq!(parse_time_ns(&Val::F64(1_760_460_275.939)).unwrap(), T);
     }
 
     #[test]

@@ -1,0 +1,102 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+use serde_json::{json, Map, Value};
+use spanlens::frame::{build::attrs_of_row, load, schema as s, Dataset, LoadOptions};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn shared() -> PathBuf {
+    root().join("../shared/real-exports")
+}
+
+pub fn load_paths(paths: &[&Path]) -> Dataset {
+    let args: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    load(&args, &LoadOptions::default()).expect("load")
+}
+
+/// A row as JSON: every column, plus `attrs.KEY` for each attribute.
+pub fn row_json(df: &DataFrame, i: usize) -> Map<String, Value> {
+    let mut m = Map::new();
+    for c in df.columns() {
+        if c.name().as_str() == s::ATTRS {
+            continue;
+        }
+        let v = c.get(i).unwrap();
+        let j = match v {
+            AnyValue::Null => Value::Null,
+            AnyValue::Int64(n) => json!(n),
+            AnyValue::Float64(f) => json!(f),
+            other => match other.get_str() {
+                Some(s) => json!(s),
+                None => json!(other.to_string().trim_matches('"')),
+            },
+        };
+        m.insert(c.name().to_string(), j);
+    }
+    if df.column(s::ATTRS).is_ok() {
+        for (k, v) in attrs_of_row(df, i).unwrap() {
+            m.insert(format!("attrs.{k}"), json!(v));
+        }
+    }
+    m
+}
+
+pub fn find_span(df: &DataFrame, span_id: &str) -> Map<String, Value> {
+    let ids = df.column(s::SPAN_ID).unwrap().str().unwrap().clone();
+    let i = ids
+        .iter()
+        .position(|v| v == Some(span_id))
+        .unwrap_or_else(|| panic!("span {span_id} not found"));
+    row_json(df, i)
+}
+
+/// Compare expected fields (null = absent or null) with a row.
+pub fn assert_fields(span: &str, row: &Map<String, Value>, expected: &Map<String, Value>) {
+    for (k, want) in expected {
+        let got = row.get(k).cloned().unwrap_or(Value::Null);
+        match (want, &got) {
+            (Value::Number(w), Value::Number(g)) if w.is_f64() || g.is_f64() => {
+                let (w, g) = (w.as_f64().unwrap(), g.as_f64().unwrap());
+                assert!(
+                    (w - g).abs() <= 1e-9 * w.abs().max(1.0),
+                    "{span}.{k}: want {w}, got {g}"
+                );
+            }
+            _ => assert_eq!(&got, want, "{span}.{k}"),
+        }
+    }
+}
+
+pub fn evals_rows(df: &DataFrame) -> Vec<Value> {
+    (0..df.height())
+        .map(|i| {
+            let m = row_json(df, i);
+            json!([
+                m["trace_id"],
+                m["span_id"],
+                m["name"],
+                m["score"],
+                m["label"],
+                m["source"]
+            ])
+        })
+        .collect()
+}
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spanlens"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run spanlens")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

@@ -1,0 +1,80 @@
+//! Tiny hand-written inputs against the values written beside them.
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn check(name: &str) {
+    let dir = root().join("fixtures/tiny");
+    let input = dir.join(format!("{name}.jsonl"));
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("{name}.expected.json"))).unwrap(),
+    )
+    .unwrap();
+    let ds = load_paths(&[&input]);
+    assert_eq!(
+        ds.spans.height() as u64,
+        expected["spans"].as_u64().unwrap(),
+        "span count"
+    );
+    let lines: Vec<u64> = ds.files[0].rejects.iter().map(|r| r.line).collect();
+    let want: Vec<u64> = expected["rejected_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, want, "rejected lines: {:?}", ds.files[0].rejects);
+    assert_eq!(ds.files[0].rejected, want.len() as u64);
+    if let Some(d) = expected.get("duplicates") {
+        assert_eq!(ds.files[0].duplicates, d.as_u64().unwrap());
+    }
+    for (span, fields) in expected["rows"].as_object().unwrap() {
+        let row = find_span(&ds.spans, span);
+        assert_fields(span, &row, fields.as_object().unwrap());
+    }
+    let mut got = evals_rows(&ds.evals);
+    let mut want = expected["evals"].as_array().unwrap().clone();
+    let key = |v: &Value| v.to_string();
+    got.sort_by_key(key);
+    want.sort_by_key(key);
+    assert_eq!(got, want, "evals");
+}
+
+#[test]
+fn otlp_genai_fixture_matches_hand_worked_values() {
+    check("otlp_genai");
+}
+
+#[test]
+fn flat_mixed_fixture_matches_hand_worked_values() {
+    check("flat_mixed");
+}
+
+#[test]
+fn text_attributes_are_kept_only_when_asked() {
+    let input = root().join("fixtures/tiny/otlp_genai.jsonl");
+    let mut opts = spanlens::frame::LoadOptions::default();
+    opts.resolve.include_text = true;
+    let ds = spanlens::frame::load(&[input.display().to_string()], &opts).unwrap();
+    let row = find_span(&ds.spans, "00f067aa0ba902b7");
+    assert_eq!(
+        row["attrs.gen_ai.input.messages"],
+        "[{\"role\":\"user\",\"content\":\"secret prompt\"}]"
+    );
+}
+
+#[test]
+fn config_field_mapping_overrides_the_defaults() {
+    // `app.route` is a default route alias; map route to `app.region` instead.
+    let input = root().join("fixtures/tiny/otlp_genai.jsonl");
+    let table =
+        spanlens::ingest::aliases::AliasTable::new(&[("route".into(), vec!["app.region".into()])])
+            .unwrap();
+    let opts = spanlens::frame::LoadOptions {
+        table,
+        ..Default::default()
+    };
+    let ds = spanlens::frame::load(&[input.display().to_string()], &opts).unwrap();
+    assert_eq!(find_span(&ds.spans, "00f067aa0ba902b7")["route"], "eu");
+}

@@ -1,0 +1,304 @@
+//! Every file in ../shared/real-exports reads; counts and values checked
+//! against the files themselves (read by hand with jq/python).
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+fn lf(name: &str) -> spanlens::frame::Dataset {
+    let p = shared().join("langfuse-ui-trace-json").join(name);
+    let ds = load_paths(&[&p]);
+    assert_eq!(ds.rejected(), 0, "{name}: {:?}", ds.files[0].rejects);
+    assert_eq!(ds.files[0].format, "langfuse-trace-json");
+    ds
+}
+
+fn llm_count(ds: &spanlens::frame::Dataset) -> usize {
+    let t = ds
+        .spans
+        .column("span_type")
+        .unwrap()
+        .cast(&polars::prelude::DataType::String)
+        .unwrap();
+    t.str()
+        .unwrap()
+        .iter()
+        .filter(|v| *v == Some("llm"))
+        .count()
+}
+
+fn fields(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+#[test]
+fn microsoft_agent_framework() {
+    let ds = lf("microsoft-agent-framework-2025-10-14.json");
+    assert_eq!(
+        (ds.spans.height(), llm_count(&ds), ds.evals.height()),
+        (4, 2, 2)
+    );
+    let route = "invoke_agent 99981f6a-abd1-4d09-9fba-00e2ab172193";
+    assert_fields(
+        "3c2d",
+        &find_span(&ds.spans, "3c2d6f2f26930c50"),
+        &fields(json!({
+            "trace_id": "e3a407423619277a2dcef3c13dc89982", "parent_span_id": "026d1c61bcaa1743",
+            "span_type": "llm", "operation": "chat", "provider": "openai", "request_model": "gpt-4o",
+            "input_tokens": 631, "output_tokens": 35, "reported_cost_usd": 0.0019275, "duration_ms": 6459.0,
+            "session": "thread_G78qCSLpzn0YQwFwrvK5OivI", "route": route,
+            "agent": "99981f6a-abd1-4d09-9fba-00e2ab172193", "service": "agent_framework"
+        })),
+    );
+    // no token attributes on this span: Langfuse's usage map fills them
+    assert_fields(
+        "c6b8",
+        &find_span(&ds.spans, "c6b8d4db5f0eac82"),
+        &fields(json!({
+            "input_tokens": 25, "output_tokens": 70, "reported_cost_usd": 0.000762499999, "route": route
+        })),
+    );
+    assert_fields(
+        "026d",
+        &find_span(&ds.spans, "026d1c61bcaa1743"),
+        &fields(json!({
+            "span_type": "agent", "provider": "microsoft.agent_framework", "parent_span_id": null
+        })),
+    );
+    let evals = evals_rows(&ds.evals);
+    assert!(evals.contains(&json!([
+        "e3a407423619277a2dcef3c13dc89982",
+        null,
+        "hallucination",
+        1.0,
+        null,
+        "langfuse.eval"
+    ])));
+}
+
+#[test]
+fn openai_agents_openinference() {
+    let ds = lf("openai-agents-openinference-2025-09-30.json");
+    assert_eq!(
+        (ds.spans.height(), llm_count(&ds), ds.evals.height()),
+        (5, 2, 2)
+    );
+    assert_fields(
+        "90d9",
+        &find_span(&ds.spans, "90d94774e8e3724d"),
+        &fields(json!({
+            "span_type": "llm", "response_model": "gpt-4.1-2025-04-14", "provider": "openai",
+            "input_tokens": 85, "output_tokens": 29, "cache_read_tokens": 0, "reasoning_tokens": 0,
+            "reported_cost_usd": 0.000402, "agent": "Hello world", "route": "Agent workflow"
+        })),
+    );
+    assert_fields(
+        "5b99",
+        &find_span(&ds.spans, "5b99c3e3411ed17b"),
+        &fields(json!({"span_type": "tool", "tool": "get_weather"})),
+    );
+}
+
+#[test]
+fn llamaindex_openinference() {
+    let ds = lf("llamaindex-openinference-2025-06-05.json");
+    assert_eq!((ds.spans.height(), llm_count(&ds)), (2, 1));
+    assert_fields(
+        "7ca8",
+        &find_span(&ds.spans, "7ca8b22f6628d0c7"),
+        &fields(json!({
+            "response_model": "gpt-4o", "provider": "openai", "input_tokens": 13, "output_tokens": 81,
+            "cache_read_tokens": 0, "reasoning_tokens": 0, "user": "user_123", "session": "session_abc",
+            "route": "llama-index-trace", "reported_cost_usd": 0.000842499999
+        })),
+    );
+}
+
+#[test]
+fn pydantic_ai_tools() {
+    let ds = lf("pydantic-ai-tools-2025-12-04.json");
+    assert_eq!((ds.spans.height(), llm_count(&ds)), (12, 4));
+    assert_fields(
+        "be64",
+        &find_span(&ds.spans, "be64c23f44dd98be"),
+        &fields(json!({
+            "request_model": "gpt-4o-mini", "response_model": "gpt-4o-mini-2024-07-18", "provider": "openai",
+            "input_tokens": 265, "output_tokens": 73, "reported_cost_usd": 0.00008355, "finish_reason": "tool_call",
+            "agent": "joke_agent", "route": "joke-generator"
+        })),
+    );
+    // agent runs carry summed tokens but are not LLM calls
+    assert_fields(
+        "5b5c",
+        &find_span(&ds.spans, "5b5c52d029f28206"),
+        &fields(json!({"span_type": "agent", "input_tokens": 682})),
+    );
+    assert_fields(
+        "99ec",
+        &find_span(&ds.spans, "99ec63d0b5ecdbf5"),
+        &fields(json!({"span_type": "tool", "tool": "get_pun_suggestion"})),
+    );
+}
+
+#[test]
+fn google_adk_takes_the_first_alias_never_a_sum() {
+    let ds = lf("google-adk-openinference-2025-08-28.json");
+    assert_eq!(
+        (ds.spans.height(), llm_count(&ds), ds.evals.height()),
+        (5, 2, 2)
+    );
+    assert_fields(
+        "bded",
+        &find_span(&ds.spans, "bded677884f031ce"),
+        &fields(json!({
+            "request_model": "gemini-2.0-flash", "response_model": "gemini-2.0-flash", "provider": "gcp.vertex_ai",
+            "input_tokens": 39, "output_tokens": 6, "finish_reason": "stop", "user": "demo-user", "session": "demo-session"
+        })),
+    );
+}
+
+#[test]
+fn vercel_ai_sdk_wrapper_is_not_an_llm_call() {
+    let ds = lf("vercel-aisdk-2025-11-17.trace.json");
+    assert_eq!((ds.spans.height(), llm_count(&ds)), (3, 1));
+    assert_fields(
+        "91a1",
+        &find_span(&ds.spans, "91a17a2274bfd23f"),
+        &fields(json!({
+            "span_type": "llm", "operation": "chat", "request_model": "gpt-5", "response_model": "gpt-5-2025-08-07",
+            "provider": "openai", "input_tokens": 62, "output_tokens": 85, "finish_reason": "tool_call"
+        })),
+    );
+    assert_fields(
+        "1dc6",
+        &find_span(&ds.spans, "1dc6768109615657"),
+        &fields(json!({"span_type": "chain", "route": "ai.generateText"})),
+    );
+    assert_fields(
+        "e9bb",
+        &find_span(&ds.spans, "e9bb8c191e1e4706"),
+        &fields(json!({"span_type": "tool", "tool": "getWeather"})),
+    );
+}
+
+#[test]
+fn csharp_meai_gemini_with_json_string_metadata() {
+    let ds = lf("csharp-meai-gemini-2026-03-09.trace.json");
+    assert_eq!((ds.spans.height(), llm_count(&ds)), (8, 3));
+    assert_fields(
+        "50d4",
+        &find_span(&ds.spans, "50d470aa18418652"),
+        &fields(json!({
+            "provider": "gcp.vertex_ai", "request_model": "gemini-2.5-flash", "input_tokens": 3004, "output_tokens": 167,
+            "finish_reason": "stop", "user": "g.aprozeanu", "route": "Insights Agent C#", "service": "agentic-clientinsights",
+            "session": "9714061f-20c0-4d98-9220-1dc7df15c3c2", "attrs.clientId": "22291"
+        })),
+    );
+    assert_fields(
+        "f858",
+        &find_span(&ds.spans, "f858b986537e9e41"),
+        &fields(json!({"span_type": "other"})),
+    );
+}
+
+#[test]
+fn otlp_proto_example() {
+    let p = shared().join("otlp-json/opentelemetry-proto-example-trace.json");
+    let ds = load_paths(&[&p]);
+    assert_eq!((ds.spans.height(), ds.rejected()), (1, 0));
+    assert_eq!(ds.files[0].format, "otlp-json-document");
+    assert_fields(
+        "eee1",
+        &find_span(&ds.spans, "eee19b7ec3c1b174"),
+        &fields(json!({
+            "trace_id": "5b8efff798038103d269b633813fc60c", "parent_span_id": "eee19b7ec3c1b173", "kind": "server",
+            "name": "I'm a server span", "duration_ms": 1000.0, "start_ns": 1544712660000000000_i64,
+            "service": "my.service", "attrs.my.span.attr": "some value", "route": "I'm a server span"
+        })),
+    );
+}
+
+/// The attribute maps are one logical span in three dialects: wrapped in a
+/// flat span each, they resolve to the same canonical fields.
+#[test]
+fn attribute_maps_resolve_alike_across_dialects() {
+    let dir = shared().join("openinference-genai-attr-maps");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rows = Vec::new();
+    for (i, f) in [
+        "otel_genai_client_span_tool_calls",
+        "otel_genai_deprecated_client_span_tool_calls",
+        "openinference_client_span_tool_calls",
+        "otel_genai_tool_execution_span",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let attrs: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{f}.json"))).unwrap())
+                .unwrap();
+        rows.push(json!({"trace_id": format!("{:032x}", i + 1), "span_id": format!("{:016x}", i + 1), "name": f,
+            "start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T00:00:01Z", "attributes": attrs}).to_string());
+    }
+    let path = tmp.path().join("maps.jsonl");
+    std::fs::write(&path, rows.join("\n")).unwrap();
+    let ds = load_paths(&[&path]);
+    assert_eq!((ds.spans.height(), ds.rejected()), (4, 0));
+    let common = json!({"span_type": "llm", "provider": "openai", "response_model": "gpt-4-0613", "input_tokens": 97, "output_tokens": 52});
+    for id in ["0000000000000001", "0000000000000002", "0000000000000003"] {
+        assert_fields(id, &find_span(&ds.spans, id), &fields(common.clone()));
+    }
+    for id in ["0000000000000001", "0000000000000002"] {
+        assert_fields(
+            id,
+            &find_span(&ds.spans, id),
+            &fields(
+                json!({"request_model": "gpt-4", "finish_reason": "stop", "operation": "chat"}),
+            ),
+        );
+    }
+    assert_fields(
+        "tool",
+        &find_span(&ds.spans, "0000000000000004"),
+        &fields(json!({"span_type": "tool", "tool": "get_weather", "operation": "execute_tool"})),
+    );
+    // payload text is not kept
+    let row = find_span(&ds.spans, "0000000000000003");
+    assert!(!row
+        .keys()
+        .any(|k| k.starts_with("attrs.llm.input_messages") || k == "attrs.input.value"));
+}
+
+/// Read as they are, the attribute maps and price tables are not span
+/// exports: each record is rejected (counted, with its line) for lacking ids.
+#[test]
+fn non_span_json_is_rejected_with_a_reason_never_silently() {
+    for f in [
+        "openinference-genai-attr-maps/otel_genai_tool_execution_span.json",
+        "price-tables/litellm-model-prices-subset-v1.109.1.json",
+    ] {
+        let ds = load_paths(&[&shared().join(f)]);
+        assert_eq!(ds.spans.height(), 0);
+        assert!(ds.rejected() >= 1);
+        assert!(
+            ds.files[0]
+                .rejects
+                .iter()
+                .all(|r| r.reason == "missing trace id"),
+            "{f}: {:?}",
+            ds.files[0].rejects
+        );
+    }
+}
+
+#[test]
+fn the_whole_real_exports_directory_reads_in_one_run() {
+    let ds = load_paths(&[
+        &shared().join("langfuse-ui-trace-json"),
+        &shared().join("otlp-json"),
+    ]);
+    assert_eq!(
+        (ds.spans.height(), ds.rejected(), ds.evals.height()),
+        (40, 0, 8)
+    );
+}
