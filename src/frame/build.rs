@@ -32,7 +32,7 @@ fn f64_col(name: &str, rows: &[SpanRow], f: impl Fn(&SpanRow) -> Option<f64>) ->
 
 pub fn attrs_dtype() -> ArrowDataType {
     ArrowDataType::Struct(vec![
-        ArrowField::new(s::ATTR_KEY.into(), ArrowDataType::Utf8View, false),
+        ArrowField::new(s::ATTR_KEY.into(), ArrowDataType::Utf8View, true),
         ArrowField::new(s::ATTR_VALUE.into(), ArrowDataType::Utf8View, true),
     ])
 }

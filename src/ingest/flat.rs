@@ -150,8 +150,8 @@ pub fn flat_to_raw<'a>(kv: Vec<(Cow<'a, str>, Val<'a>)>) -> (RawSpan<'a>, Attrs<
     let mut id_fallback = None;
     for (k, v) in kv {
         match k.as_ref() {
-            "trace_id" | "traceId" | "traceID" => raw.trace_id = text(v),
-            "span_id" | "spanId" | "spanID" => raw.span_id = text(v),
+            "trace_id" | "traceId" | "traceID" | "context.trace_id" => raw.trace_id = text(v),
+            "span_id" | "spanId" | "spanID" | "context.span_id" => raw.span_id = text(v),
             "id" => id_fallback = text(v),
             "parent_span_id"
             | "parentSpanId"

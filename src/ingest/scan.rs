@@ -167,6 +167,7 @@ pub fn scan(
             drop(opened);
             let mut chunk = Chunk::new(resolver, file);
             parquet::read(path, &mut chunk, &mut out)?;
+            stats.format = std::mem::take(&mut chunk.stats.format);
             stats.merge(chunk.stats);
             out.rows.extend(chunk.rows);
             out.evals.extend(chunk.evals);

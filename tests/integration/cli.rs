@@ -1,1 +1,540 @@
+//! The real CLI: exit codes, error lines, atomic outputs, compression,
+//! stdin, partitioning, and the bad inputs of reliability.md.
 
+use std::io::Write;
+use std::process::Stdio;
+
+use polars::prelude::*;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+fn tiny(name: &str) -> String {
+    root()
+        .join("fixtures/tiny")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn assert_error(o: &std::process::Output, code: i32, needle: &str) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {e}");
+    assert!(e.starts_with("spanlens: error: "), "{e}");
+    assert!(e.contains(needle), "want {needle:?} in {e}");
+    assert!(e.contains("\nhint: "), "a hint line: {e}");
+    assert!(!e.contains("panicked") && !e.contains("Os {"), "{e}");
+}
+
+#[test]
+fn ingest_writes_spans_and_evals_and_reads_back_losslessly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("spans.parquet");
+    let o = run(&[
+        "ingest",
+        &tiny("otlp_genai.jsonl"),
+        &tiny("flat_mixed.jsonl"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("read 2 file(s): 10 spans in 4 traces, 2 evals"),
+        "{e}"
+    );
+    assert!(e.contains("rejected: 6 record(s)"), "{e}");
+    assert!(e.contains("otlp_genai.jsonl:5: invalid JSON"), "{e}");
+    assert!(dir.path().join("spans.evals.parquet").is_file());
+    // read back (the evals sibling comes along) and compare with a direct read
+    let direct = load_paths(&[
+        &root().join("fixtures/tiny/otlp_genai.jsonl"),
+        &root().join("fixtures/tiny/flat_mixed.jsonl"),
+    ]);
+    let back = load_paths(&[&out]);
+    assert_eq!(back.files[0].format, "parquet (canonical spans)");
+    assert!(back.spans.equals_missing(&direct.spans), "spans round trip");
+    assert!(back.evals.equals_missing(&direct.evals), "evals round trip");
+    assert_eq!(back.rejected(), 0);
+}
+
+#[test]
+fn json_summary_lists_every_rejected_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.parquet");
+    let o = run(&[
+        "ingest",
+        &tiny("otlp_genai.jsonl"),
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rej = v["input"]["rejected"].as_array().unwrap();
+    assert_eq!(
+        rej.iter()
+            .map(|r| r["line"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![2, 4, 5, 7]
+    );
+    assert!(rej[0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("otlp_genai.jsonl"));
+    assert_eq!(v["output"][0]["rows"], 6);
+    assert_eq!(v["input"]["spans"], 6);
+}
+
+#[test]
+fn strict_and_max_bad_give_exit_3_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.parquet");
+    let o = run(&[
+        "ingest",
+        &tiny("otlp_genai.jsonl"),
+        "-o",
+        out.to_str().unwrap(),
+        "--strict",
+    ]);
+    assert_error(&o, 3, "4 malformed record(s)");
+    assert!(stderr(&o).contains("otlp_genai.jsonl:2: span #3"));
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temp files left"
+    );
+    let o = run(&[
+        "ingest",
+        &tiny("otlp_genai.jsonl"),
+        "-o",
+        out.to_str().unwrap(),
+        "--max-bad",
+        "3",
+    ]);
+    assert_error(&o, 3, "more than --max-bad 3");
+    let o = run(&[
+        "ingest",
+        &tiny("otlp_genai.jsonl"),
+        "-o",
+        out.to_str().unwrap(),
+        "--max-bad",
+        "4",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stderr(&o), "", "--quiet prints nothing");
+}
+
+#[test]
+fn usage_input_and_output_errors_have_their_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.parquet");
+    assert_error(&run(&["inspect", "/no/such/file.jsonl"]), 3, "no such file");
+    assert_error(&run(&["inspect", "/no/such/*.jsonl"]), 3, "no file matches");
+    assert_eq!(run(&["inspect", "--bogus", "x"]).status.code(), Some(2));
+    let input = tiny("flat_mixed.jsonl");
+    assert_error(
+        &run(&["ingest", &input, "-o", &input]),
+        2,
+        "is also an input",
+    );
+    assert_error(
+        &run(&["ingest", &input, "-o", "/no/such/dir/s.parquet"]),
+        4,
+        "/no/such/dir/s.parquet",
+    );
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[fields]\ncolour = [\"x\"]\n").unwrap();
+    assert_error(
+        &run(&["inspect", &input, "--config", cfg.to_str().unwrap()]),
+        2,
+        "unknown field `colour`",
+    );
+    std::fs::write(&cfg, "[nope]\n").unwrap();
+    assert_error(
+        &run(&["inspect", &input, "--config", cfg.to_str().unwrap()]),
+        2,
+        "bad.toml:1:",
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn stdin_gzip_zstd_and_collector_framing() {
+    let raw = std::fs::read(root().join("fixtures/tiny/otlp_genai.jsonl")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // gzip, written as two concatenated members (logrotate appends)
+    let gz = dir.path().join("a.otlp.jsonl.gz");
+    {
+        let mut f = std::fs::File::create(&gz).unwrap();
+        let half = raw.iter().position(|b| *b == b'\n').unwrap() + 1;
+        for part in [&raw[..half], &raw[half..]] {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(part).unwrap();
+            f.write_all(&e.finish().unwrap()).unwrap();
+        }
+    }
+    let zst = dir.path().join("b.zst");
+    std::fs::write(&zst, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    // the collector's legacy framing: [u32 BE length][zstd frame] per message
+    let framed = dir.path().join("c.json.zst");
+    {
+        let mut out = Vec::new();
+        for line in raw.split(|b| *b == b'\n').take(3) {
+            let frame = zstd::encode_all(line, 1).unwrap();
+            out.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+            out.extend_from_slice(&frame);
+        }
+        std::fs::write(&framed, out).unwrap();
+    }
+    for (p, comp, spans) in [
+        (&gz, "gzip", 6),
+        (&zst, "zstd", 6),
+        (&framed, "zstd (collector length-prefixed)", 6),
+    ] {
+        let o = run(&["inspect", p.to_str().unwrap(), "--format", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["inputs"][0]["compression"], comp);
+        assert_eq!(v["spans"], spans, "{comp}");
+    }
+    // stdin
+    let mut child = bin()
+        .args(["inspect", "-", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(root().join("fixtures/tiny/flat_mixed.jsonl")).unwrap())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["spans"].as_u64(), v["inputs"][0]["path"].as_str()),
+        (Some(4), Some("<stdin>"))
+    );
+}
+
+#[test]
+fn corrupt_truncated_and_bomb_compression_are_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = std::fs::read(root().join("fixtures/tiny/otlp_genai.jsonl")).unwrap();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(&raw).unwrap();
+    let gz = e.finish().unwrap();
+    let trunc = dir.path().join("t.jsonl.gz");
+    std::fs::write(&trunc, &gz[..gz.len() / 2]).unwrap();
+    assert_error(
+        &run(&["inspect", trunc.to_str().unwrap()]),
+        3,
+        "t.jsonl.gz: cannot read",
+    );
+    let mut bad = gz.clone();
+    for b in bad.iter_mut().skip(20).take(40) {
+        *b ^= 0x5a;
+    }
+    let corrupt = dir.path().join("c.jsonl.gz");
+    std::fs::write(&corrupt, &bad).unwrap();
+    assert_error(
+        &run(&["inspect", corrupt.to_str().unwrap()]),
+        3,
+        "c.jsonl.gz: cannot read",
+    );
+    // 256 MiB of newlines compress to a few KiB: the ratio guard stops it
+    let bomb = dir.path().join("bomb.jsonl.zst");
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 19).unwrap();
+    let chunk = vec![b'\n'; 1 << 20];
+    for _ in 0..256 {
+        enc.write_all(&chunk).unwrap();
+    }
+    std::fs::write(&bomb, enc.finish().unwrap()).unwrap();
+    assert_error(
+        &run(&["inspect", bomb.to_str().unwrap()]),
+        3,
+        "decompression bomb",
+    );
+}
+
+#[test]
+fn hostile_lines_are_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("hostile.jsonl");
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    let good = json!({"trace_id": "dddddddddddddddddddddddddddddddd", "span_id": "d000000000000001", "name": "ok", "start_time": "2026-01-01T00:00:00Z",
+        "attributes": {"gen_ai.request.model": format!("m{}", "x".repeat(10_000)), "app.note": "|`<script>\u{1b}[31m=HYPERLINK(1)\n"}});
+    let body = format!(
+        "{good}\n{deep}\n[1,2]\n{{\"trace_id\": 5}}\n\n   \n{}\n",
+        "{\"a\":".repeat(200)
+    );
+    std::fs::write(&p, body).unwrap();
+    let o = run(&["inspect", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["spans"], 1);
+    let lines: Vec<u64> = v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![2, 3, 4, 7]);
+    // terminal output: control characters neutralised
+    let o = run(&["inspect", p.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !text.contains('\u{1b}'),
+        "no escape sequences reach the terminal"
+    );
+}
+
+#[test]
+fn empty_blank_and_unrelated_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.jsonl"), "").unwrap();
+    std::fs::write(dir.path().join("blank.jsonl"), "\n\n  \n").unwrap();
+    std::fs::write(dir.path().join("README.md"), "# not an export").unwrap();
+    std::fs::write(dir.path().join("_SUCCESS"), "").unwrap();
+    let o = run(&["inspect", dir.path().to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            v["spans"].as_u64(),
+            v["rejected_count"].as_u64(),
+            v["files"].as_u64()
+        ),
+        (Some(0), Some(0), Some(2))
+    );
+    let skipped: Vec<String> = v["skipped_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[0].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        skipped.iter().any(|s| s.ends_with("README.md"))
+            && skipped.iter().any(|s| s.ends_with("_SUCCESS"))
+    );
+}
+
+#[test]
+fn duplicate_spans_across_files_are_kept_once_and_counted() {
+    let a = root().join("fixtures/tiny/otlp_genai.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("copy.jsonl");
+    std::fs::copy(&a, &b).unwrap();
+    let ds = load_paths(&[&a, &b]);
+    assert_eq!(ds.spans.height(), 6);
+    assert_eq!((ds.files[0].duplicates, ds.files[1].duplicates), (0, 6));
+}
+
+#[test]
+fn partition_by_day_writes_a_replaceable_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lake");
+    for _ in 0..2 {
+        let o = run(&[
+            "ingest",
+            &tiny("otlp_genai.jsonl"),
+            &tiny("flat_mixed.jsonl"),
+            "-o",
+            out.to_str().unwrap(),
+            "--partition",
+            "day",
+            "-q",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let mut days: Vec<String> = std::fs::read_dir(out.join("spans"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    days.sort();
+    assert_eq!(days, vec!["day=2026-01-01", "day=2026-01-02"]);
+    assert!(out.join("evals/part-0.parquet").is_file() && out.join("_spanlens.json").is_file());
+    let ds = load_paths(&[&out]);
+    assert_eq!((ds.spans.height(), ds.evals.height()), (10, 2));
+    // a directory spanlens did not write is never replaced
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("keep.txt"), "mine").unwrap();
+    let o = run(&[
+        "ingest",
+        &tiny("flat_mixed.jsonl"),
+        "-o",
+        foreign.to_str().unwrap(),
+        "--partition",
+        "day",
+    ]);
+    assert_error(&o, 4, "was not written by spanlens");
+    assert!(foreign.join("keep.txt").is_file());
+}
+
+#[test]
+fn existing_output_is_replaced_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.parquet");
+    std::fs::write(&out, "old contents").unwrap();
+    let o = run(&[
+        "ingest",
+        &tiny("flat_mixed.jsonl"),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(std::fs::read(&out).unwrap().starts_with(b"PAR1"));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "no temp files: {names:?}");
+}
+
+#[test]
+fn closed_stdout_exits_zero_without_a_panic() {
+    let mut child = bin()
+        .args([
+            "inspect",
+            &root()
+                .join("../shared/real-exports/langfuse-ui-trace-json")
+                .display()
+                .to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
+
+#[test]
+fn parquet_inputs_phoenix_and_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Phoenix spans dataframe layout: dotted attribute columns, float counts with NaN
+    let t0 = 1_767_225_600_000_000i64; // µs
+    let mut df = df!(
+        "context.trace_id" => ["eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"],
+        "context.span_id" => ["e000000000000001", "e000000000000002"],
+        "parent_id" => [None, Some("e000000000000001")],
+        "name" => ["chain", "llm"],
+        "span_kind" => ["CHAIN", "LLM"],
+        "start_time" => [t0, t0 + 1_000],
+        "end_time" => [t0 + 5_000, t0 + 4_000],
+        "status_code" => ["OK", "ERROR"],
+        "attributes.llm.token_count.prompt" => [f64::NAN, 97.0],
+        "attributes.llm.model_name" => [None, Some("gpt-4o")],
+        "attributes.session.id" => [Some("sess"), None],
+        "eval.correctness.label" => [None, Some("correct")],
+        "eval.correctness.score" => [None, Some(1.0)]
+    )
+    .unwrap();
+    for c in ["start_time", "end_time"] {
+        let s = df
+            .column(c)
+            .unwrap()
+            .cast(&DataType::Datetime(
+                TimeUnit::Microseconds,
+                Some(TimeZone::UTC),
+            ))
+            .unwrap();
+        df.with_column(s).unwrap();
+    }
+    let phoenix = dir.path().join("trace_dataset.parquet");
+    ParquetWriter::new(std::fs::File::create(&phoenix).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let ds = load_paths(&[&phoenix]);
+    assert_eq!(ds.files[0].format, "parquet (phoenix spans dataframe)");
+    assert_fields("e2", &find_span(&ds.spans, "e000000000000002"), &json!({
+        "span_type": "llm", "input_tokens": 97, "response_model": "gpt-4o", "status": "error", "duration_ms": 3.0,
+        "session": "sess", "start_ns": 1_767_225_600_001_000_000i64
+    }).as_object().unwrap().clone());
+    assert_fields(
+        "e1",
+        &find_span(&ds.spans, "e000000000000001"),
+        &json!({"input_tokens": null, "span_type": "chain"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    assert_eq!(
+        evals_rows(&ds.evals),
+        vec![json!([
+            "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+            "e000000000000002",
+            "correctness",
+            1.0,
+            "correct",
+            "phoenix.column"
+        ])]
+    );
+
+    // corrupt footer
+    let bad = dir.path().join("bad.parquet");
+    let mut bytes = std::fs::read(&phoenix).unwrap();
+    let n = bytes.len();
+    bytes[n - 12..n - 4].fill(0xff);
+    std::fs::write(&bad, &bytes).unwrap();
+    assert_error(
+        &run(&["inspect", bad.to_str().unwrap()]),
+        3,
+        "not a readable Parquet file",
+    );
+    // a spanlens table missing a column names it
+    let out = dir.path().join("s.parquet");
+    assert_eq!(
+        run(&[
+            "ingest",
+            &tiny("flat_mixed.jsonl"),
+            "-o",
+            out.to_str().unwrap(),
+            "-q"
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    let full = ParquetReader::new(std::fs::File::open(&out).unwrap())
+        .finish()
+        .unwrap();
+    let mut t = full.drop("ttft_ms").unwrap();
+    let cut = dir.path().join("cut.parquet");
+    ParquetWriter::new(std::fs::File::create(&cut).unwrap())
+        .finish(&mut t)
+        .unwrap();
+    assert_error(
+        &run(&["inspect", cut.to_str().unwrap()]),
+        3,
+        "without the column(s) ttft_ms",
+    );
+    // unrelated Parquet
+    let mut other = df!("a" => [1i64, 2]).unwrap();
+    let unrelated = dir.path().join("other.parquet");
+    ParquetWriter::new(std::fs::File::create(&unrelated).unwrap())
+        .finish(&mut other)
+        .unwrap();
+    assert_error(
+        &run(&["inspect", unrelated.to_str().unwrap()]),
+        3,
+        "neither the spanlens columns nor a trace id",
+    );
+    // zero rows: a valid, empty table
+    let mut empty = full.head(Some(0));
+    let zero = dir.path().join("zero.parquet");
+    ParquetWriter::new(std::fs::File::create(&zero).unwrap())
+        .finish(&mut empty)
+        .unwrap();
+    let ds = load_paths(&[&zero]);
+    assert_eq!((ds.spans.height(), ds.rejected()), (0, 0));
+}
