@@ -106,7 +106,7 @@ impl FileStats {
         Convention::ALL
             .iter()
             .zip(self.conventions)
-            .filter(|(_, n)| *n > 0)
+            .filter(|(c, n)| *n > 0 && **c != Convention::Generic)
             .map(|(c, n)| (c.as_str(), n))
             .collect()
     }
