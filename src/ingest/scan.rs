@@ -540,3 +540,24 @@ pub fn resolver<'t>(
 ) -> Resolver<'t> {
     Resolver { table, opts }
 }
+
+/// Read one in-memory JSON input as if it were a file (benches and tests).
+pub fn scan_bytes(name: &str, data: Vec<u8>, resolver: &Resolver<'_>) -> Result<ScanOutput> {
+    let opened = source::Opened {
+        reader: Box::new(std::io::Cursor::new(data)),
+        compression: None,
+        consumed: Default::default(),
+        size: None,
+        is_parquet: false,
+    };
+    let input = Input::Path(name.into());
+    let mut stats = FileStats::new(name, resolver.table);
+    let chunk = read_json(&input, opened, resolver, 0, &mut stats, None)?;
+    stats.merge(chunk.stats);
+    Ok(ScanOutput {
+        rows: chunk.rows,
+        evals: chunk.evals,
+        files: vec![stats],
+        ..Default::default()
+    })
+}

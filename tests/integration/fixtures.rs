@@ -78,3 +78,73 @@ fn config_field_mapping_overrides_the_defaults() {
     let ds = spanlens::frame::load(&[input.display().to_string()], &opts).unwrap();
     assert_eq!(find_span(&ds.spans, "00f067aa0ba902b7")["route"], "eu");
 }
+
+/// The Python SDK's ConsoleSpanExporter output: pretty-printed span objects
+/// one after another (not JSON lines), `0x` ids, `SpanKind.CLIENT`.
+#[test]
+fn python_sdk_console_exporter_objects() {
+    let doc = r#"{
+    "name": "chat gpt-4o",
+    "context": {
+        "trace_id": "0x5b8efff798038103d269b633813fc60c",
+        "span_id": "0x051581bf3cb55c13",
+        "trace_state": "[]"
+    },
+    "kind": "SpanKind.CLIENT",
+    "parent_id": "0x051581bf3cb55c12",
+    "start_time": "2025-01-15T10:30:00.000000Z",
+    "end_time": "2025-01-15T10:30:01.250000Z",
+    "status": {
+        "status_code": "ERROR",
+        "description": "APIConnectionError: boom"
+    },
+    "attributes": {
+        "gen_ai.system": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 10
+    },
+    "events": [
+        {
+            "name": "exception",
+            "timestamp": "2025-01-15T10:30:01.200000Z",
+            "attributes": {"exception.type": "APIConnectionError"}
+        }
+    ],
+    "links": [],
+    "resource": {
+        "attributes": {"service.name": "py-app"},
+        "schema_url": ""
+    }
+}
+{
+    "name": "handler",
+    "context": {
+        "trace_id": "0x5b8efff798038103d269b633813fc60c",
+        "span_id": "0x051581bf3cb55c12",
+        "trace_state": "[]"
+    },
+    "kind": "SpanKind.SERVER",
+    "parent_id": null,
+    "start_time": "2025-01-15T10:29:59.900000Z",
+    "end_time": "2025-01-15T10:30:01.300000Z",
+    "status": {"status_code": "UNSET"},
+    "attributes": {"http.route": "/ask"},
+    "events": [],
+    "links": [],
+    "resource": {"attributes": {"service.name": "py-app"}, "schema_url": ""}
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("console.json");
+    std::fs::write(&p, doc).unwrap();
+    let ds = load_paths(&[&p]);
+    assert_eq!((ds.spans.height(), ds.rejected()), (2, 0));
+    assert_eq!(ds.files[0].format, "json-document");
+    let row = find_span(&ds.spans, "051581bf3cb55c13");
+    let want = serde_json::json!({
+        "trace_id": "5b8efff798038103d269b633813fc60c", "parent_span_id": "051581bf3cb55c12", "kind": "client",
+        "status": "error", "error_type": "APIConnectionError", "duration_ms": 1250.0, "service": "py-app",
+        "provider": "openai", "request_model": "gpt-4o", "input_tokens": 10, "span_type": "llm", "route": "/ask"
+    });
+    assert_fields("py", &row, want.as_object().unwrap());
+}
