@@ -55,8 +55,10 @@ fn bench(c: &mut Criterion) {
                 black_box(
                     scan_bytes(name, bytes.clone(), &resolver)
                         .unwrap()
-                        .rows
-                        .len(),
+                        .batches
+                        .iter()
+                        .map(Vec::len)
+                        .sum::<usize>(),
                 )
             })
         });

@@ -18,6 +18,7 @@ pub const MARKER: &str = "_spanlens.json";
 const NS_PER_DAY: i64 = 86_400_000_000_000;
 
 fn write_parquet(df: &mut DataFrame, w: &mut dyn Write) -> std::io::Result<()> {
+    let _t = crate::timing::phase("write parquet");
     ParquetWriter::new(w)
         .with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
@@ -40,8 +41,10 @@ pub fn run(args: IngestArgs, ctx: &Context) -> Result<i32> {
     refuse_input_as_output(&args.output, &args.input.inputs)?;
     let opts = ctx.load_options(&args.input)?;
     let ds = frame::load(&args.input.inputs, &opts)?;
+    let t = crate::timing::phase("summarize");
     let sum = summary::summarize(&ds, &opts.table, 20)
         .map_err(|e| Error::output(&args.output, e.to_string(), ""))?;
+    drop(t);
     let mut spans = ds.spans;
     let mut evals = ds.evals;
     let written: Vec<(PathBuf, usize)> = match args.partition {

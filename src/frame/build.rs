@@ -11,22 +11,25 @@ use polars_arrow::offset::OffsetsBuffer;
 use super::row::{EvalRow, SpanRow};
 use super::schema as s;
 
-fn str_col<'a>(
-    name: &str,
-    rows: &'a [SpanRow],
-    f: impl Fn(&'a SpanRow) -> Option<&'a str>,
-) -> Column {
-    let v: Vec<Option<&str>> = rows.iter().map(f).collect();
+/// Rows kept in batches, as the scan made them.
+type Rows<'a> = &'a [Vec<SpanRow>];
+
+fn each<'a>(rows: Rows<'a>) -> impl Iterator<Item = &'a SpanRow> {
+    rows.iter().flatten()
+}
+
+fn str_col<'a>(name: &str, rows: Rows<'a>, f: impl Fn(&'a SpanRow) -> Option<&'a str>) -> Column {
+    let v: Vec<Option<&str>> = each(rows).map(f).collect();
     Series::new(name.into(), v).into_column()
 }
 
-fn i64_col(name: &str, rows: &[SpanRow], f: impl Fn(&SpanRow) -> Option<i64>) -> Column {
-    let v: Vec<Option<i64>> = rows.iter().map(f).collect();
+fn i64_col(name: &str, rows: Rows<'_>, f: impl Fn(&SpanRow) -> Option<i64>) -> Column {
+    let v: Vec<Option<i64>> = each(rows).map(f).collect();
     Series::new(name.into(), v).into_column()
 }
 
-fn f64_col(name: &str, rows: &[SpanRow], f: impl Fn(&SpanRow) -> Option<f64>) -> Column {
-    let v: Vec<Option<f64>> = rows.iter().map(f).collect();
+fn f64_col(name: &str, rows: Rows<'_>, f: impl Fn(&SpanRow) -> Option<f64>) -> Column {
+    let v: Vec<Option<f64>> = each(rows).map(f).collect();
     Series::new(name.into(), v).into_column()
 }
 
@@ -37,13 +40,13 @@ pub fn attrs_dtype() -> ArrowDataType {
     ])
 }
 
-fn attrs_col(rows: &[SpanRow]) -> PolarsResult<Column> {
-    let total: usize = rows.iter().map(|r| r.attrs.len()).sum();
+fn attrs_col(rows: Rows<'_>) -> PolarsResult<Column> {
+    let total: usize = each(rows).map(|r| r.attrs.len()).sum();
     let mut keys: Vec<&str> = Vec::with_capacity(total);
     let mut values: Vec<&str> = Vec::with_capacity(total);
-    let mut offsets: Vec<i64> = Vec::with_capacity(rows.len() + 1);
+    let mut offsets: Vec<i64> = Vec::with_capacity(each(rows).count() + 1);
     offsets.push(0);
-    for r in rows {
+    for r in each(rows) {
         for (k, v) in &r.attrs {
             keys.push(k);
             values.push(v);
@@ -63,8 +66,8 @@ fn attrs_col(rows: &[SpanRow]) -> PolarsResult<Column> {
         .into_column())
 }
 
-/// The spans frame in canonical column order.
-pub fn spans_frame(rows: &[SpanRow]) -> PolarsResult<DataFrame> {
+/// The spans frame in canonical column order, from rows in batches.
+pub fn spans_frame(rows: &[Vec<SpanRow>]) -> PolarsResult<DataFrame> {
     let cols = vec![
         str_col(s::TRACE_ID, rows, |r| Some(&r.trace_id)),
         str_col(s::SPAN_ID, rows, |r| Some(&r.span_id)),

@@ -4,12 +4,14 @@
 //! it. Route falls back to the root span's name. Agent comes from the nearest
 //! ancestor only (an LLM call belongs to the agent that made it).
 
+use std::sync::Arc;
+
 use ahash::AHashMap;
 
 use super::row::SpanRow;
 
-type Get = fn(&SpanRow) -> &Option<Box<str>>;
-type Set = fn(&mut SpanRow) -> &mut Option<Box<str>>;
+type Get = fn(&SpanRow) -> &Option<Arc<str>>;
+type Set = fn(&mut SpanRow) -> &mut Option<Arc<str>>;
 
 const KEYS: [(Get, Set, bool); 6] = [
     (|r| &r.route, |r| &mut r.route, true),
@@ -20,67 +22,91 @@ const KEYS: [(Get, Set, bool); 6] = [
     (|r| &r.agent, |r| &mut r.agent, false),
 ];
 
-/// Fill inherited keys in place. Rows of one trace may come from several files.
-pub fn inherit(rows: &mut [SpanRow]) {
-    let mut by_trace: AHashMap<&str, Vec<usize>> = AHashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        by_trace.entry(&r.trace_id).or_default().push(i);
+/// Where a row lives: (batch, index within the batch).
+type Pos = (u32, u32);
+
+struct Rows<'a>(&'a mut [Vec<SpanRow>]);
+
+impl Rows<'_> {
+    fn at(&self, p: Pos) -> &SpanRow {
+        &self.0[p.0 as usize][p.1 as usize]
     }
-    let mut groups: Vec<Vec<usize>> = by_trace.into_values().collect();
-    groups.sort_unstable_by_key(|g| g[0]);
-    for idx in groups {
-        fill_trace(rows, &idx);
+    fn at_mut(&mut self, p: Pos) -> &mut SpanRow {
+        &mut self.0[p.0 as usize][p.1 as usize]
     }
 }
 
-fn fill_trace(rows: &mut [SpanRow], idx: &[usize]) {
+/// Fill inherited keys in place, over rows kept in batches (as the scan
+/// made them). Rows of one trace may come from several batches or files.
+pub fn inherit(batches: &mut [Vec<SpanRow>]) {
+    let mut groups: Vec<Vec<Pos>> = {
+        let mut by_trace: AHashMap<&str, Vec<Pos>> = AHashMap::new();
+        for (b, batch) in batches.iter().enumerate() {
+            for (i, r) in batch.iter().enumerate() {
+                by_trace
+                    .entry(&r.trace_id)
+                    .or_default()
+                    .push((b as u32, i as u32));
+            }
+        }
+        by_trace.into_values().collect()
+    };
+    groups.sort_unstable_by_key(|g| g[0]);
+    let mut rows = Rows(batches);
+    for idx in groups {
+        fill_trace(&mut rows, &idx);
+    }
+}
+
+fn fill_trace(rows: &mut Rows<'_>, idx: &[Pos]) {
     // parent position within the trace, if the parent is present
     let pos: AHashMap<&str, usize> = idx
         .iter()
         .enumerate()
-        .map(|(p, &i)| (rows[i].span_id.as_ref(), p))
+        .map(|(p, &i)| (rows.at(i).span_id.as_ref(), p))
         .collect();
     let parent: Vec<Option<usize>> = idx
         .iter()
         .map(|&i| {
-            rows[i]
+            rows.at(i)
                 .parent_span_id
                 .as_deref()
                 .and_then(|p| pos.get(p).copied())
         })
         .collect();
+    drop(pos);
     // earliest-starting order, for the trace-wide fallback and the root name
     let mut order: Vec<usize> = (0..idx.len()).collect();
     order.sort_by(|&a, &b| {
-        let (ra, rb) = (&rows[idx[a]], &rows[idx[b]]);
+        let (ra, rb) = (rows.at(idx[a]), rows.at(idx[b]));
         ra.start_ns
             .cmp(&rb.start_ns)
             .then_with(|| ra.span_id.cmp(&rb.span_id))
     });
-    let root_name: Option<Box<str>> = order
+    let root_name: Option<Arc<str>> = order
         .iter()
         .find(|&&p| parent[p].is_none())
-        .map(|&p| rows[idx[p]].name.clone())
+        .map(|&p| rows.at(idx[p]).name.clone())
         .filter(|n| !n.is_empty());
 
     for (get, set, trace_wide) in KEYS {
-        if idx.iter().all(|&i| get(&rows[i]).is_some()) {
+        if idx.iter().all(|&i| get(rows.at(i)).is_some()) {
             continue;
         }
-        let trace_value: Option<Box<str>> = if trace_wide {
-            order.iter().find_map(|&p| get(&rows[idx[p]]).clone())
+        let trace_value: Option<Arc<str>> = if trace_wide {
+            order.iter().find_map(|&p| get(rows.at(idx[p])).clone())
         } else {
             None
         };
-        let mut filled: Vec<Option<Box<str>>> = vec![None; idx.len()];
+        let mut filled: Vec<Option<Arc<str>>> = vec![None; idx.len()];
         for p in 0..idx.len() {
-            if get(&rows[idx[p]]).is_some() {
+            if get(rows.at(idx[p])).is_some() {
                 continue;
             }
             let mut cur = parent[p];
             let mut steps = 0;
             while let Some(a) = cur {
-                if let Some(v) = get(&rows[idx[a]]) {
+                if let Some(v) = get(rows.at(idx[a])) {
                     filled[p] = Some(v.clone());
                     break;
                 }
@@ -96,14 +122,15 @@ fn fill_trace(rows: &mut [SpanRow], idx: &[usize]) {
         }
         for (p, v) in filled.into_iter().enumerate() {
             if v.is_some() {
-                *set(&mut rows[idx[p]]) = v;
+                *set(rows.at_mut(idx[p])) = v;
             }
         }
     }
     if let Some(name) = root_name {
         for &i in idx {
-            if rows[i].route.is_none() {
-                rows[i].route = Some(name.clone());
+            let r = rows.at_mut(i);
+            if r.route.is_none() {
+                r.route = Some(name.clone());
             }
         }
     }
@@ -136,8 +163,10 @@ mod tests {
         agent.agent = Some("planner".into());
         let llm = span("l", Some("a"), 3);
         let orphan = span("o", Some("missing"), 4);
-        let mut rows = vec![llm, orphan, agent, root];
-        inherit(&mut rows);
+        // two batches: a trace's rows may be split between them
+        let mut batches = vec![vec![llm, orphan], vec![agent, root]];
+        inherit(&mut batches);
+        let rows: Vec<SpanRow> = batches.concat();
         let by = |id: &str| {
             rows.iter()
                 .find(|r| r.span_id.as_ref() == id)

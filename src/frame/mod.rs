@@ -10,8 +10,10 @@ pub mod summary;
 
 use ahash::AHashSet;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::frame::row::SpanRow;
 use crate::ingest::aliases::AliasTable;
 use crate::ingest::resolve::{ResolveOptions, Resolver};
 use crate::ingest::scan::{self, ScanOutput};
@@ -82,7 +84,10 @@ pub fn load(args: &[String], opts: &LoadOptions) -> Result<Dataset> {
         table: &opts.table,
         opts: &opts.resolve,
     };
-    let out = scan::scan(&inputs, &resolver, progress.as_ref())?;
+    let out = {
+        let _t = crate::timing::phase("scan");
+        scan::scan(&inputs, &resolver, progress.as_ref())?
+    };
     if let Some(p) = progress {
         p.finish_and_clear();
     }
@@ -137,33 +142,89 @@ fn make_progress(inputs: &[Input], enabled: bool) -> Option<indicatif::ProgressB
     Some(bar)
 }
 
+/// Rows per frame chunk when the span table is built from batches.
+const FRAME_CHUNK_ROWS: usize = 1 << 17;
+
 /// Dedup (first occurrence wins), inherit, build frames.
 pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
     let nfiles = out.files.len();
-    let mut seen: AHashSet<(Box<str>, Box<str>)> = AHashSet::with_capacity(out.rows.len());
+    let t = crate::timing::phase("dedup");
+    let mut batches = std::mem::take(&mut out.batches);
     let mut dup_per_file = vec![0u64; nfiles];
-    out.rows.retain(|r| {
-        let fresh = seen.insert((r.trace_id.clone(), r.span_id.clone()));
-        if !fresh {
-            dup_per_file[r.file as usize] += 1;
-        }
-        fresh
-    });
-    inherit::inherit(&mut out.rows);
-    let mut ranges = vec![(0usize, 0usize); nfiles];
     {
-        let mut i = 0;
-        while i < out.rows.len() {
-            let f = out.rows[i].file as usize;
-            let start = i;
-            while i < out.rows.len() && out.rows[i].file as usize == f {
-                i += 1;
+        let n: usize = batches.iter().map(Vec::len).sum();
+        let mut seen: AHashSet<(&str, &str)> = AHashSet::with_capacity(n);
+        let keep: Vec<Vec<bool>> = batches
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|r| {
+                        let fresh = seen.insert((&r.trace_id, &r.span_id));
+                        if !fresh {
+                            dup_per_file[r.file as usize] += 1;
+                        }
+                        fresh
+                    })
+                    .collect()
+            })
+            .collect();
+        drop(seen);
+        for (b, k) in batches.iter_mut().zip(keep) {
+            if k.iter().any(|x| !x) {
+                let mut it = k.iter();
+                b.retain(|_| *it.next().unwrap_or(&true));
             }
-            ranges[f] = (start, i - start);
+        }
+        batches.retain(|b| !b.is_empty());
+    }
+    drop(t);
+    let t = crate::timing::phase("inherit");
+    inherit::inherit(&mut batches);
+    drop(t);
+    let t = crate::timing::phase("build frame");
+    let mut ranges = vec![(0usize, 0usize); nfiles];
+    for (at, r) in batches.iter().flatten().enumerate() {
+        let f = r.file as usize;
+        if ranges[f].1 == 0 {
+            ranges[f].0 = at;
+        }
+        ranges[f].1 += 1;
+    }
+    // Canonical Parquet inputs are deduplicated against everything before them.
+    let mut seen: AHashSet<(Box<str>, Box<str>)> = AHashSet::new();
+    if !out.span_frames.is_empty() {
+        seen.extend(
+            batches
+                .iter()
+                .flatten()
+                .map(|r| (r.trace_id.clone(), r.span_id.clone())),
+        );
+    }
+    // Build the table a chunk at a time, in parallel, freeing rows as they
+    // become columns, so rows and columns are never both held in full.
+    let mut groups: Vec<Vec<Vec<SpanRow>>> = Vec::new();
+    let mut rows_in_last = usize::MAX;
+    for b in batches {
+        if rows_in_last >= FRAME_CHUNK_ROWS {
+            groups.push(Vec::new());
+            rows_in_last = 0;
+        }
+        rows_in_last += b.len();
+        if let Some(g) = groups.last_mut() {
+            g.push(b);
         }
     }
-    let mut spans = build::spans_frame(&out.rows).map_err(polars_err)?;
-    drop(out.rows);
+    let frames: Vec<PolarsResult<DataFrame>> = groups
+        .into_par_iter()
+        .map(|g| build::spans_frame(&g))
+        .collect();
+    let mut spans = build::spans_frame(&[]).map_err(polars_err)?;
+    for f in frames {
+        spans
+            .vstack_mut(&f.map_err(polars_err)?)
+            .map_err(polars_err)?;
+    }
+    drop(t);
     for (file, df) in out.span_frames {
         let tid = df
             .column(schema::TRACE_ID)
@@ -187,7 +248,8 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
         ranges[file as usize] = (spans.height(), kept.height());
         spans.vstack_mut(&kept).map_err(polars_err)?;
     }
-    spans.rechunk_mut();
+    // Not rechunked: the chunks are large (FRAME_CHUNK_ROWS) and copying them
+    // would hold the table twice.
     for (f, d) in out.files.iter_mut().zip(dup_per_file) {
         f.duplicates += d;
         f.spans = f.spans.saturating_sub(d);

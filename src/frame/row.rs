@@ -91,7 +91,9 @@ impl Status {
     }
 }
 
-/// A span resolved to the canonical fields. Strings are boxed to keep rows small.
+/// A span resolved to the canonical fields. Ids are boxed; the repetitive
+/// strings (names, models, routes...) are shared `Arc`s from the chunk's
+/// interner, so a million rows hold a few thousand distinct strings.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SpanRow {
     /// Index of the input file the span came from (not a table column).
@@ -99,19 +101,19 @@ pub struct SpanRow {
     pub trace_id: Box<str>,
     pub span_id: Box<str>,
     pub parent_span_id: Option<Box<str>>,
-    pub name: Box<str>,
+    pub name: Arc<str>,
     pub kind: Option<Kind>,
     pub span_type: Option<SpanType>,
     pub start_ns: i64,
     pub end_ns: Option<i64>,
     pub duration_ms: Option<f64>,
     pub status: Option<Status>,
-    pub error_type: Option<Box<str>>,
-    pub service: Option<Box<str>>,
-    pub operation: Option<Box<str>>,
-    pub provider: Option<Box<str>>,
-    pub request_model: Option<Box<str>>,
-    pub response_model: Option<Box<str>>,
+    pub error_type: Option<Arc<str>>,
+    pub service: Option<Arc<str>>,
+    pub operation: Option<Arc<str>>,
+    pub provider: Option<Arc<str>>,
+    pub request_model: Option<Arc<str>>,
+    pub response_model: Option<Arc<str>>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
     pub cache_read_tokens: Option<i64>,
@@ -119,14 +121,14 @@ pub struct SpanRow {
     pub reasoning_tokens: Option<i64>,
     pub reported_cost_usd: Option<f64>,
     pub ttft_ms: Option<f64>,
-    pub finish_reason: Option<Box<str>>,
-    pub route: Option<Box<str>>,
-    pub tenant: Option<Box<str>>,
-    pub user: Option<Box<str>>,
-    pub session: Option<Box<str>>,
-    pub prompt_version: Option<Box<str>>,
-    pub agent: Option<Box<str>>,
-    pub tool: Option<Box<str>>,
+    pub finish_reason: Option<Arc<str>>,
+    pub route: Option<Arc<str>>,
+    pub tenant: Option<Arc<str>>,
+    pub user: Option<Arc<str>>,
+    pub session: Option<Arc<str>>,
+    pub prompt_version: Option<Arc<str>>,
+    pub agent: Option<Arc<str>>,
+    pub tool: Option<Arc<str>>,
     /// Every attribute no alias claimed (span and resource), values as text.
     pub attrs: Vec<(Arc<str>, Arc<str>)>,
 }

@@ -250,7 +250,7 @@ pub fn looks_like_otlp(head: &[u8]) -> bool {
 
 /// Parse one OTLP request (a line or a document) and resolve its spans.
 pub fn read_request(bytes: &[u8], line: u64, chunk: &mut Chunk<'_>) -> Result<(), String> {
-    let req: Request = serde_json::from_slice(bytes).map_err(|e| super::scan::json_error(&e))?;
+    let req: Request = super::scan::parse_line(bytes)?;
     handle_request(req, line, chunk)
 }
 

@@ -290,7 +290,7 @@ impl<'t> Resolver<'t> {
             trace_id,
             span_id,
             parent_span_id,
-            name: raw.name.as_deref().unwrap_or("").into(),
+            name: interner.get(raw.name.as_deref().unwrap_or("")),
             kind: raw.kind,
             start_ns,
             ..Default::default()
@@ -316,20 +316,21 @@ impl<'t> Resolver<'t> {
         ] {
             hit(f, stats);
         }
-        row.provider = text(Field::Provider).map(|p| normalize_provider(&p).into());
-        row.request_model = text(Field::RequestModel).map(Into::into);
-        row.response_model = text(Field::ResponseModel).map(Into::into);
-        row.service = text(Field::Service).map(Into::into);
-        row.route = text(Field::Route).map(Into::into);
-        row.tenant = text(Field::Tenant).map(Into::into);
-        row.user = text(Field::User).map(Into::into);
-        row.session = text(Field::Session).map(Into::into);
-        row.agent = text(Field::Agent).map(Into::into);
-        row.tool = text(Field::Tool).map(Into::into);
-        row.finish_reason = text(Field::FinishReason).map(|s| normalize_finish_reason(&s).into());
+        row.provider = text(Field::Provider).map(|p| interner.get(&normalize_provider(&p)));
+        row.request_model = text(Field::RequestModel).map(|s| interner.get(&s));
+        row.response_model = text(Field::ResponseModel).map(|s| interner.get(&s));
+        row.service = text(Field::Service).map(|s| interner.get(&s));
+        row.route = text(Field::Route).map(|s| interner.get(&s));
+        row.tenant = text(Field::Tenant).map(|s| interner.get(&s));
+        row.user = text(Field::User).map(|s| interner.get(&s));
+        row.session = text(Field::Session).map(|s| interner.get(&s));
+        row.agent = text(Field::Agent).map(|s| interner.get(&s));
+        row.tool = text(Field::Tool).map(|s| interner.get(&s));
+        row.finish_reason =
+            text(Field::FinishReason).map(|s| interner.get(&normalize_finish_reason(&s)));
         row.prompt_version = match (text(Field::PromptName), text(Field::PromptVersion)) {
-            (Some(n), Some(v)) if !v.contains('@') => Some(format!("{n}@{v}").into()),
-            (_, Some(v)) => Some(v.into()),
+            (Some(n), Some(v)) if !v.contains('@') => Some(interner.get(&format!("{n}@{v}"))),
+            (_, Some(v)) => Some(interner.get(&v)),
             _ => None,
         };
 
@@ -363,7 +364,7 @@ impl<'t> Resolver<'t> {
                     .and_then(vercel_operation)
                     .map(String::from)
             })
-            .map(Into::into);
+            .map(|s| interner.get(&s));
 
         // 2. Numbers.
         let count = |f: Field, name: &'static str, stats: &mut FileStats| -> Option<i64> {
@@ -625,7 +626,7 @@ impl<'t> Resolver<'t> {
                     None
                 }
             })
-            .map(Into::into);
+            .map(|s| interner.get(&s));
 
         // 5. Span type.
         let has_model = row.response_model.is_some() || row.request_model.is_some();
