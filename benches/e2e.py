@@ -3,7 +3,8 @@ and tracelift (summarize) on the same generated files, one run, same machine.
 Prints time ratios (peer / spanlens) and peak RSS from /usr/bin/time -v.
 
 usage: python3 benches/e2e.py [SPANS]        (default 1000000)
-Needs: cargo, /usr/bin/time; installs duckdb and tracelift into benches/.venv.
+Needs: cargo, /usr/bin/time; installs duckdb and tracelift into benches/.venv
+(or the venv named by BENCH_VENV).
 """
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benches"
 DATA = BENCH / "data"
-VENV = BENCH / ".venv"
+VENV = Path(os.environ.get("BENCH_VENV", BENCH / ".venv"))
 SPANS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 REPS = int(os.environ.get("REPS", "3"))
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
