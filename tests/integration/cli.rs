@@ -538,3 +538,34 @@ fn parquet_inputs_phoenix_and_bad_files() {
     let ds = load_paths(&[&zero]);
     assert_eq!((ds.spans.height(), ds.rejected()), (0, 0));
 }
+
+#[test]
+fn a_line_longer_than_a_read_block_is_read_whole() {
+    // 40 MiB in one line: bigger than the 16 MiB read block, so the reader
+    // must grow its buffer; the lines on either side keep their numbers.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("long.jsonl");
+    let span = |id: &str, note: &str| {
+        json!({"trace_id": "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "span_id": id, "name": "s",
+            "start_time": "2026-01-01T00:00:00Z", "attributes": {"app.note": note}})
+    };
+    let big = "y".repeat(40 << 20);
+    let body = format!(
+        "{}\n{}\n{{bad\n{}\n",
+        span("e000000000000001", "a"),
+        span("e000000000000002", &big),
+        span("e000000000000003", "c")
+    );
+    std::fs::write(&p, body).unwrap();
+    let o = run(&["inspect", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["spans"], 3);
+    let lines: Vec<u64> = v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![3], "the bad line keeps its number");
+}
