@@ -44,7 +44,8 @@ fn attrs_col(rows: Rows<'_>) -> PolarsResult<Column> {
     let total: usize = each(rows).map(|r| r.attrs.len()).sum();
     let mut keys: Vec<&str> = Vec::with_capacity(total);
     let mut values: Vec<&str> = Vec::with_capacity(total);
-    let mut offsets: Vec<i64> = Vec::with_capacity(each(rows).count() + 1);
+    let n: usize = rows.iter().map(Vec::len).sum();
+    let mut offsets: Vec<i64> = Vec::with_capacity(n + 1);
     offsets.push(0);
     for r in each(rows) {
         for (k, v) in &r.attrs {

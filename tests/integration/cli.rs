@@ -17,6 +17,16 @@ fn tiny(name: &str) -> String {
         .to_string()
 }
 
+/// The line numbers of a JSON summary's `rejected` list.
+fn rejected_lines(rejected: &Value) -> Vec<u64> {
+    rejected
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect()
+}
+
 fn assert_error(o: &std::process::Output, code: i32, needle: &str) {
     let e = stderr(o);
     assert_eq!(o.status.code(), Some(code), "stderr: {e}");
@@ -73,12 +83,7 @@ fn json_summary_lists_every_rejected_record() {
     assert_eq!(o.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let rej = v["input"]["rejected"].as_array().unwrap();
-    assert_eq!(
-        rej.iter()
-            .map(|r| r["line"].as_u64().unwrap())
-            .collect::<Vec<_>>(),
-        vec![2, 4, 5, 7]
-    );
+    assert_eq!(rejected_lines(&v["input"]["rejected"]), vec![2, 4, 5, 7]);
     assert!(rej[0]["file"]
         .as_str()
         .unwrap()
@@ -278,12 +283,7 @@ fn hostile_lines_are_counted_not_fatal() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["spans"], 1);
-    let lines: Vec<u64> = v["rejected"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["line"].as_u64().unwrap())
-        .collect();
+    let lines = rejected_lines(&v["rejected"]);
     assert_eq!(lines, vec![2, 3, 4, 7]);
     // terminal output: control characters neutralised
     let o = run(&["inspect", p.to_str().unwrap()]);
@@ -561,11 +561,6 @@ fn a_line_longer_than_a_read_block_is_read_whole() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["spans"], 3);
-    let lines: Vec<u64> = v["rejected"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["line"].as_u64().unwrap())
-        .collect();
+    let lines = rejected_lines(&v["rejected"]);
     assert_eq!(lines, vec![3], "the bad line keeps its number");
 }
