@@ -21,6 +21,7 @@ pub mod frame;
 pub mod ingest;
 pub mod output;
 pub mod report;
+pub mod stats;
 pub mod timing;
 
 pub use error::{Error, Result};

@@ -1,0 +1,7 @@
+//! Pure numeric kernels on plain slices and counts; no polars types.
+//! Each function cites the formula of spec/statistics.md it implements and
+//! is tested against reference values produced by DuckDB or statsmodels
+//! (the script that produced them is kept beside the values).
+
+pub mod quantile;
+pub mod rates;
