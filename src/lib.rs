@@ -23,6 +23,7 @@ pub mod output;
 pub mod report;
 pub mod stats;
 pub mod timing;
+pub mod window;
 
 pub use error::{Error, Result};
 
