@@ -3,5 +3,6 @@
 //! is tested against reference values produced by DuckDB or statsmodels
 //! (the script that produced them is kept beside the values).
 
+pub mod burn;
 pub mod quantile;
 pub mod rates;
