@@ -20,6 +20,7 @@ pub mod exit;
 pub mod frame;
 pub mod ingest;
 pub mod output;
+pub mod pricing;
 pub mod report;
 pub mod stats;
 pub mod timing;

@@ -1,0 +1,559 @@
+//! Model prices (statistics.md "Cost", formats.md §6): LiteLLM's
+//! `model_prices_and_context_window.json` read as-is, an embedded snapshot,
+//! overlays from `--prices FILE` (later files win), the lookup rules, and
+//! the cost of one span's tokens.
+//!
+//! Written by hand because no crate reads LiteLLM's table: it is a plain
+//! JSON object, read with serde_json.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use regex::Regex;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// LiteLLM 1.109.1's table, restricted to the current major models
+/// (../shared/real-exports/price-tables, copied unchanged).
+const SNAPSHOT: &str = include_str!("litellm-snapshot.json");
+pub const SNAPSHOT_NAME: &str = "embedded LiteLLM 1.109.1 subset (PyPI, 2026-11-24)";
+
+/// USD per token for each kind of token. A missing cache rate is billed at
+/// the input rate, a missing reasoning rate at the output rate (LiteLLM's
+/// fallbacks); an explicit 0 is a real price.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Rates {
+    pub input: f64,
+    pub output: f64,
+    pub cache_read: Option<f64>,
+    pub cache_write: Option<f64>,
+    pub reasoning: Option<f64>,
+}
+
+impl Rates {
+    pub fn cache_read(&self) -> f64 {
+        self.cache_read.unwrap_or(self.input)
+    }
+    pub fn cache_write(&self) -> f64 {
+        self.cache_write.unwrap_or(self.input)
+    }
+    pub fn reasoning(&self) -> f64 {
+        self.reasoning.unwrap_or(self.output)
+    }
+}
+
+/// A tier that replaces every rate once the prompt exceeds `above` tokens
+/// (`>`; `>=` when `inclusive`, as xAI bills).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tier {
+    pub above: u64,
+    pub inclusive: bool,
+    pub rates: Rates,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelPrice {
+    pub key: String,
+    pub provider: Option<String>,
+    pub base: Rates,
+    /// Sorted by threshold, ascending.
+    pub tiers: Vec<Tier>,
+}
+
+/// Token counts of one span, normalised: input includes cached tokens,
+/// output includes reasoning tokens (span-model.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub reasoning: u64,
+}
+
+/// USD of one span by kind of token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct CostParts {
+    pub input: f64,
+    pub cache_read: f64,
+    pub cache_write: f64,
+    pub output: f64,
+    pub reasoning: f64,
+}
+
+impl CostParts {
+    pub fn total(&self) -> f64 {
+        self.input + self.cache_read + self.cache_write + self.output + self.reasoning
+    }
+}
+
+impl ModelPrice {
+    /// The rates billed for a prompt of `input` tokens: the highest tier it
+    /// passes, all-or-nothing.
+    pub fn rates_for(&self, input: u64) -> &Rates {
+        self.tiers
+            .iter()
+            .rev()
+            .find(|t| input > t.above || (t.inclusive && input == t.above))
+            .map_or(&self.base, |t| &t.rates)
+    }
+
+    /// statistics.md: (in - cr - cw)·r_in + cr·r_cr + cw·r_cw
+    /// + (out - reas)·r_out + reas·r_reas. Counts that exceed their total
+    ///   (a cache larger than the prompt) are clamped, never negative.
+    pub fn cost(&self, t: &Tokens) -> CostParts {
+        let r = self.rates_for(t.input);
+        let cached = t.cache_read.saturating_add(t.cache_write).min(t.input);
+        let cr = t.cache_read.min(cached);
+        let cw = cached - cr;
+        let reas = t.reasoning.min(t.output);
+        CostParts {
+            input: (t.input - cached) as f64 * r.input,
+            cache_read: cr as f64 * r.cache_read(),
+            cache_write: cw as f64 * r.cache_write(),
+            output: (t.output - reas) as f64 * r.output,
+            reasoning: reas as f64 * r.reasoning(),
+        }
+    }
+}
+
+/// Where the prices came from, stamped in every cost report.
+#[derive(Clone, Debug, Serialize)]
+pub struct PriceSource {
+    pub name: String,
+    pub sha256: String,
+    pub models: usize,
+}
+
+/// How a model name was matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchRule {
+    Exact,
+    ProviderPrefix,
+    DateStripped,
+    Regex,
+}
+
+pub struct PriceTable {
+    models: HashMap<String, ModelPrice>,
+    /// (regex, key) from overlay entries carrying a `match` field; later files first.
+    patterns: Vec<(Regex, String)>,
+    pub sources: Vec<PriceSource>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn rate(obj: &serde_json::Map<String, Value>, key: &str) -> Option<f64> {
+    obj.get(key).and_then(Value::as_f64)
+}
+
+/// Base or tier rates: `suffix` is "" or "_above_200k_tokens".
+fn rates_with(
+    obj: &serde_json::Map<String, Value>,
+    suffix: &str,
+    base: Option<&Rates>,
+) -> Option<Rates> {
+    let input = rate(obj, &format!("input_cost_per_token{suffix}"));
+    let output = rate(obj, &format!("output_cost_per_token{suffix}"));
+    let (input, output) = match base {
+        None => (input?, output.unwrap_or(0.0)),
+        Some(b) => {
+            if input.is_none() && output.is_none() {
+                return None;
+            }
+            (input.unwrap_or(b.input), output.unwrap_or(b.output))
+        }
+    };
+    Some(Rates {
+        input,
+        output,
+        cache_read: rate(obj, &format!("cache_read_input_token_cost{suffix}"))
+            .or_else(|| base.and_then(|b| b.cache_read.map(|_| input))),
+        cache_write: rate(obj, &format!("cache_creation_input_token_cost{suffix}"))
+            .or_else(|| base.and_then(|b| b.cache_write.map(|_| input))),
+        reasoning: rate(obj, &format!("output_cost_per_reasoning_token{suffix}"))
+            .or_else(|| base.and_then(|b| b.reasoning.map(|_| output))),
+    })
+}
+
+/// One entry of a LiteLLM-format table; None for entries without token
+/// prices (`sample_spec`, image or audio models).
+pub fn parse_entry(key: &str, v: &Value) -> Option<ModelPrice> {
+    let obj = v.as_object()?;
+    let ranges: Vec<(f64, Rates)> = obj
+        .get("tiered_pricing")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|t| {
+                    let lo = t.get("range")?.as_array()?.first()?.as_f64()?;
+                    Some((lo, rates_with(t.as_object()?, "", None)?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let base = rates_with(obj, "", None)
+        .or_else(|| ranges.iter().find(|(lo, _)| *lo <= 0.0).map(|(_, r)| *r))?;
+    let provider = obj
+        .get("litellm_provider")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let inclusive = provider.as_deref() == Some("xai");
+    let mut tiers = Vec::new();
+    for k in obj.keys() {
+        // input_cost_per_token_above_200k_tokens (service-tier variants such
+        // as ..._above_200k_tokens_priority are not the standard rate)
+        let Some(rest) = k.strip_prefix("input_cost_per_token_above_") else {
+            continue;
+        };
+        let Some(n) = rest.strip_suffix("k_tokens") else {
+            continue;
+        };
+        let Ok(thousands) = n.parse::<u64>() else {
+            continue;
+        };
+        let suffix = format!("_above_{n}k_tokens");
+        if let Some(rates) = rates_with(obj, &suffix, Some(&base)) {
+            tiers.push(Tier {
+                above: thousands * 1000,
+                inclusive,
+                rates,
+            });
+        }
+    }
+    // tiered_pricing: the range [lo, hi) holding the prompt size bills every token
+    for (lo, rates) in ranges {
+        if lo > 0.0 {
+            tiers.push(Tier {
+                above: lo as u64,
+                inclusive: true,
+                rates,
+            });
+        }
+    }
+    tiers.sort_by_key(|t| t.above);
+    Some(ModelPrice {
+        key: key.to_string(),
+        provider,
+        base,
+        tiers,
+    })
+}
+
+/// The LiteLLM key prefix of an OTel provider name (formats.md §6.3).
+fn litellm_prefixes(provider: &str) -> &'static [&'static str] {
+    match provider {
+        "gcp.gemini" | "gemini" | "google" => &["gemini/"],
+        "gcp.vertex_ai" | "vertex_ai" => &["vertex_ai/"],
+        "aws.bedrock" | "bedrock" => &["", "us.", "eu.", "apac."],
+        "azure.ai.openai" | "azure" | "azure.ai.inference" => &["azure/"],
+        "x_ai" | "xai" => &["xai/"],
+        "mistral_ai" | "mistral" => &["mistral/"],
+        "deepseek" => &["deepseek/"],
+        "groq" => &["groq/"],
+        "dashscope" => &["dashscope/"],
+        _ => &[],
+    }
+}
+
+/// `gpt-4o-2024-08-06` -> `gpt-4o`, `claude-sonnet-4-5-20250929` and
+/// `claude-sonnet-4-5@20250929` -> `claude-sonnet-4-5`; None without a date suffix.
+pub fn strip_date_suffix(model: &str) -> Option<&str> {
+    let b = model.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    // -YYYY-MM-DD
+    if b.len() > 11 {
+        let t = &b[b.len() - 11..];
+        if t[0] == b'-'
+            && digits(&t[1..5])
+            && t[5] == b'-'
+            && digits(&t[6..8])
+            && t[8] == b'-'
+            && digits(&t[9..11])
+        {
+            return Some(&model[..model.len() - 11]);
+        }
+    }
+    // -YYYYMMDD or @YYYYMMDD
+    if b.len() > 9 {
+        let t = &b[b.len() - 9..];
+        if (t[0] == b'-' || t[0] == b'@') && digits(&t[1..]) && (t[1] == b'2') {
+            return Some(&model[..model.len() - 9]);
+        }
+    }
+    None
+}
+
+impl PriceTable {
+    /// The embedded snapshot, then each overlay in order (later wins).
+    pub fn load(overlays: &[std::path::PathBuf]) -> Result<PriceTable> {
+        let mut t = PriceTable {
+            models: HashMap::new(),
+            patterns: Vec::new(),
+            sources: Vec::new(),
+        };
+        t.add(SNAPSHOT_NAME, SNAPSHOT.as_bytes())
+            .map_err(|e| Error::input("<embedded prices>", e, "please report this"))?;
+        for p in overlays {
+            t.add_file(p)?;
+        }
+        Ok(t)
+    }
+
+    fn add_file(&mut self, path: &Path) -> Result<()> {
+        let bytes = std::fs::read(path).map_err(|e| Error::input_io(path, &e))?;
+        self.add(&crate::error::display_path(path), &bytes)
+            .map_err(|e| {
+                Error::usage(
+                    format!("price table {}: {e}", crate::error::display_path(path)),
+                    "--prices takes LiteLLM's model_prices_and_context_window.json format: \
+                 {\"model\": {\"input_cost_per_token\": 2.5e-6, \"output_cost_per_token\": 1e-5}}",
+                )
+            })
+    }
+
+    /// Merge one LiteLLM-format document.
+    pub fn add(&mut self, name: &str, bytes: &[u8]) -> std::result::Result<(), String> {
+        let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
+            format!(
+                "not valid JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            )
+        })?;
+        let obj = doc
+            .as_object()
+            .ok_or("the top level must be an object keyed by model name")?;
+        let mut n = 0;
+        let mut patterns = Vec::new();
+        for (key, v) in obj {
+            if key == "sample_spec" {
+                continue;
+            }
+            let Some(price) = parse_entry(key, v) else {
+                if v.get("input_cost_per_token").is_some()
+                    || v.get("output_cost_per_token").is_some()
+                {
+                    return Err(format!("`{key}`: prices must be numbers (USD per token)"));
+                }
+                continue;
+            };
+            if let Some(m) = v.get("match").and_then(Value::as_str) {
+                let re = Regex::new(m).map_err(|e| format!("`{key}`: bad `match` regex: {e}"))?;
+                patterns.push((re, key.clone()));
+            }
+            self.models.insert(key.clone(), price);
+            n += 1;
+        }
+        patterns.extend(std::mem::take(&mut self.patterns));
+        self.patterns = patterns;
+        self.sources.push(PriceSource {
+            name: name.to_string(),
+            sha256: hex(&Sha256::digest(bytes)),
+            models: n,
+        });
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.models.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty()
+    }
+
+    /// The lookup rules of statistics.md: exact response then request model,
+    /// provider-prefixed, date suffix stripped, then overlay regexes.
+    pub fn lookup(
+        &self,
+        provider: Option<&str>,
+        request_model: Option<&str>,
+        response_model: Option<&str>,
+    ) -> Option<(&ModelPrice, MatchRule)> {
+        let names: Vec<&str> = [response_model, request_model]
+            .into_iter()
+            .flatten()
+            .collect();
+        let prefixes = provider.map_or(&[][..], litellm_prefixes);
+        let exact_or_prefixed = |m: &str| -> Option<(&ModelPrice, MatchRule)> {
+            if let Some(p) = self.models.get(m) {
+                return Some((p, MatchRule::Exact));
+            }
+            prefixes.iter().find_map(|pre| {
+                self.models
+                    .get(&format!("{pre}{m}"))
+                    .map(|p| (p, MatchRule::ProviderPrefix))
+            })
+        };
+        for m in &names {
+            if let Some(hit) = exact_or_prefixed(m) {
+                return Some(hit);
+            }
+        }
+        for m in &names {
+            if let Some(stripped) = strip_date_suffix(m) {
+                if let Some((p, _)) = exact_or_prefixed(stripped) {
+                    return Some((p, MatchRule::DateStripped));
+                }
+            }
+        }
+        for m in &names {
+            for (re, key) in &self.patterns {
+                if re.is_match(m) {
+                    if let Some(p) = self.models.get(key) {
+                        return Some((p, MatchRule::Regex));
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> PriceTable {
+        PriceTable::load(&[]).unwrap()
+    }
+
+    #[test]
+    fn snapshot_loads_with_its_stamp() {
+        let t = table();
+        assert!(t.len() >= 35, "{}", t.len());
+        assert_eq!(t.sources[0].name, SNAPSHOT_NAME);
+        assert_eq!(t.sources[0].sha256.len(), 64);
+        let (p, rule) = t.lookup(Some("openai"), Some("gpt-4o"), None).unwrap();
+        assert_eq!(rule, MatchRule::Exact);
+        assert_eq!(p.base.input, 2.5e-6);
+        assert_eq!(p.base.cache_read, Some(1.25e-6));
+    }
+
+    #[test]
+    fn lookup_rules_in_order() {
+        let t = table();
+        // response model (dated) stripped; request model exact wins first
+        let (p, rule) = t
+            .lookup(Some("openai"), Some("gpt-4o"), Some("gpt-4o-2024-08-06"))
+            .unwrap();
+        assert_eq!((p.key.as_str(), rule), ("gpt-4o", MatchRule::Exact));
+        let (p, rule) = t
+            .lookup(Some("openai"), None, Some("gpt-4o-2024-08-06"))
+            .unwrap();
+        assert_eq!((p.key.as_str(), rule), ("gpt-4o", MatchRule::DateStripped));
+        let (p, rule) = t
+            .lookup(Some("gcp.gemini"), Some("gemini-2.5-pro"), None)
+            .unwrap();
+        assert_eq!(
+            (p.key.as_str(), rule),
+            ("gemini/gemini-2.5-pro", MatchRule::ProviderPrefix)
+        );
+        let (p, rule) = t
+            .lookup(Some("anthropic"), Some("claude-sonnet-4-5-20250929"), None)
+            .unwrap();
+        assert_eq!(
+            (p.key.as_str(), rule),
+            ("claude-sonnet-4-5", MatchRule::DateStripped)
+        );
+        assert!(t
+            .lookup(Some("openai"), Some("my-finetune"), None)
+            .is_none());
+        assert_eq!(strip_date_suffix("claude-x@20250929"), Some("claude-x"));
+        assert_eq!(strip_date_suffix("gpt-4o"), None);
+        assert_eq!(strip_date_suffix("o4-mini"), None);
+    }
+
+    #[test]
+    fn overlay_extends_overrides_and_matches_by_regex() {
+        let mut t = table();
+        t.add(
+            "overlay.json",
+            br#"{"gpt-4o": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
+                "acme-llm": {"input_cost_per_token": 3e-7, "output_cost_per_token": 6e-7, "match": "^acme-llm-.*"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            t.lookup(None, Some("gpt-4o"), None).unwrap().0.base.input,
+            1e-6
+        );
+        let (p, rule) = t.lookup(None, Some("acme-llm-v7"), None).unwrap();
+        assert_eq!((p.key.as_str(), rule), ("acme-llm", MatchRule::Regex));
+        assert!(t.add("bad.json", b"[1,2]").unwrap_err().contains("object"));
+        assert!(t
+            .add("bad.json", br#"{"m": {"input_cost_per_token": "cheap"}}"#)
+            .unwrap_err()
+            .contains("numbers"));
+    }
+
+    // Hand-computed (USD per 1M tokens from formats.md §6.4):
+    #[test]
+    fn cost_formula_by_kind() {
+        let t = table();
+        // gpt-4o: 1000 in of which 400 cache read, 200 out: 600*2.5 + 400*1.25 + 200*10 per 1M
+        let p = t.lookup(None, Some("gpt-4o"), None).unwrap().0;
+        let c = p.cost(&Tokens {
+            input: 1000,
+            output: 200,
+            cache_read: 400,
+            ..Default::default()
+        });
+        assert!((c.total() - (600.0 * 2.5 + 400.0 * 1.25 + 200.0 * 10.0) / 1e6).abs() < 1e-15);
+        // claude-sonnet-4-6 with a cache write: 3000 in incl. 1000 write, 500 read
+        let p = t.lookup(None, Some("claude-sonnet-4-6"), None).unwrap().0;
+        let c = p.cost(&Tokens {
+            input: 3000,
+            output: 100,
+            cache_read: 500,
+            cache_write: 1000,
+            reasoning: 0,
+        });
+        let want = (1500.0 * 3.0 + 500.0 * 0.3 + 1000.0 * 3.75 + 100.0 * 15.0) / 1e6;
+        assert!((c.total() - want).abs() < 1e-15, "{} vs {want}", c.total());
+        // gemini-2.5-flash reasoning at its own rate (2.5), gemini-2.5-pro long-context tier
+        let p = t
+            .lookup(Some("gcp.gemini"), Some("gemini-2.5-pro"), None)
+            .unwrap()
+            .0;
+        let small = p.cost(&Tokens {
+            input: 200_000,
+            output: 1000,
+            ..Default::default()
+        });
+        let large = p.cost(&Tokens {
+            input: 200_001,
+            output: 1000,
+            ..Default::default()
+        });
+        assert!((small.total() - (200_000.0 * 1.25 + 1000.0 * 10.0) / 1e6).abs() < 1e-12);
+        assert!((large.total() - (200_001.0 * 2.5 + 1000.0 * 15.0) / 1e6).abs() < 1e-12);
+        // xAI's threshold is inclusive
+        let p = t.lookup(Some("x_ai"), Some("grok-4.7"), None).unwrap().0;
+        assert_eq!(p.rates_for(200_000).input, 4e-6);
+        assert_eq!(p.rates_for(199_999).input, 2e-6);
+        // a missing reasoning rate bills at the output rate
+        let p = t.lookup(None, Some("o3"), None).unwrap().0;
+        let c = p.cost(&Tokens {
+            input: 0,
+            output: 1000,
+            reasoning: 600,
+            ..Default::default()
+        });
+        assert!((c.reasoning - 600.0 * 8.0 / 1e6).abs() < 1e-15);
+        assert!((c.output - 400.0 * 8.0 / 1e6).abs() < 1e-15);
+        // tiered_pricing: the range holding the prompt bills everything
+        let p = t
+            .lookup(Some("dashscope"), Some("qwen-flash"), None)
+            .unwrap()
+            .0;
+        assert_eq!(p.rates_for(1000).input, 5e-8);
+        assert_eq!(p.rates_for(300_000).input, 2.5e-7);
+    }
+}
