@@ -40,6 +40,107 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Show formats, conventions, field coverage and unmapped attributes per input
     Inspect(InspectArgs),
+    /// Per-cohort error and refusal rates, eval pass rates, latency/TTFT percentiles; objectives with burn rates
+    Slo(SloArgs),
+    /// Tokens and USD by kind per cohort, cost per trace, top traces, unpriced models, budgets
+    Cost(CostArgs),
+    /// Run a SQL template over the canonical `spans` and `evals` tables
+    Query(QueryArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Markdown,
+    Json,
+    Csv,
+    Parquet,
+}
+
+/// Windows, cohorts, filters, output and gate: shared by every report.
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Report window: A..B (dates or RFC 3339, UTC) or a length ending at --until (default 1d)
+    #[arg(long, value_name = "W")]
+    pub current: Option<String>,
+    /// Baseline window: A..B or a length before the current window (default 7d)
+    #[arg(long, value_name = "W")]
+    pub baseline: Option<String>,
+    /// Where relative windows end: `now` or a time (default: the newest span)
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// Cohort keys: route, model, provider, prompt_version, tenant, user, operation, service, agent,
+    /// attr:KEY, resource:KEY
+    #[arg(long, value_delimiter = ',', value_name = "KEY[,KEY]")]
+    pub by: Vec<String>,
+    /// Keep spans matching KEY=VALUE, KEY!=VALUE or KEY=A|B (repeatable; all must hold)
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filters: Vec<String>,
+    /// Cohorts with fewer spans go to __other__
+    #[arg(long, value_name = "N")]
+    pub min_count: Option<u64>,
+    /// Keep the K largest cohorts; the rest goes to __other__ (default 50)
+    #[arg(long, value_name = "K")]
+    pub top: Option<usize>,
+    /// Span type the rates count: llm (default), embedding, tool, ..., or `all`
+    #[arg(long, value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+    /// Write to FILE (atomically) instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The table written by --format csv|parquet (default: the first)
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// Exit 1 when one of these findings occurs: breach, unpriced, budget
+    #[arg(long, value_delimiter = ',', value_name = "KIND[,KIND]")]
+    pub fail_on: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SloArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Objectives file ([[objective]] tables); also read from spanlens.toml
+    #[arg(long, value_name = "FILE")]
+    pub objectives: Option<PathBuf>,
+    /// Price table overlays for cost objectives (LiteLLM format; repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub prices: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CostArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Price table in LiteLLM's model_prices_and_context_window.json format, over the embedded one (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub prices: Vec<PathBuf>,
+    /// Price every span from the table, ignoring costs reported on spans
+    #[arg(long)]
+    pub recompute: bool,
+    /// How many of the most expensive traces to list
+    #[arg(long, value_name = "N")]
+    pub top_traces: Option<usize>,
+    /// Budget per cohort: USD, USD/day or USD/month (repeatable)
+    #[arg(long, value_name = "USD[/PERIOD]")]
+    pub budget: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// The SQL template (placeholders and macros as in queries/README.md)
+    #[arg(value_name = "FILE.sql")]
+    pub sql: PathBuf,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Print the expanded SQL instead of running it
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// Inputs and how strictly to read them (shared by every command).

@@ -16,6 +16,18 @@ pub struct Config {
     pub fields: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// Defaults for the shared report options (every flag can live here).
+    #[serde(default)]
+    pub report: ReportConfig,
+    /// How rates are judged.
+    #[serde(default)]
+    pub slo: SloConfig,
+    #[serde(default, rename = "objective")]
+    pub objectives: Vec<ObjectiveConfig>,
+    #[serde(default)]
+    pub cost: CostConfig,
+    #[serde(default, rename = "budget")]
+    pub budgets: Vec<BudgetConfig>,
     #[serde(skip)]
     pub path: Option<PathBuf>,
 }
@@ -32,6 +44,150 @@ pub struct IngestConfig {
     /// Rejected records allowed before exit 3.
     #[serde(default)]
     pub max_bad: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    pub by: Option<Vec<String>>,
+    #[serde(rename = "where")]
+    pub filters: Option<Vec<String>>,
+    pub min_count: Option<u64>,
+    pub top: Option<usize>,
+    pub kind: Option<String>,
+    pub current: Option<String>,
+    pub baseline: Option<String>,
+    pub until: Option<String>,
+    pub fail_on: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct SloConfig {
+    /// Finish reasons counted as refusals.
+    pub refusal_reasons: Vec<String>,
+    /// Evaluation labels that pass / fail (compared lower-case).
+    pub pass_labels: Vec<String>,
+    pub fail_labels: Vec<String>,
+    /// A numeric score without a known label passes at >= this.
+    pub score_threshold: f64,
+}
+
+impl Default for SloConfig {
+    fn default() -> Self {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
+        SloConfig {
+            refusal_reasons: v(&["content_filter", "refusal"]),
+            pass_labels: v(&[
+                "pass", "passed", "correct", "true", "yes", "good", "relevant", "factual", "ok",
+            ]),
+            fail_labels: v(&[
+                "fail",
+                "failed",
+                "incorrect",
+                "false",
+                "no",
+                "bad",
+                "irrelevant",
+                "hallucinated",
+                "refusal",
+            ]),
+            score_threshold: 0.5,
+        }
+    }
+}
+
+/// One objective (`[[objective]]` in spanlens.toml or the --objectives file).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveConfig {
+    pub name: String,
+    /// availability | latency | ttft | quality | cost
+    pub sli: String,
+    /// e.g. 0.995
+    pub target: f64,
+    /// default 30d
+    pub period: Option<String>,
+    /// latency and ttft: the threshold T of "<= T"
+    pub threshold_ms: Option<f64>,
+    /// quality: the evaluation name
+    pub evaluation: Option<String>,
+    /// cost: the most a trace may cost
+    pub max_usd: Option<f64>,
+    /// cohort selector, --where syntax
+    #[serde(rename = "where", default)]
+    pub selector: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CostConfig {
+    /// Price tables in LiteLLM's format, applied over the embedded one in order.
+    #[serde(default)]
+    pub prices: Vec<PathBuf>,
+    #[serde(default)]
+    pub recompute: bool,
+    pub top_traces: Option<usize>,
+}
+
+/// `[[budget]] usd = 100, per = "day", where = ["tenant=acme"]`
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    pub usd: f64,
+    /// day | month | window (default)
+    pub per: Option<String>,
+    #[serde(rename = "where", default)]
+    pub selector: Vec<String>,
+}
+
+/// The `--objectives FILE` document: `[[objective]]` tables only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectivesFile {
+    #[serde(default, rename = "objective")]
+    pub objectives: Vec<ObjectiveConfig>,
+}
+
+/// Parse a TOML document, errors naming the file and line.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+    hint: &str,
+) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let msg = e.message().to_string();
+        let line = e
+            .span()
+            .map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count());
+        Error::usage(
+            match line {
+                Some(l) => format!("{}:{l}: {msg}", path.display()),
+                None => format!("{}: {msg}", path.display()),
+            },
+            hint.to_string(),
+        )
+    })
+}
+
+/// Read the `--objectives` file.
+pub fn load_objectives(path: &Path) -> Result<Vec<ObjectiveConfig>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::usage(
+            format!(
+                "cannot read objectives {}: {}",
+                path.display(),
+                crate::error::io_text(&e)
+            ),
+            "check the --objectives path",
+        )
+    })?;
+    let f: ObjectivesFile = parse_toml(
+        &text,
+        path,
+        "an objectives file holds [[objective]] tables: name, sli, target, period, threshold_ms, evaluation, max_usd, where",
+    )?;
+    Ok(f.objectives)
 }
 
 impl Config {
@@ -61,19 +217,11 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let mut c: Config = toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_string();
-            let line = e
-                .span()
-                .map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count());
-            Error::usage(
-                match line {
-                    Some(l) => format!("{}:{l}: {msg}", path.display()),
-                    None => format!("{}: {msg}", path.display()),
-                },
-                "see the README's spanlens.toml section for the accepted keys",
-            )
-        })?;
+        let mut c: Config = parse_toml(
+            text,
+            path,
+            "see the README's spanlens.toml section for the accepted keys",
+        )?;
         c.path = Some(path.to_path_buf());
         Ok(c)
     }

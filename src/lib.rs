@@ -7,18 +7,24 @@
 //! frame (SpanFrame)    the canonical span table (spec/span-model.md), deduplicated;
 //!   |                  trace-level fields inherited from ancestors (route, tenant, user...)
 //!   v
-//! report::render       table | json (more formats and reports follow)
+//!   | engine::Engine    queries/*.sql templates -> small aggregate frames (local: polars SQL)
 //!   v
-//! exit code            exit.rs
+//! metrics/*            SLO, cost: aggregates -> typed reports (stats/* pure kernels)
+//!   | report::render    table | markdown | json | csv | parquet
+//!   v
+//! gate                 findings x --fail-on -> exit code (exit.rs)
 //! ```
 
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod exit;
 pub mod frame;
+pub mod gate;
 pub mod ingest;
+pub mod metrics;
 pub mod output;
 pub mod pricing;
 pub mod report;
@@ -34,5 +40,8 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
     match cli.command {
         cli::Command::Ingest(a) => cmd::ingest::run(a, &ctx),
         cli::Command::Inspect(a) => cmd::inspect::run(a, &ctx),
+        cli::Command::Slo(a) => cmd::slo::run(a, &ctx),
+        cli::Command::Cost(a) => cmd::cost::run(a, &ctx),
+        cli::Command::Query(a) => cmd::query::run(a, &ctx),
     }
 }

@@ -1,7 +1,11 @@
 //! One thin file per subcommand: options -> pipeline -> render.
 
+pub mod cost;
 pub mod ingest;
 pub mod inspect;
+pub mod query;
+pub mod report;
+pub mod slo;
 
 use std::io::Write;
 

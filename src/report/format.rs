@@ -58,6 +58,78 @@ pub fn terminal_safe(s: &str, max: usize) -> String {
     out
 }
 
+/// USD rounded to 1e-4 (statistics.md "Cost").
+pub fn usd(x: f64) -> String {
+    if x.abs() >= 1000.0 {
+        let whole = x.trunc();
+        let frac = format!("{:.4}", (x - whole).abs());
+        format!("${}{}", int_signed(whole as i64), &frac[1..])
+    } else {
+        format!("${x:.4}")
+    }
+}
+
+fn int_signed(n: i64) -> String {
+    if n < 0 {
+        format!("-{}", int(n.unsigned_abs()))
+    } else {
+        int(n as u64)
+    }
+}
+
+/// Milliseconds with one decimal.
+pub fn ms(x: f64) -> String {
+    format!("{x:.1}")
+}
+
+/// A plain number: two decimals, or "inf".
+pub fn number(x: f64) -> String {
+    if x.is_infinite() {
+        if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Text from span data made safe inside a Markdown table cell: characters
+/// that could start markup, links, HTML or a new cell are escaped, line
+/// breaks become spaces (reliability.md).
+pub fn markdown_safe(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, c) in s.chars().enumerate() {
+        if i >= max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '!' | '|'
+            | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A CSV text cell that a spreadsheet would run as a formula gets a
+/// leading apostrophe (OWASP CSV injection).
+pub fn csv_safe(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +145,15 @@ mod tests {
             "2025-10-14T16:44:35.939Z"
         );
         assert_eq!(terminal_safe("a\x1b[31mb\nc", 100), "a·[31mb·c");
+        assert_eq!(usd(0.000_049), "$0.0000");
+        assert_eq!(usd(1.23456), "$1.2346");
+        assert_eq!(usd(12345.5), "$12,345.5000");
+        assert_eq!(number(f64::INFINITY), "inf");
+        assert_eq!(
+            markdown_safe("a|b <img> [x](y)\n", 100),
+            "a\\|b &lt;img&gt; \\[x\\]\\(y\\) "
+        );
+        assert_eq!(csv_safe("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_safe("/chat"), "/chat");
     }
 }

@@ -1,4 +1,6 @@
 //! Renderers: they only format data computed elsewhere.
 
 pub mod format;
+pub mod model;
+pub mod render;
 pub mod summary;

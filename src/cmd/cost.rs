@@ -1,0 +1,70 @@
+//! `spanlens cost IN... [--prices FILE] [--by tenant,route]`
+
+use std::sync::Arc;
+
+use super::report::{conditions, emit, prepare};
+use super::Context;
+use crate::cli::CostArgs;
+use crate::engine::KindFilter;
+use crate::error::{Error, Result};
+use crate::metrics::cost::{self, Budget, BudgetPeriod, CostOptions, CostReportOptions};
+use crate::pricing::PriceTable;
+
+/// Spans that bill tokens: LLM calls and embeddings (parents that repeat
+/// their children's totals are not counted twice).
+pub fn default_kind() -> KindFilter {
+    KindFilter::SpanTypes(vec!["llm".into(), "embedding".into()])
+}
+
+pub fn run(args: CostArgs, ctx: &Context) -> Result<i32> {
+    let mut files = ctx.config.cost.prices.clone();
+    files.extend(args.prices.iter().cloned());
+    let prices = Arc::new(PriceTable::load(&files)?);
+    let mut budgets = Vec::new();
+    for b in &args.budget {
+        budgets.push(
+            cost::parse_budget(b)
+                .map_err(|e| Error::usage(format!("--budget: {e}"), "e.g. --budget 100/day"))?,
+        );
+    }
+    for b in &ctx.config.budgets {
+        let period = match b.per.as_deref() {
+            None | Some("window") => BudgetPeriod::Window,
+            Some("day") => BudgetPeriod::Day,
+            Some("month") => BudgetPeriod::Month,
+            Some(p) => {
+                return Err(Error::usage(
+                    format!("spanlens.toml: [[budget]] per = \"{p}\" is not a period"),
+                    "use day, month or window",
+                ))
+            }
+        };
+        let mut label = format!("{}/{}", b.usd, b.per.as_deref().unwrap_or("window"));
+        if !b.selector.is_empty() {
+            label = format!("{label} where {}", b.selector.join(" and "));
+        }
+        budgets.push(Budget {
+            usd: b.usd,
+            period,
+            selector: conditions(&b.selector, "spanlens.toml [[budget]] where")?,
+            label,
+        });
+    }
+    let p = prepare(&args.report, ctx, default_kind())?;
+    let mut engine = p.engine;
+    let opts = CostReportOptions {
+        key_names: p.key_names,
+        min_count: p.min_count,
+        top: p.top,
+        cost: CostOptions {
+            prices,
+            kind: p.scope.kind.clone(),
+            recompute: args.recompute || ctx.config.cost.recompute,
+            top_traces: args.top_traces.or(ctx.config.cost.top_traces).unwrap_or(10),
+            budgets,
+        },
+    };
+    let mut report = cost::run(&mut engine, p.scope, &opts)?;
+    report.meta.splice(0..0, p.meta);
+    emit(&report, &args.report, &p.fail_on, ctx)
+}

@@ -1,0 +1,79 @@
+//! `spanlens query FILE.sql IN...`: a user's template over the canonical
+//! tables, expanded like the bundled ones.
+
+use super::report::{emit, prepare};
+use super::{to_stdout, Context};
+use crate::cli::QueryArgs;
+use crate::engine::template::Expander;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::report::model::{Cell, Report, Table, Unit};
+
+pub fn run(args: QueryArgs, ctx: &Context) -> Result<i32> {
+    let text = std::fs::read_to_string(&args.sql).map_err(|e| Error::input_io(&args.sql, &e))?;
+    let name = args.sql.display().to_string();
+    let p = prepare(&args.report, ctx, crate::engine::KindFilter::All)?;
+    let mut engine = p.engine;
+    let q = Expander::new(
+        crate::metrics::dialect(&engine),
+        engine.percentiles(),
+        &p.scope,
+    )
+    .expand(&name, &text, &[])?;
+    if args.explain {
+        to_stdout(|w| writeln!(w, "{}", q.sql))?;
+        return Ok(crate::exit::OK);
+    }
+    let frames = engine.run(&[q])?;
+    let df = &frames[0];
+    let mut cols = Vec::new();
+    for c in df.columns() {
+        let unit = if c.dtype().is_primitive_numeric() {
+            Unit::Number
+        } else {
+            Unit::Text
+        };
+        cols.push((c.name().to_string(), unit));
+    }
+    let spec: Vec<(&str, Unit)> = cols.iter().map(|(n, u)| (n.as_str(), *u)).collect();
+    let mut t = Table::new("result", &name, &spec);
+    for c in t.columns.iter_mut() {
+        if c.unit == Unit::Number {
+            let dt = df
+                .column(&c.name)
+                .map(|x| x.dtype().is_integer())
+                .unwrap_or(false);
+            if dt {
+                c.unit = Unit::Count;
+            }
+        }
+    }
+    for i in 0..df.height() {
+        let row = df
+            .columns()
+            .iter()
+            .map(|c| match c.get(i) {
+                Ok(v) if v.is_null() => Cell::Null,
+                Ok(v) => {
+                    if c.dtype().is_integer() {
+                        v.extract::<i64>().map_or(Cell::Null, Cell::Int)
+                    } else if c.dtype().is_primitive_numeric() {
+                        v.extract::<f64>().map_or(Cell::Null, Cell::Num)
+                    } else {
+                        Cell::Text(v.str_value().to_string())
+                    }
+                }
+                Err(_) => Cell::Null,
+            })
+            .collect();
+        t.push(row);
+    }
+    let report = Report {
+        command: "query".into(),
+        meta: p.meta,
+        tables: vec![t],
+        findings: Vec::new(),
+        notes: Vec::new(),
+    };
+    emit(&report, &args.report, &p.fail_on, ctx)
+}

@@ -1,0 +1,246 @@
+//! What every report command shares: options -> scope and engine, and
+//! report -> rendered output -> gate.
+
+use std::path::Path;
+
+use super::{to_stderr, to_stdout, Context};
+use crate::cli::{ReportArgs, ReportFormat};
+use crate::engine::local::LocalEngine;
+use crate::engine::{parse_condition, parse_key, Condition, Engine, Key, KindFilter, Scope};
+use crate::error::{Error, Result};
+use crate::frame;
+use crate::report::format;
+use crate::report::model::Report;
+use crate::report::render;
+use crate::window::{self, Window};
+
+/// Default --top: more cohorts than this go to __other__.
+pub const DEFAULT_TOP: usize = 50;
+
+pub struct Prepared {
+    pub engine: LocalEngine,
+    pub scope: Scope,
+    pub baseline: Window,
+    pub key_names: Vec<String>,
+    pub min_count: u64,
+    pub top: usize,
+    pub fail_on: Vec<String>,
+    pub meta: Vec<(String, String)>,
+}
+
+pub fn keys(by: &[String]) -> Result<Vec<Key>> {
+    by.iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            parse_key(s).map_err(|e| {
+                Error::usage(
+                    format!("--by: {e}"),
+                    "e.g. --by route,model or --by attr:app.region",
+                )
+            })
+        })
+        .collect()
+}
+
+pub fn conditions(list: &[String], flag: &str) -> Result<Vec<Condition>> {
+    list.iter()
+        .map(|s| {
+            parse_condition(s).map_err(|e| {
+                Error::usage(
+                    format!("{flag}: {e}"),
+                    "e.g. --where model=gpt-4o --where route!=health",
+                )
+            })
+        })
+        .collect()
+}
+
+fn window_arg(v: Option<&str>, flag: &str) -> Result<Option<window::WindowSpec>> {
+    v.map(|s| {
+        window::parse_window(s).map_err(|e| {
+            Error::usage(
+                format!("{flag}: {e}"),
+                "write a length (1d, 6h, 90m) or a range 2026-01-01..2026-01-08",
+            )
+        })
+    })
+    .transpose()
+}
+
+/// Parse the shared options, read the inputs, resolve the windows.
+pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Result<Prepared> {
+    let rc = &ctx.config.report;
+    let by = if a.by.is_empty() {
+        rc.by.clone().unwrap_or_default()
+    } else {
+        a.by.clone()
+    };
+    let filters = if a.filters.is_empty() {
+        rc.filters.clone().unwrap_or_default()
+    } else {
+        a.filters.clone()
+    };
+    let keys = keys(&by)?;
+    let conds = conditions(&filters, "--where")?;
+    let current = window_arg(a.current.as_deref().or(rc.current.as_deref()), "--current")?;
+    let baseline = window_arg(
+        a.baseline.as_deref().or(rc.baseline.as_deref()),
+        "--baseline",
+    )?;
+    let until = window::parse_until(a.until.as_deref().or(rc.until.as_deref())).map_err(|e| {
+        Error::usage(
+            format!("--until: {e}"),
+            "write `now` or a time such as 2026-01-31T00:00:00Z",
+        )
+    })?;
+    let kind = match a.kind.as_deref().or(rc.kind.as_deref()) {
+        None => default_kind,
+        Some("all") => KindFilter::All,
+        Some(t) => KindFilter::SpanTypes(vec![t.to_string()]),
+    };
+    let mut fail_on = a.fail_on.clone();
+    if fail_on.is_empty() {
+        fail_on = rc.fail_on.clone().unwrap_or_default();
+    }
+    let fail_on = crate::gate::parse(&fail_on)?;
+    if let Some(o) = &a.output {
+        crate::output::refuse_input_as_output(o, &a.input.inputs)?;
+    }
+    if a.format == ReportFormat::Parquet && a.output.is_none() {
+        return Err(Error::usage(
+            "--format parquet needs an output file",
+            "add -o FILE.parquet",
+        ));
+    }
+
+    let opts = ctx.load_options(&a.input)?;
+    let ds = frame::load(&a.input.inputs, &opts)?;
+    let rejected = ds.rejected();
+    let nspans = ds.spans.height();
+    let nfiles = ds.files.len();
+    if rejected > 0 && !ctx.quiet {
+        to_stderr(|w| {
+            writeln!(
+                w,
+                "spanlens: note: {rejected} malformed record(s) skipped; `spanlens ingest` lists each file:line"
+            )
+        });
+    }
+    let mut engine = LocalEngine::new(ds.spans, ds.evals);
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let last = engine.last_start_ns()?;
+    let (cur, base) = window::resolve(current, baseline, until, last, now);
+    let key_names = if keys.is_empty() {
+        vec!["cohort".to_string()]
+    } else {
+        keys.iter().map(|k| k.name().to_string()).collect()
+    };
+    let s = &ctx.config.slo;
+    let scope = Scope {
+        keys,
+        conditions: conds,
+        window: cur,
+        kind,
+        kept: None,
+        refusal_reasons: s.refusal_reasons.clone(),
+        pass_labels: s.pass_labels.iter().map(|x| x.to_lowercase()).collect(),
+        fail_labels: s.fail_labels.iter().map(|x| x.to_lowercase()).collect(),
+        score_threshold: s.score_threshold,
+    };
+    let meta = vec![
+        (
+            "window".to_string(),
+            format!(
+                "{} .. {}",
+                format::time_ns(cur.start_ns),
+                format::time_ns(cur.end_ns)
+            ),
+        ),
+        (
+            "inputs".to_string(),
+            format!("{nfiles} file(s), {nspans} spans, {rejected} malformed record(s) skipped"),
+        ),
+        (
+            "engine".to_string(),
+            format!(
+                "{} (percentiles: {})",
+                engine.name(),
+                engine.percentiles().describe()
+            ),
+        ),
+    ];
+    Ok(Prepared {
+        engine,
+        scope,
+        baseline: base,
+        key_names,
+        min_count: a.min_count.or(rc.min_count).unwrap_or(1),
+        top: a.top.or(rc.top).unwrap_or(DEFAULT_TOP),
+        fail_on,
+        meta,
+    })
+}
+
+/// Render in the chosen format to -o (atomically) or stdout, then gate.
+pub fn emit(report: &Report, a: &ReportArgs, fail_on: &[String], ctx: &Context) -> Result<i32> {
+    let pick = || -> Result<&crate::report::model::Table> {
+        match &a.table {
+            None => report
+                .tables
+                .first()
+                .ok_or_else(|| Error::usage("the report has no table", "use --format json")),
+            Some(n) => report.table(n).ok_or_else(|| {
+                Error::usage(
+                    format!("--table: no table named `{n}`"),
+                    format!(
+                        "this report has: {}",
+                        report
+                            .tables
+                            .iter()
+                            .map(|t| t.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            }),
+        }
+    };
+    let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        match a.format {
+            ReportFormat::Table => render::table(report, w),
+            ReportFormat::Markdown => render::markdown(report, w),
+            ReportFormat::Json => render::json(report, w),
+            ReportFormat::Csv => render::csv(pick().map_err(std::io::Error::other)?, w),
+            ReportFormat::Parquet => render::parquet(pick().map_err(std::io::Error::other)?, w),
+        }
+    };
+    // surface a bad --table as a usage error before anything is written
+    if matches!(a.format, ReportFormat::Csv | ReportFormat::Parquet) {
+        pick()?;
+    }
+    match &a.output {
+        Some(p) => crate::output::write_atomic(Path::new(p), write)?,
+        None => to_stdout(write)?,
+    }
+    let (code, hits) = crate::gate::evaluate(&report.findings, fail_on);
+    if !ctx.quiet && !hits.is_empty() {
+        to_stderr(|w| {
+            writeln!(
+                w,
+                "spanlens: {} gated finding(s) (--fail-on {}):",
+                hits.len(),
+                fail_on.join(",")
+            )?;
+            for f in hits.iter().take(20) {
+                writeln!(
+                    w,
+                    "  {}: {}",
+                    f.kind,
+                    format::terminal_safe(&f.message, 300)
+                )?;
+            }
+            Ok(())
+        });
+    }
+    Ok(code)
+}

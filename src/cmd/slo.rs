@@ -1,0 +1,113 @@
+//! `spanlens slo IN... [--objectives slo.toml]`
+
+use std::sync::Arc;
+
+use super::report::{conditions, emit, prepare};
+use super::Context;
+use crate::cli::SloArgs;
+use crate::config::{self, ObjectiveConfig};
+use crate::engine::KindFilter;
+use crate::error::{Error, Result};
+use crate::metrics::cost::CostOptions;
+use crate::metrics::slo::{self, Objective, Sli, SloOptions};
+use crate::pricing::PriceTable;
+use crate::window::{self, NS_PER_DAY};
+
+pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
+    let mut objectives = objectives(&ctx.config.objectives, "spanlens.toml")?;
+    if let Some(p) = &args.objectives {
+        objectives.extend(objectives_from(
+            &config::load_objectives(p)?,
+            &p.display().to_string(),
+        )?);
+    }
+    let cost = if objectives.iter().any(|o| matches!(o.sli, Sli::Cost { .. })) {
+        let mut files = ctx.config.cost.prices.clone();
+        files.extend(args.prices.iter().cloned());
+        Some(CostOptions {
+            prices: Arc::new(PriceTable::load(&files)?),
+            kind: super::cost::default_kind(),
+            recompute: ctx.config.cost.recompute,
+            top_traces: 0,
+            budgets: Vec::new(),
+        })
+    } else {
+        None
+    };
+    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
+    let mut engine = p.engine;
+    let opts = SloOptions {
+        key_names: p.key_names,
+        min_count: p.min_count,
+        top: p.top,
+        objectives,
+        cost,
+    };
+    let mut report = slo::run(&mut engine, p.scope, &opts)?;
+    report.meta.splice(0..0, p.meta);
+    emit(&report, &args.report, &p.fail_on, ctx)
+}
+
+fn objectives(list: &[ObjectiveConfig], file: &str) -> Result<Vec<Objective>> {
+    objectives_from(list, file)
+}
+
+/// Check and convert `[[objective]]` tables.
+pub fn objectives_from(list: &[ObjectiveConfig], file: &str) -> Result<Vec<Objective>> {
+    let mut out = Vec::new();
+    for o in list {
+        let bad = |what: String| {
+            Error::usage(
+                format!("{file}: objective `{}`: {what}", o.name),
+                "sli is availability, latency (threshold_ms), ttft (threshold_ms), quality (evaluation) \
+                 or cost (max_usd); target is a share such as 0.995",
+            )
+        };
+        if !(o.target > 0.0 && o.target <= 1.0) {
+            return Err(bad(format!("target {} is not a share in (0, 1]", o.target)));
+        }
+        let need_ms = |v: Option<f64>| -> Result<f64> {
+            match v {
+                Some(t) if t >= 0.0 => Ok(t),
+                _ => Err(bad("needs threshold_ms (a number of milliseconds)".into())),
+            }
+        };
+        let sli = match o.sli.as_str() {
+            "availability" => Sli::Availability,
+            "latency" => Sli::Latency {
+                threshold_ms: need_ms(o.threshold_ms)?,
+            },
+            "ttft" => Sli::Ttft {
+                threshold_ms: need_ms(o.threshold_ms)?,
+            },
+            "quality" => Sli::Quality {
+                evaluation: o
+                    .evaluation
+                    .clone()
+                    .ok_or_else(|| bad("needs evaluation (an evaluation name)".into()))?,
+            },
+            "cost" => Sli::Cost {
+                max_usd: o
+                    .max_usd
+                    .filter(|x| *x >= 0.0)
+                    .ok_or_else(|| bad("needs max_usd".into()))?,
+            },
+            other => return Err(bad(format!("unknown sli `{other}`"))),
+        };
+        let period_ns = match &o.period {
+            None => 30 * NS_PER_DAY,
+            Some(p) => window::parse_duration(p).map_err(|e| bad(format!("period: {e}")))?,
+        };
+        out.push(Objective {
+            name: o.name.clone(),
+            selector: conditions(
+                &o.selector,
+                &format!("{file}: objective `{}` where", o.name),
+            )?,
+            sli,
+            target: o.target,
+            period_ns,
+        });
+    }
+    Ok(out)
+}

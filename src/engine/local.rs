@@ -1,0 +1,117 @@
+//! The local engine: polars' SQL context over the in-memory canonical
+//! tables. Percentiles are exact: `pbucket(x)` keeps the value itself.
+
+use polars::prelude::*;
+use polars::sql::SQLContext;
+use polars_arrow::array::{Array, ListArray, StructArray, Utf8ViewArray};
+
+use super::template::Expanded;
+use super::{Engine, PercentileMethod};
+use crate::error::{Error, Result};
+use crate::frame::schema as col;
+
+pub struct LocalEngine {
+    spans: DataFrame,
+    evals: DataFrame,
+    small: Vec<(String, DataFrame)>,
+}
+
+impl LocalEngine {
+    pub fn new(spans: DataFrame, evals: DataFrame) -> LocalEngine {
+        LocalEngine {
+            spans,
+            evals,
+            small: Vec::new(),
+        }
+    }
+}
+
+fn engine_err(query: &str, e: PolarsError) -> Error {
+    Error::usage(
+        format!("query {query} failed on the local engine: {e}"),
+        "check the SQL of the template (polars SQL dialect); spanlens query --explain shows the expanded text",
+    )
+}
+
+/// The value of attribute `key` on every span (null where absent).
+pub fn attr_column(spans: &DataFrame, key: &str, name: &str) -> PolarsResult<Column> {
+    let ca = spans.column(col::ATTRS)?.list()?;
+    let mut out: Vec<Option<&str>> = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        let arr: &ListArray<i64> = arr;
+        let st = arr
+            .values()
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .ok_or_else(|| polars_err!(ComputeError: "attrs is not a list of structs"))?;
+        let keys = st.values()[0]
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .ok_or_else(|| polars_err!(ComputeError: "attrs keys are not strings"))?;
+        let vals = st.values()[1]
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .ok_or_else(|| polars_err!(ComputeError: "attrs values are not strings"))?;
+        let offsets = arr.offsets();
+        for i in 0..arr.len() {
+            if arr.is_null(i) {
+                out.push(None);
+                continue;
+            }
+            let (a, b) = offsets.start_end(i);
+            let hit = (a..b).find(|&j| keys.is_valid(j) && keys.value(j) == key);
+            out.push(hit.and_then(|j| vals.get(j)));
+        }
+    }
+    Ok(StringChunked::from_iter_options(name.into(), out.into_iter()).into_column())
+}
+
+impl Engine for LocalEngine {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn percentiles(&self) -> PercentileMethod {
+        PercentileMethod::Exact
+    }
+
+    fn last_start_ns(&mut self) -> Result<Option<i64>> {
+        Ok(self
+            .spans
+            .column(col::START_NS)
+            .ok()
+            .and_then(|c| c.i64().ok().and_then(|ca| ca.max())))
+    }
+
+    fn register(&mut self, name: &str, table: DataFrame) -> Result<()> {
+        self.small.retain(|(n, _)| n != name);
+        self.small.push((name.to_string(), table));
+        Ok(())
+    }
+
+    fn run(&mut self, queries: &[Expanded]) -> Result<Vec<DataFrame>> {
+        let mut plans = Vec::with_capacity(queries.len());
+        for q in queries {
+            let mut spans = self.spans.clone();
+            for (i, k) in q.attr_keys.iter().enumerate() {
+                let c = attr_column(&self.spans, k, &format!("__attr_{i}"))
+                    .map_err(|e| engine_err(&q.name, e))?;
+                spans.with_column(c).map_err(|e| engine_err(&q.name, e))?;
+            }
+            let mut ctx = SQLContext::new();
+            ctx.register("spans", spans.lazy());
+            ctx.register("evals", self.evals.clone().lazy());
+            for (n, t) in &self.small {
+                ctx.register(n, t.clone().lazy());
+            }
+            let lf = ctx.execute(&q.sql).map_err(|e| engine_err(&q.name, e))?;
+            plans.push(lf.logical_plan);
+        }
+        LazyFrame::collect_all_with_engine(
+            plans,
+            polars::prelude::Engine::Auto,
+            OptFlags::default(),
+        )
+        .map_err(|e| engine_err("(batch)", e))
+    }
+}

@@ -1,0 +1,197 @@
+//! The aggregate engine seam (architecture.md): SQL templates from
+//! `queries/` are expanded for an engine's dialect and run over the
+//! canonical `spans` and `evals` tables; only small aggregate frames come
+//! back, and every statistic is computed from them by Rust code in
+//! `metrics/`, so equal aggregates give equal reports on every engine.
+//!
+//! Template placeholders (expanded here, the same for every engine):
+//! * `{{spans}}`: a derived table of the spans in the window that pass
+//!   `--where`, with the cohort key columns `k0, k1, ...` added;
+//! * `{{keys}}`: the cohort key columns, for SELECT and GROUP BY;
+//! * `{{kind}}`: the span kind filter (`--kind`, LLM spans by default);
+//! * `{{refusal_reasons}}`, `{{pass_labels}}`, `{{fail_labels}}`,
+//!   `{{score_threshold}}`: lists and numbers from the options;
+//! * `{{param:NAME}}`: a per-query parameter.
+//!
+//! Macros (expanded per dialect): `logbucket(x)` = floor(ln(x)/ln(1.02))
+//! (and a sentinel bucket for x <= 0), `pbucket(x)` = the percentile key
+//! (the exact value on the local engine, `logbucket(x)` on remote ones),
+//! `timebucket(t, SECONDS)`, `modelkey()`.
+
+pub mod local;
+pub mod template;
+
+use polars::prelude::DataFrame;
+
+use crate::error::Result;
+use crate::frame::schema as col;
+use crate::window::Window;
+
+/// How an engine answers percentiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PercentileMethod {
+    /// Exact type 7 (= DuckDB quantile_cont) from value -> count histograms.
+    Exact,
+    /// Log-bucket histograms, 1% relative accuracy.
+    LogBucket,
+}
+
+impl PercentileMethod {
+    pub fn describe(self) -> &'static str {
+        match self {
+            PercentileMethod::Exact => "exact (type 7, = DuckDB quantile_cont)",
+            PercentileMethod::LogBucket => "log-bucket histogram (1% relative accuracy)",
+        }
+    }
+}
+
+pub trait Engine {
+    fn name(&self) -> &'static str;
+    fn percentiles(&self) -> PercentileMethod;
+    /// The newest span start in the data (for relative windows); None when empty.
+    fn last_start_ns(&mut self) -> Result<Option<i64>>;
+    /// Make a small table (e.g. resolved prices) visible to later queries.
+    fn register(&mut self, name: &str, table: DataFrame) -> Result<()>;
+    /// Run fully expanded queries, in one pass over the data where the
+    /// engine can; one frame per query, in order.
+    fn run(&mut self, queries: &[template::Expanded]) -> Result<Vec<DataFrame>>;
+}
+
+/// A cohort key: a canonical field or an attribute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Key {
+    /// A SQL expression over canonical columns.
+    Field { name: String, sql: String },
+    /// `attr:KEY` (span attribute) or `resource:KEY` (resource attribute, stored as `resource:KEY`).
+    Attr { name: String, attr_key: String },
+}
+
+impl Key {
+    pub fn name(&self) -> &str {
+        match self {
+            Key::Field { name, .. } | Key::Attr { name, .. } => name,
+        }
+    }
+}
+
+/// The canonical fields a user may name in `--by` and `--where`.
+pub const FIELDS: &[&str] = &[
+    "route",
+    "model",
+    "provider",
+    "prompt_version",
+    "tenant",
+    "user",
+    "session",
+    "operation",
+    "service",
+    "agent",
+    "tool",
+    "request_model",
+    "response_model",
+    "span_type",
+    "status",
+    "finish_reason",
+    "error_type",
+    "name",
+    "kind",
+];
+
+/// Parse `route`, `model`, `attr:app.region`, `resource:service.version`.
+pub fn parse_key(s: &str) -> std::result::Result<Key, String> {
+    let s = s.trim();
+    if let Some(k) = s.strip_prefix("attr:") {
+        if k.is_empty() {
+            return Err("`attr:` needs an attribute name, e.g. attr:app.region".into());
+        }
+        return Ok(Key::Attr {
+            name: s.to_string(),
+            attr_key: k.to_string(),
+        });
+    }
+    if let Some(k) = s.strip_prefix("resource:") {
+        if k.is_empty() {
+            return Err(
+                "`resource:` needs an attribute name, e.g. resource:service.version".into(),
+            );
+        }
+        return Ok(Key::Attr {
+            name: s.to_string(),
+            attr_key: s.to_string(),
+        });
+    }
+    let sql = match s {
+        "model" => format!(
+            "COALESCE(CAST({} AS VARCHAR), CAST({} AS VARCHAR))",
+            col::REQUEST_MODEL,
+            col::RESPONSE_MODEL
+        ),
+        f if FIELDS.contains(&f) => format!("CAST({f} AS VARCHAR)"),
+        _ => {
+            return Err(format!(
+                "unknown field `{s}`; use one of {} or attr:KEY / resource:KEY",
+                FIELDS.join(", ")
+            ))
+        }
+    };
+    Ok(Key::Field {
+        name: s.to_string(),
+        sql,
+    })
+}
+
+/// One `--where` condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition {
+    pub key: Key,
+    pub negate: bool,
+    /// Alternatives separated by `|` in the value: `model=gpt-4o|gpt-4o-mini`.
+    pub values: Vec<String>,
+}
+
+/// `KEY=VALUE`, `KEY!=VALUE`, `KEY=A|B`.
+pub fn parse_condition(s: &str) -> std::result::Result<Condition, String> {
+    let (k, v, negate) = if let Some((k, v)) = s.split_once("!=") {
+        (k, v, true)
+    } else if let Some((k, v)) = s.split_once('=') {
+        (k, v, false)
+    } else {
+        return Err(format!(
+            "`{s}` is not a condition; write KEY=VALUE or KEY!=VALUE (e.g. model=gpt-4o)"
+        ));
+    };
+    let key = parse_key(k)?;
+    Ok(Condition {
+        key,
+        negate,
+        values: v.split('|').map(|x| x.trim().to_string()).collect(),
+    })
+}
+
+/// What the span kind filter keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KindFilter {
+    All,
+    SpanTypes(Vec<String>),
+}
+
+/// Everything a query expansion needs besides the template.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub keys: Vec<Key>,
+    pub conditions: Vec<Condition>,
+    pub window: Window,
+    pub kind: KindFilter,
+    /// Cohorts kept by --top/--min-count; None = every cohort as it is.
+    pub kept: Option<Vec<Vec<String>>>,
+    pub refusal_reasons: Vec<String>,
+    pub pass_labels: Vec<String>,
+    pub fail_labels: Vec<String>,
+    pub score_threshold: f64,
+}
+
+/// The value standing for a missing cohort key.
+pub const NONE: &str = "(none)";
+/// The cohort collecting everything below --min-count or beyond --top.
+pub const OTHER: &str = "__other__";

@@ -1,0 +1,485 @@
+//! Template expansion: placeholders and dialect macros (see `engine`).
+
+use super::{Condition, Key, KindFilter, PercentileMethod, Scope, NONE, OTHER};
+use crate::error::{Error, Result};
+use crate::frame::schema as col;
+
+/// SQL dialects of the engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// polars' SQL context (local engine)
+    Polars,
+    /// Spark SQL (remote engine)
+    Spark,
+}
+
+/// A query ready to run, with the attribute keys it reads (the local
+/// engine materialises them as columns `__attr_N` before running).
+#[derive(Clone, Debug)]
+pub struct Expanded {
+    pub name: String,
+    pub sql: String,
+    pub attr_keys: Vec<String>,
+}
+
+/// The bundled templates, by file name without `.sql`.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("cohorts", include_str!("../../queries/cohorts.sql")),
+    ("slo_counts", include_str!("../../queries/slo_counts.sql")),
+    (
+        "slo_percentiles",
+        include_str!("../../queries/slo_percentiles.sql"),
+    ),
+    ("slo_evals", include_str!("../../queries/slo_evals.sql")),
+    ("slo_events", include_str!("../../queries/slo_events.sql")),
+    (
+        "slo_eval_events",
+        include_str!("../../queries/slo_eval_events.sql"),
+    ),
+    (
+        "slo_cost_events",
+        include_str!("../../queries/slo_cost_events.sql"),
+    ),
+    (
+        "cost_trace_costs",
+        include_str!("../../queries/cost_trace_costs.sql"),
+    ),
+    ("cost_models", include_str!("../../queries/cost_models.sql")),
+    ("cost_tokens", include_str!("../../queries/cost_tokens.sql")),
+    ("cost_traces", include_str!("../../queries/cost_traces.sql")),
+    (
+        "cost_top_traces",
+        include_str!("../../queries/cost_top_traces.sql"),
+    ),
+];
+
+pub fn builtin(name: &str) -> &'static str {
+    BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .unwrap_or_else(|| panic!("no bundled query template {name}"))
+}
+
+/// A SQL string literal.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn list(values: &[String]) -> String {
+    if values.is_empty() {
+        // an impossible value keeps `IN (...)` valid
+        return quote("\u{0}");
+    }
+    values
+        .iter()
+        .map(|v| quote(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub struct Expander<'a> {
+    pub dialect: Dialect,
+    pub method: PercentileMethod,
+    pub scope: &'a Scope,
+    attr_keys: Vec<String>,
+}
+
+impl<'a> Expander<'a> {
+    pub fn new(dialect: Dialect, method: PercentileMethod, scope: &'a Scope) -> Self {
+        Expander {
+            dialect,
+            method,
+            scope,
+            attr_keys: Vec::new(),
+        }
+    }
+
+    fn key_sql(&mut self, k: &Key) -> String {
+        match k {
+            Key::Field { sql, .. } => sql.clone(),
+            Key::Attr { attr_key, .. } => match self.dialect {
+                Dialect::Polars => {
+                    let i = match self.attr_keys.iter().position(|a| a == attr_key) {
+                        Some(i) => i,
+                        None => {
+                            self.attr_keys.push(attr_key.clone());
+                            self.attr_keys.len() - 1
+                        }
+                    };
+                    format!("__attr_{i}")
+                }
+                Dialect::Spark => format!(
+                    "element_at(map_from_entries({}), {})",
+                    col::ATTRS,
+                    quote(attr_key)
+                ),
+            },
+        }
+    }
+
+    fn condition_sql(&mut self, c: &Condition) -> String {
+        let e = self.key_sql(&c.key);
+        let inner = format!("{e} IN ({})", list(&c.values));
+        if c.negate {
+            // a missing value is "not equal" too
+            format!("({e} IS NULL OR NOT ({inner}))")
+        } else {
+            format!("({inner})")
+        }
+    }
+
+    /// The derived table behind `{{spans}}`.
+    fn spans_sql(&mut self) -> String {
+        let s = self.scope;
+        let mut filters = vec![format!(
+            "{} >= {} AND {} < {}",
+            col::START_NS,
+            s.window.start_ns,
+            col::START_NS,
+            s.window.end_ns
+        )];
+        for c in &s.conditions {
+            let f = self.condition_sql(c);
+            filters.push(f);
+        }
+        let exprs: Vec<String> = s
+            .keys
+            .iter()
+            .map(|k| format!("COALESCE({}, {})", self.key_sql(k), quote(NONE)))
+            .collect();
+        let mut cols = Vec::new();
+        if exprs.is_empty() {
+            cols.push(format!("{} AS k0", quote("all")));
+        } else if let Some(kept) = &s.kept {
+            // everything outside the kept cohorts becomes __other__
+            let cond = if kept.is_empty() {
+                "FALSE".to_string()
+            } else {
+                kept.iter()
+                    .map(|row| {
+                        let parts: Vec<String> = exprs
+                            .iter()
+                            .zip(row)
+                            .map(|(e, v)| format!("{e} = {}", quote(v)))
+                            .collect();
+                        format!("({})", parts.join(" AND "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            };
+            for (i, e) in exprs.iter().enumerate() {
+                cols.push(format!(
+                    "CASE WHEN {cond} THEN {e} ELSE {} END AS k{i}",
+                    quote(OTHER)
+                ));
+            }
+        } else {
+            for (i, e) in exprs.iter().enumerate() {
+                cols.push(format!("{e} AS k{i}"));
+            }
+        }
+        format!(
+            "(SELECT *, {} FROM spans WHERE {})",
+            cols.join(", "),
+            filters.join(" AND ")
+        )
+    }
+
+    fn keys_sql(&self) -> String {
+        let n = self.scope.keys.len().max(1);
+        (0..n)
+            .map(|i| format!("k{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn kind_sql(&self) -> String {
+        match &self.scope.kind {
+            KindFilter::All => "TRUE".into(),
+            KindFilter::SpanTypes(t) => {
+                format!("CAST({} AS VARCHAR) IN ({})", col::SPAN_TYPE, list(t))
+            }
+        }
+    }
+
+    /// Expand `template` (named `name`, for messages) with `params`.
+    pub fn expand(
+        mut self,
+        name: &str,
+        template: &str,
+        params: &[(&str, String)],
+    ) -> Result<Expanded> {
+        let mut sql = template.to_string();
+        for (k, v) in params {
+            sql = sql.replace(&format!("{{{{param:{k}}}}}"), v);
+        }
+        let mut sql = strip_comments(&sql);
+        if sql.contains("{{spans}}") {
+            let spans = self.spans_sql();
+            sql = sql.replace("{{spans}}", &spans);
+        }
+        let s = self.scope;
+        let replacements = [
+            ("{{keys}}", self.keys_sql()),
+            ("{{kind}}", self.kind_sql()),
+            ("{{refusal_reasons}}", list(&s.refusal_reasons)),
+            ("{{pass_labels}}", list(&s.pass_labels)),
+            ("{{fail_labels}}", list(&s.fail_labels)),
+            ("{{score_threshold}}", format!("{:?}", s.score_threshold)),
+        ];
+        for (k, v) in replacements {
+            sql = sql.replace(k, &v);
+        }
+        if let Some(at) = sql.find("{{") {
+            let end = sql[at..].find("}}").map_or(sql.len(), |e| at + e + 2);
+            return Err(Error::usage(
+                format!("query {name}: unknown placeholder {}", &sql[at..end]),
+                "placeholders are {{spans}}, {{keys}}, {{kind}}, {{refusal_reasons}}, {{pass_labels}}, \
+                 {{fail_labels}}, {{score_threshold}}",
+            ));
+        }
+        let sql = self.macros(&sql).map_err(|e| {
+            Error::usage(
+                format!("query {name}: {e}"),
+                "see queries/README.md for the macros",
+            )
+        })?;
+        Ok(Expanded {
+            name: name.to_string(),
+            sql,
+            attr_keys: self.attr_keys,
+        })
+    }
+
+    fn macros(&self, sql: &str) -> std::result::Result<String, String> {
+        let mut out = sql.to_string();
+        for m in ["pbucket", "logbucket", "timebucket", "modelkey"] {
+            out = expand_macro(&out, m, &|args| self.macro_sql(m, args))?;
+        }
+        Ok(out)
+    }
+
+    fn macro_sql(&self, m: &str, args: &[String]) -> std::result::Result<String, String> {
+        let one = || -> std::result::Result<&String, String> {
+            match args {
+                [a] => Ok(a),
+                _ => Err(format!("{m}(x) takes one argument")),
+            }
+        };
+        Ok(match m {
+            "logbucket" => {
+                let x = one()?;
+                format!(
+                    "CASE WHEN ({x}) > 0 THEN CAST(FLOOR(LN({x}) / LN(1.02)) AS BIGINT) ELSE {} END",
+                    i64::MIN + 1
+                )
+            }
+            "pbucket" => {
+                let x = one()?;
+                match self.method {
+                    PercentileMethod::Exact => format!("CAST({x} AS DOUBLE)"),
+                    PercentileMethod::LogBucket => self.macro_sql("logbucket", args)?,
+                }
+            }
+            "timebucket" => match args {
+                [t, secs] => {
+                    let s: i64 = secs
+                        .trim()
+                        .parse()
+                        .map_err(|_| "timebucket(t, SECONDS) takes whole seconds".to_string())?;
+                    let ns = s * 1_000_000_000;
+                    format!("(({t}) - (({t}) % {ns}))")
+                }
+                _ => return Err("timebucket(t, SECONDS) takes two arguments".into()),
+            },
+            "modelkey" => {
+                if !(args.is_empty() || args.len() == 1 && args[0].trim().is_empty()) {
+                    return Err("modelkey() takes no arguments".into());
+                }
+                let c = |n: &str| format!("COALESCE(CAST({n} AS VARCHAR), '')");
+                format!(
+                    "({} || '|' || {} || '|' || {})",
+                    c(col::PROVIDER),
+                    c(col::REQUEST_MODEL),
+                    c(col::RESPONSE_MODEL)
+                )
+            }
+            _ => unreachable!(),
+        })
+    }
+}
+
+/// Drop `-- comments` (templates carry their documentation).
+fn strip_comments(sql: &str) -> String {
+    sql.lines()
+        .map(|l| match l.find("--") {
+            Some(i) if !l[..i].contains('\'') => &l[..i],
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Replace every call `name(args)` (matched as a whole word, with
+/// balanced parentheses) by `f(args)`.
+fn expand_macro(
+    sql: &str,
+    name: &str,
+    f: &dyn Fn(&[String]) -> std::result::Result<String, String>,
+) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    let pat = format!("{name}(");
+    while let Some(i) = rest.find(&pat) {
+        let word_start = i == 0
+            || !rest[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if !word_start {
+            out.push_str(&rest[..i + pat.len()]);
+            rest = &rest[i + pat.len()..];
+            continue;
+        }
+        out.push_str(&rest[..i]);
+        let body = &rest[i + pat.len()..];
+        let (mut depth, mut args, mut cur, mut end) = (1, Vec::new(), String::new(), None);
+        for (j, c) in body.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(j);
+                        break;
+                    }
+                }
+                ',' if depth == 1 => {
+                    args.push(std::mem::take(&mut cur));
+                    continue;
+                }
+                _ => {}
+            }
+            cur.push(c);
+        }
+        let end = end.ok_or_else(|| format!("unbalanced parentheses after {name}("))?;
+        args.push(cur);
+        // nested macros inside the arguments first
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| expand_macro(a, name, f))
+            .collect::<std::result::Result<_, _>>()?;
+        out.push_str(&f(&args)?);
+        rest = &body[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::parse_condition;
+    use crate::window::Window;
+
+    fn scope() -> Scope {
+        Scope {
+            keys: vec![crate::engine::parse_key("route").unwrap()],
+            conditions: vec![parse_condition("model!=gpt-4o").unwrap()],
+            window: Window {
+                start_ns: 10,
+                end_ns: 20,
+            },
+            kind: KindFilter::SpanTypes(vec!["llm".into()]),
+            kept: Some(vec![vec!["/chat".into()]]),
+            refusal_reasons: vec!["refusal".into()],
+            pass_labels: vec!["pass".into()],
+            fail_labels: vec!["fail".into()],
+            score_threshold: 0.5,
+        }
+    }
+
+    #[test]
+    fn macros_expand_per_dialect() {
+        let s = scope();
+        let e = Expander::new(Dialect::Polars, PercentileMethod::LogBucket, &s)
+            .expand(
+                "t",
+                "SELECT pbucket(duration_ms) AS b, timebucket(start_ns, 300) AS t FROM x",
+                &[],
+            )
+            .unwrap();
+        assert!(
+            e.sql.contains("FLOOR(LN(duration_ms) / LN(1.02))"),
+            "{}",
+            e.sql
+        );
+        assert!(
+            e.sql.contains("((start_ns) - ((start_ns) % 300000000000))"),
+            "{}",
+            e.sql
+        );
+        let e = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
+            .expand("t", "SELECT pbucket(ttft_ms) FROM x", &[])
+            .unwrap();
+        assert_eq!(e.sql, "SELECT CAST(ttft_ms AS DOUBLE) FROM x");
+    }
+
+    #[test]
+    fn spans_scope_has_window_filters_and_other() {
+        let s = scope();
+        let e = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
+            .expand(
+                "t",
+                "SELECT {{keys}}, COUNT(*) FROM {{spans}} s WHERE {{kind}} GROUP BY {{keys}}",
+                &[],
+            )
+            .unwrap();
+        assert!(
+            e.sql.contains("start_ns >= 10 AND start_ns < 20"),
+            "{}",
+            e.sql
+        );
+        assert!(e.sql.contains("NOT (COALESCE(CAST(request_model AS VARCHAR), CAST(response_model AS VARCHAR)) IN ('gpt-4o'))"), "{}", e.sql);
+        assert!(e.sql.contains("ELSE '__other__' END AS k0"), "{}", e.sql);
+        assert!(
+            e.sql.contains("CAST(span_type AS VARCHAR) IN ('llm')"),
+            "{}",
+            e.sql
+        );
+        let err = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
+            .expand("t", "SELECT {{nope}}", &[])
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown placeholder {{nope}}"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn attr_keys_become_columns_locally_and_map_lookups_on_spark() {
+        let mut s = scope();
+        s.keys = vec![crate::engine::parse_key("attr:app.region").unwrap()];
+        s.kept = None;
+        let e = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
+            .expand("t", "SELECT {{keys}} FROM {{spans}} s", &[])
+            .unwrap();
+        assert_eq!(e.attr_keys, vec!["app.region".to_string()]);
+        assert!(
+            e.sql.contains("COALESCE(__attr_0, '(none)') AS k0"),
+            "{}",
+            e.sql
+        );
+        let e = Expander::new(Dialect::Spark, PercentileMethod::LogBucket, &s)
+            .expand("t", "SELECT {{keys}} FROM {{spans}} s", &[])
+            .unwrap();
+        assert!(
+            e.sql
+                .contains("element_at(map_from_entries(attrs), 'app.region')"),
+            "{}",
+            e.sql
+        );
+        assert_eq!(quote("it's"), "'it''s'");
+    }
+}

@@ -1,0 +1,739 @@
+//! `spanlens cost`: tokens and USD by kind per cohort, cost per trace, top
+//! traces, unpriced models, reported-vs-table deltas and budgets
+//! (statistics.md "Cost").
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Datelike, TimeZone, Utc};
+use polars::prelude::*;
+
+use super::{cohort_phase, expand, key_order, pct_cell, read_hists, Rows};
+use crate::engine::{Condition, Engine, KindFilter, Scope};
+use crate::error::Result;
+use crate::pricing::{CostParts, MatchRule, ModelPrice, PriceTable, Tokens};
+use crate::report::model::{Cell, Finding, Report, Table, Unit};
+use crate::window::{Window, NS_PER_DAY};
+
+/// Which period a budget covers, ending at the report's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BudgetPeriod {
+    /// the 24 hours ending at the report's end
+    Day,
+    /// the calendar month (UTC) holding the report's end, to date
+    Month,
+    /// the report's window
+    Window,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Budget {
+    pub usd: f64,
+    pub period: BudgetPeriod,
+    /// Only spans matching these conditions count (from spanlens.toml).
+    pub selector: Vec<Condition>,
+    pub label: String,
+}
+
+/// `100`, `100/day`, `2500/month`.
+pub fn parse_budget(s: &str) -> std::result::Result<Budget, String> {
+    let (amount, period) = match s.split_once('/') {
+        Some((a, p)) => (a, p),
+        None => (s, "window"),
+    };
+    let usd: f64 = amount
+        .trim()
+        .trim_start_matches('$')
+        .parse()
+        .map_err(|_| format!("`{s}`: the amount must be a number of USD, e.g. 100/day"))?;
+    if !(usd > 0.0 && usd.is_finite()) {
+        return Err(format!("`{s}`: the amount must be above zero"));
+    }
+    let period = match period.trim() {
+        "day" | "d" => BudgetPeriod::Day,
+        "month" | "mo" => BudgetPeriod::Month,
+        "window" => BudgetPeriod::Window,
+        p => return Err(format!("`{s}`: unknown period `{p}` (use day or month)")),
+    };
+    Ok(Budget {
+        usd,
+        period,
+        selector: Vec::new(),
+        label: s.to_string(),
+    })
+}
+
+#[derive(Clone)]
+pub struct CostOptions {
+    pub prices: Arc<PriceTable>,
+    pub kind: KindFilter,
+    /// Ignore reported costs and price every span from the table.
+    pub recompute: bool,
+    pub top_traces: usize,
+    pub budgets: Vec<Budget>,
+}
+
+pub struct CostReportOptions {
+    pub key_names: Vec<String>,
+    pub min_count: u64,
+    pub top: usize,
+    pub cost: CostOptions,
+}
+
+/// A model as the spans name it: (provider, request model, response model).
+type ModelId = (Option<String>, Option<String>, Option<String>);
+
+fn model_key(m: &ModelId) -> String {
+    let s = |x: &Option<String>| x.clone().unwrap_or_default();
+    format!("{}|{}|{}", s(&m.0), s(&m.1), s(&m.2))
+}
+
+/// The prices resolved for the models of one run.
+pub struct Resolution {
+    /// model key -> (id, price and how it matched)
+    pub models: BTreeMap<String, (ModelId, Option<(ModelPrice, MatchRule)>)>,
+    /// model key -> spans, input and output tokens (phase-1 counts)
+    pub usage: BTreeMap<String, (u64, u64, u64, u64)>,
+    /// Lower bounds of prompt-size classes where some model's tier changes.
+    pub classes: Vec<u64>,
+}
+
+impl Resolution {
+    pub fn tier_class_sql(&self) -> String {
+        if self.classes.is_empty() {
+            return "0".into();
+        }
+        let mut s = String::from("CASE");
+        for c in self.classes.iter().rev() {
+            s.push_str(&format!(" WHEN COALESCE(input_tokens, 0) >= {c} THEN {c}"));
+        }
+        s.push_str(" ELSE 0 END");
+        s
+    }
+}
+
+/// Phase 1 of the cost report: look up every model that carries tokens or
+/// a cost and register the resolved rates as the small table `prices`.
+pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Result<Resolution> {
+    let mut s = scope.clone();
+    s.kind = o.kind.clone();
+    let q = expand(engine, &s, "cost_models", &[])?;
+    let frames = engine.run(&[q])?;
+    let rows = Rows::new(&frames[0], "cost_models");
+    let (p, rq, rs) = (
+        rows.strs("provider")?,
+        rows.strs("request_model")?,
+        rows.strs("response_model")?,
+    );
+    let (spans, inp, out, rep) = (
+        rows.u64s("spans")?,
+        rows.u64s("input_tokens")?,
+        rows.u64s("output_tokens")?,
+        rows.u64s("reported_spans")?,
+    );
+    let mut res = Resolution {
+        models: BTreeMap::new(),
+        usage: BTreeMap::new(),
+        classes: Vec::new(),
+    };
+    let mut classes = std::collections::BTreeSet::new();
+    for i in 0..rows.len() {
+        let id: ModelId = (p[i].clone(), rq[i].clone(), rs[i].clone());
+        let hit = o
+            .prices
+            .lookup(id.0.as_deref(), id.1.as_deref(), id.2.as_deref())
+            .map(|(m, r)| (m.clone(), r));
+        if let Some((m, _)) = &hit {
+            for t in &m.tiers {
+                classes.insert(if t.inclusive { t.above } else { t.above + 1 });
+            }
+        }
+        let key = model_key(&id);
+        res.usage
+            .insert(key.clone(), (spans[i], inp[i], out[i], rep[i]));
+        res.models.insert(key, (id, hit));
+    }
+    res.classes = classes.into_iter().collect();
+    register(engine, &res)?;
+    Ok(res)
+}
+
+/// The `prices` table: one row per priced model and prompt-size class.
+fn register(engine: &mut dyn Engine, res: &Resolution) -> Result<()> {
+    let mut mkey = Vec::new();
+    let mut tclass = Vec::new();
+    let mut r = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    for (k, (_, hit)) in &res.models {
+        let Some((m, _)) = hit else { continue };
+        for c in std::iter::once(0).chain(res.classes.iter().copied()) {
+            let rates = m.rates_for(c);
+            mkey.push(k.clone());
+            tclass.push(c as i64);
+            r[0].push(rates.input);
+            r[1].push(rates.output);
+            r[2].push(rates.cache_read());
+            r[3].push(rates.cache_write());
+            r[4].push(rates.reasoning());
+        }
+    }
+    let [r_in, r_out, r_cr, r_cw, r_reas] = r;
+    let df = DataFrame::new_infer_height(vec![
+        Column::new("mkey".into(), mkey),
+        Column::new("tclass".into(), tclass),
+        Column::new("r_in".into(), r_in),
+        Column::new("r_out".into(), r_out),
+        Column::new("r_cr".into(), r_cr),
+        Column::new("r_cw".into(), r_cw),
+        Column::new("r_reas".into(), r_reas),
+    ])
+    .map_err(|e| super::frame_err("prices", e))?;
+    engine.register("prices", df)
+}
+
+/// The expanded per-trace cost query (wrapped by other templates).
+pub fn trace_costs_sql(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Result<String> {
+    // classes come from the registered prices; re-resolving is cheap (one small query)
+    let res = resolve(engine, scope, o)?;
+    trace_costs_with(engine, scope, o, &res)
+}
+
+fn trace_costs_with(
+    engine: &dyn Engine,
+    scope: &Scope,
+    o: &CostOptions,
+    res: &Resolution,
+) -> Result<String> {
+    let e = expand(
+        engine,
+        scope,
+        "cost_trace_costs",
+        &[
+            ("tier_class", res.tier_class_sql()),
+            (
+                "use_reported",
+                if o.recompute { "FALSE" } else { "TRUE" }.into(),
+            ),
+        ],
+    )?;
+    Ok(e.sql)
+}
+
+/// Money and tokens of one cohort.
+#[derive(Default, Clone, Debug)]
+pub struct CohortCost {
+    pub spans: u64,
+    /// input (uncached), cache read, cache write, output (without reasoning), reasoning
+    pub tokens: [u64; 5],
+    /// table price by kind, over priced spans
+    pub table: CostParts,
+    pub reported_usd: f64,
+    pub reported_spans: u64,
+    /// reported minus table price on spans that have both
+    pub delta_usd: f64,
+    pub delta_spans: u64,
+    /// what the report counts: reported where present (unless --recompute), else the table
+    pub cost_usd: f64,
+    pub unpriced_spans: u64,
+}
+
+fn add(a: &mut CostParts, b: &CostParts) {
+    a.input += b.input;
+    a.cache_read += b.cache_read;
+    a.cache_write += b.cache_write;
+    a.output += b.output;
+    a.reasoning += b.reasoning;
+}
+
+/// Cost per cohort from the token sums of `cost_tokens`.
+fn cohort_costs(
+    engine: &mut dyn Engine,
+    scope: &Scope,
+    o: &CostOptions,
+    res: &Resolution,
+) -> Result<BTreeMap<Vec<String>, CohortCost>> {
+    let q = expand(
+        engine,
+        scope,
+        "cost_tokens",
+        &[("tier_class", res.tier_class_sql())],
+    )?;
+    let frames = engine.run(&[q])?;
+    let rows = Rows::new(&frames[0], "cost_tokens");
+    let nk = scope.keys.len();
+    let keys = rows.keys(nk)?;
+    let mkey = rows.strs("mkey")?;
+    let tclass = rows.u64s("tclass")?;
+    let g = |n: &str| rows.u64s(n);
+    let (spans, i_, o_, cr, cw, rs) = (
+        g("spans")?,
+        g("input")?,
+        g("output")?,
+        g("cache_read")?,
+        g("cache_write")?,
+        g("reasoning")?,
+    );
+    let (ri, ro, rcr, rcw, rrs) = (
+        g("r_input")?,
+        g("r_output")?,
+        g("r_cache_read")?,
+        g("r_cache_write")?,
+        g("r_reasoning")?,
+    );
+    let rep_usd = rows.f64s("reported_usd")?;
+    let rep_spans = g("reported_spans")?;
+    let mut out: BTreeMap<Vec<String>, CohortCost> = BTreeMap::new();
+    for r in 0..rows.len() {
+        let c = out.entry(keys[r].clone()).or_default();
+        let all = Tokens {
+            input: i_[r],
+            output: o_[r],
+            cache_read: cr[r],
+            cache_write: cw[r],
+            reasoning: rs[r],
+        };
+        let reported = Tokens {
+            input: ri[r],
+            output: ro[r],
+            cache_read: rcr[r],
+            cache_write: rcw[r],
+            reasoning: rrs[r],
+        };
+        let cached = (all.cache_read + all.cache_write).min(all.input);
+        let reas = all.reasoning.min(all.output);
+        c.spans += spans[r];
+        c.tokens[0] += all.input - cached;
+        c.tokens[1] += all.cache_read.min(cached);
+        c.tokens[2] += cached - all.cache_read.min(cached);
+        c.tokens[3] += all.output - reas;
+        c.tokens[4] += reas;
+        let rep = rep_usd[r].unwrap_or(0.0);
+        let price = mkey[r]
+            .as_ref()
+            .and_then(|k| res.models.get(k))
+            .and_then(|(_, hit)| hit.as_ref());
+        match price {
+            Some((m, _)) => {
+                // prices are linear in tokens within a prompt-size class
+                let rates_input = tclass[r];
+                let mp = tiered(m, rates_input);
+                let t_all = mp.cost(&all);
+                let t_rep = mp.cost(&reported);
+                add(&mut c.table, &t_all);
+                c.reported_usd += rep;
+                c.reported_spans += rep_spans[r];
+                if rep_spans[r] > 0 {
+                    c.delta_usd += rep - t_rep.total();
+                    c.delta_spans += rep_spans[r];
+                }
+                c.cost_usd += if o.recompute {
+                    t_all.total()
+                } else {
+                    rep + t_all.total() - t_rep.total()
+                };
+            }
+            None => {
+                c.reported_usd += rep;
+                c.reported_spans += rep_spans[r];
+                if o.recompute {
+                    c.unpriced_spans += spans[r];
+                } else {
+                    c.cost_usd += rep;
+                    c.unpriced_spans += spans[r] - rep_spans[r];
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The model priced at the rates of prompt-size class `class` (so that
+/// `cost` of summed tokens uses that class's tier).
+fn tiered(m: &ModelPrice, class: u64) -> ModelPrice {
+    let mut one = m.clone();
+    one.base = *m.rates_for(class);
+    one.tiers.clear();
+    one
+}
+
+pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> Result<Report> {
+    scope.kind = o.cost.kind.clone();
+    cohort_phase(engine, &mut scope, o.min_count, o.top)?;
+    let res = resolve(engine, &scope, &o.cost)?;
+    let costs = cohort_costs(engine, &scope, &o.cost, &res)?;
+    let tc = trace_costs_with(engine, &scope, &o.cost, &res)?;
+    let frames = engine.run(&[
+        expand(
+            engine,
+            &scope,
+            "cost_traces",
+            &[("trace_costs", tc.clone())],
+        )?,
+        expand(
+            engine,
+            &scope,
+            "cost_top_traces",
+            &[
+                ("trace_costs", tc),
+                ("limit", o.cost.top_traces.to_string()),
+            ],
+        )?,
+    ])?;
+    let nk = scope.keys.len();
+    let hist_rows = Rows::new(&frames[0], "cost_traces");
+    let hists = read_hists(&hist_rows, nk, None, engine.percentiles())?;
+    // trace count and sum per cohort
+    let mut per_trace: BTreeMap<Vec<String>, (u64, f64, u64)> = BTreeMap::new();
+    {
+        let keys = hist_rows.keys(nk)?;
+        let (n, usd, inc) = (
+            hist_rows.u64s("n")?,
+            hist_rows.f64s("usd")?,
+            hist_rows.u64s("incomplete")?,
+        );
+        for i in 0..hist_rows.len() {
+            let e = per_trace.entry(keys[i].clone()).or_default();
+            e.0 += n[i];
+            e.1 += usd[i].unwrap_or(0.0);
+            e.2 += inc[i];
+        }
+    }
+    let total: f64 = costs.values().map(|c| c.cost_usd).sum();
+
+    let mut summary = Table::with_keys(
+        "cost",
+        "Cost per cohort",
+        &o.key_names,
+        &[
+            ("spans", Unit::Count),
+            ("cost_usd", Unit::Usd),
+            ("share", Unit::Share),
+            ("traces", Unit::Count),
+            ("per_trace_mean_usd", Unit::Usd),
+            ("per_trace_p50_usd", Unit::Usd),
+            ("per_trace_p95_usd", Unit::Usd),
+            ("reported_usd", Unit::Usd),
+            ("reported_spans", Unit::Count),
+            ("delta_vs_table_usd", Unit::Usd),
+            ("unpriced_spans", Unit::Count),
+        ],
+    );
+    let mut tokens = Table::with_keys(
+        "tokens",
+        "Tokens and table price by kind",
+        &o.key_names,
+        &[
+            ("input_tokens", Unit::Count),
+            ("cache_read_tokens", Unit::Count),
+            ("cache_write_tokens", Unit::Count),
+            ("output_tokens", Unit::Count),
+            ("reasoning_tokens", Unit::Count),
+            ("input_usd", Unit::Usd),
+            ("cache_read_usd", Unit::Usd),
+            ("cache_write_usd", Unit::Usd),
+            ("output_usd", Unit::Usd),
+            ("reasoning_usd", Unit::Usd),
+            ("table_usd", Unit::Usd),
+        ],
+    );
+    tokens.footnote = Some(
+        "input tokens exclude cache reads and writes; output tokens exclude reasoning tokens"
+            .into(),
+    );
+    let mut keys: Vec<&Vec<String>> = costs.keys().collect();
+    keys.sort_by(|a, b| key_order(a, b));
+    for k in keys {
+        let c = &costs[k];
+        let (n, sum, _) = per_trace.get(k).copied().unwrap_or_default();
+        let h = hists.get(&(k.clone(), String::new()));
+        let mut row: Vec<Cell> = k.iter().map(|s| Cell::text(s.clone())).collect();
+        row.extend([
+            Cell::count(c.spans),
+            Cell::Num(c.cost_usd),
+            Cell::opt((total > 0.0).then(|| c.cost_usd / total)),
+            Cell::count(n),
+            Cell::opt((n > 0).then(|| sum / n as f64)),
+            pct_cell(h, 0.5),
+            pct_cell(h, 0.95),
+            if c.reported_spans > 0 {
+                Cell::Num(c.reported_usd)
+            } else {
+                Cell::Null
+            },
+            Cell::count(c.reported_spans),
+            if c.delta_spans > 0 {
+                Cell::Num(c.delta_usd)
+            } else {
+                Cell::Null
+            },
+            Cell::count(c.unpriced_spans),
+        ]);
+        summary.push(row);
+        let mut row: Vec<Cell> = k.iter().map(|s| Cell::text(s.clone())).collect();
+        row.extend(c.tokens.iter().map(|t| Cell::count(*t)));
+        row.extend([
+            Cell::Num(c.table.input),
+            Cell::Num(c.table.cache_read),
+            Cell::Num(c.table.cache_write),
+            Cell::Num(c.table.output),
+            Cell::Num(c.table.reasoning),
+            Cell::Num(c.table.total()),
+        ]);
+        tokens.push(row);
+    }
+
+    // models and how each was priced
+    let mut models = Table::new(
+        "models",
+        "Models and their prices",
+        &[
+            ("provider", Unit::Text),
+            ("request_model", Unit::Text),
+            ("response_model", Unit::Text),
+            ("price_key", Unit::Text),
+            ("matched_by", Unit::Text),
+            ("spans", Unit::Count),
+            ("input_tokens", Unit::Count),
+            ("output_tokens", Unit::Count),
+        ],
+    );
+    let mut unpriced = Table::new(
+        "unpriced",
+        "Unpriced models (no price found; never counted as $0)",
+        &[
+            ("provider", Unit::Text),
+            ("request_model", Unit::Text),
+            ("response_model", Unit::Text),
+            ("spans", Unit::Count),
+            ("spans_without_reported_cost", Unit::Count),
+            ("input_tokens", Unit::Count),
+            ("output_tokens", Unit::Count),
+        ],
+    );
+    let mut findings = Vec::new();
+    let t = |x: &Option<String>| x.clone().map_or(Cell::Null, Cell::Text);
+    for (k, (id, hit)) in &res.models {
+        let (spans, inp, out, rep) = res.usage.get(k).copied().unwrap_or_default();
+        let matched = hit.as_ref().map(|(m, r)| {
+            (
+                m.key.clone(),
+                match r {
+                    MatchRule::Exact => "exact",
+                    MatchRule::ProviderPrefix => "provider prefix",
+                    MatchRule::DateStripped => "date suffix stripped",
+                    MatchRule::Regex => "regex",
+                },
+            )
+        });
+        models.push(vec![
+            t(&id.0),
+            t(&id.1),
+            t(&id.2),
+            matched
+                .as_ref()
+                .map_or(Cell::text("(unpriced)"), |m| Cell::text(m.0.clone())),
+            matched.as_ref().map_or(Cell::Null, |m| Cell::text(m.1)),
+            Cell::count(spans),
+            Cell::count(inp),
+            Cell::count(out),
+        ]);
+        if hit.is_none() {
+            let without = if o.cost.recompute { spans } else { spans - rep };
+            unpriced.push(vec![
+                t(&id.0),
+                t(&id.1),
+                t(&id.2),
+                Cell::count(spans),
+                Cell::count(without),
+                Cell::count(inp),
+                Cell::count(out),
+            ]);
+            if without > 0 {
+                let name =
+                    id.1.clone()
+                        .or(id.2.clone())
+                        .unwrap_or_else(|| "(no model name)".into());
+                findings.push(Finding {
+                    kind: "unpriced".into(),
+                    message: format!(
+                        "{name}: {without} span(s), {inp} input and {out} output tokens have no price; \
+                         add it with --prices FILE"
+                    ),
+                });
+            }
+        }
+    }
+
+    let mut top = Table::with_keys(
+        "top_traces",
+        "Most expensive traces",
+        &o.key_names,
+        &[
+            ("trace_id", Unit::Text),
+            ("cost_usd", Unit::Usd),
+            ("spans", Unit::Count),
+            ("unpriced_spans", Unit::Count),
+            ("start", Unit::Time),
+        ],
+    );
+    let tr = Rows::new(&frames[1], "cost_top_traces");
+    let tk = tr.keys(nk)?;
+    let (tid, tcost, tsp, tun, tst) = (
+        tr.strs("trace_id")?,
+        tr.f64s("cost")?,
+        tr.u64s("spans")?,
+        tr.u64s("unpriced_spans")?,
+        tr.i64s("start_ns")?,
+    );
+    for i in 0..tr.len() {
+        let mut row: Vec<Cell> = tk[i].iter().map(|s| Cell::text(s.clone())).collect();
+        row.extend([
+            t(&tid[i]),
+            Cell::opt(tcost[i]),
+            Cell::count(tsp[i]),
+            Cell::count(tun[i]),
+            tst[i].map_or(Cell::Null, Cell::Int),
+        ]);
+        top.push(row);
+    }
+
+    let mut tables = vec![summary, tokens, models, unpriced, top];
+    if !o.cost.budgets.is_empty() {
+        let (b, f) = budgets(engine, &scope, &o.cost, &res, &o.key_names)?;
+        tables.push(b);
+        findings.extend(f);
+    }
+    let mut meta = Vec::new();
+    for s in &o.cost.prices.sources {
+        meta.push((
+            "prices".to_string(),
+            format!(
+                "{} ({} models, sha256 {})",
+                s.name,
+                s.models,
+                &s.sha256[..16]
+            ),
+        ));
+    }
+    meta.push((
+        "cost basis".into(),
+        if o.cost.recompute {
+            "table prices for every span (--recompute)".into()
+        } else {
+            "reported cost where a span carries one, else table prices".into()
+        },
+    ));
+    Ok(Report {
+        command: "cost".into(),
+        meta,
+        tables,
+        findings,
+        notes: Vec::new(),
+    })
+}
+
+/// The window a budget period covers, ending at `end`.
+pub fn budget_window(p: BudgetPeriod, report: Window) -> Window {
+    let end = report.end_ns;
+    match p {
+        BudgetPeriod::Window => report,
+        BudgetPeriod::Day => Window {
+            start_ns: end - NS_PER_DAY,
+            end_ns: end,
+        },
+        BudgetPeriod::Month => {
+            let t = Utc.timestamp_nanos(end - 1);
+            let start = Utc
+                .with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
+                .single()
+                .and_then(|d| d.timestamp_nanos_opt())
+                .unwrap_or(report.start_ns);
+            Window {
+                start_ns: start,
+                end_ns: end,
+            }
+        }
+    }
+}
+
+fn budgets(
+    engine: &mut dyn Engine,
+    scope: &Scope,
+    o: &CostOptions,
+    res: &Resolution,
+    key_names: &[String],
+) -> Result<(Table, Vec<Finding>)> {
+    let mut t = Table::with_keys(
+        "budgets",
+        "Budgets",
+        key_names,
+        &[
+            ("budget", Unit::Text),
+            ("budget_usd", Unit::Usd),
+            ("period_start", Unit::Time),
+            ("spent_usd", Unit::Usd),
+            ("used", Unit::Share),
+            ("threshold_crossed", Unit::Text),
+        ],
+    );
+    let mut findings = Vec::new();
+    for b in &o.budgets {
+        let mut s = scope.clone();
+        s.window = budget_window(b.period, scope.window);
+        s.conditions.extend(b.selector.iter().cloned());
+        let costs = cohort_costs(engine, &s, o, res)?;
+        let mut keys: Vec<&Vec<String>> = costs.keys().collect();
+        keys.sort_by(|a, b| key_order(a, b));
+        for k in keys {
+            let spent = costs[k].cost_usd;
+            let used = spent / b.usd;
+            let crossed = [1.0, 0.8, 0.5].into_iter().find(|x| used >= *x);
+            let mut row: Vec<Cell> = k.iter().map(|x| Cell::text(x.clone())).collect();
+            row.extend([
+                Cell::text(b.label.clone()),
+                Cell::Num(b.usd),
+                Cell::Int(s.window.start_ns),
+                Cell::Num(spent),
+                Cell::Num(used),
+                crossed.map_or(Cell::Null, |x| Cell::text(format!("{:.0}%", x * 100.0))),
+            ]);
+            t.push(row);
+            if used >= 1.0 {
+                findings.push(Finding {
+                    kind: "budget".into(),
+                    message: format!(
+                        "{} [{}]: spent ${spent:.4} of ${} ({:.0}%)",
+                        b.label,
+                        k.join(", "),
+                        b.usd,
+                        used * 100.0
+                    ),
+                });
+            }
+        }
+    }
+    Ok((t, findings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_parse_and_windows() {
+        assert_eq!(parse_budget("100/day").unwrap().period, BudgetPeriod::Day);
+        assert_eq!(parse_budget("$2500/month").unwrap().usd, 2500.0);
+        assert_eq!(parse_budget("50").unwrap().period, BudgetPeriod::Window);
+        assert!(parse_budget("x/day").is_err());
+        assert!(parse_budget("10/year").is_err());
+        // 2026-03-15T12:00Z -> month from 2026-03-01
+        let end = 1_773_576_000 * 1_000_000_000;
+        let w = budget_window(
+            BudgetPeriod::Month,
+            Window {
+                start_ns: end - 10,
+                end_ns: end,
+            },
+        );
+        assert_eq!(w.start_ns, 1_772_323_200 * 1_000_000_000);
+    }
+}

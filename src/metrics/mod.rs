@@ -1,0 +1,264 @@
+//! Reports computed from engine aggregates: typed rows in, [`Report`]
+//! tables out. Only aggregate frames are read here; every statistic comes
+//! from `stats/`.
+
+pub mod cost;
+pub mod slo;
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::engine::template::{self, Dialect, Expanded, Expander};
+use crate::engine::{Engine, PercentileMethod, Scope, OTHER};
+use crate::error::{Error, Result};
+use crate::stats::quantile;
+
+pub(crate) fn frame_err(what: &str, e: PolarsError) -> Error {
+    Error::usage(
+        format!("unexpected result shape from {what}: {e}"),
+        "a custom template must return the columns of the bundled one",
+    )
+}
+
+/// Column accessors over a small aggregate frame.
+pub struct Rows<'a> {
+    df: &'a DataFrame,
+    what: &'a str,
+}
+
+impl<'a> Rows<'a> {
+    pub fn new(df: &'a DataFrame, what: &'a str) -> Self {
+        Rows { df, what }
+    }
+
+    pub fn len(&self) -> usize {
+        self.df.height()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.df.height() == 0
+    }
+
+    fn cast(&self, name: &str, dt: &DataType) -> Result<Series> {
+        self.df
+            .column(name)
+            .and_then(|c| c.as_materialized_series().cast(dt))
+            .map_err(|e| frame_err(self.what, e))
+    }
+
+    pub fn strs(&self, name: &str) -> Result<Vec<Option<String>>> {
+        let s = self.cast(name, &DataType::String)?;
+        let ca = s.str().map_err(|e| frame_err(self.what, e))?;
+        Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
+    }
+
+    pub fn f64s(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        let s = self.cast(name, &DataType::Float64)?;
+        let ca = s.f64().map_err(|e| frame_err(self.what, e))?;
+        Ok(ca.iter().collect())
+    }
+
+    pub fn i64s(&self, name: &str) -> Result<Vec<Option<i64>>> {
+        let s = self.cast(name, &DataType::Int64)?;
+        let ca = s.i64().map_err(|e| frame_err(self.what, e))?;
+        Ok(ca.iter().collect())
+    }
+
+    pub fn u64s(&self, name: &str) -> Result<Vec<u64>> {
+        Ok(self
+            .i64s(name)?
+            .into_iter()
+            .map(|v| v.unwrap_or(0).max(0) as u64)
+            .collect())
+    }
+
+    /// The cohort key columns k0..k{n-1} of every row.
+    pub fn keys(&self, n: usize) -> Result<Vec<Vec<String>>> {
+        let cols: Vec<Vec<Option<String>>> = (0..n.max(1))
+            .map(|i| self.strs(&format!("k{i}")))
+            .collect::<Result<_>>()?;
+        Ok((0..self.len())
+            .map(|r| {
+                cols.iter()
+                    .map(|c| c[r].clone().unwrap_or_else(|| crate::engine::NONE.into()))
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+/// Cohort selection of the cardinality guard: cohorts with at least
+/// `min_count` spans, the `top` largest of them; None when every cohort is
+/// kept as it is (nothing goes to `__other__`).
+pub fn select_cohorts(
+    counts: &[(Vec<String>, u64)],
+    min_count: u64,
+    top: usize,
+) -> Option<Vec<Vec<String>>> {
+    let mut v: Vec<&(Vec<String>, u64)> = counts.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let kept: Vec<Vec<String>> = v
+        .iter()
+        .filter(|(_, n)| *n >= min_count)
+        .take(top)
+        .map(|(k, _)| k.clone())
+        .collect();
+    (kept.len() < counts.len()).then_some(kept)
+}
+
+/// Order rows so two nights' outputs diff cleanly: by key, `__other__` last.
+pub fn key_order(a: &[String], b: &[String]) -> std::cmp::Ordering {
+    let rank = |k: &[String]| k.iter().any(|x| x == OTHER);
+    rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
+}
+
+/// Expand bundled templates for the engine.
+pub fn expand(
+    engine: &dyn Engine,
+    scope: &Scope,
+    name: &str,
+    params: &[(&str, String)],
+) -> Result<Expanded> {
+    Expander::new(dialect(engine), engine.percentiles(), scope).expand(
+        name,
+        template::builtin(name),
+        params,
+    )
+}
+
+pub fn dialect(engine: &dyn Engine) -> Dialect {
+    match engine.name() {
+        "spark" => Dialect::Spark,
+        _ => Dialect::Polars,
+    }
+}
+
+/// Phase 1: spans per cohort, then the cardinality guard.
+pub fn cohort_phase(
+    engine: &mut dyn Engine,
+    scope: &mut Scope,
+    min_count: u64,
+    top: usize,
+) -> Result<()> {
+    if scope.keys.is_empty() {
+        return Ok(());
+    }
+    let q = expand(engine, scope, "cohorts", &[])?;
+    let frames = engine.run(&[q])?;
+    let rows = Rows::new(&frames[0], "cohorts");
+    let keys = rows.keys(scope.keys.len())?;
+    let n = rows.u64s("spans")?;
+    let counts: Vec<(Vec<String>, u64)> = keys.into_iter().zip(n).collect();
+    scope.kept = select_cohorts(&counts, min_count, top);
+    Ok(())
+}
+
+/// A histogram per (cohort, metric) from `pbucket` rows, and percentiles from it.
+#[derive(Default, Clone, Debug)]
+pub struct Hist {
+    exact: Vec<(f64, u64)>,
+    buckets: Vec<(i64, u64)>,
+    pub n: u64,
+}
+
+impl Hist {
+    pub fn add_exact(&mut self, v: f64, n: u64) {
+        self.exact.push((v, n));
+        self.n += n;
+    }
+    pub fn add_bucket(&mut self, b: i64, n: u64) {
+        self.buckets.push((b, n));
+        self.n += n;
+    }
+    pub fn quantile(&self, p: f64) -> Option<f64> {
+        if !self.buckets.is_empty() {
+            quantile::quantile_log_buckets(&self.buckets, p)
+        } else {
+            quantile::quantile_weighted(&self.exact, p)
+        }
+    }
+}
+
+/// Read `pbucket` histogram rows (keys, `extra` grouping column, b, n).
+pub fn read_hists(
+    rows: &Rows,
+    nkeys: usize,
+    extra: Option<&str>,
+    method: PercentileMethod,
+) -> Result<BTreeMap<(Vec<String>, String), Hist>> {
+    let keys = rows.keys(nkeys)?;
+    let extra_v = match extra {
+        Some(c) => rows.strs(c)?,
+        None => vec![None; rows.len()],
+    };
+    let n = rows.u64s("n")?;
+    let mut out: BTreeMap<(Vec<String>, String), Hist> = BTreeMap::new();
+    match method {
+        PercentileMethod::Exact => {
+            let b = rows.f64s("b")?;
+            for i in 0..rows.len() {
+                if let Some(v) = b[i] {
+                    out.entry((keys[i].clone(), extra_v[i].clone().unwrap_or_default()))
+                        .or_default()
+                        .add_exact(v, n[i]);
+                }
+            }
+        }
+        PercentileMethod::LogBucket => {
+            let b = rows.i64s("b")?;
+            for i in 0..rows.len() {
+                if let Some(v) = b[i] {
+                    out.entry((keys[i].clone(), extra_v[i].clone().unwrap_or_default()))
+                        .or_default()
+                        .add_bucket(v, n[i]);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The percentile cell: marked low-confidence below the n of statistics.md.
+pub fn pct_cell(h: Option<&Hist>, p: f64) -> crate::report::model::Cell {
+    use crate::report::model::Cell;
+    let Some(h) = h else { return Cell::Null };
+    match h.quantile(p) {
+        None => Cell::Null,
+        Some(v) => {
+            let low = (p >= 0.99 && h.n < 100) || (p >= 0.95 && h.n < 20);
+            if low {
+                Cell::Low(v)
+            } else {
+                Cell::Num(v)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cardinality_guard() {
+        let c = |k: &str, n| (vec![k.to_string()], n);
+        let counts = vec![c("a", 10), c("b", 3), c("c", 10), c("d", 1)];
+        assert_eq!(select_cohorts(&counts, 1, 10), None);
+        assert_eq!(
+            select_cohorts(&counts, 2, 10),
+            Some(vec![vec!["a".into()], vec!["c".into()], vec!["b".into()]])
+        );
+        assert_eq!(
+            select_cohorts(&counts, 1, 2),
+            Some(vec![vec!["a".into()], vec!["c".into()]])
+        );
+        let mut keys = [
+            vec!["__other__".to_string()],
+            vec!["b".into()],
+            vec!["a".into()],
+        ];
+        keys.sort_by(|a, b| key_order(a, b));
+        assert_eq!(keys[2], vec!["__other__".to_string()]);
+    }
+}

@@ -1,0 +1,136 @@
+//! The typed report every command returns: raw numbers in tables, the
+//! findings a gate can act on, and the facts a reader needs (window,
+//! engine, percentile method, price table). Renderers only format it.
+
+use serde::Serialize;
+
+/// How a column's raw value is shown to people (JSON, CSV and Parquet
+/// carry the raw value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Text,
+    Count,
+    /// a share in [0, 1], shown as a percentage
+    Share,
+    Ms,
+    Usd,
+    /// a plain number (burn rates)
+    Number,
+    /// UTC nanoseconds, shown as RFC 3339
+    Time,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Null,
+    Text(String),
+    Int(i64),
+    Num(f64),
+    /// A number shown with a low-confidence mark (a percentile with small n).
+    Low(f64),
+}
+
+impl Cell {
+    pub fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+    pub fn count(n: u64) -> Cell {
+        Cell::Int(n as i64)
+    }
+    pub fn opt(v: Option<f64>) -> Cell {
+        match v {
+            Some(x) if x.is_finite() => Cell::Num(x),
+            Some(x) if x.is_infinite() => Cell::Num(x),
+            _ => Cell::Null,
+        }
+    }
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Int(i) => Some(*i as f64),
+            Cell::Num(x) | Cell::Low(x) => Some(*x),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub unit: Unit,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Table {
+    /// snake_case; the JSON key and the Parquet/CSV table name
+    pub name: String,
+    pub title: String,
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Cell>>,
+    /// A line printed under the table by human formats (legend of marks).
+    #[serde(skip)]
+    pub footnote: Option<String>,
+}
+
+impl Table {
+    pub fn new(name: &str, title: &str, columns: &[(&str, Unit)]) -> Table {
+        Table {
+            name: name.into(),
+            title: title.into(),
+            columns: columns
+                .iter()
+                .map(|(n, u)| Column {
+                    name: (*n).into(),
+                    unit: *u,
+                })
+                .collect(),
+            rows: Vec::new(),
+            footnote: None,
+        }
+    }
+
+    /// A table whose first columns are the cohort keys.
+    pub fn with_keys(name: &str, title: &str, keys: &[String], columns: &[(&str, Unit)]) -> Table {
+        let mut t = Table::new(name, title, columns);
+        let mut cols: Vec<Column> = keys
+            .iter()
+            .map(|k| Column {
+                name: k.clone(),
+                unit: Unit::Text,
+            })
+            .collect();
+        cols.append(&mut t.columns);
+        t.columns = cols;
+        t
+    }
+
+    pub fn push(&mut self, row: Vec<Cell>) {
+        debug_assert_eq!(row.len(), self.columns.len(), "row width of {}", self.name);
+        self.rows.push(row);
+    }
+}
+
+/// Something a `--fail-on` gate can act on.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// breach, unpriced, budget, ...
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub command: String,
+    /// (label, value) facts shown above the tables: window, engine, method, prices.
+    pub meta: Vec<(String, String)>,
+    pub tables: Vec<Table>,
+    pub findings: Vec<Finding>,
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}

@@ -1,0 +1,284 @@
+//! Renderers: table (comfy-table), Markdown, JSON, CSV and Parquet of a
+//! [`Report`]. They only format; every number arrives computed.
+
+use std::io::{self, Write};
+
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table as Ct};
+use polars::prelude::*;
+use serde_json::{Map, Value};
+
+use super::format;
+use super::model::{Cell, Report, Table, Unit};
+
+/// Longest text shown in a human cell.
+const MAX_TEXT: usize = 80;
+
+fn human(cell: &Cell, unit: Unit, markdown: bool) -> String {
+    let num = |x: f64| match unit {
+        Unit::Share => format::pct(Some(x)),
+        Unit::Ms => format::ms(x),
+        Unit::Usd => format::usd(x),
+        Unit::Count => format::int(x.max(0.0) as u64),
+        Unit::Time => format::time_ns(x as i64),
+        Unit::Number | Unit::Text => format::number(x),
+    };
+    match cell {
+        Cell::Null => "-".into(),
+        Cell::Text(s) => {
+            if markdown {
+                format::markdown_safe(s, MAX_TEXT)
+            } else {
+                format::terminal_safe(s, MAX_TEXT)
+            }
+        }
+        Cell::Int(i) => match unit {
+            Unit::Count => {
+                if *i < 0 {
+                    format!("-{}", format::int(i.unsigned_abs()))
+                } else {
+                    format::int(*i as u64)
+                }
+            }
+            Unit::Time => format::time_ns(*i),
+            _ => num(*i as f64),
+        },
+        Cell::Num(x) => num(*x),
+        Cell::Low(x) => format!("{}*", num(*x)),
+    }
+}
+
+fn right_aligned(unit: Unit) -> bool {
+    !matches!(unit, Unit::Text | Unit::Time)
+}
+
+fn footnote(t: &Table) -> Option<String> {
+    let low = t.rows.iter().flatten().any(|c| matches!(c, Cell::Low(_)));
+    match (&t.footnote, low) {
+        (Some(f), _) => Some(f.clone()),
+        (None, true) => Some("* low confidence: p95 with n < 20, p99 with n < 100".into()),
+        _ => None,
+    }
+}
+
+pub fn table(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for (k, v) in &r.meta {
+        writeln!(out, "{k}: {}", format::terminal_safe(v, 200))?;
+    }
+    for t in &r.tables {
+        writeln!(out)?;
+        writeln!(out, "{}", t.title)?;
+        if t.rows.is_empty() {
+            writeln!(out, "  (none)")?;
+            continue;
+        }
+        let mut ct = Ct::new();
+        ct.load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Disabled);
+        // plain text: stable bytes whether or not stdout is a terminal (NO_COLOR holds trivially)
+        ct.force_no_tty();
+        ct.set_header(t.columns.iter().map(|c| c.name.clone()));
+        for row in &t.rows {
+            ct.add_row(row.iter().zip(&t.columns).map(|(c, col)| {
+                let mut cell = comfy_table::Cell::new(human(c, col.unit, false));
+                if right_aligned(col.unit) {
+                    cell = cell.set_alignment(CellAlignment::Right);
+                }
+                cell
+            }));
+        }
+        writeln!(out, "{ct}")?;
+        if let Some(f) = footnote(t) {
+            writeln!(out, "{f}")?;
+        }
+    }
+    if !r.findings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Findings")?;
+        for f in &r.findings {
+            writeln!(
+                out,
+                "  {}: {}",
+                f.kind,
+                format::terminal_safe(&f.message, 300)
+            )?;
+        }
+    }
+    for n in &r.notes {
+        writeln!(out, "note: {}", format::terminal_safe(n, 300))?;
+    }
+    Ok(())
+}
+
+pub fn markdown(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "# spanlens {}", r.command)?;
+    writeln!(out)?;
+    if r.findings.is_empty() {
+        writeln!(out, "**No findings.**")?;
+    } else {
+        writeln!(out, "**{} finding(s):**", r.findings.len())?;
+        writeln!(out)?;
+        for f in &r.findings {
+            writeln!(
+                out,
+                "- **{}**: {}",
+                f.kind,
+                format::markdown_safe(&f.message, 300)
+            )?;
+        }
+    }
+    writeln!(out)?;
+    for (k, v) in &r.meta {
+        writeln!(out, "- {k}: {}", format::markdown_safe(v, 200))?;
+    }
+    for t in &r.tables {
+        writeln!(out)?;
+        writeln!(out, "## {}", t.title)?;
+        writeln!(out)?;
+        if t.rows.is_empty() {
+            writeln!(out, "(none)")?;
+            continue;
+        }
+        let head: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| format::markdown_safe(&c.name, 60))
+            .collect();
+        writeln!(out, "| {} |", head.join(" | "))?;
+        let align: Vec<&str> = t
+            .columns
+            .iter()
+            .map(|c| if right_aligned(c.unit) { "---:" } else { "---" })
+            .collect();
+        writeln!(out, "| {} |", align.join(" | "))?;
+        for row in &t.rows {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&t.columns)
+                .map(|(c, col)| human(c, col.unit, true))
+                .collect();
+            writeln!(out, "| {} |", cells.join(" | "))?;
+        }
+        if let Some(f) = footnote(t) {
+            writeln!(out)?;
+            writeln!(out, "{}", format::markdown_safe(&f, 300))?;
+        }
+    }
+    for n in &r.notes {
+        writeln!(out)?;
+        writeln!(out, "> note: {}", format::markdown_safe(n, 300))?;
+    }
+    Ok(())
+}
+
+fn json_value(c: &Cell) -> Value {
+    match c {
+        Cell::Null => Value::Null,
+        Cell::Text(s) => Value::String(s.clone()),
+        Cell::Int(i) => Value::from(*i),
+        Cell::Num(x) | Cell::Low(x) => {
+            serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number)
+        }
+    }
+}
+
+fn table_json(t: &Table) -> Value {
+    Value::Array(
+        t.rows
+            .iter()
+            .map(|row| {
+                let mut m = Map::new();
+                for (c, col) in row.iter().zip(&t.columns) {
+                    m.insert(col.name.clone(), json_value(c));
+                }
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}
+
+pub fn json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut meta = Map::new();
+    for (k, v) in &r.meta {
+        meta.insert(k.clone(), Value::String(v.clone()));
+    }
+    let mut tables = Map::new();
+    for t in &r.tables {
+        tables.insert(t.name.clone(), table_json(t));
+    }
+    let doc = serde_json::json!({
+        "command": r.command,
+        "meta": meta,
+        "findings": r.findings,
+        "tables": tables,
+        "notes": r.notes,
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+pub fn csv(t: &Table, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record(t.columns.iter().map(|c| format::csv_safe(&c.name)))
+        .map_err(io::Error::other)?;
+    for row in &t.rows {
+        w.write_record(row.iter().map(|c| match c {
+            Cell::Null => String::new(),
+            Cell::Text(s) => format::csv_safe(s),
+            Cell::Int(i) => i.to_string(),
+            Cell::Num(x) | Cell::Low(x) => {
+                if x.is_finite() {
+                    format!("{x:?}")
+                } else {
+                    String::new()
+                }
+            }
+        }))
+        .map_err(io::Error::other)?;
+    }
+    w.flush()
+}
+
+/// The table as a polars frame (raw values; same column names as JSON).
+pub fn frame(t: &Table) -> PolarsResult<DataFrame> {
+    let mut cols = Vec::with_capacity(t.columns.len());
+    for (i, c) in t.columns.iter().enumerate() {
+        let cells = t.rows.iter().map(|r| &r[i]);
+        let is_text = t.rows.iter().any(|r| matches!(r[i], Cell::Text(_))) || c.unit == Unit::Text;
+        let all_int = t
+            .rows
+            .iter()
+            .all(|r| matches!(r[i], Cell::Int(_) | Cell::Null));
+        let name: PlSmallStr = c.name.as_str().into();
+        let col = if is_text {
+            let v: Vec<Option<String>> = cells
+                .map(|x| match x {
+                    Cell::Text(s) => Some(s.clone()),
+                    Cell::Null => None,
+                    other => other.as_f64().map(|f| f.to_string()),
+                })
+                .collect();
+            Column::new(name, v)
+        } else if all_int && matches!(c.unit, Unit::Count | Unit::Time) {
+            let v: Vec<Option<i64>> = cells
+                .map(|x| match x {
+                    Cell::Int(i) => Some(*i),
+                    _ => None,
+                })
+                .collect();
+            Column::new(name, v)
+        } else {
+            let v: Vec<Option<f64>> = cells.map(Cell::as_f64).collect();
+            Column::new(name, v)
+        };
+        cols.push(col);
+    }
+    DataFrame::new_infer_height(cols)
+}
+
+pub fn parquet(t: &Table, out: &mut dyn Write) -> io::Result<()> {
+    let mut df = frame(t).map_err(io::Error::other)?;
+    ParquetWriter::new(out)
+        .finish(&mut df)
+        .map(|_| ())
+        .map_err(io::Error::other)
+}
