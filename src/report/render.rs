@@ -88,6 +88,12 @@ pub fn table(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out, "{ct}")?;
         if let Some(f) = footnote(t) {
+            // a leading `*` (the low-confidence mark) would start a list item
+            let f = if f.starts_with('*') {
+                format!("\\{f}")
+            } else {
+                f
+            };
             writeln!(out, "{f}")?;
         }
     }
@@ -141,7 +147,8 @@ pub fn markdown(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         let head: Vec<String> = t
             .columns
             .iter()
-            .map(|c| format::markdown_safe(&c.name, 60))
+            // column names are ours or the user's --by keys: only a pipe could break the table
+            .map(|c| c.name.replace('|', "\\|"))
             .collect();
         writeln!(out, "| {} |", head.join(" | "))?;
         let align: Vec<&str> = t
@@ -160,7 +167,13 @@ pub fn markdown(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         if let Some(f) = footnote(t) {
             writeln!(out)?;
-            writeln!(out, "{}", format::markdown_safe(&f, 300))?;
+            // a leading `*` (the low-confidence mark) would start a list item
+            let f = if f.starts_with('*') {
+                format!("\\{f}")
+            } else {
+                f
+            };
+            writeln!(out, "{f}")?;
         }
     }
     for n in &r.notes {

@@ -5,3 +5,4 @@ mod cli;
 mod common;
 mod fixtures;
 mod real_exports;
+mod reports;

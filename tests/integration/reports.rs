@@ -1,0 +1,479 @@
+//! Issue 3: `spanlens slo`, `spanlens cost` and `spanlens query` through
+//! the real CLI, against DuckDB reference values and hand-computed tables,
+//! with snapshots of every output format.
+
+use polars::prelude::SerReader;
+use serde_json::Value;
+
+use crate::common::{root, run, stderr};
+
+fn p(rel: &str) -> String {
+    root().join(rel).display().to_string()
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let o = run(args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("json output")
+}
+
+fn close(got: &Value, want: &Value, what: &str) {
+    match (got, want) {
+        (Value::Number(g), Value::Number(w)) => {
+            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            assert!(
+                (g - w).abs() <= 1e-9 * w.abs().max(1e-12),
+                "{what}: {g} vs {w}"
+            );
+        }
+        _ => assert_eq!(got, want, "{what}"),
+    }
+}
+
+fn row<'a>(v: &'a Value, table: &str, key: &str, val: &str) -> &'a Value {
+    v["tables"][table]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[key] == val)
+        .unwrap_or_else(|| panic!("{table}: no row {key}={val}"))
+}
+
+/// Counts, rates and percentiles equal DuckDB's on the same spans
+/// (tests/reference/duckdb_slo.py wrote the expected values).
+#[test]
+fn issue3_slo_equals_duckdb_reference() {
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/reference/example_slo_by_route.json")).unwrap(),
+    )
+    .unwrap();
+    let got = json_of(&[
+        "--config",
+        &p("fixtures/example/spanlens.toml"),
+        "slo",
+        &p("fixtures/example/export.otlp.jsonl.gz"),
+        "--by",
+        "route",
+        "--current",
+        reference["window"].as_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let want = reference["cohorts"].as_array().unwrap();
+    let rows = got["tables"]["cohorts"].as_array().unwrap();
+    assert_eq!(rows.len(), want.len());
+    for (g, w) in rows.iter().zip(want) {
+        for (k, v) in w.as_object().unwrap() {
+            close(&g[k], v, &format!("{} {k}", w["route"]));
+        }
+    }
+    let evals = got["tables"]["evals"].as_array().unwrap();
+    let want = reference["evals"].as_array().unwrap();
+    assert_eq!(evals.len(), want.len());
+    for (g, w) in evals.iter().zip(want) {
+        for k in ["route", "evaluation", "judged", "passed"] {
+            close(&g[k], &w[k], &format!("evals {} {k}", w["route"]));
+        }
+    }
+}
+
+const COST: &str = "fixtures/tiny/cost.jsonl";
+const DAY: &str = "2026-01-02..2026-01-03";
+
+/// fixtures/tiny/cost.jsonl, priced by hand from formats.md §6.4 (USD per 1M tokens):
+/// /a: gpt-4o 6000 in x2.5 + 4000 cache read x1.25 + 500 out x10 = 0.025;
+///     o3 2000 in x2 + 1000 out x8 + 2000 reasoning x8 (no reasoning rate) = 0.028;
+///     gpt-4o-mini reported 0.01 (table 1000x0.15 + 100x0.6 = 0.00021, delta 0.00979);
+///     gemini-2.5-flash 1000 in x0.3 + 500 out x2.5 + 1500 reasoning x2.5 = 0.0053  => 0.0683
+/// /b: claude-sonnet-4-6, Anthropic-style exclusive input (1000 + 3000 read + 500 write):
+///     1000x3 + 3000x0.3 + 500x3.75 + 400 out x15 = 0.011775;
+///     gemini-2.5-pro above 200k: 250000x2.5 + 1000x15 = 0.64;
+///     acme-llm-7b unpriced (500 in, 50 out)                                      => 0.651775
+#[test]
+fn issue3_cost_equals_hand_computed_table() {
+    let v = json_of(&[
+        "cost",
+        &p(COST),
+        "--by",
+        "route",
+        "--current",
+        DAY,
+        "--format",
+        "json",
+    ]);
+    let a = row(&v, "cost", "route", "/a");
+    let b = row(&v, "cost", "route", "/b");
+    close(&a["cost_usd"], &0.0683.into(), "/a cost");
+    close(&b["cost_usd"], &0.651775.into(), "/b cost");
+    close(&a["reported_usd"], &0.01.into(), "/a reported");
+    close(&a["delta_vs_table_usd"], &0.00979.into(), "/a delta");
+    close(&a["traces"], &3.into(), "/a traces");
+    // per-trace costs /a: 0.053, 0.01, 0.0053 -> p50 0.01, p95 0.01 + 0.9 x 0.043
+    close(&a["per_trace_p50_usd"], &0.01.into(), "/a p50");
+    close(&a["per_trace_p95_usd"], &0.0487.into(), "/a p95");
+    close(&a["per_trace_mean_usd"], &(0.0683 / 3.0).into(), "/a mean");
+    close(&b["unpriced_spans"], &1.into(), "/b unpriced");
+    close(&b["traces"], &2.into(), "/b priced traces");
+    let ta = row(&v, "tokens", "route", "/a");
+    for (k, want) in [
+        ("input_tokens", 10000),
+        ("cache_read_tokens", 4000),
+        ("cache_write_tokens", 0),
+        ("output_tokens", 2100),
+        ("reasoning_tokens", 3500),
+    ] {
+        close(&ta[k], &want.into(), k);
+    }
+    let tb = row(&v, "tokens", "route", "/b");
+    close(&tb["input_tokens"], &251500.into(), "/b input");
+    close(&tb["cache_write_tokens"], &500.into(), "/b cache write");
+    close(
+        &tb["cache_write_usd"],
+        &0.001875.into(),
+        "/b cache write usd",
+    );
+    close(
+        &tb["input_usd"],
+        &0.628.into(),
+        "/b input usd (long-context tier)",
+    );
+    let u = row(&v, "unpriced", "request_model", "acme-llm-7b");
+    close(&u["input_tokens"], &500.into(), "unpriced input");
+    assert_eq!(v["findings"][0]["kind"], "unpriced");
+    assert!(v["meta"]["prices"]
+        .as_str()
+        .unwrap()
+        .contains("LiteLLM 1.109.1"));
+
+    // --recompute prices the reported span from the table
+    let r = json_of(&[
+        "cost",
+        &p(COST),
+        "--by",
+        "route",
+        "--current",
+        DAY,
+        "--format",
+        "json",
+        "--recompute",
+    ]);
+    close(
+        &row(&r, "cost", "route", "/a")["cost_usd"],
+        &0.05851.into(),
+        "/a recomputed",
+    );
+}
+
+#[test]
+fn issue3_cost_gates_unpriced_and_budget_and_prices_overlay() {
+    let args = ["cost", &p(COST), "--current", DAY, "--format", "json"];
+    let o = run(&[&args[..], &["--fail-on", "unpriced"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("acme-llm-7b"), "{}", stderr(&o));
+    // an overlay prices the model: no finding, total grows by 500x1 + 50x2 per 1M
+    let dir = tempfile::tempdir().unwrap();
+    let prices = dir.path().join("prices.json");
+    std::fs::write(
+        &prices,
+        r#"{"acme-llm-7b": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}}"#,
+    )
+    .unwrap();
+    let o = run(&[
+        &args[..],
+        &[
+            "--fail-on",
+            "unpriced",
+            "--prices",
+            prices.to_str().unwrap(),
+        ],
+    ]
+    .concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    close(
+        &row(&v, "cost", "cohort", "all")["cost_usd"],
+        &(0.0683 + 0.651775 + 0.0006).into(),
+        "total",
+    );
+    // budgets: 0.5 USD per day is crossed (0.72 spent), 2 USD is not
+    let o = run(&[
+        &args[..],
+        &[
+            "--budget",
+            "0.5/day",
+            "--budget",
+            "2/day",
+            "--fail-on",
+            "budget",
+        ],
+    ]
+    .concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let b = v["tables"]["budgets"].as_array().unwrap();
+    assert_eq!(b[0]["threshold_crossed"], "100%");
+    close(&b[0]["used"], &(0.720075 / 0.5).into(), "used");
+    assert_eq!(b[1]["threshold_crossed"], Value::Null);
+    assert_eq!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "budget")
+            .count(),
+        1
+    );
+}
+
+/// Objectives on the cost fixture: 7 LLM spans 10:00..10:06, none failed,
+/// each 2 s long. Latency <= 1.5 s at 90%: every span is bad, so the error
+/// ratio is 1, burn = 1 / 0.1 = 10 in every window with data: 6h & 30m > 6 pages.
+#[test]
+fn issue3_objectives_budget_burn_and_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let obj = dir.path().join("slo.toml");
+    std::fs::write(
+        &obj,
+        r#"
+[[objective]]
+name = "available"
+sli = "availability"
+target = 0.99
+
+[[objective]]
+name = "fast"
+sli = "latency"
+threshold_ms = 1500
+target = 0.9
+period = "7d"
+
+[[objective]]
+name = "judged"
+sli = "quality"
+evaluation = "helpfulness"
+target = 0.8
+
+[[objective]]
+name = "cheap"
+sli = "cost"
+max_usd = 0.03
+target = 0.5
+"#,
+    )
+    .unwrap();
+    let o = run(&[
+        // burn windows end at the report's end: the newest span (10:06), with --current 1d
+        "slo",
+        &p(COST),
+        "--current",
+        "1d",
+        "--objectives",
+        obj.to_str().unwrap(),
+        "--format",
+        "json",
+        "--fail-on",
+        "breach",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let avail = row(&v, "objectives", "objective", "available");
+    assert_eq!(avail["valid"], 7);
+    assert_eq!(avail["bad"], 0);
+    close(&avail["budget_remaining"], &1.0.into(), "remaining");
+    assert_eq!(avail["alert"], "ok");
+    assert_eq!(avail["status"], "met");
+    let fast = row(&v, "objectives", "objective", "fast");
+    assert_eq!(fast["bad"], 7);
+    close(&fast["burn_1h"], &10.0.into(), "burn 1h");
+    close(&fast["burn_30m"], &10.0.into(), "burn 30m");
+    close(&fast["budget_remaining"], &(-9.0).into(), "remaining");
+    assert_eq!(fast["alert"], "page");
+    assert_eq!(fast["status"], "breached");
+    let judged = row(&v, "objectives", "objective", "judged");
+    assert_eq!(judged["alert"], "no data");
+    assert_eq!(judged["status"], "no data");
+    // traces: 0.053, 0.011775, 0.64, 0.01, 0.0053 priced (the unpriced one has no cost):
+    // 2 of 5 above 0.03 -> SLI 0.6 >= 0.5
+    let cheap = row(&v, "objectives", "objective", "cheap");
+    assert_eq!(cheap["valid"], 5);
+    assert_eq!(cheap["bad"], 2);
+    assert_eq!(cheap["status"], "met");
+    let kinds: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["breach"]);
+}
+
+#[test]
+fn issue3_shared_options_errors_and_cardinality_guard() {
+    let v = json_of(&[
+        "cost",
+        &p(COST),
+        "--current",
+        DAY,
+        "--by",
+        "route",
+        "--top",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let routes: Vec<&str> = v["tables"]["cost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["route"].as_str().unwrap())
+        .collect();
+    // /b has 3 priced-or-not spans, /a 4: --top 1 keeps /a
+    assert_eq!(routes, ["/a", "__other__"]);
+    let v = json_of(&[
+        "slo",
+        &p(COST),
+        "--current",
+        DAY,
+        "--by",
+        "attr:app.region",
+        "--where",
+        "model!=o3",
+        "--format",
+        "json",
+    ]);
+    let eu = row(&v, "cohorts", "attr:app.region", "eu");
+    assert_eq!(eu["spans"], 3);
+    let v = json_of(&[
+        "slo",
+        &p(COST),
+        "--current",
+        DAY,
+        "--by",
+        "tenant,model",
+        "--where",
+        "route=/b",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["tables"]["cohorts"].as_array().unwrap().len(), 3);
+    for (args, needle) in [
+        (
+            vec!["slo", COST, "--by", "colour"],
+            "unknown field `colour`",
+        ),
+        (vec!["slo", COST, "--current", "3 days"], "--current"),
+        (vec!["slo", COST, "--where", "model"], "not a condition"),
+        (
+            vec!["cost", COST, "--fail-on", "oops"],
+            "unknown finding kind",
+        ),
+        (
+            vec!["cost", COST, "--format", "parquet"],
+            "needs an output file",
+        ),
+        (
+            vec!["cost", COST, "--format", "csv", "--table", "nope"],
+            "no table named",
+        ),
+    ] {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| if *a == COST { p(COST) } else { a.to_string() })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.starts_with("spanlens: error: ") && e.contains(needle),
+            "{args:?}: {e}"
+        );
+        assert!(e.contains("hint: "), "{e}");
+    }
+}
+
+#[test]
+fn issue3_query_runs_a_user_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.sql");
+    std::fs::write(
+        &q,
+        "-- spans and tokens per cohort\nSELECT {{keys}}, COUNT(*) AS spans, SUM(input_tokens) AS input\nFROM {{spans}} s WHERE {{kind}} GROUP BY {{keys}} ORDER BY {{keys}}\n",
+    )
+    .unwrap();
+    let v = json_of(&[
+        "query",
+        q.to_str().unwrap(),
+        &p(COST),
+        "--current",
+        DAY,
+        "--by",
+        "route",
+        "--format",
+        "json",
+    ]);
+    let rows = v["tables"]["result"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["k0"], "/a");
+    assert_eq!(rows[0]["spans"], 4);
+    assert_eq!(rows[0]["input"], 14000);
+    let o = run(&["query", q.to_str().unwrap(), &p(COST), "--explain"]);
+    let sql = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        sql.contains("FROM (SELECT *, 'all' AS k0 FROM spans WHERE start_ns >="),
+        "{sql}"
+    );
+}
+
+fn snapshot_output(args: &[&str]) -> String {
+    let o = run(args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Every output format of both commands (rows in a stable order; Parquet
+/// read back through the JSON of its rows).
+#[test]
+fn issue3_snapshots_of_every_format() {
+    for cmd in ["slo", "cost"] {
+        for fmt in ["table", "markdown", "json", "csv"] {
+            let out = snapshot_output(&[
+                cmd,
+                &p(COST),
+                "--by",
+                "route",
+                "--current",
+                DAY,
+                "--format",
+                fmt,
+            ]);
+            // the inputs line names an absolute path nowhere, but keep snapshots machine-independent
+            insta::assert_snapshot!(format!("{cmd}_{fmt}"), out);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("t.parquet");
+        let o = run(&[
+            cmd,
+            &p(COST),
+            "--by",
+            "route",
+            "--current",
+            DAY,
+            "--format",
+            "parquet",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let df = polars::prelude::ParquetReader::new(std::fs::File::open(&out).unwrap())
+            .finish()
+            .unwrap();
+        let rows: Vec<Value> = (0..df.height())
+            .map(|i| Value::Object(crate::common::row_json(&df, i)))
+            .collect();
+        insta::assert_snapshot!(
+            format!("{cmd}_parquet"),
+            serde_json::to_string_pretty(&rows).unwrap()
+        );
+    }
+}
