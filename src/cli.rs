@@ -57,6 +57,12 @@ pub enum ReportFormat {
     Parquet,
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PercentilesArg {
+    Exact,
+    LogBucket,
+}
+
 /// Windows, cohorts, filters, output and gate: shared by every report.
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
@@ -87,6 +93,10 @@ pub struct ReportArgs {
     /// Span type the rates count: llm (default), embedding, tool, ..., or `all`
     #[arg(long, value_name = "TYPE")]
     pub kind: Option<String>,
+    /// Percentiles: exact (type 7, = DuckDB quantile_cont) or from log-bucket
+    /// histograms (1% relative accuracy; what a remote engine returns)
+    #[arg(long, value_enum, default_value = "exact")]
+    pub percentiles: PercentilesArg,
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: ReportFormat,

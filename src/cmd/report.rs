@@ -126,7 +126,11 @@ pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Resul
             )
         });
     }
-    let mut engine = LocalEngine::new(ds.spans, ds.evals);
+    let method = match a.percentiles {
+        crate::cli::PercentilesArg::Exact => crate::engine::PercentileMethod::Exact,
+        crate::cli::PercentilesArg::LogBucket => crate::engine::PercentileMethod::LogBucket,
+    };
+    let mut engine = LocalEngine::new(ds.spans, ds.evals).with_method(method);
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let last = engine.last_start_ns()?;
     let (cur, base) = window::resolve(current, baseline, until, last, now);

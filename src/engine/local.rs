@@ -1,5 +1,6 @@
 //! The local engine: polars' SQL context over the in-memory canonical
-//! tables. Percentiles are exact: `pbucket(x)` keeps the value itself.
+//! tables. Percentiles are exact by default (`pbucket(x)` keeps the value
+//! itself); `--percentiles log-bucket` answers them as a remote engine does.
 
 use polars::prelude::*;
 use polars::sql::SQLContext;
@@ -14,6 +15,7 @@ pub struct LocalEngine {
     spans: DataFrame,
     evals: DataFrame,
     small: Vec<(String, DataFrame)>,
+    method: PercentileMethod,
 }
 
 impl LocalEngine {
@@ -22,7 +24,14 @@ impl LocalEngine {
             spans,
             evals,
             small: Vec::new(),
+            method: PercentileMethod::Exact,
         }
+    }
+
+    /// Answer percentiles from log-bucket histograms, as a remote engine does.
+    pub fn with_method(mut self, method: PercentileMethod) -> LocalEngine {
+        self.method = method;
+        self
     }
 }
 
@@ -72,7 +81,7 @@ impl Engine for LocalEngine {
     }
 
     fn percentiles(&self) -> PercentileMethod {
-        PercentileMethod::Exact
+        self.method
     }
 
     fn last_start_ns(&mut self) -> Result<Option<i64>> {

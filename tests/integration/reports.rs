@@ -77,6 +77,56 @@ fn issue3_slo_equals_duckdb_reference() {
     }
 }
 
+/// The log-bucket path (what a remote engine returns) is within 1% of the
+/// exact percentiles, and the report says which method produced them.
+#[test]
+fn issue3_log_bucket_percentiles_within_one_percent() {
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/reference/example_slo_by_route.json")).unwrap(),
+    )
+    .unwrap();
+    let got = json_of(&[
+        "--config",
+        &p("fixtures/example/spanlens.toml"),
+        "slo",
+        &p("fixtures/example/export.otlp.jsonl.gz"),
+        "--by",
+        "route",
+        "--current",
+        reference["window"].as_str().unwrap(),
+        "--percentiles",
+        "log-bucket",
+        "--format",
+        "json",
+    ]);
+    assert!(got["meta"]["engine"]
+        .as_str()
+        .unwrap()
+        .contains("log-bucket"));
+    let mut checked = 0;
+    for (g, w) in got["tables"]["cohorts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(reference["cohorts"].as_array().unwrap())
+    {
+        for k in [
+            "latency_p50_ms",
+            "latency_p95_ms",
+            "latency_p99_ms",
+            "ttft_p50_ms",
+            "ttft_p95_ms",
+        ] {
+            if let (Some(a), Some(b)) = (g[k].as_f64(), w[k].as_f64()) {
+                assert!(((a - b) / b).abs() < 0.01, "{k}: {a} vs exact {b}");
+                checked += 1;
+            }
+        }
+        assert_eq!(g["spans"], w["spans"]);
+    }
+    assert!(checked >= 15, "{checked}");
+}
+
 const COST: &str = "fixtures/tiny/cost.jsonl";
 const DAY: &str = "2026-01-02..2026-01-03";
 
