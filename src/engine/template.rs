@@ -27,8 +27,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("cohorts", include_str!("../../queries/cohorts.sql")),
     ("slo_counts", include_str!("../../queries/slo_counts.sql")),
     (
-        "slo_percentiles",
-        include_str!("../../queries/slo_percentiles.sql"),
+        "slo_quantiles",
+        include_str!("../../queries/slo_quantiles.sql"),
+    ),
+    (
+        "slo_histograms",
+        include_str!("../../queries/slo_histograms.sql"),
     ),
     ("slo_evals", include_str!("../../queries/slo_evals.sql")),
     ("slo_events", include_str!("../../queries/slo_events.sql")),
@@ -46,7 +50,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("cost_models", include_str!("../../queries/cost_models.sql")),
     ("cost_tokens", include_str!("../../queries/cost_tokens.sql")),
-    ("cost_traces", include_str!("../../queries/cost_traces.sql")),
+    (
+        "cost_trace_quantiles",
+        include_str!("../../queries/cost_trace_quantiles.sql"),
+    ),
+    (
+        "cost_trace_histograms",
+        include_str!("../../queries/cost_trace_histograms.sql"),
+    ),
     (
         "cost_top_traces",
         include_str!("../../queries/cost_top_traces.sql"),

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use chrono::{Datelike, TimeZone, Utc};
 use polars::prelude::*;
 
-use super::{cohort_phase, expand, key_order, pct_cell, read_hists, Rows};
+use super::{
+    cohort_phase, expand, key_order, pct_cell, percentile_template, read_percentiles, Rows,
+};
 use crate::engine::{Condition, Engine, KindFilter, Scope};
 use crate::error::Result;
 use crate::pricing::{CostParts, MatchRule, ModelPrice, PriceTable, Tokens};
@@ -365,7 +367,11 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
         expand(
             engine,
             &scope,
-            "cost_traces",
+            percentile_template(
+                engine.percentiles(),
+                "cost_trace_quantiles",
+                "cost_trace_histograms",
+            ),
             &[("trace_costs", tc.clone())],
         )?,
         expand(
@@ -380,7 +386,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
     ])?;
     let nk = scope.keys.len();
     let hist_rows = Rows::new(&frames[0], "cost_traces");
-    let hists = read_hists(&hist_rows, nk, None, engine.percentiles())?;
+    let hists = read_percentiles(&hist_rows, nk, None, engine.percentiles())?;
     // trace count and sum per cohort
     let mut per_trace: BTreeMap<Vec<String>, (u64, f64, u64)> = BTreeMap::new();
     {

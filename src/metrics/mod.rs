@@ -154,64 +154,73 @@ pub fn cohort_phase(
     Ok(())
 }
 
-/// A histogram per (cohort, metric) from `pbucket` rows, and percentiles from it.
+/// The probabilities every report prints.
+pub const PROBS: [f64; 3] = [0.5, 0.95, 0.99];
+
+/// Percentiles of one (cohort, metric): exact values from the engine, or
+/// a log-bucket histogram they are computed from.
 #[derive(Default, Clone, Debug)]
-pub struct Hist {
-    exact: Vec<(f64, u64)>,
-    buckets: Vec<(i64, u64)>,
+pub struct Pcts {
     pub n: u64,
+    exact: Option<[Option<f64>; 3]>,
+    buckets: Vec<(i64, u64)>,
 }
 
-impl Hist {
-    pub fn add_exact(&mut self, v: f64, n: u64) {
-        self.exact.push((v, n));
-        self.n += n;
-    }
-    pub fn add_bucket(&mut self, b: i64, n: u64) {
-        self.buckets.push((b, n));
-        self.n += n;
-    }
+impl Pcts {
+    /// One of [`PROBS`].
     pub fn quantile(&self, p: f64) -> Option<f64> {
-        if !self.buckets.is_empty() {
-            quantile::quantile_log_buckets(&self.buckets, p)
-        } else {
-            quantile::quantile_weighted(&self.exact, p)
+        match &self.exact {
+            Some(v) => PROBS.iter().position(|x| *x == p).and_then(|i| v[i]),
+            None => quantile::quantile_log_buckets(&self.buckets, p),
         }
     }
 }
 
-/// Read `pbucket` histogram rows (keys, `extra` grouping column, b, n).
-pub fn read_hists(
+/// The template answering percentiles for this engine: exact quantiles or
+/// log-bucket histograms.
+pub fn percentile_template(
+    method: PercentileMethod,
+    exact: &'static str,
+    histogram: &'static str,
+) -> &'static str {
+    match method {
+        PercentileMethod::Exact => exact,
+        PercentileMethod::LogBucket => histogram,
+    }
+}
+
+/// Read percentile rows: (keys, `extra`, n, p50, p95, p99) from an exact
+/// template, or (keys, `extra`, b, n) histogram rows.
+pub fn read_percentiles(
     rows: &Rows,
     nkeys: usize,
     extra: Option<&str>,
     method: PercentileMethod,
-) -> Result<BTreeMap<(Vec<String>, String), Hist>> {
+) -> Result<BTreeMap<(Vec<String>, String), Pcts>> {
     let keys = rows.keys(nkeys)?;
     let extra_v = match extra {
         Some(c) => rows.strs(c)?,
         None => vec![None; rows.len()],
     };
     let n = rows.u64s("n")?;
-    let mut out: BTreeMap<(Vec<String>, String), Hist> = BTreeMap::new();
+    let mut out: BTreeMap<(Vec<String>, String), Pcts> = BTreeMap::new();
+    let key = |i: usize| (keys[i].clone(), extra_v[i].clone().unwrap_or_default());
     match method {
         PercentileMethod::Exact => {
-            let b = rows.f64s("b")?;
+            let (a, b, c) = (rows.f64s("p50")?, rows.f64s("p95")?, rows.f64s("p99")?);
             for i in 0..rows.len() {
-                if let Some(v) = b[i] {
-                    out.entry((keys[i].clone(), extra_v[i].clone().unwrap_or_default()))
-                        .or_default()
-                        .add_exact(v, n[i]);
-                }
+                let e = out.entry(key(i)).or_default();
+                e.n += n[i];
+                e.exact = Some([a[i], b[i], c[i]]);
             }
         }
         PercentileMethod::LogBucket => {
             let b = rows.i64s("b")?;
             for i in 0..rows.len() {
                 if let Some(v) = b[i] {
-                    out.entry((keys[i].clone(), extra_v[i].clone().unwrap_or_default()))
-                        .or_default()
-                        .add_bucket(v, n[i]);
+                    let e = out.entry(key(i)).or_default();
+                    e.n += n[i];
+                    e.buckets.push((v, n[i]));
                 }
             }
         }
@@ -220,7 +229,7 @@ pub fn read_hists(
 }
 
 /// The percentile cell: marked low-confidence below the n of statistics.md.
-pub fn pct_cell(h: Option<&Hist>, p: f64) -> crate::report::model::Cell {
+pub fn pct_cell(h: Option<&Pcts>, p: f64) -> crate::report::model::Cell {
     use crate::report::model::Cell;
     let Some(h) = h else { return Cell::Null };
     match h.quantile(p) {

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{cohort_phase, expand, key_order, pct_cell, read_hists, Rows};
+use super::{
+    cohort_phase, expand, key_order, pct_cell, percentile_template, read_percentiles, Rows,
+};
 use crate::engine::{Condition, Engine, Scope};
 use crate::error::Result;
 use crate::report::model::{Cell, Finding, Report, Table, Unit};
@@ -61,13 +63,18 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &SloOptions) -> Result<
     let method = engine.percentiles();
     let queries = vec![
         expand(engine, &scope, "slo_counts", &[])?,
-        expand(engine, &scope, "slo_percentiles", &[])?,
+        expand(
+            engine,
+            &scope,
+            percentile_template(method, "slo_quantiles", "slo_histograms"),
+            &[],
+        )?,
         expand(engine, &scope, "slo_evals", &[])?,
     ];
     let frames = engine.run(&queries)?;
 
     let counts = Rows::new(&frames[0], "slo_counts");
-    let hists = read_hists(
+    let hists = read_percentiles(
         &Rows::new(&frames[1], "slo_percentiles"),
         nk,
         Some("metric"),

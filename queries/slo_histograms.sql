@@ -1,6 +1,6 @@
--- Histograms per cohort of latency, time to first token and time per
--- output token: b = pbucket(x) is the exact value on the local engine and
--- the log-bucket index on remote engines; percentiles are computed from
+-- Log-bucket histograms per cohort of latency, time to first token and time per
+-- output token (engines without exact quantiles; slo_quantiles.sql otherwise):
+-- b = pbucket(x) is the log-bucket index; percentiles are computed from
 -- these counts in Rust (stats::quantile).
 SELECT {{keys}}, metric, b, COUNT(*) AS n
 FROM (
