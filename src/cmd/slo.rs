@@ -14,7 +14,7 @@ use crate::pricing::PriceTable;
 use crate::window::{self, NS_PER_DAY};
 
 pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
-    let mut objectives = objectives(&ctx.config.objectives, "spanlens.toml")?;
+    let mut objectives = objectives_from(&ctx.config.objectives, "spanlens.toml")?;
     if let Some(p) = &args.objectives {
         objectives.extend(objectives_from(
             &config::load_objectives(p)?,
@@ -46,10 +46,6 @@ pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
     let mut report = slo::run(&mut engine, p.scope, &opts)?;
     report.meta.splice(0..0, p.meta);
     emit(&report, &args.report, &p.fail_on, ctx)
-}
-
-fn objectives(list: &[ObjectiveConfig], file: &str) -> Result<Vec<Objective>> {
-    objectives_from(list, file)
 }
 
 /// Check and convert `[[objective]]` tables.

@@ -41,8 +41,7 @@ impl Cell {
     }
     pub fn opt(v: Option<f64>) -> Cell {
         match v {
-            Some(x) if x.is_finite() => Cell::Num(x),
-            Some(x) if x.is_infinite() => Cell::Num(x),
+            Some(x) if !x.is_nan() => Cell::Num(x),
             _ => Cell::Null,
         }
     }
