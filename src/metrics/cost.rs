@@ -608,6 +608,9 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
         tables.push(b);
         findings.extend(f);
     }
+    for t in tables.iter_mut() {
+        super::settle_table(t);
+    }
     let mut meta = Vec::new();
     for s in &o.cost.prices.sources {
         meta.push((

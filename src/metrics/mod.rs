@@ -228,6 +228,35 @@ pub fn read_percentiles(
     Ok(out)
 }
 
+/// Money summed by a parallel engine differs in its last bits from run to
+/// run (the order of additions changes). Values are settled to 12 decimal
+/// places (1e-12 USD, 1e-12 of a share) so two runs on the same inputs
+/// give byte-identical outputs; that is 8 digits below the printed 1e-4.
+pub fn settle(x: f64) -> f64 {
+    if x.is_finite() && x.abs() < 1e6 {
+        (x * 1e12).round() / 1e12
+    } else {
+        x
+    }
+}
+
+/// [`settle`] every money and share cell of a table.
+pub fn settle_table(t: &mut crate::report::model::Table) {
+    use crate::report::model::{Cell, Unit};
+    for (i, c) in t.columns.iter().enumerate() {
+        if !matches!(c.unit, Unit::Usd | Unit::Share) {
+            continue;
+        }
+        for row in t.rows.iter_mut() {
+            row[i] = match row[i] {
+                Cell::Num(x) => Cell::Num(settle(x)),
+                Cell::Low(x) => Cell::Low(settle(x)),
+                ref other => other.clone(),
+            };
+        }
+    }
+}
+
 /// The percentile cell: marked low-confidence below the n of statistics.md.
 pub fn pct_cell(h: Option<&Pcts>, p: f64) -> crate::report::model::Cell {
     use crate::report::model::Cell;
