@@ -7,11 +7,7 @@ FROM (
   FROM {{spans}} s
   JOIN (
     SELECT trace_id AS e_trace, span_id AS e_span,
-      CASE WHEN LOWER(label) IN ({{pass_labels}}) THEN 1
-           WHEN LOWER(label) IN ({{fail_labels}}) THEN 0
-           WHEN score IS NOT NULL AND score >= {{score_threshold}} THEN 1
-           WHEN score IS NOT NULL THEN 0
-           ELSE NULL END AS outcome
+      {{eval_outcome}} AS outcome
     FROM evals WHERE span_id IS NOT NULL AND name = {{param:evaluation}}
   ) e ON s.trace_id = e.e_trace AND s.span_id = e.e_span
   UNION ALL
@@ -19,11 +15,7 @@ FROM (
   FROM {{spans}} s
   JOIN (
     SELECT trace_id AS e_trace,
-      CASE WHEN LOWER(label) IN ({{pass_labels}}) THEN 1
-           WHEN LOWER(label) IN ({{fail_labels}}) THEN 0
-           WHEN score IS NOT NULL AND score >= {{score_threshold}} THEN 1
-           WHEN score IS NOT NULL THEN 0
-           ELSE NULL END AS outcome
+      {{eval_outcome}} AS outcome
     FROM evals WHERE span_id IS NULL AND name = {{param:evaluation}}
   ) e ON s.trace_id = e.e_trace
   WHERE s.parent_span_id IS NULL

@@ -89,6 +89,19 @@ fn list(values: &[String]) -> String {
         .join(", ")
 }
 
+/// One evaluation row's outcome over the `evals` columns: 1 pass, 0 fail,
+/// NULL not judged. A pass label passes, a fail label fails, otherwise a
+/// score passes at >= the threshold (statistics.md "Rates").
+fn eval_outcome(s: &Scope) -> String {
+    format!(
+        "CASE WHEN LOWER(label) IN ({}) THEN 1 WHEN LOWER(label) IN ({}) THEN 0 \
+         WHEN score IS NOT NULL AND score >= {:?} THEN 1 WHEN score IS NOT NULL THEN 0 ELSE NULL END",
+        list(&s.pass_labels),
+        list(&s.fail_labels),
+        s.score_threshold
+    )
+}
+
 pub struct Expander<'a> {
     pub dialect: Dialect,
     pub method: PercentileMethod,
@@ -237,6 +250,7 @@ impl<'a> Expander<'a> {
             ("{{refusal_reasons}}", list(&s.refusal_reasons)),
             ("{{pass_labels}}", list(&s.pass_labels)),
             ("{{fail_labels}}", list(&s.fail_labels)),
+            ("{{eval_outcome}}", eval_outcome(s)),
             ("{{score_threshold}}", format!("{:?}", s.score_threshold)),
         ];
         for (k, v) in replacements {
@@ -247,7 +261,7 @@ impl<'a> Expander<'a> {
             return Err(Error::usage(
                 format!("query {name}: unknown placeholder {}", &sql[at..end]),
                 "placeholders are {{spans}}, {{keys}}, {{kind}}, {{refusal_reasons}}, {{pass_labels}}, \
-                 {{fail_labels}}, {{score_threshold}}",
+                 {{fail_labels}}, {{score_threshold}}, {{eval_outcome}}",
             ));
         }
         let sql = self.macros(&sql).map_err(|e| {

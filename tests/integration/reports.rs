@@ -39,26 +39,38 @@ fn row<'a>(v: &'a Value, table: &str, key: &str, val: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{table}: no row {key}={val}"))
 }
 
-/// Counts, rates and percentiles equal DuckDB's on the same spans
-/// (tests/reference/duckdb_slo.py wrote the expected values).
-#[test]
-fn issue3_slo_equals_duckdb_reference() {
+/// The DuckDB reference values and `spanlens slo --by route` on the same
+/// window of the bundled example, with `extra` flags.
+fn example_slo(extra: &[&str]) -> (Value, Value) {
     let reference: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("tests/reference/example_slo_by_route.json")).unwrap(),
     )
     .unwrap();
-    let got = json_of(&[
+    let config = p("fixtures/example/spanlens.toml");
+    let input = p("fixtures/example/export.otlp.jsonl.gz");
+    let window = reference["window"].as_str().unwrap();
+    let mut args = vec![
         "--config",
-        &p("fixtures/example/spanlens.toml"),
+        &config,
         "slo",
-        &p("fixtures/example/export.otlp.jsonl.gz"),
+        &input,
         "--by",
         "route",
         "--current",
-        reference["window"].as_str().unwrap(),
+        window,
         "--format",
         "json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let got = json_of(&args);
+    (reference, got)
+}
+
+/// Counts, rates and percentiles equal DuckDB's on the same spans
+/// (tests/reference/duckdb_slo.py wrote the expected values).
+#[test]
+fn issue3_slo_equals_duckdb_reference() {
+    let (reference, got) = example_slo(&[]);
     let want = reference["cohorts"].as_array().unwrap();
     let rows = got["tables"]["cohorts"].as_array().unwrap();
     assert_eq!(rows.len(), want.len());
@@ -81,24 +93,7 @@ fn issue3_slo_equals_duckdb_reference() {
 /// exact percentiles, and the report says which method produced them.
 #[test]
 fn issue3_log_bucket_percentiles_within_one_percent() {
-    let reference: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("tests/reference/example_slo_by_route.json")).unwrap(),
-    )
-    .unwrap();
-    let got = json_of(&[
-        "--config",
-        &p("fixtures/example/spanlens.toml"),
-        "slo",
-        &p("fixtures/example/export.otlp.jsonl.gz"),
-        "--by",
-        "route",
-        "--current",
-        reference["window"].as_str().unwrap(),
-        "--percentiles",
-        "log-bucket",
-        "--format",
-        "json",
-    ]);
+    let (reference, got) = example_slo(&["--percentiles", "log-bucket"]);
     assert!(got["meta"]["engine"]
         .as_str()
         .unwrap()
