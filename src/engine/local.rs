@@ -6,7 +6,7 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 use polars_arrow::array::{Array, ListArray, StructArray, Utf8ViewArray};
 
-use super::template::Expanded;
+use super::template::{Dialect, Expanded};
 use super::{Engine, PercentileMethod};
 use crate::error::{Error, Result};
 use crate::frame::schema as col;
@@ -78,6 +78,10 @@ pub fn attr_column(spans: &DataFrame, key: &str, name: &str) -> PolarsResult<Col
 impl Engine for LocalEngine {
     fn name(&self) -> &'static str {
         "local"
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Polars
     }
 
     fn percentiles(&self) -> PercentileMethod {

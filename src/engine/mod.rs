@@ -48,6 +48,8 @@ impl PercentileMethod {
 
 pub trait Engine {
     fn name(&self) -> &'static str;
+    /// The SQL dialect the templates are expanded in.
+    fn dialect(&self) -> template::Dialect;
     fn percentiles(&self) -> PercentileMethod;
     /// The newest span start in the data (for relative windows); None when empty.
     fn last_start_ns(&mut self) -> Result<Option<i64>>;

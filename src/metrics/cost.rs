@@ -300,14 +300,10 @@ fn cohort_costs(
             cache_write: rcw[r],
             reasoning: rrs[r],
         };
-        let cached = (all.cache_read + all.cache_write).min(all.input);
-        let reas = all.reasoning.min(all.output);
         c.spans += spans[r];
-        c.tokens[0] += all.input - cached;
-        c.tokens[1] += all.cache_read.min(cached);
-        c.tokens[2] += cached - all.cache_read.min(cached);
-        c.tokens[3] += all.output - reas;
-        c.tokens[4] += reas;
+        for (sum, n) in c.tokens.iter_mut().zip(all.by_kind()) {
+            *sum += n;
+        }
         let rep = rep_usd[r].unwrap_or(0.0);
         let price = mkey[r]
             .as_ref()
@@ -315,11 +311,11 @@ fn cohort_costs(
             .and_then(|(_, hit)| hit.as_ref());
         match price {
             Some((m, _)) => {
-                // prices are linear in tokens within a prompt-size class
-                let rates_input = tclass[r];
-                let mp = tiered(m, rates_input);
-                let t_all = mp.cost(&all);
-                let t_rep = mp.cost(&reported);
+                // prices are linear in tokens within a prompt-size class:
+                // the summed tokens are billed at that class's tier
+                let rates = m.rates_for(tclass[r]);
+                let t_all = rates.cost(&all);
+                let t_rep = rates.cost(&reported);
                 add(&mut c.table, &t_all);
                 c.reported_usd += rep;
                 c.reported_spans += rep_spans[r];
@@ -346,15 +342,6 @@ fn cohort_costs(
         }
     }
     Ok(out)
-}
-
-/// The model priced at the rates of prompt-size class `class` (so that
-/// `cost` of summed tokens uses that class's tier).
-fn tiered(m: &ModelPrice, class: u64) -> ModelPrice {
-    let mut one = m.clone();
-    one.base = *m.rates_for(class);
-    one.tiers.clear();
-    one
 }
 
 pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> Result<Report> {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use crate::engine::template::{self, Dialect, Expanded, Expander};
+use crate::engine::template::{self, Expanded, Expander};
 use crate::engine::{Engine, PercentileMethod, Scope, OTHER};
 use crate::error::{Error, Result};
 use crate::stats::quantile;
@@ -120,18 +120,11 @@ pub fn expand(
     name: &str,
     params: &[(&str, String)],
 ) -> Result<Expanded> {
-    Expander::new(dialect(engine), engine.percentiles(), scope).expand(
+    Expander::new(engine.dialect(), engine.percentiles(), scope).expand(
         name,
         template::builtin(name),
         params,
     )
-}
-
-pub fn dialect(engine: &dyn Engine) -> Dialect {
-    match engine.name() {
-        "spark" => Dialect::Spark,
-        _ => Dialect::Polars,
-    }
 }
 
 /// Phase 1: spans per cohort, then the cardinality guard.

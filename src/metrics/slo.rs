@@ -271,7 +271,15 @@ fn objectives(
                 &[("evaluation", crate::engine::template::quote(evaluation))],
             )?,
             Sli::Cost { max_usd } => {
-                let copts = o.cost.as_ref().expect("cost options for cost objectives");
+                let copts = o.cost.as_ref().ok_or_else(|| {
+                    crate::error::Error::usage(
+                        format!(
+                            "objective `{}`: a cost objective needs a price table",
+                            obj.name
+                        ),
+                        "pass --prices FILE or let spanlens use its embedded table",
+                    )
+                })?;
                 let mut cs = s.clone();
                 cs.kind = copts.kind.clone();
                 let tc = super::cost::trace_costs_sql(engine, &cs, copts)?;

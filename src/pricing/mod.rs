@@ -101,21 +101,44 @@ impl ModelPrice {
             .map_or(&self.base, |t| &t.rates)
     }
 
-    /// statistics.md: (in - cr - cw)·r_in + cr·r_cr + cw·r_cw
-    /// + (out - reas)·r_out + reas·r_reas. Counts that exceed their total
-    ///   (a cache larger than the prompt) are clamped, never negative.
+    /// The cost of one span's tokens at the tier its prompt size selects.
     pub fn cost(&self, t: &Tokens) -> CostParts {
-        let r = self.rates_for(t.input);
-        let cached = t.cache_read.saturating_add(t.cache_write).min(t.input);
-        let cr = t.cache_read.min(cached);
-        let cw = cached - cr;
-        let reas = t.reasoning.min(t.output);
+        self.rates_for(t.input).cost(t)
+    }
+}
+
+impl Tokens {
+    /// Tokens by billing kind: [uncached input, cache read, cache write,
+    /// output without reasoning, reasoning]. Counts that exceed their total
+    /// (a cache larger than the prompt) are clamped, never negative.
+    pub fn by_kind(&self) -> [u64; 5] {
+        let cached = self
+            .cache_read
+            .saturating_add(self.cache_write)
+            .min(self.input);
+        let cr = self.cache_read.min(cached);
+        let reas = self.reasoning.min(self.output);
+        [
+            self.input - cached,
+            cr,
+            cached - cr,
+            self.output - reas,
+            reas,
+        ]
+    }
+}
+
+impl Rates {
+    /// statistics.md: (in - cr - cw)·r_in + cr·r_cr + cw·r_cw
+    /// + (out - reas)·r_out + reas·r_reas, over [`Tokens::by_kind`].
+    pub fn cost(&self, t: &Tokens) -> CostParts {
+        let [input, cr, cw, output, reas] = t.by_kind();
         CostParts {
-            input: (t.input - cached) as f64 * r.input,
-            cache_read: cr as f64 * r.cache_read(),
-            cache_write: cw as f64 * r.cache_write(),
-            output: (t.output - reas) as f64 * r.output,
-            reasoning: reas as f64 * r.reasoning(),
+            input: input as f64 * self.input,
+            cache_read: cr as f64 * self.cache_read(),
+            cache_write: cw as f64 * self.cache_write(),
+            output: output as f64 * self.output,
+            reasoning: reas as f64 * self.reasoning(),
         }
     }
 }
