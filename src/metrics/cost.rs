@@ -192,14 +192,9 @@ fn register(engine: &mut dyn Engine, res: &Resolution) -> Result<()> {
     engine.register("prices", df)
 }
 
-/// The expanded per-trace cost query (wrapped by other templates).
-pub fn trace_costs_sql(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Result<String> {
-    // classes come from the registered prices; re-resolving is cheap (one small query)
-    let res = resolve(engine, scope, o)?;
-    trace_costs_with(engine, scope, o, &res)
-}
-
-fn trace_costs_with(
+/// The expanded per-trace cost query (wrapped by other templates), over
+/// the prices `res` registered.
+pub fn trace_costs_with(
     engine: &dyn Engine,
     scope: &Scope,
     o: &CostOptions,

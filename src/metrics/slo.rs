@@ -229,6 +229,27 @@ fn objectives(
             .into(),
     );
     let mut findings = Vec::new();
+    // Cost objectives share one price resolution, over the longest period
+    // (a superset of every cost objective's spans), registered before the
+    // objectives' events run in one engine pass.
+    let prices = match &o.cost {
+        Some(copts)
+            if o.objectives
+                .iter()
+                .any(|x| matches!(x.sli, Sli::Cost { .. })) =>
+        {
+            let longest = o.objectives.iter().map(|x| x.period_ns).max().unwrap_or(0);
+            let mut s = scope.clone();
+            s.kind = copts.kind.clone();
+            s.window = Window {
+                start_ns: last_bucket + bucket_ns - longest,
+                end_ns: last_bucket + bucket_ns,
+            };
+            Some(super::cost::resolve(engine, &s, copts)?)
+        }
+        _ => None,
+    };
+    let mut queries = Vec::with_capacity(o.objectives.len());
     for obj in &o.objectives {
         let mut s = scope.clone();
         s.window = Window {
@@ -271,18 +292,18 @@ fn objectives(
                 &[("evaluation", crate::engine::template::quote(evaluation))],
             )?,
             Sli::Cost { max_usd } => {
-                let copts = o.cost.as_ref().ok_or_else(|| {
-                    crate::error::Error::usage(
+                let (Some(copts), Some(res)) = (&o.cost, &prices) else {
+                    return Err(crate::error::Error::usage(
                         format!(
                             "objective `{}`: a cost objective needs a price table",
                             obj.name
                         ),
                         "pass --prices FILE or let spanlens use its embedded table",
-                    )
-                })?;
+                    ));
+                };
                 let mut cs = s.clone();
                 cs.kind = copts.kind.clone();
-                let tc = super::cost::trace_costs_sql(engine, &cs, copts)?;
+                let tc = super::cost::trace_costs_with(engine, &cs, copts, res)?;
                 expand(
                     engine,
                     &cs,
@@ -291,8 +312,11 @@ fn objectives(
                 )?
             }
         };
-        let frames = engine.run(&[q])?;
-        let rows = Rows::new(&frames[0], "slo_events");
+        queries.push(q);
+    }
+    let frames = engine.run(&queries)?;
+    for (obj, frame) in o.objectives.iter().zip(&frames) {
+        let rows = Rows::new(frame, "slo_events");
         let keys = rows.keys(nk)?;
         let (t, valid, bad) = (rows.i64s("t")?, rows.u64s("valid")?, rows.u64s("bad")?);
         // cohort -> bucket start -> (valid, bad)
