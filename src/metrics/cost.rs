@@ -11,6 +11,7 @@ use polars::prelude::*;
 use super::{
     cohort_phase, expand, key_order, pct_cell, percentile_template, read_percentiles, Rows,
 };
+use crate::engine::template::Expanded;
 use crate::engine::{Condition, Engine, KindFilter, Scope};
 use crate::error::Result;
 use crate::pricing::{CostParts, MatchRule, ModelPrice, PriceTable, Tokens};
@@ -242,21 +243,23 @@ fn add(a: &mut CostParts, b: &CostParts) {
 }
 
 /// Cost per cohort from the token sums of `cost_tokens`.
-fn cohort_costs(
-    engine: &mut dyn Engine,
-    scope: &Scope,
-    o: &CostOptions,
-    res: &Resolution,
-) -> Result<BTreeMap<Vec<String>, CohortCost>> {
-    let q = expand(
+fn tokens_query(engine: &dyn Engine, scope: &Scope, res: &Resolution) -> Result<Expanded> {
+    expand(
         engine,
         scope,
         "cost_tokens",
         &[("tier_class", res.tier_class_sql())],
-    )?;
-    let frames = engine.run(&[q])?;
-    let rows = Rows::new(&frames[0], "cost_tokens");
-    let nk = scope.keys.len();
+    )
+}
+
+/// Cost per cohort from the rows of [`tokens_query`].
+fn cohort_costs(
+    frame: &DataFrame,
+    nk: usize,
+    o: &CostOptions,
+    res: &Resolution,
+) -> Result<BTreeMap<Vec<String>, CohortCost>> {
+    let rows = Rows::new(frame, "cost_tokens");
     let keys = rows.keys(nk)?;
     let mkey = rows.strs("mkey")?;
     let tclass = rows.u64s("tclass")?;
@@ -343,9 +346,10 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
     scope.kind = o.cost.kind.clone();
     cohort_phase(engine, &mut scope, o.min_count, o.top)?;
     let res = resolve(engine, &scope, &o.cost)?;
-    let costs = cohort_costs(engine, &scope, &o.cost, &res)?;
     let tc = trace_costs_with(engine, &scope, &o.cost, &res)?;
+    // tokens, trace costs and top traces in one engine pass
     let frames = engine.run(&[
+        tokens_query(engine, &scope, &res)?,
         expand(
             engine,
             &scope,
@@ -367,7 +371,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
         )?,
     ])?;
     let nk = scope.keys.len();
-    let hist_rows = Rows::new(&frames[0], "cost_traces");
+    let costs = cohort_costs(&frames[0], nk, &o.cost, &res)?;
+    let hist_rows = Rows::new(&frames[1], "cost_traces");
     let hists = read_percentiles(&hist_rows, nk, None, engine.percentiles())?;
     // trace count and sum per cohort
     let mut per_trace: BTreeMap<Vec<String>, (u64, f64, u64)> = BTreeMap::new();
@@ -563,7 +568,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
             ("start", Unit::Time),
         ],
     );
-    let tr = Rows::new(&frames[1], "cost_top_traces");
+    let tr = Rows::new(&frames[2], "cost_top_traces");
     let tk = tr.keys(nk)?;
     let (tid, tcost, tsp, tun, tst) = (
         tr.strs("trace_id")?,
@@ -586,7 +591,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
 
     let mut tables = vec![summary, tokens, models, unpriced, top];
     if !o.cost.budgets.is_empty() {
-        let (b, f) = budgets(engine, &scope, &o.cost, &res, &o.key_names)?;
+        let (b, f) = budgets(engine, &scope, &o.cost, &o.key_names)?;
         tables.push(b);
         findings.extend(f);
     }
@@ -650,9 +655,17 @@ fn budgets(
     engine: &mut dyn Engine,
     scope: &Scope,
     o: &CostOptions,
-    res: &Resolution,
     key_names: &[String],
 ) -> Result<(Table, Vec<Finding>)> {
+    // a budget period can reach before the report window: price every model
+    // met in the report window or any budget period
+    let mut wide = scope.clone();
+    for b in &o.budgets {
+        let w = budget_window(b.period, scope.window);
+        wide.window.start_ns = wide.window.start_ns.min(w.start_ns);
+        wide.window.end_ns = wide.window.end_ns.max(w.end_ns);
+    }
+    let res = &resolve(engine, &wide, o)?;
     let mut t = Table::with_keys(
         "budgets",
         "Budgets",
@@ -667,11 +680,19 @@ fn budgets(
         ],
     );
     let mut findings = Vec::new();
+    // every budget's spend in one engine pass
+    let mut queries = Vec::with_capacity(o.budgets.len());
+    let mut windows = Vec::with_capacity(o.budgets.len());
     for b in &o.budgets {
         let mut s = scope.clone();
         s.window = budget_window(b.period, scope.window);
         s.conditions.extend(b.selector.iter().cloned());
-        let costs = cohort_costs(engine, &s, o, res)?;
+        queries.push(tokens_query(engine, &s, res)?);
+        windows.push(s.window);
+    }
+    let frames = engine.run(&queries)?;
+    for ((b, frame), window) in o.budgets.iter().zip(&frames).zip(&windows) {
+        let costs = cohort_costs(frame, scope.keys.len(), o, res)?;
         let mut keys: Vec<&Vec<String>> = costs.keys().collect();
         keys.sort_by(|a, b| key_order(a, b));
         for k in keys {
@@ -682,7 +703,7 @@ fn budgets(
             row.extend([
                 Cell::text(b.label.clone()),
                 Cell::Num(b.usd),
-                Cell::Int(s.window.start_ns),
+                Cell::Int(window.start_ns),
                 Cell::Num(spent),
                 Cell::Num(used),
                 crossed.map_or(Cell::Null, |x| Cell::text(format!("{:.0}%", x * 100.0))),

@@ -268,6 +268,23 @@ fn issue3_cost_gates_unpriced_and_budget_and_prices_overlay() {
             .count(),
         1
     );
+    // a budget period reaching before the report window prices the models
+    // met only there (the window holds just the last two spans)
+    let narrow = json_of(&[
+        "cost",
+        &p(COST),
+        "--current",
+        "2026-01-02T10:05:00Z..2026-01-02T10:07:00Z",
+        "--budget",
+        "1/day",
+        "--format",
+        "json",
+    ]);
+    close(
+        &narrow["tables"]["budgets"][0]["spent_usd"],
+        &0.720075.into(),
+        "day spend",
+    );
 }
 
 /// Objectives on the cost fixture: 7 LLM spans 10:00..10:06, none failed,
