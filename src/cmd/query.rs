@@ -73,6 +73,7 @@ pub fn run(args: QueryArgs, ctx: &Context) -> Result<i32> {
         tables: vec![t],
         findings: Vec::new(),
         notes: Vec::new(),
+        headline: None,
     };
     emit(&report, &args.report, &p.fail_on, ctx)
 }

@@ -150,6 +150,7 @@ pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Resul
         pass_labels: s.pass_labels.iter().map(|x| x.to_lowercase()).collect(),
         fail_labels: s.fail_labels.iter().map(|x| x.to_lowercase()).collect(),
         score_threshold: s.score_threshold,
+        arms: None,
     };
     let meta = vec![
         (

@@ -11,7 +11,11 @@
 //! * `{{kind}}`: the span kind filter (`--kind`, LLM spans by default);
 //! * `{{refusal_reasons}}`, `{{pass_labels}}`, `{{fail_labels}}`,
 //!   `{{score_threshold}}`: lists and numbers from the options;
+//! * `{{field}}`: the field a per-field template reads (drift);
 //! * `{{param:NAME}}`: a per-query parameter.
+//!
+//! With [`Arms`] (drift, compare), `{{spans}}` also carries the column
+//! `arm` and `{{keys}}` ends with it.
 //!
 //! Macros (expanded per dialect): `logbucket(x)` = floor(ln(x)/ln(1.02))
 //! (and a sentinel bucket for x <= 0), `pbucket(x)` = the percentile key
@@ -191,7 +195,38 @@ pub struct Scope {
     pub pass_labels: Vec<String>,
     pub fail_labels: Vec<String>,
     pub score_threshold: f64,
+    /// Two arms compared by drift and compare; None for every other report.
+    pub arms: Option<Arms>,
 }
+
+/// The two arms of a comparison. With arms, `{{spans}}` holds only the
+/// spans of either arm, with a column `arm` ('baseline' or the candidate's
+/// label), and `{{keys}}` ends with `arm`, so every template groups by arm.
+#[derive(Clone, Debug)]
+pub struct Arms {
+    pub baseline: Arm,
+    pub candidate: Arm,
+    /// The candidate arm's label: `current` (drift) or `candidate` (compare).
+    pub candidate_label: &'static str,
+}
+
+/// Which spans form one arm.
+#[derive(Clone, Debug)]
+pub enum Arm {
+    /// spans starting in the window
+    Window(Window),
+    /// spans matching every condition
+    Where(Vec<Condition>),
+    /// per cohort (the values of the cohort keys), spans whose `field` has
+    /// the given value: e.g. each route's newest prompt version
+    PerCohort {
+        field: Key,
+        values: Vec<(Vec<String>, String)>,
+    },
+}
+
+/// The baseline arm's label.
+pub const BASELINE: &str = "baseline";
 
 /// The value standing for a missing cohort key.
 pub const NONE: &str = "(none)";

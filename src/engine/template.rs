@@ -1,6 +1,6 @@
 //! Template expansion: placeholders and dialect macros (see `engine`).
 
-use super::{Condition, Key, KindFilter, PercentileMethod, Scope, NONE, OTHER};
+use super::{Arm, Condition, Key, KindFilter, PercentileMethod, Scope, BASELINE, NONE, OTHER};
 use crate::error::{Error, Result};
 use crate::frame::schema as col;
 
@@ -45,6 +45,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../queries/slo_cost_events.sql"),
     ),
     (
+        "cost_span_costs",
+        include_str!("../../queries/cost_span_costs.sql"),
+    ),
+    (
         "cost_trace_costs",
         include_str!("../../queries/cost_trace_costs.sql"),
     ),
@@ -61,6 +65,28 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "cost_top_traces",
         include_str!("../../queries/cost_top_traces.sql"),
+    ),
+    (
+        "drift_numeric",
+        include_str!("../../queries/drift_numeric.sql"),
+    ),
+    (
+        "drift_categories",
+        include_str!("../../queries/drift_categories.sql"),
+    ),
+    (
+        "drift_field_type",
+        include_str!("../../queries/drift_field_type.sql"),
+    ),
+    ("drift_costs", include_str!("../../queries/drift_costs.sql")),
+    ("drift_evals", include_str!("../../queries/drift_evals.sql")),
+    (
+        "compare_values",
+        include_str!("../../queries/compare_values.sql"),
+    ),
+    (
+        "compare_versions",
+        include_str!("../../queries/compare_versions.sql"),
     ),
 ];
 
@@ -106,17 +132,43 @@ pub struct Expander<'a> {
     pub dialect: Dialect,
     pub method: PercentileMethod,
     pub scope: &'a Scope,
+    field: Option<&'a Key>,
     attr_keys: Vec<String>,
 }
 
 impl<'a> Expander<'a> {
     pub fn new(dialect: Dialect, method: PercentileMethod, scope: &'a Scope) -> Self {
-        Expander {
+        let mut e = Expander {
             dialect,
             method,
             scope,
+            field: None,
             attr_keys: Vec::new(),
+        };
+        // Every expansion of one scope numbers its attributes alike, so a
+        // template wrapping another's expanded SQL (`{{param:...}}`)
+        // carries the attribute columns that SQL reads.
+        let mut keys: Vec<&Key> = scope.keys.iter().collect();
+        keys.extend(scope.conditions.iter().map(|c| &c.key));
+        if let Some(a) = &scope.arms {
+            for arm in [&a.baseline, &a.candidate] {
+                match arm {
+                    Arm::Window(_) => {}
+                    Arm::Where(c) => keys.extend(c.iter().map(|c| &c.key)),
+                    Arm::PerCohort { field, .. } => keys.push(field),
+                }
+            }
         }
+        for k in keys {
+            e.key_sql(k);
+        }
+        e
+    }
+
+    /// The field `{{field}}` stands for.
+    pub fn with_field(mut self, field: &'a Key) -> Self {
+        self.field = Some(field);
+        self
     }
 
     fn key_sql(&mut self, k: &Key) -> String {
@@ -203,19 +255,73 @@ impl<'a> Expander<'a> {
                 cols.push(format!("{e} AS k{i}"));
             }
         }
+        let Some(arms) = &s.arms else {
+            return format!(
+                "(SELECT *, {} FROM spans WHERE {})",
+                cols.join(", "),
+                filters.join(" AND ")
+            );
+        };
+        let b = self.arm_sql(&arms.baseline, &exprs);
+        let c = self.arm_sql(&arms.candidate, &exprs);
+        cols.push(format!(
+            "CASE WHEN {b} THEN {} WHEN {c} THEN {} END AS arm",
+            quote(BASELINE),
+            quote(arms.candidate_label)
+        ));
         format!(
-            "(SELECT *, {} FROM spans WHERE {})",
+            "(SELECT * FROM (SELECT *, {} FROM spans WHERE {}) a WHERE arm IS NOT NULL)",
             cols.join(", "),
             filters.join(" AND ")
         )
     }
 
+    /// The condition selecting one arm's spans; `exprs` are the raw cohort
+    /// key expressions.
+    fn arm_sql(&mut self, arm: &Arm, exprs: &[String]) -> String {
+        match arm {
+            Arm::Window(w) => format!(
+                "({} >= {} AND {} < {})",
+                col::START_NS,
+                w.start_ns,
+                col::START_NS,
+                w.end_ns
+            ),
+            Arm::Where(conds) if conds.is_empty() => "TRUE".into(),
+            Arm::Where(conds) => {
+                let parts: Vec<String> = conds.iter().map(|c| self.condition_sql(c)).collect();
+                format!("({})", parts.join(" AND "))
+            }
+            Arm::PerCohort { field, values } => {
+                let f = self.key_sql(field);
+                let alts: Vec<String> = values
+                    .iter()
+                    .map(|(cohort, v)| {
+                        let mut parts: Vec<String> = exprs
+                            .iter()
+                            .zip(cohort)
+                            .map(|(e, k)| format!("{e} = {}", quote(k)))
+                            .collect();
+                        parts.push(format!("{f} = {}", quote(v)));
+                        format!("({})", parts.join(" AND "))
+                    })
+                    .collect();
+                if alts.is_empty() {
+                    "FALSE".into()
+                } else {
+                    format!("({})", alts.join(" OR "))
+                }
+            }
+        }
+    }
+
     fn keys_sql(&self) -> String {
         let n = self.scope.keys.len().max(1);
-        (0..n)
-            .map(|i| format!("k{i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+        if self.scope.arms.is_some() {
+            keys.push("arm".into());
+        }
+        keys.join(", ")
     }
 
     fn kind_sql(&self) -> String {
@@ -242,6 +348,16 @@ impl<'a> Expander<'a> {
         if sql.contains("{{spans}}") {
             let spans = self.spans_sql();
             sql = sql.replace("{{spans}}", &spans);
+        }
+        if sql.contains("{{field}}") {
+            let Some(f) = self.field else {
+                return Err(Error::usage(
+                    format!("query {name}: {{{{field}}}} is only set by drift's per-field templates"),
+                    "use {{spans}} columns directly",
+                ));
+            };
+            let f = self.key_sql(f);
+            sql = sql.replace("{{field}}", &f);
         }
         let s = self.scope;
         let replacements = [
@@ -422,6 +538,7 @@ mod tests {
             pass_labels: vec!["pass".into()],
             fail_labels: vec!["fail".into()],
             score_threshold: 0.5,
+            arms: None,
         }
     }
 

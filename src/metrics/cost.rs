@@ -193,9 +193,9 @@ fn register(engine: &mut dyn Engine, res: &Resolution) -> Result<()> {
     engine.register("prices", df)
 }
 
-/// The expanded per-trace cost query (wrapped by other templates), over
+/// The expanded per-span cost query (wrapped by other templates), over
 /// the prices `res` registered.
-pub fn trace_costs_with(
+pub fn span_costs_with(
     engine: &dyn Engine,
     scope: &Scope,
     o: &CostOptions,
@@ -204,7 +204,7 @@ pub fn trace_costs_with(
     let e = expand(
         engine,
         scope,
-        "cost_trace_costs",
+        "cost_span_costs",
         &[
             ("tier_class", res.tier_class_sql()),
             (
@@ -213,6 +213,18 @@ pub fn trace_costs_with(
             ),
         ],
     )?;
+    Ok(e.sql)
+}
+
+/// The expanded per-trace cost query (wrapped by other templates).
+pub fn trace_costs_with(
+    engine: &dyn Engine,
+    scope: &Scope,
+    o: &CostOptions,
+    res: &Resolution,
+) -> Result<String> {
+    let spans = span_costs_with(engine, scope, o, res)?;
+    let e = expand(engine, scope, "cost_trace_costs", &[("span_costs", spans)])?;
     Ok(e.sql)
 }
 
@@ -624,6 +636,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
         tables,
         findings,
         notes: Vec::new(),
+        headline: None,
     })
 }
 

@@ -179,6 +179,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &SloOptions) -> Result<
         tables: vec![cohorts, eval_t],
         findings: Vec::new(),
         notes: Vec::new(),
+        headline: None,
     };
     if !o.objectives.is_empty() {
         let (t, findings) = objectives(engine, &scope, o)?;

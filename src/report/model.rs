@@ -19,6 +19,9 @@ pub enum Unit {
     Number,
     /// UTC nanoseconds, shown as RFC 3339
     Time,
+    /// Each row's own unit, from [`Table::row_units`] (a long table mixing
+    /// rates, milliseconds and USD, such as compare's).
+    PerRow,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -70,6 +73,9 @@ pub struct Table {
     /// A line printed under the table by human formats (legend of marks).
     #[serde(skip)]
     pub footnote: Option<String>,
+    /// The unit of each row for [`Unit::PerRow`] columns.
+    #[serde(skip)]
+    pub row_units: Vec<Unit>,
 }
 
 impl Table {
@@ -86,6 +92,7 @@ impl Table {
                 .collect(),
             rows: Vec::new(),
             footnote: None,
+            row_units: Vec::new(),
         }
     }
 
@@ -108,6 +115,14 @@ impl Table {
         debug_assert_eq!(row.len(), self.columns.len(), "row width of {}", self.name);
         self.rows.push(row);
     }
+
+    /// The unit a cell of row `row`, column `col` is shown in.
+    pub fn unit_at(&self, row: usize, col: usize) -> Unit {
+        match self.columns[col].unit {
+            Unit::PerRow => self.row_units.get(row).copied().unwrap_or(Unit::Number),
+            u => u,
+        }
+    }
 }
 
 /// Something a `--fail-on` gate can act on.
@@ -126,6 +141,8 @@ pub struct Report {
     pub tables: Vec<Table>,
     pub findings: Vec<Finding>,
     pub notes: Vec<String>,
+    /// The one-line verdict printed first (compare, drift).
+    pub headline: Option<String>,
 }
 
 impl Report {

@@ -20,7 +20,7 @@ fn human(cell: &Cell, unit: Unit, markdown: bool) -> String {
         Unit::Usd => format::usd(x),
         Unit::Count => format::int(x.max(0.0) as u64),
         Unit::Time => format::time_ns(x as i64),
-        Unit::Number | Unit::Text => format::number(x),
+        Unit::Number | Unit::Text | Unit::PerRow => format::number(x),
     };
     match cell {
         Cell::Null => "-".into(),
@@ -61,6 +61,9 @@ fn footnote(t: &Table) -> Option<String> {
 }
 
 pub fn table(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(h) = &r.headline {
+        writeln!(out, "{}", format::terminal_safe(h, 300))?;
+    }
     for (k, v) in &r.meta {
         writeln!(out, "{k}: {}", format::terminal_safe(v, 200))?;
     }
@@ -77,9 +80,9 @@ pub fn table(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         // plain text: stable bytes whether or not stdout is a terminal (NO_COLOR holds trivially)
         ct.force_no_tty();
         ct.set_header(t.columns.iter().map(|c| c.name.clone()));
-        for row in &t.rows {
-            ct.add_row(row.iter().zip(&t.columns).map(|(c, col)| {
-                let mut cell = comfy_table::Cell::new(human(c, col.unit, false));
+        for (ri, row) in t.rows.iter().enumerate() {
+            ct.add_row(row.iter().zip(&t.columns).enumerate().map(|(ci, (c, col))| {
+                let mut cell = comfy_table::Cell::new(human(c, t.unit_at(ri, ci), false));
                 if right_aligned(col.unit) {
                     cell = cell.set_alignment(CellAlignment::Right);
                 }
@@ -116,6 +119,11 @@ pub fn table(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 }
 
 pub fn markdown(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    // the verdict line first: what a pull-request comment leads with
+    if let Some(h) = &r.headline {
+        writeln!(out, "**{}**", format::markdown_safe(h, 300))?;
+        writeln!(out)?;
+    }
     writeln!(out, "# spanlens {}", r.command)?;
     writeln!(out)?;
     if r.findings.is_empty() {
@@ -157,11 +165,11 @@ pub fn markdown(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             .map(|c| if right_aligned(c.unit) { "---:" } else { "---" })
             .collect();
         writeln!(out, "| {} |", align.join(" | "))?;
-        for row in &t.rows {
+        for (ri, row) in t.rows.iter().enumerate() {
             let cells: Vec<String> = row
                 .iter()
-                .zip(&t.columns)
-                .map(|(c, col)| human(c, col.unit, true))
+                .enumerate()
+                .map(|(ci, c)| human(c, t.unit_at(ri, ci), true))
                 .collect();
             writeln!(out, "| {} |", cells.join(" | "))?;
         }
@@ -220,6 +228,7 @@ pub fn json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     let doc = serde_json::json!({
         "command": r.command,
+        "headline": r.headline,
         "meta": meta,
         "findings": r.findings,
         "tables": tables,

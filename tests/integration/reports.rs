@@ -209,6 +209,28 @@ fn issue3_cost_equals_hand_computed_table() {
     );
 }
 
+// Regression: cohorts by attribute broke every cost template that wraps
+// another's SQL (the wrapper did not carry the attribute column).
+#[test]
+fn cost_by_attribute_cohort() {
+    let v = json_of(&[
+        "cost",
+        &p(COST),
+        "--by",
+        "attr:app.region",
+        "--current",
+        DAY,
+        "--format",
+        "json",
+    ]);
+    // in the fixture region eu is route /a and us is route /b
+    let eu = row(&v, "cost", "attr:app.region", "eu");
+    let us = row(&v, "cost", "attr:app.region", "us");
+    close(&eu["cost_usd"], &0.0683.into(), "eu cost");
+    close(&us["cost_usd"], &0.651775.into(), "us cost");
+    close(&eu["per_trace_p95_usd"], &0.0487.into(), "eu p95");
+}
+
 #[test]
 fn issue3_cost_gates_unpriced_and_budget_and_prices_overlay() {
     let args = ["cost", &p(COST), "--current", DAY, "--format", "json"];
