@@ -44,6 +44,10 @@ pub enum Command {
     Slo(SloArgs),
     /// Tokens and USD by kind per cohort, cost per trace, top traces, unpriced models, budgets
     Cost(CostArgs),
+    /// Baseline window vs current window per cohort and field: PSI, JS distance, chi-squared p, verdict
+    Drift(DriftArgs),
+    /// Two arms (prompt versions, models, windows) per metric: deltas, CIs, Holm p, verdict; the CI gate
+    Compare(CompareArgs),
     /// Run a SQL template over the canonical `spans` and `evals` tables
     Query(QueryArgs),
 }
@@ -106,7 +110,8 @@ pub struct ReportArgs {
     /// The table written by --format csv|parquet (default: the first)
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
-    /// Exit 1 when one of these findings occurs: breach, unpriced, budget
+    /// Exit 1 when one of these findings occurs: breach, unpriced, budget, drift, regression,
+    /// inconclusive
     #[arg(long, value_delimiter = ',', value_name = "KIND[,KIND]")]
     pub fail_on: Vec<String>,
 }
@@ -139,6 +144,48 @@ pub struct CostArgs {
     /// Budget per cohort: USD, USD/day or USD/month (repeatable)
     #[arg(long, value_name = "USD[/PERIOD]")]
     pub budget: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// More fields: a column (input_tokens, duration_ms, model, finish_reason, ...), cost_usd,
+    /// eval_score, eval_label, attr:KEY or resource:KEY (numeric when every value is a number)
+    #[arg(long, value_delimiter = ',', value_name = "FIELD[,FIELD]")]
+    pub field: Vec<String>,
+    /// Compare only the --field fields, not the defaults of statistics.md
+    #[arg(long)]
+    pub no_default_fields: bool,
+    /// Price table overlays for cost_usd (LiteLLM format; repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub prices: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// The candidate arm: conditions (prompt_version=refunds@v4[,model=gpt-4o]), a window
+    /// (1d, A..B), or latest:FIELD (each cohort's newest value of FIELD). Default: the current window
+    #[arg(long, value_name = "PRED|W")]
+    pub candidate: Option<String>,
+    /// Metrics gated: pass_rate, error_rate, refusal_rate, latency_p50, latency_p95, ttft_p50,
+    /// ttft_p95, cost_mean, cost_p95, input_tokens, output_tokens (default: all)
+    #[arg(long, value_delimiter = ',', value_name = "M[,M]")]
+    pub metrics: Vec<String>,
+    /// Family-wise significance level of the gate (Holm)
+    #[arg(long, value_name = "A")]
+    pub alpha: Option<f64>,
+    /// Minimum effect that counts, per metric: error_rate=0.01 (absolute), latency_p95=0.1 (relative)
+    #[arg(long, value_delimiter = ',', value_name = "M=X[,M=X]")]
+    pub min_effect: Vec<String>,
+    /// Seed of the bootstrap (same seed, same output)
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Price table overlays for cost per trace (LiteLLM format; repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub prices: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -28,6 +28,10 @@ pub struct Config {
     pub cost: CostConfig,
     #[serde(default, rename = "budget")]
     pub budgets: Vec<BudgetConfig>,
+    #[serde(default)]
+    pub drift: DriftConfig,
+    #[serde(default)]
+    pub compare: CompareConfig,
     #[serde(skip)]
     pub path: Option<PathBuf>,
 }
@@ -128,6 +132,30 @@ pub struct CostConfig {
     #[serde(default)]
     pub recompute: bool,
     pub top_traces: Option<usize>,
+}
+
+/// `[drift]`: fields compared besides (or instead of) the defaults.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// false: only `fields` (and --field)
+    pub default_fields: Option<bool>,
+}
+
+/// `[compare]`: the regression gate's settings.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CompareConfig {
+    pub alpha: Option<f64>,
+    /// metric -> minimum effect (rates in absolute shares, the others relative)
+    #[serde(default)]
+    pub min_effect: BTreeMap<String, f64>,
+    /// the metrics gated (default: all)
+    pub metrics: Option<Vec<String>>,
+    pub seed: Option<u64>,
+    pub candidate: Option<String>,
 }
 
 /// `[[budget]] usd = 100, per = "day", where = ["tenant=acme"]`

@@ -42,6 +42,8 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         cli::Command::Inspect(a) => cmd::inspect::run(a, &ctx),
         cli::Command::Slo(a) => cmd::slo::run(a, &ctx),
         cli::Command::Cost(a) => cmd::cost::run(a, &ctx),
+        cli::Command::Drift(a) => cmd::drift::run(a, &ctx),
+        cli::Command::Compare(a) => cmd::compare::run(a, &ctx),
         cli::Command::Query(a) => cmd::query::run(a, &ctx),
     }
 }

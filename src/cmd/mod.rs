@@ -1,6 +1,8 @@
 //! One thin file per subcommand: options -> pipeline -> render.
 
+pub mod compare;
 pub mod cost;
+pub mod drift;
 pub mod ingest;
 pub mod inspect;
 pub mod query;

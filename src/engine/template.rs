@@ -413,7 +413,7 @@ impl<'a> Expander<'a> {
                 let x = one()?;
                 format!(
                     "CASE WHEN ({x}) > 0 THEN CAST(FLOOR(LN({x}) / LN(1.02)) AS BIGINT) ELSE {} END",
-                    i64::MIN + 1
+                    crate::stats::quantile::ZERO_BUCKET
                 )
             }
             "pbucket" => {

@@ -2,7 +2,9 @@
 //! tables out. Only aggregate frames are read here; every statistic comes
 //! from `stats/`.
 
+pub mod compare;
 pub mod cost;
+pub mod drift;
 pub mod slo;
 
 use std::collections::BTreeMap;
@@ -70,6 +72,15 @@ impl<'a> Rows<'a> {
             .i64s(name)?
             .into_iter()
             .map(|v| v.unwrap_or(0).max(0) as u64)
+            .collect())
+    }
+
+    /// The `arm` column (drift, compare): true for the baseline arm.
+    pub fn is_baseline(&self) -> Result<Vec<bool>> {
+        Ok(self
+            .strs("arm")?
+            .into_iter()
+            .map(|a| a.as_deref() == Some(crate::engine::BASELINE))
             .collect())
     }
 
@@ -142,7 +153,12 @@ pub fn cohort_phase(
     let rows = Rows::new(&frames[0], "cohorts");
     let keys = rows.keys(scope.keys.len())?;
     let n = rows.u64s("spans")?;
-    let counts: Vec<(Vec<String>, u64)> = keys.into_iter().zip(n).collect();
+    // with arms a cohort has a row per arm: the guard counts both
+    let mut sums: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    for (k, n) in keys.into_iter().zip(n) {
+        *sums.entry(k).or_default() += n;
+    }
+    let counts: Vec<(Vec<String>, u64)> = sums.into_iter().collect();
     scope.kept = select_cohorts(&counts, min_count, top);
     Ok(())
 }

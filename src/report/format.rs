@@ -60,6 +60,13 @@ pub fn terminal_safe(s: &str, max: usize) -> String {
 
 /// USD rounded to 1e-4 (statistics.md "Cost").
 pub fn usd(x: f64) -> String {
+    if x < 0.0 {
+        return if format!("{:.4}", -x) == "0.0000" {
+            usd(0.0)
+        } else {
+            format!("-{}", usd(-x))
+        };
+    }
     if x.abs() >= 1000.0 {
         let whole = x.trunc();
         let frac = format!("{:.4}", (x - whole).abs());
@@ -92,6 +99,15 @@ pub fn number(x: f64) -> String {
         }
     } else {
         format!("{x:.2}")
+    }
+}
+
+/// A statistic or p-value: 4 decimals, scientific notation below 1e-4.
+pub fn stat(x: f64) -> String {
+    if x != 0.0 && x.abs() < 1e-4 {
+        format!("{x:.1e}")
+    } else {
+        format!("{x:.4}")
     }
 }
 
@@ -148,7 +164,11 @@ mod tests {
         assert_eq!(usd(0.000_049), "$0.0000");
         assert_eq!(usd(1.23456), "$1.2346");
         assert_eq!(usd(12345.5), "$12,345.5000");
+        assert_eq!(usd(-0.0123), "-$0.0123");
+        assert_eq!(usd(-0.00001), "$0.0000");
         assert_eq!(number(f64::INFINITY), "inf");
+        assert_eq!(stat(0.012345), "0.0123");
+        assert_eq!(stat(3.2e-7), "3.2e-7");
         assert_eq!(
             markdown_safe("a|b <img> [x](y)\n", 100),
             "a\\|b &lt;img&gt; \\[x\\]\\(y\\) "

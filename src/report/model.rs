@@ -19,6 +19,8 @@ pub enum Unit {
     Number,
     /// UTC nanoseconds, shown as RFC 3339
     Time,
+    /// a test statistic or p-value: 4 decimals, scientific below 1e-4
+    Stat,
     /// Each row's own unit, from [`Table::row_units`] (a long table mixing
     /// rates, milliseconds and USD, such as compare's).
     PerRow,

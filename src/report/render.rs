@@ -20,6 +20,7 @@ fn human(cell: &Cell, unit: Unit, markdown: bool) -> String {
         Unit::Usd => format::usd(x),
         Unit::Count => format::int(x.max(0.0) as u64),
         Unit::Time => format::time_ns(x as i64),
+        Unit::Stat => format::stat(x),
         Unit::Number | Unit::Text | Unit::PerRow => format::number(x),
     };
     match cell {

@@ -9,8 +9,9 @@
 
 /// Base of the log buckets: relative accuracy (GAMMA - 1) / (GAMMA + 1) < 1%.
 pub const GAMMA: f64 = 1.02;
-/// Bucket index used for values <= 0 (which have no logarithm).
-pub const ZERO_BUCKET: i64 = i64::MIN;
+/// Bucket index used for values <= 0 (which have no logarithm). Not
+/// i64::MIN itself: its literal does not parse in every SQL dialect.
+pub const ZERO_BUCKET: i64 = i64::MIN + 1;
 
 /// The log-bucket index of `x`: `floor(ln(x) / ln(1.02))`, [`ZERO_BUCKET`] for x <= 0.
 pub fn log_bucket(x: f64) -> i64 {

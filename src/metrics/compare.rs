@@ -1,0 +1,799 @@
+//! `spanlens compare`: a baseline arm against a candidate arm per cohort
+//! and metric, with the tests, intervals and gate of statistics.md
+//! ("Regression comparison"). The engine returns counts and value
+//! histograms per cohort and arm in one pass; the statistics are computed
+//! here (tests in `stats::hypothesis`, intervals in `stats::bootstrap`).
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use super::cost::{self, CostOptions};
+use super::{cohort_phase, expand, key_order, Rows};
+use crate::engine::template::Expander;
+use crate::engine::{Arm, Arms, Condition, Engine, Key, PercentileMethod, Scope, OTHER};
+use crate::error::{Error, Result};
+use crate::report::format;
+use crate::report::model::{Cell, Finding, Report, Table, Unit};
+use crate::stats::bootstrap::{self, Sample, Statistic, REPLICATES};
+use crate::stats::hypothesis::{holm, mann_whitney_greater, newcombe_diff, rate_greater};
+use crate::stats::quantile::bucket_value;
+
+/// Default family-wise alpha of the gate.
+pub const ALPHA: f64 = 0.05;
+/// Default bootstrap seed.
+pub const SEED: u64 = 42;
+
+/// What a metric measures and which direction is worse.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Measure {
+    /// share of spans (or judged evaluations) with a bad outcome; `pass`
+    /// rates show the good share
+    Rate { good_is_shown: bool },
+    /// a statistic of a per-span or per-trace distribution; higher is worse
+    Dist {
+        histogram: &'static str,
+        stat: Statistic,
+    },
+}
+
+/// A metric of the gate.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricDef {
+    pub name: &'static str,
+    measure: Measure,
+    /// rates: absolute share; distributions: relative to the baseline
+    pub min_effect: f64,
+    /// fewer per arm: inconclusive (statistics.md)
+    pub min_n: u64,
+    unit: Unit,
+}
+
+/// Every metric, in output order, with the defaults of statistics.md
+/// (pass rate -2 pp, error rate +1 pp, p95 +10%, mean cost +10%; the
+/// others by analogy: refusal +1 pp, p50 and tokens +10%).
+pub const METRICS: &[MetricDef] = &[
+    MetricDef {
+        name: "pass_rate",
+        measure: Measure::Rate {
+            good_is_shown: true,
+        },
+        min_effect: 0.02,
+        min_n: 30,
+        unit: Unit::Share,
+    },
+    MetricDef {
+        name: "error_rate",
+        measure: Measure::Rate {
+            good_is_shown: false,
+        },
+        min_effect: 0.01,
+        min_n: 30,
+        unit: Unit::Share,
+    },
+    MetricDef {
+        name: "refusal_rate",
+        measure: Measure::Rate {
+            good_is_shown: false,
+        },
+        min_effect: 0.01,
+        min_n: 30,
+        unit: Unit::Share,
+    },
+    MetricDef {
+        name: "latency_p50",
+        measure: Measure::Dist {
+            histogram: "latency_ms",
+            stat: Statistic::Quantile(0.5),
+        },
+        min_effect: 0.10,
+        min_n: 30,
+        unit: Unit::Ms,
+    },
+    MetricDef {
+        name: "latency_p95",
+        measure: Measure::Dist {
+            histogram: "latency_ms",
+            stat: Statistic::Quantile(0.95),
+        },
+        min_effect: 0.10,
+        min_n: 400,
+        unit: Unit::Ms,
+    },
+    MetricDef {
+        name: "ttft_p50",
+        measure: Measure::Dist {
+            histogram: "ttft_ms",
+            stat: Statistic::Quantile(0.5),
+        },
+        min_effect: 0.10,
+        min_n: 30,
+        unit: Unit::Ms,
+    },
+    MetricDef {
+        name: "ttft_p95",
+        measure: Measure::Dist {
+            histogram: "ttft_ms",
+            stat: Statistic::Quantile(0.95),
+        },
+        min_effect: 0.10,
+        min_n: 400,
+        unit: Unit::Ms,
+    },
+    MetricDef {
+        name: "cost_mean",
+        measure: Measure::Dist {
+            histogram: "cost_per_trace",
+            stat: Statistic::Mean,
+        },
+        min_effect: 0.10,
+        min_n: 30,
+        unit: Unit::Usd,
+    },
+    MetricDef {
+        name: "cost_p95",
+        measure: Measure::Dist {
+            histogram: "cost_per_trace",
+            stat: Statistic::Quantile(0.95),
+        },
+        min_effect: 0.10,
+        min_n: 400,
+        unit: Unit::Usd,
+    },
+    MetricDef {
+        name: "input_tokens",
+        measure: Measure::Dist {
+            histogram: "input_tokens",
+            stat: Statistic::Mean,
+        },
+        min_effect: 0.10,
+        min_n: 30,
+        unit: Unit::Number,
+    },
+    MetricDef {
+        name: "output_tokens",
+        measure: Measure::Dist {
+            histogram: "output_tokens",
+            stat: Statistic::Mean,
+        },
+        min_effect: 0.10,
+        min_n: 30,
+        unit: Unit::Number,
+    },
+];
+
+pub fn metric(name: &str) -> Option<&'static MetricDef> {
+    METRICS.iter().find(|m| m.name == name)
+}
+
+/// How the arms are chosen.
+#[derive(Clone, Debug)]
+pub enum ArmsSpec {
+    /// two windows or two span selections
+    Fixed(Arms),
+    /// per cohort: the newest value of `field` (by first appearance) against
+    /// `baseline` when given, else against the value before it
+    Latest {
+        field: Key,
+        baseline: Option<Vec<Condition>>,
+    },
+}
+
+pub struct CompareOptions {
+    pub key_names: Vec<String>,
+    pub min_count: u64,
+    pub top: usize,
+    pub arms: ArmsSpec,
+    /// the metrics shown and gated, in METRICS order
+    pub metrics: Vec<&'static MetricDef>,
+    pub alpha: f64,
+    /// metric -> minimum effect, over the defaults
+    pub min_effect: BTreeMap<String, f64>,
+    pub seed: u64,
+    pub cost: CostOptions,
+}
+
+impl CompareOptions {
+    fn min_effect(&self, m: &MetricDef) -> f64 {
+        self.min_effect.get(m.name).copied().unwrap_or(m.min_effect)
+    }
+}
+
+/// What the engine returned for one cohort and arm.
+#[derive(Default, Clone, Debug)]
+struct ArmData {
+    spans: u64,
+    errors: u64,
+    refusals: u64,
+    /// evaluation -> (passed, judged)
+    evals: BTreeMap<String, (u64, u64)>,
+    /// histogram name -> (value, count)
+    hists: BTreeMap<String, Vec<(f64, u64)>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    Regressed,
+    Inconclusive,
+    Improved,
+    Pass,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Regressed => "regressed",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Improved => "improved",
+            Verdict::Pass => "pass",
+        }
+    }
+}
+
+/// One (cohort, metric) comparison before the Holm step.
+#[derive(Clone, Debug)]
+struct Row {
+    cohort: Vec<String>,
+    metric: String,
+    def: &'static MetricDef,
+    n: (u64, u64),
+    value: (Option<f64>, Option<f64>),
+    delta: Option<f64>,
+    rel: Option<f64>,
+    ci: Option<(f64, f64)>,
+    /// one-sided p toward the direction the estimate moved; None: not tested
+    p: Option<f64>,
+    worse: bool,
+    /// the effect is past the minimum in the direction it moved
+    large: bool,
+    test: &'static str,
+    p_holm: Option<f64>,
+    verdict: Verdict,
+}
+
+/// A stable 64-bit FNV-1a hash (seeds per cohort and metric).
+fn fnv(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain(std::iter::once(0xff)) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Result<Report> {
+    let mut notes = Vec::new();
+    let mut tables = Vec::new();
+    match &o.arms {
+        ArmsSpec::Fixed(a) => {
+            scope.arms = Some(a.clone());
+            if let (Arm::Window(b), Arm::Window(c)) = (&a.baseline, &a.candidate) {
+                scope.window = crate::window::Window {
+                    start_ns: b.start_ns.min(c.start_ns),
+                    end_ns: b.end_ns.max(c.end_ns),
+                };
+            }
+            cohort_phase(engine, &mut scope, o.min_count, o.top)?;
+        }
+        ArmsSpec::Latest { field, baseline } => {
+            cohort_phase(engine, &mut scope, o.min_count, o.top)?;
+            let (arms, t) = latest_arms(engine, &scope, field, baseline.as_deref(), o, &mut notes)?;
+            scope.arms = Some(arms);
+            tables.push(t);
+        }
+    }
+
+    // one pass: counts, evals, value histograms, cost per trace
+    let mut cs = scope.clone();
+    cs.kind = o.cost.kind.clone();
+    let want_cost = o
+        .metrics
+        .iter()
+        .any(|m| matches!(m.measure, Measure::Dist { histogram: "cost_per_trace", .. }));
+    let mut queries = vec![
+        expand(engine, &scope, "slo_counts", &[])?,
+        expand(engine, &scope, "slo_evals", &[])?,
+        expand(engine, &scope, "compare_values", &[])?,
+    ];
+    if want_cost {
+        let res = cost::resolve(engine, &cs, &o.cost)?;
+        let tc = cost::trace_costs_with(engine, &cs, &o.cost, &res)?;
+        queries.push(expand(engine, &cs, "cost_trace_histograms", &[("trace_costs", tc)])?);
+    }
+    let frames = engine.run(&queries)?;
+    let nk = scope.keys.len();
+    let log = engine.percentiles() == PercentileMethod::LogBucket;
+    let mut data: BTreeMap<Vec<String>, (ArmData, ArmData)> = BTreeMap::new();
+    {
+        let r = Rows::new(&frames[0], "slo_counts");
+        let (keys, base) = (r.keys(nk)?, r.is_baseline()?);
+        let (sp, er, rf) = (r.u64s("spans")?, r.u64s("errors")?, r.u64s("refusals")?);
+        for i in 0..r.len() {
+            let e = data.entry(keys[i].clone()).or_default();
+            let a = if base[i] { &mut e.0 } else { &mut e.1 };
+            a.spans += sp[i];
+            a.errors += er[i];
+            a.refusals += rf[i];
+        }
+    }
+    {
+        let r = Rows::new(&frames[1], "slo_evals");
+        let (keys, base) = (r.keys(nk)?, r.is_baseline()?);
+        let (ev, pa, ju) = (r.strs("evaluation")?, r.u64s("passed")?, r.u64s("judged")?);
+        for i in 0..r.len() {
+            let e = data.entry(keys[i].clone()).or_default();
+            let a = if base[i] { &mut e.0 } else { &mut e.1 };
+            let x = a.evals.entry(ev[i].clone().unwrap_or_default()).or_default();
+            x.0 += pa[i];
+            x.1 += ju[i];
+        }
+    }
+    let mut read_hist = |df: &polars::prelude::DataFrame, what: &str, name_col: Option<&str>, value_col: &str| -> Result<()> {
+        let r = Rows::new(df, what);
+        let (keys, base, n) = (r.keys(nk)?, r.is_baseline()?, r.u64s("n")?);
+        let names = match name_col {
+            Some(c) => r.strs(c)?,
+            None => vec![Some("cost_per_trace".to_string()); r.len()],
+        };
+        // engine sums (cost per trace) differ in their last bits between
+        // runs: settled so ties and outputs are the same every run
+        let values: Vec<Option<f64>> = if log {
+            r.i64s(value_col)?.into_iter().map(|b| b.map(bucket_value)).collect()
+        } else {
+            r.f64s(value_col)?.into_iter().map(|v| v.map(super::settle)).collect()
+        };
+        for i in 0..r.len() {
+            let Some(v) = values[i] else { continue };
+            let e = data.entry(keys[i].clone()).or_default();
+            let a = if base[i] { &mut e.0 } else { &mut e.1 };
+            a.hists
+                .entry(names[i].clone().unwrap_or_default())
+                .or_default()
+                .push((v, n[i]));
+        }
+        Ok(())
+    };
+    read_hist(&frames[2], "compare_values", Some("metric"), "v")?;
+    if want_cost {
+        read_hist(&frames[3], "cost_trace_histograms", None, "b")?;
+    }
+
+    // every (cohort, metric) comparison, bootstrap in parallel
+    let mut tasks: Vec<(Vec<String>, String, &'static MetricDef)> = Vec::new();
+    let mut cohorts: Vec<&Vec<String>> = data.keys().collect();
+    cohorts.sort_by(|a, b| key_order(a, b));
+    for c in &cohorts {
+        let (b, k) = &data[*c];
+        for m in &o.metrics {
+            if m.name == "pass_rate" {
+                let names: std::collections::BTreeSet<&String> =
+                    b.evals.keys().chain(k.evals.keys()).collect();
+                for e in names {
+                    tasks.push(((*c).clone(), format!("pass_rate:{e}"), m));
+                }
+            } else {
+                tasks.push(((*c).clone(), m.name.to_string(), m));
+            }
+        }
+    }
+    let mut rows: Vec<Row> = tasks
+        .par_iter()
+        .filter_map(|(c, name, m)| {
+            let (b, k) = &data[c];
+            let mut row = compare_one(c, name, m, b, k, o)?;
+            if let Measure::Dist { histogram, stat } = m.measure {
+                row.ci = bootstrap_ci(c, name, histogram, stat, b, k, o.seed);
+            }
+            Some(row)
+        })
+        .collect();
+    let tested = gate(&mut rows, o.alpha);
+
+    let mut t = Table::with_keys(
+        "compare",
+        "Baseline vs candidate per cohort and metric",
+        &o.key_names,
+        &[
+            ("metric", Unit::Text),
+            ("n_baseline", Unit::Count),
+            ("n_candidate", Unit::Count),
+            ("baseline", Unit::PerRow),
+            ("candidate", Unit::PerRow),
+            ("delta", Unit::PerRow),
+            ("delta_rel", Unit::Share),
+            ("ci_low", Unit::PerRow),
+            ("ci_high", Unit::PerRow),
+            ("p", Unit::Stat),
+            ("p_holm", Unit::Stat),
+            ("test", Unit::Text),
+            ("verdict", Unit::Text),
+        ],
+    );
+    t.footnote = Some(format!(
+        "p: one-sided toward the direction of the change; regressed/improved: Holm p < {} and \
+         the change past its minimum effect; CI: Newcombe (rates) or bootstrap B = {REPLICATES} \
+         (seed {}); inconclusive: too few samples (rates < 30, p95 < 400 per arm).",
+        o.alpha, o.seed
+    ));
+    let mut findings = Vec::new();
+    let mut tally: BTreeMap<Verdict, usize> = BTreeMap::new();
+    for r in &rows {
+        *tally.entry(r.verdict).or_default() += 1;
+        let mut row: Vec<Cell> = r.cohort.iter().map(|k| Cell::text(k.clone())).collect();
+        row.extend([
+            Cell::text(r.metric.clone()),
+            Cell::count(r.n.0),
+            Cell::count(r.n.1),
+            Cell::opt(r.value.0),
+            Cell::opt(r.value.1),
+            Cell::opt(r.delta),
+            Cell::opt(r.rel),
+            Cell::opt(r.ci.map(|c| c.0)),
+            Cell::opt(r.ci.map(|c| c.1)),
+            Cell::opt(r.p),
+            Cell::opt(r.p_holm),
+            Cell::text(r.test),
+            Cell::text(r.verdict.as_str()),
+        ]);
+        t.push(row);
+        t.row_units.push(r.def.unit);
+        let who = who(&o.key_names, &r.cohort);
+        match r.verdict {
+            Verdict::Regressed => findings.push(Finding {
+                kind: "regression".into(),
+                message: format!(
+                    "{who}{} regressed: {} -> {} (Holm p {})",
+                    r.metric,
+                    show(r.value.0, r.def.unit),
+                    show(r.value.1, r.def.unit),
+                    format::stat(r.p_holm.unwrap_or(f64::NAN))
+                ),
+            }),
+            Verdict::Inconclusive => findings.push(Finding {
+                kind: "inconclusive".into(),
+                message: format!(
+                    "{who}{}: too few samples (n {} vs {}; {} per arm needed)",
+                    r.metric, r.n.0, r.n.1, r.def.min_n
+                ),
+            }),
+            _ => {}
+        }
+    }
+    let n = |v: Verdict| tally.get(&v).copied().unwrap_or(0);
+    let overall = if rows.is_empty() {
+        "NO DATA"
+    } else if n(Verdict::Regressed) > 0 {
+        "REGRESSED"
+    } else if n(Verdict::Inconclusive) > 0 {
+        "INCONCLUSIVE"
+    } else {
+        "PASS"
+    };
+    let headline = format!(
+        "compare: {overall}: {} regressed, {} improved, {} pass, {} inconclusive (alpha {}, Holm over {} tests)",
+        n(Verdict::Regressed),
+        n(Verdict::Improved),
+        n(Verdict::Pass),
+        n(Verdict::Inconclusive),
+        o.alpha,
+        tested
+    );
+    if rows.is_empty() {
+        notes.push("no spans in either arm: nothing to compare".into());
+    }
+    tables.insert(0, t);
+    Ok(Report {
+        command: "compare".into(),
+        meta: vec![(
+            "gate".into(),
+            format!(
+                "alpha {} (Holm), minimum effects: {}",
+                o.alpha,
+                o.metrics
+                    .iter()
+                    .map(|m| format!("{} {}", m.name, o.min_effect(m)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )],
+        tables,
+        findings,
+        notes,
+        headline: Some(headline),
+    })
+}
+
+fn who(names: &[String], cohort: &[String]) -> String {
+    if names.len() == 1 && names[0] == "cohort" {
+        return String::new();
+    }
+    let parts: Vec<String> = names
+        .iter()
+        .zip(cohort)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    format!("{}: ", parts.join(" "))
+}
+
+fn show(v: Option<f64>, unit: Unit) -> String {
+    match v {
+        None => "-".into(),
+        Some(x) => match unit {
+            Unit::Share => format::pct(Some(x)),
+            Unit::Ms => format!("{} ms", format::ms(x)),
+            Unit::Usd => format::usd(x),
+            _ => format::number(x),
+        },
+    }
+}
+
+/// Holm across every tested (cohort, metric), then the verdicts; returns
+/// the number of tests.
+fn gate(rows: &mut [Row], alpha: f64) -> usize {
+    let tested: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].p.is_some()).collect();
+    let adj = holm(&tested.iter().map(|&i| rows[i].p.unwrap_or(1.0)).collect::<Vec<_>>());
+    for (j, &i) in tested.iter().enumerate() {
+        let r = &mut rows[i];
+        r.p_holm = Some(adj[j]);
+        let sig = adj[j] < alpha;
+        r.verdict = match (sig && r.large, r.worse) {
+            (true, true) => Verdict::Regressed,
+            (true, false) => Verdict::Improved,
+            _ => Verdict::Pass,
+        };
+    }
+    tested.len()
+}
+
+/// The seeded bootstrap interval of a distribution metric's difference;
+/// the seed mixes the user's seed with the cohort and metric, so a row's
+/// interval does not depend on which other rows are computed.
+fn bootstrap_ci(
+    cohort: &[String],
+    name: &str,
+    histogram: &str,
+    stat: Statistic,
+    b: &ArmData,
+    c: &ArmData,
+    seed: u64,
+) -> Option<(f64, f64)> {
+    let (hb, hc) = (b.hists.get(histogram)?, c.hists.get(histogram)?);
+    let seed = seed ^ fnv(&[&cohort.join("\u{1f}"), name]);
+    bootstrap::diff_ci(&Sample::new(hb), &Sample::new(hc), stat, REPLICATES, seed)
+}
+
+/// One (cohort, metric) without its bootstrap interval: None when
+/// neither arm has a value.
+fn compare_one(
+    cohort: &[String],
+    name: &str,
+    def: &'static MetricDef,
+    b: &ArmData,
+    c: &ArmData,
+    o: &CompareOptions,
+) -> Option<Row> {
+    let min = o.min_effect(def);
+    let mut row = Row {
+        cohort: cohort.to_vec(),
+        metric: name.to_string(),
+        def,
+        n: (0, 0),
+        value: (None, None),
+        delta: None,
+        rel: None,
+        ci: None,
+        p: None,
+        worse: false,
+        large: false,
+        test: "-",
+        p_holm: None,
+        verdict: Verdict::Inconclusive,
+    };
+    match def.measure {
+        Measure::Rate { good_is_shown } => {
+            // (bad events, trials) per arm
+            let counts = |a: &ArmData| -> (u64, u64) {
+                match def.name {
+                    "error_rate" => (a.errors, a.spans),
+                    "refusal_rate" => (a.refusals, a.spans),
+                    _ => {
+                        let e = name.strip_prefix("pass_rate:").unwrap_or_default();
+                        let (pass, judged) = a.evals.get(e).copied().unwrap_or((0, 0));
+                        (judged - pass, judged)
+                    }
+                }
+            };
+            let ((kb, nb), (kc, nc)) = (counts(b), counts(c));
+            if nb == 0 && nc == 0 {
+                return None;
+            }
+            row.n = (nb, nc);
+            let shown = |k: u64, n: u64| -> Option<f64> {
+                (n > 0).then(|| {
+                    let bad = k as f64 / n as f64;
+                    if good_is_shown {
+                        1.0 - bad
+                    } else {
+                        bad
+                    }
+                })
+            };
+            row.value = (shown(kb, nb), shown(kc, nc));
+            if nb == 0 || nc == 0 {
+                return Some(row);
+            }
+            let bad_delta = kc as f64 / nc as f64 - kb as f64 / nb as f64;
+            let sign = if good_is_shown { -1.0 } else { 1.0 };
+            row.delta = Some(sign * bad_delta);
+            row.rel = row.value.0.filter(|v| *v != 0.0).map(|v| sign * bad_delta / v);
+            row.ci = if good_is_shown {
+                newcombe_diff(nc - kc, nc, nb - kb, nb)
+            } else {
+                newcombe_diff(kc, nc, kb, nb)
+            };
+            if nb < def.min_n || nc < def.min_n {
+                return Some(row);
+            }
+            row.worse = bad_delta > 0.0;
+            let (p, test) = if row.worse {
+                rate_greater(kc, nc, kb, nb)?
+            } else {
+                rate_greater(kb, nb, kc, nc)?
+            };
+            row.p = Some(p);
+            row.test = test.as_str();
+            row.large = bad_delta.abs() >= min && bad_delta != 0.0;
+        }
+        Measure::Dist { histogram, stat } => {
+            let empty = Vec::new();
+            let hb = b.hists.get(histogram).unwrap_or(&empty);
+            let hc = c.hists.get(histogram).unwrap_or(&empty);
+            let (sb, sc) = (Sample::new(hb), Sample::new(hc));
+            if sb.n() == 0 && sc.n() == 0 {
+                return None;
+            }
+            row.n = (sb.n(), sc.n());
+            row.value = (sb.statistic(stat), sc.statistic(stat));
+            let (Some(vb), Some(vc)) = row.value else {
+                return Some(row);
+            };
+            let delta = vc - vb;
+            row.delta = Some(delta);
+            row.rel = (vb != 0.0).then(|| delta / vb);
+            if sb.n() < def.min_n || sc.n() < def.min_n {
+                return Some(row);
+            }
+            row.worse = delta > 0.0;
+            let mw = if row.worse {
+                mann_whitney_greater(hc, hb)?
+            } else {
+                mann_whitney_greater(hb, hc)?
+            };
+            row.p = Some(mw.p);
+            row.test = "mann-whitney";
+            row.large = delta != 0.0
+                && match row.rel {
+                    Some(r) => r.abs() >= min,
+                    None => true,
+                };
+        }
+    }
+    row.verdict = Verdict::Pass;
+    Some(row)
+}
+
+/// Per cohort, the newest value of `field` against the previous one (or
+/// `baseline`): the arms, and a table of what was chosen.
+fn latest_arms(
+    engine: &mut dyn Engine,
+    scope: &Scope,
+    field: &Key,
+    baseline: Option<&[Condition]>,
+    o: &CompareOptions,
+    notes: &mut Vec<String>,
+) -> Result<(Arms, Table)> {
+    let q = Expander::new(engine.dialect(), engine.percentiles(), scope)
+        .with_field(field)
+        .expand(
+            "compare_versions",
+            crate::engine::template::builtin("compare_versions"),
+            &[],
+        )?;
+    let frames = engine.run(&[q])?;
+    let r = Rows::new(&frames[0], "compare_versions");
+    let nk = scope.keys.len();
+    let (keys, v, first, n) = (
+        r.keys(nk)?,
+        r.strs("v")?,
+        r.i64s("first_ns")?,
+        r.u64s("n")?,
+    );
+    let mut per: BTreeMap<Vec<String>, Vec<(i64, String, u64)>> = BTreeMap::new();
+    for i in 0..r.len() {
+        if keys[i].iter().any(|k| k == OTHER) {
+            continue;
+        }
+        if let Some(val) = &v[i] {
+            per.entry(keys[i].clone())
+                .or_default()
+                .push((first[i].unwrap_or(0), val.clone(), n[i]));
+        }
+    }
+    let mut t = Table::with_keys(
+        "arms",
+        &format!("Newest {} per cohort (candidate) and the arm it is compared with", field.name()),
+        &o.key_names,
+        &[
+            ("baseline", Unit::Text),
+            ("baseline_spans", Unit::Count),
+            ("candidate", Unit::Text),
+            ("candidate_spans", Unit::Count),
+            ("candidate_first_seen", Unit::Time),
+        ],
+    );
+    let (mut cand, mut base) = (Vec::new(), Vec::new());
+    let mut cohorts: Vec<&Vec<String>> = per.keys().collect();
+    cohorts.sort_by(|a, b| key_order(a, b));
+    for k in cohorts {
+        let mut vals = per[k].clone();
+        // newest first appearance first; ties by value
+        vals.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+        let newest = &vals[0];
+        let previous = vals.get(1);
+        if baseline.is_none() && previous.is_none() {
+            notes.push(format!(
+                "{}only one {} ({}): nothing to compare it with",
+                who(&o.key_names, k),
+                field.name(),
+                newest.1
+            ));
+            continue;
+        }
+        cand.push((k.clone(), newest.1.clone()));
+        if let Some(p) = previous.filter(|_| baseline.is_none()) {
+            base.push((k.clone(), p.1.clone()));
+        }
+        let mut row: Vec<Cell> = k.iter().map(|x| Cell::text(x.clone())).collect();
+        row.extend([
+            match (baseline, previous) {
+                (Some(_), _) => Cell::text("(--baseline)"),
+                (None, Some(p)) => Cell::text(p.1.clone()),
+                (None, None) => Cell::Null,
+            },
+            match (baseline, previous) {
+                (None, Some(p)) => Cell::count(p.2),
+                _ => Cell::Null,
+            },
+            Cell::text(newest.1.clone()),
+            Cell::count(newest.2),
+            Cell::Int(newest.0),
+        ]);
+        t.push(row);
+    }
+    if cand.is_empty() && per.is_empty() {
+        return Err(Error::usage(
+            format!("--candidate latest:{}: no span has a {0}", field.name()),
+            "check the field name, or map it in spanlens.toml [fields]",
+        ));
+    }
+    let baseline = match baseline {
+        Some(c) => Arm::Where(c.to_vec()),
+        None => Arm::PerCohort {
+            field: field.clone(),
+            values: base,
+        },
+    };
+    Ok((
+        Arms {
+            baseline,
+            candidate: Arm::PerCohort {
+                field: field.clone(),
+                values: cand,
+            },
+            candidate_label: "candidate",
+        },
+        t,
+    ))
+}

@@ -1,0 +1,617 @@
+//! `spanlens drift`: per (cohort, field), the baseline window against the
+//! current window (statistics.md "Drift"). The engine returns log-bucket
+//! histograms of numeric fields and value counts of categorical ones per
+//! cohort and window, in one pass; bins and statistics are computed here.
+
+use std::collections::BTreeMap;
+
+use super::cost::{self, CostOptions};
+use super::{cohort_phase, expand, key_order, Rows};
+use crate::engine::template::{Expanded, Expander};
+use crate::engine::{parse_key, Arm, Arms, Engine, Key, Scope, FIELDS, NONE};
+use crate::error::Result;
+use crate::frame::schema as col;
+use crate::report::format;
+use crate::report::model::{Cell, Finding, Report, Table, Unit};
+use crate::stats::drift::{self as stat, DriftResult, Verdict, ZERO_ORDINAL};
+use crate::stats::quantile::GAMMA;
+use crate::window::Window;
+
+/// Canonical numeric columns a user may name in `--field`.
+pub const NUMERIC_FIELDS: &[&str] = &[
+    col::INPUT_TOKENS,
+    col::OUTPUT_TOKENS,
+    col::CACHE_READ_TOKENS,
+    col::CACHE_WRITE_TOKENS,
+    col::REASONING_TOKENS,
+    col::DURATION_MS,
+    col::TTFT_MS,
+    col::REPORTED_COST_USD,
+];
+
+/// Where a field's values come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// a span column or attribute
+    Span(Key),
+    /// the cost of each span (reported or priced)
+    Cost,
+    /// evaluation scores, one field per evaluation name
+    EvalScore,
+    /// evaluation labels, one field per evaluation name
+    EvalLabel,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    Numeric,
+    Categorical,
+}
+
+impl FieldType {
+    fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Numeric => "numeric",
+            FieldType::Categorical => "categorical",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldSpec {
+    pub name: String,
+    pub source: Source,
+    /// None: decided from the data (attributes)
+    pub ty: Option<FieldType>,
+}
+
+/// The default fields of statistics.md: input and output tokens,
+/// duration, TTFT, cost per span, eval score; model, response model,
+/// provider, finish reason, error type, eval label.
+pub fn default_fields() -> Vec<FieldSpec> {
+    let mut v: Vec<FieldSpec> = [
+        col::INPUT_TOKENS,
+        col::OUTPUT_TOKENS,
+        col::DURATION_MS,
+        col::TTFT_MS,
+        "cost_usd",
+        "eval_score",
+        "model",
+        col::RESPONSE_MODEL,
+        col::PROVIDER,
+        col::FINISH_REASON,
+        col::ERROR_TYPE,
+        "eval_label",
+    ]
+    .iter()
+    .map(|f| parse_field(f).expect("default drift fields parse"))
+    .collect();
+    v.dedup();
+    v
+}
+
+/// A `--field`: a canonical column, `cost_usd`, `eval_score`,
+/// `eval_label`, or `attr:KEY` / `resource:KEY` (numeric when every value
+/// parses as a number).
+pub fn parse_field(s: &str) -> std::result::Result<FieldSpec, String> {
+    let s = s.trim();
+    let spec = |source, ty| FieldSpec {
+        name: s.to_string(),
+        source,
+        ty,
+    };
+    Ok(match s {
+        "cost_usd" => spec(Source::Cost, Some(FieldType::Numeric)),
+        "eval_score" => spec(Source::EvalScore, Some(FieldType::Numeric)),
+        "eval_label" => spec(Source::EvalLabel, Some(FieldType::Categorical)),
+        f if NUMERIC_FIELDS.contains(&f) => spec(
+            Source::Span(Key::Field {
+                name: f.to_string(),
+                sql: f.to_string(),
+            }),
+            Some(FieldType::Numeric),
+        ),
+        f if f.starts_with("attr:") || f.starts_with("resource:") => {
+            spec(Source::Span(parse_key(f)?), None)
+        }
+        f if FIELDS.contains(&f) => spec(Source::Span(parse_key(f)?), Some(FieldType::Categorical)),
+        _ => {
+            return Err(format!(
+                "unknown field `{s}`; use a numeric column ({}), cost_usd, eval_score, eval_label, \
+                 a categorical field ({}) or attr:KEY / resource:KEY",
+                NUMERIC_FIELDS.join(", "),
+                FIELDS.join(", ")
+            ))
+        }
+    })
+}
+
+pub struct DriftOptions {
+    pub key_names: Vec<String>,
+    pub min_count: u64,
+    pub top: usize,
+    pub baseline: Window,
+    pub fields: Vec<FieldSpec>,
+    /// Prices for `cost_usd` (None: the field is skipped).
+    pub cost: Option<CostOptions>,
+}
+
+/// Counts of one (cohort, field) in both windows.
+#[derive(Default, Clone, Debug)]
+struct Pair {
+    base: BTreeMap<i64, u64>,
+    cur: BTreeMap<i64, u64>,
+    base_cat: BTreeMap<String, u64>,
+    cur_cat: BTreeMap<String, u64>,
+}
+
+/// (cohort, field name) -> counts
+type Counts = BTreeMap<(Vec<String>, String), Pair>;
+
+/// A resolved field: name, type, and the query that answers it (index
+/// into the batch), or eval fields answered by the shared eval query.
+struct Planned {
+    spec: FieldSpec,
+    ty: FieldType,
+    query: Option<usize>,
+}
+
+/// Decide the type of attribute fields: numeric when every present value
+/// parses as a number (one engine pass for all of them).
+fn resolve_types(
+    engine: &mut dyn Engine,
+    scope: &Scope,
+    fields: &[FieldSpec],
+) -> Result<Vec<FieldType>> {
+    let mut queries = Vec::new();
+    let mut at = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        if let (None, Source::Span(k)) = (f.ty, &f.source) {
+            at.push(i);
+            queries.push(expand_field(engine, scope, "drift_field_type", k, &[])?);
+        }
+    }
+    let frames = if queries.is_empty() {
+        Vec::new()
+    } else {
+        engine.run(&queries)?
+    };
+    let mut out: Vec<FieldType> = fields
+        .iter()
+        .map(|f| f.ty.unwrap_or(FieldType::Categorical))
+        .collect();
+    for (j, i) in at.into_iter().enumerate() {
+        let rows = Rows::new(&frames[j], "drift_field_type");
+        let present = rows.u64s("present")?.first().copied().unwrap_or(0);
+        let numeric = rows.u64s("numeric")?.first().copied().unwrap_or(0);
+        if present > 0 && numeric == present {
+            out[i] = FieldType::Numeric;
+        }
+    }
+    Ok(out)
+}
+
+fn expand_field(
+    engine: &dyn Engine,
+    scope: &Scope,
+    name: &str,
+    field: &Key,
+    params: &[(&str, String)],
+) -> Result<Expanded> {
+    Expander::new(engine.dialect(), engine.percentiles(), scope)
+        .with_field(field)
+        .expand(name, crate::engine::template::builtin(name), params)
+}
+
+pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Result<Report> {
+    let current = scope.window;
+    scope.arms = Some(Arms {
+        baseline: Arm::Window(o.baseline),
+        candidate: Arm::Window(current),
+        candidate_label: "current",
+    });
+    scope.window = Window {
+        start_ns: o.baseline.start_ns.min(current.start_ns),
+        end_ns: o.baseline.end_ns.max(current.end_ns),
+    };
+    cohort_phase(engine, &mut scope, o.min_count, o.top)?;
+    let types = resolve_types(engine, &scope, &o.fields)?;
+    let mut notes = Vec::new();
+
+    // one pass: a query per span field, one for span costs, one for evals
+    let mut queries: Vec<Expanded> = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
+    let mut eval_query = None;
+    for (f, ty) in o.fields.iter().zip(types) {
+        let query = match &f.source {
+            Source::Span(k) => {
+                let t = match ty {
+                    FieldType::Numeric => "drift_numeric",
+                    FieldType::Categorical => "drift_categories",
+                };
+                queries.push(expand_field(engine, &scope, t, k, &[])?);
+                Some(queries.len() - 1)
+            }
+            Source::Cost => {
+                let Some(c) = &o.cost else {
+                    notes.push("cost_usd skipped: no price table".into());
+                    continue;
+                };
+                let mut cs = scope.clone();
+                cs.kind = c.kind.clone();
+                let res = cost::resolve(engine, &cs, c)?;
+                let spans = cost::span_costs_with(engine, &cs, c, &res)?;
+                queries.push(expand(engine, &cs, "drift_costs", &[("span_costs", spans)])?);
+                Some(queries.len() - 1)
+            }
+            Source::EvalScore | Source::EvalLabel => {
+                if eval_query.is_none() {
+                    queries.push(expand(engine, &scope, "drift_evals", &[])?);
+                    eval_query = Some(queries.len() - 1);
+                }
+                None
+            }
+        };
+        planned.push(Planned {
+            spec: f.clone(),
+            ty,
+            query,
+        });
+    }
+    let frames = engine.run(&queries)?;
+    let nk = scope.keys.len();
+
+    let mut counts: Counts = BTreeMap::new();
+    // fields in output order; eval fields expand to one per evaluation
+    let mut order: Vec<(String, FieldType)> = Vec::new();
+    let mut eval_names: Vec<String> = Vec::new();
+    if let Some(i) = eval_query {
+        eval_names = read_evals(&frames[i], nk, &mut counts)?;
+    }
+    for p in &planned {
+        match (&p.spec.source, p.query) {
+            (Source::EvalScore, _) => {
+                for e in &eval_names {
+                    let name = format!("eval_score:{e}");
+                    if counts.keys().any(|(_, f)| *f == name) {
+                        order.push((name, FieldType::Numeric));
+                    }
+                }
+            }
+            (Source::EvalLabel, _) => {
+                for e in &eval_names {
+                    let name = format!("eval_label:{e}");
+                    if counts.keys().any(|(_, f)| *f == name) {
+                        order.push((name, FieldType::Categorical));
+                    }
+                }
+            }
+            (_, Some(q)) => {
+                let rows = Rows::new(&frames[q], "drift");
+                read_field(&rows, nk, &p.spec.name, p.ty, &mut counts)?;
+                order.push((p.spec.name.clone(), p.ty));
+            }
+            (_, None) => {}
+        }
+    }
+
+    let mut cohorts: Vec<Vec<String>> = counts.keys().map(|(k, _)| k.clone()).collect();
+    cohorts.sort_by(|a, b| key_order(a, b));
+    cohorts.dedup();
+
+    let mut table = Table::with_keys(
+        "drift",
+        "Drift per cohort and field (baseline window vs current window)",
+        &o.key_names,
+        &[
+            ("field", Unit::Text),
+            ("type", Unit::Text),
+            ("n_baseline", Unit::Count),
+            ("n_current", Unit::Count),
+            ("psi", Unit::Stat),
+            ("js_distance", Unit::Stat),
+            ("chi2_p", Unit::Stat),
+            ("verdict", Unit::Text),
+            ("moved_most", Unit::Text),
+        ],
+    );
+    table.footnote = Some(
+        "drift: (PSI >= 0.25 or JS >= 0.1) and chi-squared p < 0.01; moderate: 0.1 <= PSI < 0.25 \
+         and p < 0.01; insufficient: < 100 values in a window. Numeric bins: baseline deciles over \
+         2% log buckets."
+            .into(),
+    );
+    let mut bins_t = Table::with_keys(
+        "drift_bins",
+        "Bins that moved most (top 3 per cohort and field)",
+        &o.key_names,
+        &[
+            ("field", Unit::Text),
+            ("bin", Unit::Text),
+            ("baseline_n", Unit::Count),
+            ("current_n", Unit::Count),
+            ("baseline_share", Unit::Share),
+            ("current_share", Unit::Share),
+            ("delta", Unit::Share),
+        ],
+    );
+    let mut findings = Vec::new();
+    let mut tally: BTreeMap<Verdict, usize> = BTreeMap::new();
+    for cohort in &cohorts {
+        for (field, ty) in &order {
+            let Some(pair) = counts.get(&(cohort.clone(), field.clone())) else {
+                continue;
+            };
+            let (labels, b, c) = bins_of(pair, *ty);
+            let r = stat::evaluate(&b, &c);
+            *tally.entry(r.verdict).or_default() += 1;
+            let moved = moved(&labels, &b, &c);
+            let top = moved.first().map(|(l, ..)| l.clone());
+            let mut row: Vec<Cell> = cohort.iter().map(|k| Cell::text(k.clone())).collect();
+            row.extend([
+                Cell::text(field.clone()),
+                Cell::text(ty.as_str()),
+                Cell::count(r.n_base),
+                Cell::count(r.n_cur),
+                Cell::opt(Some(r.psi)),
+                Cell::opt(Some(r.js)),
+                Cell::opt(r.chi2.map(|x| x.p)),
+                Cell::text(r.verdict.as_str()),
+                top.map_or(Cell::Null, Cell::text),
+            ]);
+            table.push(row);
+            if r.verdict != Verdict::Insufficient {
+                for (label, nb, nc, pb, pc) in moved.into_iter().take(3) {
+                    let mut row: Vec<Cell> =
+                        cohort.iter().map(|k| Cell::text(k.clone())).collect();
+                    row.extend([
+                        Cell::text(field.clone()),
+                        Cell::text(label),
+                        Cell::count(nb),
+                        Cell::count(nc),
+                        Cell::Num(pb),
+                        Cell::Num(pc),
+                        Cell::Num(pc - pb),
+                    ]);
+                    bins_t.push(row);
+                }
+            }
+            if r.verdict == Verdict::Drift {
+                findings.push(Finding {
+                    kind: "drift".into(),
+                    message: drift_message(&o.key_names, cohort, field, &r),
+                });
+            }
+        }
+    }
+    let pairs: usize = tally.values().sum();
+    let n = |v: Verdict| tally.get(&v).copied().unwrap_or(0);
+    let headline = if pairs == 0 {
+        "drift: no values in either window".to_string()
+    } else if n(Verdict::Drift) > 0 {
+        format!(
+            "drift: {} of {pairs} cohort x field pairs drifted ({} moderate, {} stable, {} insufficient)",
+            n(Verdict::Drift),
+            n(Verdict::Moderate),
+            n(Verdict::Stable),
+            n(Verdict::Insufficient)
+        )
+    } else {
+        format!(
+            "drift: none in {pairs} cohort x field pairs ({} moderate, {} stable, {} insufficient)",
+            n(Verdict::Moderate),
+            n(Verdict::Stable),
+            n(Verdict::Insufficient)
+        )
+    };
+    Ok(Report {
+        command: "drift".into(),
+        meta: vec![(
+            "baseline".into(),
+            format!(
+                "{} .. {}",
+                format::time_ns(o.baseline.start_ns),
+                format::time_ns(o.baseline.end_ns)
+            ),
+        )],
+        tables: vec![table, bins_t],
+        findings,
+        notes,
+        headline: Some(headline),
+    })
+}
+
+fn drift_message(names: &[String], cohort: &[String], field: &str, r: &DriftResult) -> String {
+    let who: Vec<String> = names
+        .iter()
+        .zip(cohort)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    format!(
+        "{}: {field} drifted (PSI {:.3}, JS {:.3}, p {:.2e}; n {} -> {})",
+        who.join(" "),
+        r.psi,
+        r.js,
+        r.chi2.map_or(f64::NAN, |c| c.p),
+        r.n_base,
+        r.n_cur
+    )
+}
+
+/// Rows of a numeric (keys, arm, b, n) or categorical (keys, arm, v, n) query.
+fn read_field(
+    rows: &Rows,
+    nk: usize,
+    field: &str,
+    ty: FieldType,
+    counts: &mut Counts,
+) -> Result<()> {
+    let keys = rows.keys(nk)?;
+    let base = rows.is_baseline()?;
+    let n = rows.u64s("n")?;
+    match ty {
+        FieldType::Numeric => {
+            let b = rows.i64s("b")?;
+            for i in 0..rows.len() {
+                let Some(bucket) = b[i] else { continue };
+                let e = counts.entry((keys[i].clone(), field.to_string())).or_default();
+                let m = if base[i] { &mut e.base } else { &mut e.cur };
+                *m.entry(bucket).or_default() += n[i];
+            }
+        }
+        FieldType::Categorical => {
+            let v = rows.strs("v")?;
+            for i in 0..rows.len() {
+                let e = counts.entry((keys[i].clone(), field.to_string())).or_default();
+                let m = if base[i] { &mut e.base_cat } else { &mut e.cur_cat };
+                let cat = v[i].clone().unwrap_or_else(|| NONE.to_string());
+                *m.entry(cat).or_default() += n[i];
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rows of drift_evals: scores and labels per evaluation name; returns the
+/// evaluation names in order.
+fn read_evals(df: &polars::prelude::DataFrame, nk: usize, counts: &mut Counts) -> Result<Vec<String>> {
+    let rows = Rows::new(df, "drift_evals");
+    let keys = rows.keys(nk)?;
+    let base = rows.is_baseline()?;
+    let (ev, b, label, n) = (
+        rows.strs("evaluation")?,
+        rows.i64s("b")?,
+        rows.strs("label")?,
+        rows.u64s("n")?,
+    );
+    let mut names = std::collections::BTreeSet::new();
+    for i in 0..rows.len() {
+        let name = ev[i].clone().unwrap_or_else(|| NONE.to_string());
+        names.insert(name.clone());
+        if let Some(bucket) = b[i] {
+            let e = counts
+                .entry((keys[i].clone(), format!("eval_score:{name}")))
+                .or_default();
+            let m = if base[i] { &mut e.base } else { &mut e.cur };
+            *m.entry(bucket).or_default() += n[i];
+        }
+        if let Some(l) = &label[i] {
+            let e = counts
+                .entry((keys[i].clone(), format!("eval_label:{name}")))
+                .or_default();
+            let m = if base[i] { &mut e.base_cat } else { &mut e.cur_cat };
+            *m.entry(l.clone()).or_default() += n[i];
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// Bin labels and counts of one (cohort, field), bins from the baseline.
+fn bins_of(p: &Pair, ty: FieldType) -> (Vec<String>, Vec<u64>, Vec<u64>) {
+    match ty {
+        FieldType::Numeric => {
+            let base: Vec<(i64, u64)> = p.base.iter().map(|(k, v)| (*k, *v)).collect();
+            let cur: Vec<(i64, u64)> = p.cur.iter().map(|(k, v)| (*k, *v)).collect();
+            let edges = stat::decile_edges(&base);
+            (
+                numeric_labels(&edges),
+                stat::bin_counts(&edges, &base),
+                stat::bin_counts(&edges, &cur),
+            )
+        }
+        FieldType::Categorical => {
+            let b = stat::category_bins(&p.base_cat, &p.cur_cat);
+            (b.labels, b.base, b.cur)
+        }
+    }
+}
+
+/// Bins sorted by how much their share moved: (label, n base, n current,
+/// share base, share current).
+fn moved(labels: &[String], b: &[u64], c: &[u64]) -> Vec<(String, u64, u64, f64, f64)> {
+    let (p, q) = (stat::shares(b), stat::shares(c));
+    let mut v: Vec<(String, u64, u64, f64, f64)> = (0..labels.len())
+        .map(|i| (labels[i].clone(), b[i], c[i], p[i], q[i]))
+        .collect();
+    v.sort_by(|x, y| {
+        (y.4 - y.3)
+            .abs()
+            .total_cmp(&(x.4 - x.3).abs())
+            .then_with(|| x.0.cmp(&y.0))
+    });
+    v
+}
+
+/// The value where a bin edge (over bucket ordinals) falls: every value
+/// below it is in the bins left of the edge. Bucket i holds [γ^i, γ^(i+1)).
+fn edge_value(e: f64) -> f64 {
+    if e < ZERO_ORDINAL / 2.0 {
+        0.0
+    } else {
+        GAMMA.powf(e.floor() + 1.0)
+    }
+}
+
+fn short(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if a >= 1000.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 0.01 {
+        format!("{x:.3}")
+    } else {
+        format!("{x:.2e}")
+    }
+}
+
+/// Human labels of numeric bins: `< a`, `a .. b`, `>= b` (`<= 0` for the
+/// bin of zeros).
+fn numeric_labels(edges: &[f64]) -> Vec<String> {
+    if edges.is_empty() {
+        return vec!["all".into()];
+    }
+    let vals: Vec<f64> = edges.iter().map(|e| edge_value(*e)).collect();
+    let mut out = Vec::with_capacity(edges.len() + 1);
+    for i in 0..=edges.len() {
+        let lo = (i > 0).then(|| vals[i - 1]);
+        let hi = vals.get(i).copied();
+        out.push(match (lo, hi) {
+            (None, Some(0.0)) => "<= 0".to_string(),
+            (None, Some(h)) => format!("< {}", short(h)),
+            (Some(0.0), Some(h)) => format!("(0, {})", short(h)),
+            (Some(l), Some(h)) => format!("{} .. {}", short(l), short(h)),
+            (Some(l), None) => format!(">= {}", short(l)),
+            (None, None) => "all".to_string(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_parse_and_default() {
+        let d = default_fields();
+        assert_eq!(d.len(), 12);
+        assert_eq!(d[4].source, Source::Cost);
+        assert_eq!(d[0].ty, Some(FieldType::Numeric));
+        assert_eq!(d[6].ty, Some(FieldType::Categorical));
+        assert_eq!(parse_field("attr:app.region").unwrap().ty, None);
+        assert!(parse_field("nope").unwrap_err().contains("unknown field `nope`"));
+    }
+
+    #[test]
+    fn numeric_bin_labels() {
+        // buckets 0 and 115 (1.02^116 = 9.9): bins < 1.02, 1.02 .. 9.9, >= 9.9
+        let l = numeric_labels(&[0.0, 115.0]);
+        assert_eq!(l, vec!["< 1.020", "1.020 .. 9.942", ">= 9.942"]);
+        let z = numeric_labels(&[ZERO_ORDINAL, 10.0]);
+        assert_eq!(z[0], "<= 0");
+        assert!(z[1].starts_with("(0, "), "{z:?}");
+    }
+}
