@@ -109,12 +109,21 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
     } else {
         cc.metrics.clone().unwrap_or_default()
     };
-    let all = || METRICS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ");
+    let all = || {
+        METRICS
+            .iter()
+            .map(|m| m.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut metrics: Vec<&'static MetricDef> = Vec::new();
     for n in &names {
         let n = n.trim();
         let m = compare::metric(n).ok_or_else(|| {
-            Error::usage(format!("--metrics: unknown metric `{n}`"), format!("use {}", all()))
+            Error::usage(
+                format!("--metrics: unknown metric `{n}`"),
+                format!("use {}", all()),
+            )
         })?;
         if !metrics.iter().any(|x| x.name == m.name) {
             metrics.push(m);
@@ -211,12 +220,12 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
                     let d = describe_where(&b);
                     (Some(where_of(&b, "--baseline")?), d)
                 }
-                Some(ArmArg::Previous(g)) if g != f => {
-                    return Err(Error::usage(
-                        format!("--baseline previous:{g} and --candidate latest:{f} name different fields"),
-                        format!("use --baseline previous:{f}"),
-                    ))
-                }
+                Some(ArmArg::Previous(g)) if g != f => return Err(Error::usage(
+                    format!(
+                        "--baseline previous:{g} and --candidate latest:{f} name different fields"
+                    ),
+                    format!("use --baseline previous:{f}"),
+                )),
                 _ => (None, format!("each cohort's previous {f}")),
             };
             (
@@ -291,7 +300,10 @@ mod tests {
         );
         assert_eq!(
             arm_arg("prompt_version=refunds@v3,model=gpt-4o"),
-            ArmArg::Where(vec!["prompt_version=refunds@v3".into(), "model=gpt-4o".into()])
+            ArmArg::Where(vec![
+                "prompt_version=refunds@v3".into(),
+                "model=gpt-4o".into()
+            ])
         );
         // a comma inside a value stays in the value
         assert_eq!(

@@ -352,7 +352,9 @@ impl<'a> Expander<'a> {
         if sql.contains("{{field}}") {
             let Some(f) = self.field else {
                 return Err(Error::usage(
-                    format!("query {name}: {{{{field}}}} is only set by drift's per-field templates"),
+                    format!(
+                        "query {name}: {{{{field}}}} is only set by drift's per-field templates"
+                    ),
                     "use {{spans}} columns directly",
                 ));
             };

@@ -290,10 +290,15 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
     // one pass: counts, evals, value histograms, cost per trace
     let mut cs = scope.clone();
     cs.kind = o.cost.kind.clone();
-    let want_cost = o
-        .metrics
-        .iter()
-        .any(|m| matches!(m.measure, Measure::Dist { histogram: "cost_per_trace", .. }));
+    let want_cost = o.metrics.iter().any(|m| {
+        matches!(
+            m.measure,
+            Measure::Dist {
+                histogram: "cost_per_trace",
+                ..
+            }
+        )
+    });
     let mut queries = vec![
         expand(engine, &scope, "slo_counts", &[])?,
         expand(engine, &scope, "slo_evals", &[])?,
@@ -302,7 +307,12 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
     if want_cost {
         let res = cost::resolve(engine, &cs, &o.cost)?;
         let tc = cost::trace_costs_with(engine, &cs, &o.cost, &res)?;
-        queries.push(expand(engine, &cs, "cost_trace_histograms", &[("trace_costs", tc)])?);
+        queries.push(expand(
+            engine,
+            &cs,
+            "cost_trace_histograms",
+            &[("trace_costs", tc)],
+        )?);
     }
     let frames = engine.run(&queries)?;
     let nk = scope.keys.len();
@@ -327,12 +337,19 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         for i in 0..r.len() {
             let e = data.entry(keys[i].clone()).or_default();
             let a = if base[i] { &mut e.0 } else { &mut e.1 };
-            let x = a.evals.entry(ev[i].clone().unwrap_or_default()).or_default();
+            let x = a
+                .evals
+                .entry(ev[i].clone().unwrap_or_default())
+                .or_default();
             x.0 += pa[i];
             x.1 += ju[i];
         }
     }
-    let mut read_hist = |df: &polars::prelude::DataFrame, what: &str, name_col: Option<&str>, value_col: &str| -> Result<()> {
+    let mut read_hist = |df: &polars::prelude::DataFrame,
+                         what: &str,
+                         name_col: Option<&str>,
+                         value_col: &str|
+     -> Result<()> {
         let r = Rows::new(df, what);
         let (keys, base, n) = (r.keys(nk)?, r.is_baseline()?, r.u64s("n")?);
         let names = match name_col {
@@ -342,9 +359,15 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         // engine sums (cost per trace) differ in their last bits between
         // runs: settled so ties and outputs are the same every run
         let values: Vec<Option<f64>> = if log {
-            r.i64s(value_col)?.into_iter().map(|b| b.map(bucket_value)).collect()
+            r.i64s(value_col)?
+                .into_iter()
+                .map(|b| b.map(bucket_value))
+                .collect()
         } else {
-            r.f64s(value_col)?.into_iter().map(|v| v.map(super::settle)).collect()
+            r.f64s(value_col)?
+                .into_iter()
+                .map(|v| v.map(super::settle))
+                .collect()
         };
         for i in 0..r.len() {
             let Some(v) = values[i] else { continue };
@@ -537,7 +560,12 @@ fn show(v: Option<f64>, unit: Unit) -> String {
 /// one-sided p toward better, a family of its own.
 fn gate(rows: &mut [Row], alpha: f64) -> usize {
     let tested: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].p.is_some()).collect();
-    let worse = holm(&tested.iter().map(|&i| rows[i].p.unwrap_or(1.0)).collect::<Vec<_>>());
+    let worse = holm(
+        &tested
+            .iter()
+            .map(|&i| rows[i].p.unwrap_or(1.0))
+            .collect::<Vec<_>>(),
+    );
     let better = holm(
         &tested
             .iter()
@@ -639,7 +667,11 @@ fn compare_one(
             let bad_delta = kc as f64 / nc as f64 - kb as f64 / nb as f64;
             let sign = if good_is_shown { -1.0 } else { 1.0 };
             row.delta = Some(sign * bad_delta);
-            row.rel = row.value.0.filter(|v| *v != 0.0).map(|v| sign * bad_delta / v);
+            row.rel = row
+                .value
+                .0
+                .filter(|v| *v != 0.0)
+                .map(|v| sign * bad_delta / v);
             row.ci = if good_is_shown {
                 newcombe_diff(nc - kc, nc, nb - kb, nb)
             } else {
@@ -709,26 +741,26 @@ fn latest_arms(
     let frames = engine.run(&[q])?;
     let r = Rows::new(&frames[0], "compare_versions");
     let nk = scope.keys.len();
-    let (keys, v, first, n) = (
-        r.keys(nk)?,
-        r.strs("v")?,
-        r.i64s("first_ns")?,
-        r.u64s("n")?,
-    );
+    let (keys, v, first, n) = (r.keys(nk)?, r.strs("v")?, r.i64s("first_ns")?, r.u64s("n")?);
     let mut per: BTreeMap<Vec<String>, Vec<(i64, String, u64)>> = BTreeMap::new();
     for i in 0..r.len() {
         if keys[i].iter().any(|k| k == OTHER) {
             continue;
         }
         if let Some(val) = &v[i] {
-            per.entry(keys[i].clone())
-                .or_default()
-                .push((first[i].unwrap_or(0), val.clone(), n[i]));
+            per.entry(keys[i].clone()).or_default().push((
+                first[i].unwrap_or(0),
+                val.clone(),
+                n[i],
+            ));
         }
     }
     let mut t = Table::with_keys(
         "arms",
-        &format!("Newest {} per cohort (candidate) and the arm it is compared with", field.name()),
+        &format!(
+            "Newest {} per cohort (candidate) and the arm it is compared with",
+            field.name()
+        ),
         &o.key_names,
         &[
             ("baseline", Unit::Text),
@@ -857,11 +889,15 @@ mod tests {
             ..Default::default()
         };
         a.evals.insert("relevance".into(), (b(0.8, rng), n));
-        a.hists.insert("latency_ms".into(), ln(latency_mu, 0.6, 10.0, rng));
+        a.hists
+            .insert("latency_ms".into(), ln(latency_mu, 0.6, 10.0, rng));
         a.hists.insert("ttft_ms".into(), ln(6.0, 0.4, 10.0, rng));
-        a.hists.insert("input_tokens".into(), ln(7.0, 0.8, 1.0, rng));
-        a.hists.insert("output_tokens".into(), ln(5.5, 0.7, 1.0, rng));
-        a.hists.insert("cost_per_trace".into(), ln(-5.0, 1.0, 1e6, rng));
+        a.hists
+            .insert("input_tokens".into(), ln(7.0, 0.8, 1.0, rng));
+        a.hists
+            .insert("output_tokens".into(), ln(5.5, 0.7, 1.0, rng));
+        a.hists
+            .insert("cost_per_trace".into(), ln(-5.0, 1.0, 1e6, rng));
         a
     }
 
@@ -938,7 +974,10 @@ mod tests {
         // the same change the other way round is an improvement
         let rows = rows_for(&c, &b, &o);
         assert_eq!(
-            rows.iter().find(|r| r.metric == "error_rate").unwrap().verdict,
+            rows.iter()
+                .find(|r| r.metric == "error_rate")
+                .unwrap()
+                .verdict,
             Verdict::Improved
         );
         // below its minimum effect a significant change passes
@@ -946,7 +985,10 @@ mod tests {
         o2.min_effect.insert("error_rate".into(), 0.10);
         let rows = rows_for(&b, &c, &o2);
         assert_eq!(
-            rows.iter().find(|r| r.metric == "error_rate").unwrap().verdict,
+            rows.iter()
+                .find(|r| r.metric == "error_rate")
+                .unwrap()
+                .verdict,
             Verdict::Pass
         );
     }

@@ -157,12 +157,13 @@ struct Planned {
 }
 
 /// Decide the type of attribute fields: numeric when every present value
-/// parses as a number (one engine pass for all of them).
+/// parses as a number (one engine pass for all of them); None for an
+/// attribute no span has.
 fn resolve_types(
     engine: &mut dyn Engine,
     scope: &Scope,
     fields: &[FieldSpec],
-) -> Result<Vec<FieldType>> {
+) -> Result<Vec<Option<FieldType>>> {
     let mut queries = Vec::new();
     let mut at = Vec::new();
     for (i, f) in fields.iter().enumerate() {
@@ -176,17 +177,16 @@ fn resolve_types(
     } else {
         engine.run(&queries)?
     };
-    let mut out: Vec<FieldType> = fields
-        .iter()
-        .map(|f| f.ty.unwrap_or(FieldType::Categorical))
-        .collect();
+    let mut out: Vec<Option<FieldType>> = fields.iter().map(|f| f.ty).collect();
     for (j, i) in at.into_iter().enumerate() {
         let rows = Rows::new(&frames[j], "drift_field_type");
         let present = rows.u64s("present")?.first().copied().unwrap_or(0);
         let numeric = rows.u64s("numeric")?.first().copied().unwrap_or(0);
-        if present > 0 && numeric == present {
-            out[i] = FieldType::Numeric;
-        }
+        out[i] = match (present, numeric == present) {
+            (0, _) => None,
+            (_, true) => Some(FieldType::Numeric),
+            (_, false) => Some(FieldType::Categorical),
+        };
     }
     Ok(out)
 }
@@ -223,6 +223,10 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
     let mut planned: Vec<Planned> = Vec::new();
     let mut eval_query = None;
     for (f, ty) in o.fields.iter().zip(types) {
+        let Some(ty) = ty else {
+            notes.push(format!("{}: no span in either window has it", f.name));
+            continue;
+        };
         let query = match &f.source {
             Source::Span(k) => {
                 let t = match ty {
@@ -241,7 +245,12 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 cs.kind = c.kind.clone();
                 let res = cost::resolve(engine, &cs, c)?;
                 let spans = cost::span_costs_with(engine, &cs, c, &res)?;
-                queries.push(expand(engine, &cs, "drift_costs", &[("span_costs", spans)])?);
+                queries.push(expand(
+                    engine,
+                    &cs,
+                    "drift_costs",
+                    &[("span_costs", spans)],
+                )?);
                 Some(queries.len() - 1)
             }
             Source::EvalScore | Source::EvalLabel => {
@@ -362,8 +371,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
             table.push(row);
             if r.verdict != Verdict::Insufficient {
                 for (label, nb, nc, pb, pc) in moved.into_iter().take(3) {
-                    let mut row: Vec<Cell> =
-                        cohort.iter().map(|k| Cell::text(k.clone())).collect();
+                    let mut row: Vec<Cell> = cohort.iter().map(|k| Cell::text(k.clone())).collect();
                     row.extend([
                         Cell::text(field.clone()),
                         Cell::text(label),
@@ -454,7 +462,9 @@ fn read_field(
             let b = rows.i64s("b")?;
             for i in 0..rows.len() {
                 let Some(bucket) = b[i] else { continue };
-                let e = counts.entry((keys[i].clone(), field.to_string())).or_default();
+                let e = counts
+                    .entry((keys[i].clone(), field.to_string()))
+                    .or_default();
                 let m = if base[i] { &mut e.base } else { &mut e.cur };
                 *m.entry(bucket).or_default() += n[i];
             }
@@ -462,8 +472,14 @@ fn read_field(
         FieldType::Categorical => {
             let v = rows.strs("v")?;
             for i in 0..rows.len() {
-                let e = counts.entry((keys[i].clone(), field.to_string())).or_default();
-                let m = if base[i] { &mut e.base_cat } else { &mut e.cur_cat };
+                let e = counts
+                    .entry((keys[i].clone(), field.to_string()))
+                    .or_default();
+                let m = if base[i] {
+                    &mut e.base_cat
+                } else {
+                    &mut e.cur_cat
+                };
                 let cat = v[i].clone().unwrap_or_else(|| NONE.to_string());
                 *m.entry(cat).or_default() += n[i];
             }
@@ -474,7 +490,11 @@ fn read_field(
 
 /// Rows of drift_evals: scores and labels per evaluation name; returns the
 /// evaluation names in order.
-fn read_evals(df: &polars::prelude::DataFrame, nk: usize, counts: &mut Counts) -> Result<Vec<String>> {
+fn read_evals(
+    df: &polars::prelude::DataFrame,
+    nk: usize,
+    counts: &mut Counts,
+) -> Result<Vec<String>> {
     let rows = Rows::new(df, "drift_evals");
     let keys = rows.keys(nk)?;
     let base = rows.is_baseline()?;
@@ -499,7 +519,11 @@ fn read_evals(df: &polars::prelude::DataFrame, nk: usize, counts: &mut Counts) -
             let e = counts
                 .entry((keys[i].clone(), format!("eval_label:{name}")))
                 .or_default();
-            let m = if base[i] { &mut e.base_cat } else { &mut e.cur_cat };
+            let m = if base[i] {
+                &mut e.base_cat
+            } else {
+                &mut e.cur_cat
+            };
             *m.entry(l.clone()).or_default() += n[i];
         }
     }
@@ -602,7 +626,9 @@ mod tests {
         assert_eq!(d[0].ty, Some(FieldType::Numeric));
         assert_eq!(d[6].ty, Some(FieldType::Categorical));
         assert_eq!(parse_field("attr:app.region").unwrap().ty, None);
-        assert!(parse_field("nope").unwrap_err().contains("unknown field `nope`"));
+        assert!(parse_field("nope")
+            .unwrap_err()
+            .contains("unknown field `nope`"));
     }
 
     #[test]

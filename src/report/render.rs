@@ -82,13 +82,18 @@ pub fn table(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         ct.force_no_tty();
         ct.set_header(t.columns.iter().map(|c| c.name.clone()));
         for (ri, row) in t.rows.iter().enumerate() {
-            ct.add_row(row.iter().zip(&t.columns).enumerate().map(|(ci, (c, col))| {
-                let mut cell = comfy_table::Cell::new(human(c, t.unit_at(ri, ci), false));
-                if right_aligned(col.unit) {
-                    cell = cell.set_alignment(CellAlignment::Right);
-                }
-                cell
-            }));
+            ct.add_row(
+                row.iter()
+                    .zip(&t.columns)
+                    .enumerate()
+                    .map(|(ci, (c, col))| {
+                        let mut cell = comfy_table::Cell::new(human(c, t.unit_at(ri, ci), false));
+                        if right_aligned(col.unit) {
+                            cell = cell.set_alignment(CellAlignment::Right);
+                        }
+                        cell
+                    }),
+            );
         }
         writeln!(out, "{ct}")?;
         if let Some(f) = footnote(t) {

@@ -164,7 +164,7 @@ pub fn mann_whitney_greater(x: &[(f64, u64)], y: &[(f64, u64)]) -> Option<MannWh
     let u = r1 - a * (a + 1.0) / 2.0;
     let mu = a * b / 2.0;
     let s = (a * b / 12.0 * ((n + 1.0) - ties / (n * (n - 1.0)))).sqrt();
-    if !(s > 0.0) {
+    if s.is_nan() || s <= 0.0 {
         // every value tied: no evidence either way
         return Some(MannWhitney { u, z: 0.0, p: 1.0 });
     }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod drift_compare;
 mod fixtures;
 mod real_exports;
 mod reports;
