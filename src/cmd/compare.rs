@@ -1,7 +1,6 @@
 //! `spanlens compare IN... --baseline PRED --candidate PRED`
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::report::{conditions, emit, prepare};
 use super::Context;
@@ -9,8 +8,6 @@ use crate::cli::CompareArgs;
 use crate::engine::{parse_key, Arm, Arms, Condition, KindFilter};
 use crate::error::{Error, Result};
 use crate::metrics::compare::{self, ArmsSpec, CompareOptions, MetricDef, METRICS};
-use crate::metrics::cost::CostOptions;
-use crate::pricing::PriceTable;
 use crate::report::format;
 use crate::window::Window;
 
@@ -175,72 +172,71 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
     }
     let seed = args.seed.or(cc.seed).unwrap_or(compare::SEED);
 
-    let mut files = ctx.config.cost.prices.clone();
-    files.extend(args.prices.iter().cloned());
-    let prices = Arc::new(PriceTable::load(&files)?);
+    let cost = super::cost::cost_options(ctx, &args.prices)?;
 
     let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
     let mut scope = p.scope;
     let mut meta = p.meta;
     let where_of = |c: &[String], flag: &str| -> Result<Vec<Condition>> { conditions(c, flag) };
-    let (spec, b_desc, c_desc) = match (cand, base) {
-        (None | Some(ArmArg::Window(_)), _) => (
-            ArmsSpec::Fixed(Arms {
-                baseline: Arm::Window(p.baseline),
-                candidate: Arm::Window(scope.window),
-                candidate_label: "candidate",
-            }),
-            window_text(p.baseline),
-            window_text(scope.window),
-        ),
-        (Some(ArmArg::Where(c)), Some(ArmArg::Where(b))) => (
-            ArmsSpec::Fixed(Arms {
-                baseline: Arm::Where(where_of(&b, "--baseline")?),
-                candidate: Arm::Where(where_of(&c, "--candidate")?),
-                candidate_label: "candidate",
-            }),
-            describe_where(&b),
-            describe_where(&c),
-        ),
-        (Some(ArmArg::Where(_)), _) => {
-            return Err(Error::usage(
+    let (spec, b_desc, c_desc) =
+        match (cand, base) {
+            (None | Some(ArmArg::Window(_)), _) => (
+                ArmsSpec::Fixed(Arms {
+                    baseline: Arm::Window(p.baseline),
+                    candidate: Arm::Window(scope.window),
+                    candidate_label: "candidate",
+                }),
+                window_text(p.baseline),
+                window_text(scope.window),
+            ),
+            (Some(ArmArg::Where(c)), Some(ArmArg::Where(b))) => (
+                ArmsSpec::Fixed(Arms {
+                    baseline: Arm::Where(where_of(&b, "--baseline")?),
+                    candidate: Arm::Where(where_of(&c, "--candidate")?),
+                    candidate_label: "candidate",
+                }),
+                describe_where(&b),
+                describe_where(&c),
+            ),
+            (Some(ArmArg::Where(_)), _) => return Err(Error::usage(
                 "--candidate selects spans: --baseline must select spans too",
                 "e.g. --baseline prompt_version=refunds@v3 --candidate prompt_version=refunds@v4",
-            ))
-        }
-        (Some(ArmArg::Latest(f)), b) => {
-            let field = parse_key(&f).map_err(|e| {
-                Error::usage(
-                    format!("--candidate latest:{f}: {e}"),
-                    "e.g. --candidate latest:prompt_version",
-                )
-            })?;
-            let (baseline, desc) = match b {
-                Some(ArmArg::Where(b)) => {
-                    let d = describe_where(&b);
-                    (Some(where_of(&b, "--baseline")?), d)
-                }
-                Some(ArmArg::Previous(g)) if g != f => return Err(Error::usage(
-                    format!(
+            )),
+            (Some(ArmArg::Latest(f)), b) => {
+                let field = parse_key(&f).map_err(|e| {
+                    Error::usage(
+                        format!("--candidate latest:{f}: {e}"),
+                        "e.g. --candidate latest:prompt_version",
+                    )
+                })?;
+                let (baseline, desc) = match b {
+                    Some(ArmArg::Where(b)) => {
+                        let d = describe_where(&b);
+                        (Some(where_of(&b, "--baseline")?), d)
+                    }
+                    Some(ArmArg::Previous(g)) if g != f => {
+                        return Err(Error::usage(
+                            format!(
                         "--baseline previous:{g} and --candidate latest:{f} name different fields"
                     ),
-                    format!("use --baseline previous:{f}"),
-                )),
-                _ => (None, format!("each cohort's previous {f}")),
-            };
-            (
-                ArmsSpec::Latest { field, baseline },
-                desc,
-                format!("each cohort's newest {f}"),
-            )
-        }
-        (Some(ArmArg::Previous(_)), _) => {
-            return Err(Error::usage(
-                "--candidate cannot be previous:FIELD",
-                "use --candidate latest:FIELD",
-            ))
-        }
-    };
+                            format!("use --baseline previous:{f}"),
+                        ))
+                    }
+                    _ => (None, format!("each cohort's previous {f}")),
+                };
+                (
+                    ArmsSpec::Latest { field, baseline },
+                    desc,
+                    format!("each cohort's newest {f}"),
+                )
+            }
+            (Some(ArmArg::Previous(_)), _) => {
+                return Err(Error::usage(
+                    "--candidate cannot be previous:FIELD",
+                    "use --candidate latest:FIELD",
+                ))
+            }
+        };
     if predicate_arms && !explicit_window {
         // span selections: every span up to --until unless --current is given
         let end = scope.window.end_ns;
@@ -266,13 +262,7 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
         alpha,
         min_effect,
         seed,
-        cost: CostOptions {
-            prices,
-            kind: super::cost::default_kind(),
-            recompute: ctx.config.cost.recompute,
-            top_traces: 0,
-            budgets: Vec::new(),
-        },
+        cost,
     };
     let mut report = compare::run(&mut engine, scope, &opts)?;
     report.meta.splice(0..0, meta);

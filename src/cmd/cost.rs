@@ -1,5 +1,6 @@
 //! `spanlens cost IN... [--prices FILE] [--by tenant,route]`
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::report::{conditions, emit, prepare};
@@ -14,6 +15,21 @@ use crate::pricing::PriceTable;
 /// their children's totals are not counted twice).
 pub fn default_kind() -> KindFilter {
     KindFilter::SpanTypes(vec!["llm".into(), "embedding".into()])
+}
+
+/// Prices for a report that needs cost per span or trace (slo cost
+/// objectives, drift's cost_usd, compare's cost metrics): the configured
+/// tables and `extra` over the embedded one; LLM and embedding spans.
+pub fn cost_options(ctx: &Context, extra: &[PathBuf]) -> Result<CostOptions> {
+    let mut files = ctx.config.cost.prices.clone();
+    files.extend(extra.iter().cloned());
+    Ok(CostOptions {
+        prices: Arc::new(PriceTable::load(&files)?),
+        kind: default_kind(),
+        recompute: ctx.config.cost.recompute,
+        top_traces: 0,
+        budgets: Vec::new(),
+    })
 }
 
 pub fn run(args: CostArgs, ctx: &Context) -> Result<i32> {

@@ -1,15 +1,11 @@
 //! `spanlens drift IN... --baseline W --current W`
 
-use std::sync::Arc;
-
 use super::report::{emit, prepare};
 use super::Context;
 use crate::cli::DriftArgs;
 use crate::engine::KindFilter;
 use crate::error::{Error, Result};
-use crate::metrics::cost::CostOptions;
 use crate::metrics::drift::{self, DriftOptions, FieldSpec, Source};
-use crate::pricing::PriceTable;
 
 pub fn run(args: DriftArgs, ctx: &Context) -> Result<i32> {
     let dc = &ctx.config.drift;
@@ -37,15 +33,7 @@ pub fn run(args: DriftArgs, ctx: &Context) -> Result<i32> {
         ));
     }
     let cost = if fields.iter().any(|f| f.source == Source::Cost) {
-        let mut files = ctx.config.cost.prices.clone();
-        files.extend(args.prices.iter().cloned());
-        Some(CostOptions {
-            prices: Arc::new(PriceTable::load(&files)?),
-            kind: super::cost::default_kind(),
-            recompute: ctx.config.cost.recompute,
-            top_traces: 0,
-            budgets: Vec::new(),
-        })
+        Some(super::cost::cost_options(ctx, &args.prices)?)
     } else {
         None
     };

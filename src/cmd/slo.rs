@@ -1,16 +1,12 @@
 //! `spanlens slo IN... [--objectives slo.toml]`
 
-use std::sync::Arc;
-
 use super::report::{conditions, emit, prepare};
 use super::Context;
 use crate::cli::SloArgs;
 use crate::config::{self, ObjectiveConfig};
 use crate::engine::KindFilter;
 use crate::error::{Error, Result};
-use crate::metrics::cost::CostOptions;
 use crate::metrics::slo::{self, Objective, Sli, SloOptions};
-use crate::pricing::PriceTable;
 use crate::window::{self, NS_PER_DAY};
 
 pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
@@ -22,15 +18,7 @@ pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
         )?);
     }
     let cost = if objectives.iter().any(|o| matches!(o.sli, Sli::Cost { .. })) {
-        let mut files = ctx.config.cost.prices.clone();
-        files.extend(args.prices.iter().cloned());
-        Some(CostOptions {
-            prices: Arc::new(PriceTable::load(&files)?),
-            kind: super::cost::default_kind(),
-            recompute: ctx.config.cost.recompute,
-            top_traces: 0,
-            budgets: Vec::new(),
-        })
+        Some(super::cost::cost_options(ctx, &args.prices)?)
     } else {
         None
     };

@@ -314,7 +314,10 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             &[("trace_costs", tc)],
         )?);
     }
-    let frames = engine.run(&queries)?;
+    let frames = {
+        let _t = crate::timing::phase("engine");
+        engine.run(&queries)?
+    };
     let nk = scope.keys.len();
     let log = engine.percentiles() == PercentileMethod::LogBucket;
     let mut data: BTreeMap<Vec<String>, (ArmData, ArmData)> = BTreeMap::new();
@@ -403,17 +406,22 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             }
         }
     }
-    let mut rows: Vec<Row> = tasks
-        .par_iter()
-        .filter_map(|(c, name, m)| {
-            let (b, k) = &data[c];
-            let mut row = compare_one(c, name, m, b, k, o)?;
-            if let Measure::Dist { histogram, stat } = m.measure {
-                row.ci = bootstrap_ci(c, name, histogram, stat, b, k, o.seed);
+    let mut rows: Vec<Row> = {
+        let _t = crate::timing::phase("tests");
+        tasks
+            .par_iter()
+            .filter_map(|(c, name, m)| compare_one(c, name, m, &data[c].0, &data[c].1, o))
+            .collect()
+    };
+    {
+        let _t = crate::timing::phase("bootstrap");
+        rows.par_iter_mut().for_each(|r| {
+            if let Measure::Dist { histogram, stat } = r.def.measure {
+                let (b, k) = &data[&r.cohort];
+                r.ci = bootstrap_ci(&r.cohort, &r.metric, histogram, stat, b, k, o.seed);
             }
-            Some(row)
-        })
-        .collect();
+        });
+    }
     let tested = gate(&mut rows, o.alpha);
 
     let mut t = Table::with_keys(

@@ -267,7 +267,10 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
             query,
         });
     }
-    let frames = engine.run(&queries)?;
+    let frames = {
+        let _t = crate::timing::phase("engine");
+        engine.run(&queries)?
+    };
     let nk = scope.keys.len();
 
     let mut counts: Counts = BTreeMap::new();

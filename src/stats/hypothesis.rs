@@ -196,16 +196,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    fn reference() -> Value {
-        serde_json::from_str(include_str!("../../tests/reference/stats_kernels.json")).unwrap()
-    }
-
-    fn close(a: f64, b: f64, what: &str) {
-        assert!(
-            (a - b).abs() <= 1e-9 * b.abs().max(1e-300),
-            "{what}: {a} vs reference {b}"
-        );
-    }
+    use crate::stats::reference::{close, values as reference};
 
     // tests/reference/scipy_stats.py: statsmodels proportions_ztest, scipy
     // fisher_exact, statsmodels confint_proportions_2indep(method="newcomb")

@@ -100,3 +100,20 @@ pub fn run(args: &[&str]) -> Output {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// stdout of a successful run, as text (for snapshots).
+pub fn snapshot_output(args: &[&str]) -> String {
+    let o = run(args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// The rows of a Parquet file as JSON objects (for snapshots).
+pub fn parquet_rows(path: &Path) -> Vec<Value> {
+    let df = ParquetReader::new(std::fs::File::open(path).unwrap())
+        .finish()
+        .unwrap();
+    (0..df.height())
+        .map(|i| Value::Object(row_json(&df, i)))
+        .collect()
+}

@@ -6,13 +6,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use polars::prelude::{ParquetReader, SerReader};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 use serde_json::Value;
 
-use crate::common::{root, run, stderr};
+use crate::common::{parquet_rows, root, run, snapshot_output, stderr};
 
 fn p(rel: &str) -> String {
     root().join(rel).display().to_string()
@@ -404,12 +403,6 @@ fn issue4_usage_errors() {
     }
 }
 
-fn snapshot_output(args: &[&str]) -> String {
-    let o = run(args);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    String::from_utf8(o.stdout).unwrap()
-}
-
 /// Every output format of both commands on the bundled example.
 #[test]
 fn issue4_snapshots_of_every_format() {
@@ -452,15 +445,9 @@ fn issue4_snapshots_of_every_format() {
         args.extend(["--format", "parquet", "-o", out.to_str().unwrap()]);
         let o = run(&args);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let df = ParquetReader::new(std::fs::File::open(&out).unwrap())
-            .finish()
-            .unwrap();
-        let rows: Vec<Value> = (0..df.height())
-            .map(|i| Value::Object(crate::common::row_json(&df, i)))
-            .collect();
         insta::assert_snapshot!(
             format!("{name}_parquet"),
-            serde_json::to_string_pretty(&rows).unwrap()
+            serde_json::to_string_pretty(&parquet_rows(&out)).unwrap()
         );
     }
 }

@@ -2,10 +2,9 @@
 //! the real CLI, against DuckDB reference values and hand-computed tables,
 //! with snapshots of every output format.
 
-use polars::prelude::SerReader;
 use serde_json::Value;
 
-use crate::common::{root, run, stderr};
+use crate::common::{parquet_rows, root, run, snapshot_output, stderr};
 
 fn p(rel: &str) -> String {
     root().join(rel).display().to_string()
@@ -509,12 +508,6 @@ fn issue3_query_runs_a_user_template() {
     );
 }
 
-fn snapshot_output(args: &[&str]) -> String {
-    let o = run(args);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    String::from_utf8(o.stdout).unwrap()
-}
-
 /// Every output format of both commands (rows in a stable order; Parquet
 /// read back through the JSON of its rows).
 #[test]
@@ -549,15 +542,9 @@ fn issue3_snapshots_of_every_format() {
             out.to_str().unwrap(),
         ]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let df = polars::prelude::ParquetReader::new(std::fs::File::open(&out).unwrap())
-            .finish()
-            .unwrap();
-        let rows: Vec<Value> = (0..df.height())
-            .map(|i| Value::Object(crate::common::row_json(&df, i)))
-            .collect();
         insta::assert_snapshot!(
             format!("{cmd}_parquet"),
-            serde_json::to_string_pretty(&rows).unwrap()
+            serde_json::to_string_pretty(&parquet_rows(&out)).unwrap()
         );
     }
 }
