@@ -37,7 +37,7 @@ for f in ["input_tokens", "output_tokens", "duration_ms", "ttft_ms"]:
     psi_rows += len(con.execute(f"""
     WITH e AS (SELECT route, quantile_cont({f}, [0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9]) AS edges
                FROM s WHERE w = 'b' AND {f} IS NOT NULL GROUP BY route),
-    b AS (SELECT s.route, w, len(list_filter(edges, x -> x < {f})) AS bin, count(*) AS n
+    b AS (SELECT s.route, w, len(list_filter(edges, lambda x: x < {f})) AS bin, count(*) AS n
           FROM s JOIN e USING (route) WHERE {f} IS NOT NULL GROUP BY ALL),
     t AS (SELECT route, w, sum(n) AS tot FROM b GROUP BY ALL),
     p AS (SELECT b.route, bin,

@@ -207,8 +207,10 @@ struct ArmData {
     refusals: u64,
     /// evaluation -> (passed, judged)
     evals: BTreeMap<String, (u64, u64)>,
-    /// histogram name -> (value, count)
+    /// histogram name -> (value, count), as read
     hists: BTreeMap<String, Vec<(f64, u64)>>,
+    /// the same histograms sorted, built once for tests and bootstrap
+    samples: BTreeMap<String, Sample>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -387,6 +389,15 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
     if want_cost {
         read_hist(&frames[3], "cost_trace_histograms", None, "b")?;
     }
+
+    data.par_iter_mut().for_each(|(_, (b, c))| {
+        for a in [b, c] {
+            a.samples = std::mem::take(&mut a.hists)
+                .into_iter()
+                .map(|(k, v)| (k, Sample::new(&v)))
+                .collect();
+        }
+    });
 
     // every (cohort, metric) comparison, bootstrap in parallel
     let mut tasks: Vec<(Vec<String>, String, &'static MetricDef)> = Vec::new();
@@ -606,9 +617,9 @@ fn bootstrap_ci(
     c: &ArmData,
     seed: u64,
 ) -> Option<(f64, f64)> {
-    let (hb, hc) = (b.hists.get(histogram)?, c.hists.get(histogram)?);
+    let (sb, sc) = (b.samples.get(histogram)?, c.samples.get(histogram)?);
     let seed = seed ^ fnv(&[&cohort.join("\u{1f}"), name]);
-    bootstrap::diff_ci(&Sample::new(hb), &Sample::new(hc), stat, REPLICATES, seed)
+    bootstrap::diff_ci(sb, sc, stat, REPLICATES, seed)
 }
 
 /// One (cohort, metric) without its bootstrap interval: None when
@@ -696,10 +707,9 @@ fn compare_one(
             row.large = bad_delta.abs() >= min && bad_delta != 0.0;
         }
         Measure::Dist { histogram, stat } => {
-            let empty = Vec::new();
-            let hb = b.hists.get(histogram).unwrap_or(&empty);
-            let hc = c.hists.get(histogram).unwrap_or(&empty);
-            let (sb, sc) = (Sample::new(hb), Sample::new(hc));
+            let empty = Sample::new(&[]);
+            let sb = b.samples.get(histogram).unwrap_or(&empty);
+            let sc = c.samples.get(histogram).unwrap_or(&empty);
             if sb.n() == 0 && sc.n() == 0 {
                 return None;
             }
@@ -715,8 +725,9 @@ fn compare_one(
                 return Some(row);
             }
             row.worse = delta > 0.0;
-            row.p = Some(mann_whitney_greater(hc, hb)?.p);
-            row.p_better = mann_whitney_greater(hb, hc).map(|m| m.p);
+            let (hb, hc) = (sb.pairs(), sc.pairs());
+            row.p = Some(mann_whitney_greater(&hc, &hb)?.p);
+            row.p_better = mann_whitney_greater(&hb, &hc).map(|m| m.p);
             row.test = "mann-whitney";
             row.large = delta != 0.0
                 && match row.rel {
@@ -906,6 +917,11 @@ mod tests {
             .insert("output_tokens".into(), ln(5.5, 0.7, 1.0, rng));
         a.hists
             .insert("cost_per_trace".into(), ln(-5.0, 1.0, 1e6, rng));
+        a.samples = a
+            .hists
+            .iter()
+            .map(|(k, v)| (k.clone(), Sample::new(v)))
+            .collect();
         a
     }
 

@@ -433,6 +433,15 @@ fn issue4_snapshots_of_every_format() {
         "--metrics",
         "pass_rate,error_rate,latency_p50,latency_p95,cost_mean,output_tokens",
     ];
+    // the example's p95s have fewer than 400 spans per arm: inconclusive gates when asked
+    let mut gated = compare.clone();
+    gated.extend(["--fail-on", "inconclusive"]);
+    let o = run(&gated);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("inconclusive: route=/chat: latency_p95: too few samples"));
+    let last = gated.len() - 1;
+    gated[last] = "regression";
+    assert_eq!(run(&gated).status.code(), Some(0));
     for (name, base) in [("drift", drift), ("compare", compare)] {
         for fmt in ["table", "markdown", "json", "csv"] {
             let mut args = base.clone();
