@@ -626,4 +626,51 @@ mod tests {
         );
         assert_eq!(quote("it's"), "'it''s'");
     }
+
+    #[test]
+    fn arms_add_an_arm_column_and_key() {
+        let mut s = scope();
+        s.kept = None;
+        s.arms = Some(crate::engine::Arms {
+            baseline: Arm::Window(Window {
+                start_ns: 0,
+                end_ns: 10,
+            }),
+            candidate: Arm::PerCohort {
+                field: crate::engine::parse_key("attr:app.version").unwrap(),
+                values: vec![(vec!["/chat".into()], "v'2".into())],
+            },
+            candidate_label: "candidate",
+        });
+        let e = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
+            .expand(
+                "t",
+                "SELECT {{keys}}, COUNT(*) FROM {{spans}} s GROUP BY {{keys}}",
+                &[],
+            )
+            .unwrap();
+        assert!(e.sql.starts_with("SELECT k0, arm, COUNT(*)"), "{}", e.sql);
+        assert!(
+            e.sql.contains(
+                "CASE WHEN (start_ns >= 0 AND start_ns < 10) THEN 'baseline' WHEN \
+                 ((COALESCE(CAST(route AS VARCHAR), '(none)') = '/chat' AND __attr_0 = 'v''2')) THEN \
+                 'candidate' END AS arm"
+            ),
+            "{}",
+            e.sql
+        );
+        assert!(e.sql.contains(") a WHERE arm IS NOT NULL)"), "{}", e.sql);
+        assert_eq!(e.attr_keys, vec!["app.version".to_string()]);
+        // the field placeholder: set by drift, an error elsewhere
+        let f = crate::engine::parse_key("finish_reason").unwrap();
+        let e = Expander::new(Dialect::Spark, PercentileMethod::LogBucket, &s)
+            .with_field(&f)
+            .expand("t", "SELECT {{field}} FROM x", &[])
+            .unwrap();
+        assert_eq!(e.sql, "SELECT CAST(finish_reason AS VARCHAR) FROM x");
+        let err = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
+            .expand("t", "SELECT {{field}} FROM x", &[])
+            .unwrap_err();
+        assert!(err.to_string().contains("{{field}}"), "{err}");
+    }
 }
