@@ -3,6 +3,7 @@
 //! is tested against reference values produced by DuckDB, numpy, scipy or
 //! statsmodels (the script that produced them is kept beside the values).
 
+pub mod anomaly;
 pub mod bootstrap;
 pub mod burn;
 pub mod drift;

@@ -19,6 +19,10 @@ Conventions (spec/statistics.md):
 * Mann-Whitney: scipy.stats.mannwhitneyu(x, y, alternative="greater",
   method="asymptotic", use_continuity=True) (tie-corrected);
 * Holm: statsmodels multipletests(method="holm");
+* anomalies: robust z = 0.6745 (x - median) / MAD with
+  scipy.stats.median_abs_deviation(scale=1.0); MAD = 0: (x - median) /
+  (1.253314 mean |x - median|); binomial tail P(X >= k) =
+  scipy.stats.binom.sf(k - 1, n, p); total variation 0.5 sum |p - q|;
 * numeric drift bins: deciles (numpy type 7) of the baseline's log-bucket
   ordinals, duplicate edges removed, right-closed bins
   (numpy searchsorted side="left").
@@ -30,7 +34,7 @@ import numpy as np
 import scipy
 import statsmodels
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import chi2_contingency, fisher_exact, mannwhitneyu
+from scipy.stats import binom, chi2_contingency, fisher_exact, mannwhitneyu, median_abs_deviation
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
@@ -119,9 +123,24 @@ for seed, zeros in [(1, 0), (2, 25), (3, 0)]:
                  "js": float(jensenshannon(nb.astype(float), nc.astype(float), base=2)),
                  "p": chi2(nb.tolist(), nc.tolist())[2]})
 
+robust = []
+for xs in [[1.0, 2.0, 2.0, 3.0, 4.0, 100.0], [5.0, 5.0, 5.0, 5.0, 9.0, 1.0], [0.5, 0.7, 0.2, 0.9, 12.0, 0.4, 0.6]]:
+    a = np.asarray(xs)
+    med = float(np.median(a))
+    mad = float(median_abs_deviation(a, scale=1.0))
+    if mad > 0:
+        z = (0.6745 * (a - med) / mad).tolist()
+    else:
+        z = ((a - med) / (1.253314 * np.mean(np.abs(a - med)))).tolist()
+    robust.append({"x": xs, "median": med, "mad": mad, "z": z})
+tails = []
+for k, n, p in [(5, 40, 0.02), (30, 200, 0.05), (1, 10, 0.3), (120, 1000, 0.1), (0, 5, 0.5)]:
+    tails.append({"k": k, "n": n, "p": p, "sf": float(binom.sf(k - 1, n, p))})
+
 out = {"versions": {"numpy": np.__version__, "scipy": scipy.__version__,
                     "statsmodels": statsmodels.__version__},
-       "drift": drift, "rates": rates, "mwu": mwu, "holm": holm, "bins": bins}
+       "drift": drift, "rates": rates, "mwu": mwu, "holm": holm, "bins": bins,
+       "robust": robust, "binomial_tail": tails}
 with open("tests/reference/stats_kernels.json", "w") as f:
     json.dump(out, f, separators=(",", ":"))
     f.write("\n")
