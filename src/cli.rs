@@ -48,6 +48,9 @@ pub enum Command {
     Drift(DriftArgs),
     /// Two arms (prompt versions, models, windows) per metric: deltas, CIs, Holm p, verdict; the CI gate
     Compare(CompareArgs),
+    /// Ranked anomalies: outlier traces, agent loops, context stuffing, error bursts, spend spikes,
+    /// model-mix changes, silences
+    Anomalies(AnomaliesArgs),
     /// Run a SQL template over the canonical `spans` and `evals` tables
     Query(QueryArgs),
 }
@@ -184,6 +187,24 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Price table overlays for cost per trace (LiteLLM format; repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub prices: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct AnomaliesArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Report no anomaly inside this window (A..B; repeatable)
+    #[arg(long, value_name = "RANGE")]
+    pub suppress: Vec<String>,
+    /// Minutes after a prompt version first appears with no anomaly (default 30; 0 = off)
+    #[arg(long, value_name = "MIN")]
+    pub deploy_quiet: Option<u64>,
+    /// Agent loops: the fewest LLM calls in one trace that count (default 10)
+    #[arg(long, value_name = "N")]
+    pub loop_floor: Option<u64>,
+    /// Price table overlays for cost per trace and spend (LiteLLM format; repeatable)
     #[arg(long, value_name = "FILE")]
     pub prices: Vec<PathBuf>,
 }

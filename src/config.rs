@@ -32,6 +32,8 @@ pub struct Config {
     pub drift: DriftConfig,
     #[serde(default)]
     pub compare: CompareConfig,
+    #[serde(default)]
+    pub anomalies: AnomaliesConfig,
     #[serde(skip)]
     pub path: Option<PathBuf>,
 }
@@ -156,6 +158,19 @@ pub struct CompareConfig {
     pub metrics: Option<Vec<String>>,
     pub seed: Option<u64>,
     pub candidate: Option<String>,
+}
+
+/// `[anomalies]`: suppression windows and rule settings.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AnomaliesConfig {
+    /// windows (A..B) in which no anomaly is reported
+    #[serde(default)]
+    pub suppress: Vec<String>,
+    /// minutes after a prompt version first appears with no anomaly (default 30; 0 = off)
+    pub deploy_quiet_minutes: Option<u64>,
+    /// agent loops: the fewest LLM calls in a trace that count (default 10)
+    pub loop_floor: Option<u64>,
 }
 
 /// `[[budget]] usd = 100, per = "day", where = ["tenant=acme"]`

@@ -1,5 +1,6 @@
 //! One thin file per subcommand: options -> pipeline -> render.
 
+pub mod anomalies;
 pub mod compare;
 pub mod cost;
 pub mod drift;

@@ -88,6 +88,30 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "compare_versions",
         include_str!("../../queries/compare_versions.sql"),
     ),
+    (
+        "anomaly_traces",
+        include_str!("../../queries/anomaly_traces.sql"),
+    ),
+    (
+        "anomaly_token_medians",
+        include_str!("../../queries/anomaly_token_medians.sql"),
+    ),
+    (
+        "anomaly_stuffing",
+        include_str!("../../queries/anomaly_stuffing.sql"),
+    ),
+    (
+        "anomaly_buckets",
+        include_str!("../../queries/anomaly_buckets.sql"),
+    ),
+    (
+        "anomaly_spend",
+        include_str!("../../queries/anomaly_spend.sql"),
+    ),
+    (
+        "anomaly_examples",
+        include_str!("../../queries/anomaly_examples.sql"),
+    ),
 ];
 
 pub fn builtin(name: &str) -> &'static str {

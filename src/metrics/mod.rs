@@ -2,6 +2,7 @@
 //! tables out. Only aggregate frames are read here; every statistic comes
 //! from `stats/`.
 
+pub mod anomaly;
 pub mod compare;
 pub mod cost;
 pub mod drift;

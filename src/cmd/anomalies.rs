@@ -1,0 +1,48 @@
+//! `spanlens anomalies IN...`
+
+use super::report::{emit, prepare};
+use super::Context;
+use crate::cli::AnomaliesArgs;
+use crate::engine::KindFilter;
+use crate::error::{Error, Result};
+use crate::metrics::anomaly::{self, AnomalyOptions};
+use crate::window::{self, WindowSpec};
+
+pub fn run(args: AnomaliesArgs, ctx: &Context) -> Result<i32> {
+    let ac = &ctx.config.anomalies;
+    let mut suppress = Vec::new();
+    for s in ac.suppress.iter().chain(&args.suppress) {
+        match window::parse_window(s) {
+            Ok(WindowSpec::Absolute(w)) => suppress.push(w),
+            Ok(_) => {
+                return Err(Error::usage(
+                    format!("--suppress {s}: give a range, not a length"),
+                    "e.g. --suppress 2026-01-08T14:00:00Z..2026-01-08T15:00:00Z",
+                ))
+            }
+            Err(e) => {
+                return Err(Error::usage(
+                    format!("--suppress: {e}"),
+                    "e.g. --suppress 2026-01-08T14:00:00Z..2026-01-08T15:00:00Z",
+                ))
+            }
+        }
+    }
+    let quiet_min = args.deploy_quiet.or(ac.deploy_quiet_minutes).unwrap_or(30);
+    let cost = super::cost::cost_options(ctx, &args.prices)?;
+    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
+    let mut engine = p.engine;
+    let opts = AnomalyOptions {
+        key_names: p.key_names,
+        min_count: p.min_count,
+        top: p.top,
+        baseline: p.baseline,
+        cost,
+        suppress,
+        deploy_quiet_ns: quiet_min as i64 * 60_000_000_000,
+        loop_floor: args.loop_floor.or(ac.loop_floor).unwrap_or(10),
+    };
+    let mut report = anomaly::run(&mut engine, p.scope, &opts)?;
+    report.meta.splice(0..0, p.meta);
+    emit(&report, &args.report, &p.fail_on, ctx)
+}

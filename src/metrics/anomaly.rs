@@ -1,0 +1,829 @@
+//! `spanlens anomalies`: every rule of statistics.md "Anomalies" as a row
+//! kind in one ranked list. The engine returns per-trace metrics, token
+//! medians, 5-minute span/error counts, spend per window and the response
+//! model mix per cohort in one pass; a second pass fetches the spans to
+//! open for the rows that need them. Scores come from `stats::anomaly`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::cost::{self, CostOptions};
+use super::{cohort_phase, expand, key_order, Rows};
+use crate::engine::template::{quote, Expander};
+use crate::engine::{parse_key, Arm, Arms, Engine, KindFilter, Scope, OTHER};
+use crate::error::Result;
+use crate::report::format;
+use crate::report::model::{Cell, Finding, Report, Table, Unit};
+use crate::stats::anomaly::{binomial_tail, robust, total_variation, Z_THRESHOLD};
+use crate::window::Window;
+
+const NS_PER_MIN: i64 = 60_000_000_000;
+const BUCKET_NS: i64 = 5 * NS_PER_MIN;
+const HOUR_NS: i64 = 60 * NS_PER_MIN;
+/// Spans opened per anomaly.
+const IDS: usize = 5;
+
+pub struct AnomalyOptions {
+    pub key_names: Vec<String>,
+    pub min_count: u64,
+    pub top: usize,
+    pub baseline: Window,
+    pub cost: CostOptions,
+    /// no anomaly inside these windows
+    pub suppress: Vec<Window>,
+    /// no anomaly within this long after a prompt version first appears (0: off)
+    pub deploy_quiet_ns: i64,
+    /// agent loops: a trace needs at least this many LLM calls
+    pub loop_floor: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Critical,
+    Warning,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One row of the list.
+#[derive(Clone, Debug)]
+struct Anomaly {
+    kind: &'static str,
+    cohort: Vec<String>,
+    time_ns: i64,
+    observed: f64,
+    expected: Option<f64>,
+    score: f64,
+    /// the score divided by the rule's threshold (ranks across kinds)
+    strength: f64,
+    unit: Unit,
+    detail: String,
+    ids: Vec<String>,
+    /// (condition, order) of the spans to open, fetched in pass 2
+    examples: Option<(String, String)>,
+}
+
+impl Anomaly {
+    fn severity(&self) -> Severity {
+        if self.strength >= 2.0 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        }
+    }
+}
+
+/// A trace of the report window.
+#[derive(Clone, Debug)]
+struct TraceRow {
+    trace: String,
+    start_ns: i64,
+    cost: Option<f64>,
+    tokens: f64,
+    llm_calls: f64,
+    duration_ms: f64,
+}
+
+pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<Report> {
+    let current = scope.window;
+    // both windows, for the cohort guard and the rules comparing with the baseline
+    let mut both = scope.clone();
+    both.arms = Some(Arms {
+        baseline: Arm::Window(o.baseline),
+        candidate: Arm::Window(current),
+        candidate_label: "current",
+    });
+    both.window = Window {
+        start_ns: o.baseline.start_ns.min(current.start_ns),
+        end_ns: o.baseline.end_ns.max(current.end_ns),
+    };
+    cohort_phase(engine, &mut both, o.min_count, o.top)?;
+    let mut cur = scope;
+    cur.kept = both.kept.clone();
+    let mut all_kinds = cur.clone();
+    all_kinds.kind = KindFilter::All;
+    let mut cost_both = both.clone();
+    cost_both.kind = o.cost.kind.clone();
+    let mut cost_cur = cur.clone();
+    cost_cur.kind = o.cost.kind.clone();
+    let res = cost::resolve(engine, &cost_both, &o.cost)?;
+    let trace_costs = cost::trace_costs_with(engine, &cost_cur, &o.cost, &res)?;
+    let span_costs = cost::span_costs_with(engine, &cost_both, &o.cost, &res)?;
+    // prompt versions over all data up to the report's end (first appearances)
+    let mut history = cur.clone();
+    history.window = Window {
+        start_ns: crate::stats::quantile::ZERO_BUCKET,
+        end_ns: current.end_ns,
+    };
+    let field =
+        |f: &str| parse_key(f).map_err(|e| crate::error::Error::usage(e, "a bundled field name"));
+    let (pv, rm) = (field("prompt_version")?, field("response_model")?);
+    let queries = vec![
+        expand(
+            engine,
+            &all_kinds,
+            "anomaly_traces",
+            &[("trace_costs", trace_costs)],
+        )?,
+        expand(engine, &cur, "anomaly_token_medians", &[])?,
+        expand(engine, &both, "anomaly_buckets", &[])?,
+        expand(
+            engine,
+            &cost_both,
+            "anomaly_spend",
+            &[("span_costs", span_costs)],
+        )?,
+        Expander::new(engine.dialect(), engine.percentiles(), &both)
+            .with_field(&rm)
+            .expand(
+                "drift_categories",
+                crate::engine::template::builtin("drift_categories"),
+                &[],
+            )?,
+        Expander::new(engine.dialect(), engine.percentiles(), &history)
+            .with_field(&pv)
+            .expand(
+                "compare_versions",
+                crate::engine::template::builtin("compare_versions"),
+                &[],
+            )?,
+    ];
+    let frames = {
+        let _t = crate::timing::phase("engine");
+        engine.run(&queries)?
+    };
+    let nk = cur.keys.len();
+
+    // deploy windows: (cohort, first appearance) of versions new in the report window
+    let mut quiet: Vec<(Vec<String>, Window)> = Vec::new();
+    if o.deploy_quiet_ns > 0 {
+        let r = Rows::new(&frames[5], "compare_versions");
+        let (keys, first) = (r.keys(nk)?, r.i64s("first_ns")?);
+        for i in 0..r.len() {
+            if let Some(f) = first[i].filter(|f| *f >= current.start_ns) {
+                quiet.push((
+                    keys[i].clone(),
+                    Window {
+                        start_ns: f,
+                        end_ns: f + o.deploy_quiet_ns,
+                    },
+                ));
+            }
+        }
+    }
+    let suppressed = |cohort: &[String], t: i64| -> bool {
+        o.suppress.iter().any(|w| w.start_ns <= t && t < w.end_ns)
+            || quiet
+                .iter()
+                .any(|(k, w)| k.as_slice() == cohort && w.start_ns <= t && t < w.end_ns)
+    };
+
+    let mut list: Vec<Anomaly> = Vec::new();
+    let traces = read_traces(&Rows::new(&frames[0], "anomaly_traces"), nk)?;
+    trace_rules(&traces, o, &suppressed, &mut list);
+    let over = stuffing_condition(&Rows::new(&frames[1], "anomaly_token_medians"), &cur)?;
+    bucket_rules(
+        &Rows::new(&frames[2], "anomaly_buckets"),
+        nk,
+        o,
+        current,
+        &suppressed,
+        &mut list,
+    )?;
+    spend_rule(
+        &Rows::new(&frames[3], "anomaly_spend"),
+        nk,
+        o,
+        current,
+        &traces,
+        &suppressed,
+        &mut list,
+    )?;
+    model_mix_rule(
+        &Rows::new(&frames[4], "drift_categories"),
+        nk,
+        current,
+        &suppressed,
+        &mut list,
+    )?;
+
+    // pass 2: context stuffing, and the spans to open for rows without ids
+    let mut pass2 = Vec::new();
+    if let Some((cond, _)) = &over {
+        pass2.push(expand(
+            engine,
+            &cur,
+            "anomaly_stuffing",
+            &[("over", cond.clone()), ("limit", "10000".into())],
+        )?);
+    }
+    let wanting: Vec<usize> = (0..list.len())
+        .filter(|&i| list[i].examples.is_some())
+        .collect();
+    for &i in &wanting {
+        let (cond, order) = list[i].examples.clone().unwrap_or_default();
+        pass2.push(expand(
+            engine,
+            &all_kinds,
+            "anomaly_examples",
+            &[("cond", cond), ("order", order)],
+        )?);
+    }
+    if !pass2.is_empty() {
+        let frames = engine.run(&pass2)?;
+        let mut at = 0;
+        if let Some((_, medians)) = &over {
+            stuffing_rule(
+                &Rows::new(&frames[0], "anomaly_stuffing"),
+                nk,
+                medians,
+                &suppressed,
+                &mut list,
+            )?;
+            at = 1;
+        }
+        for (j, &i) in wanting.iter().enumerate() {
+            let r = Rows::new(&frames[at + j], "anomaly_examples");
+            let (t, s) = (r.strs("trace_id")?, r.strs("span_id")?);
+            list[i].ids = (0..r.len())
+                .map(|k| {
+                    format!(
+                        "{}/{}",
+                        t[k].clone().unwrap_or_default(),
+                        s[k].clone().unwrap_or_default()
+                    )
+                })
+                .collect();
+        }
+    }
+
+    // rank: critical first, then strength, then time and cohort
+    list.sort_by(|a, b| {
+        a.severity()
+            .cmp(&b.severity())
+            .then(b.strength.total_cmp(&a.strength))
+            .then(a.time_ns.cmp(&b.time_ns))
+            .then_with(|| key_order(&a.cohort, &b.cohort))
+            .then(a.kind.cmp(b.kind))
+    });
+    let mut t = Table::with_keys(
+        "anomalies",
+        "Anomalies, most severe first",
+        &o.key_names,
+        &[
+            ("kind", Unit::Text),
+            ("severity", Unit::Text),
+            ("time", Unit::Time),
+            ("observed", Unit::PerRow),
+            ("expected", Unit::PerRow),
+            ("score", Unit::Stat),
+            ("detail", Unit::Text),
+            ("open", Unit::Text),
+        ],
+    );
+    t.footnote = Some(
+        "score: robust z (outliers, loops), -log10 p (error bursts), x median (context stuffing), \
+         x daily mean (spend), total variation (model mix), expected spans (silence). Critical: \
+         at least twice the rule's threshold. open: trace_id[/span_id]."
+            .into(),
+    );
+    let mut findings = Vec::new();
+    for a in &list {
+        let mut row: Vec<Cell> = a.cohort.iter().map(|k| Cell::text(k.clone())).collect();
+        row.extend([
+            Cell::text(a.kind),
+            Cell::text(a.severity().as_str()),
+            Cell::Int(a.time_ns),
+            Cell::opt(Some(a.observed)),
+            Cell::opt(a.expected),
+            Cell::opt(Some(a.score)),
+            Cell::text(a.detail.clone()),
+            Cell::text(a.ids.join(" ")),
+        ]);
+        t.push(row);
+        t.row_units.push(a.unit);
+        findings.push(Finding {
+            kind: "anomaly".into(),
+            message: format!(
+                "{}{} ({}) at {}: {}",
+                who(&o.key_names, &a.cohort),
+                a.kind,
+                a.severity().as_str(),
+                format::time_ns(a.time_ns),
+                a.detail
+            ),
+        });
+    }
+    super::settle_table(&mut t);
+    let crit = list
+        .iter()
+        .filter(|a| a.severity() == Severity::Critical)
+        .count();
+    let headline = if list.is_empty() {
+        "anomalies: none".to_string()
+    } else {
+        format!(
+            "anomalies: {} ({} critical, {} warning)",
+            list.len(),
+            crit,
+            list.len() - crit
+        )
+    };
+    let mut meta = vec![(
+        "baseline".to_string(),
+        format!(
+            "{} .. {}",
+            format::time_ns(o.baseline.start_ns),
+            format::time_ns(o.baseline.end_ns)
+        ),
+    )];
+    if !o.suppress.is_empty() || o.deploy_quiet_ns > 0 {
+        let mut parts: Vec<String> = o
+            .suppress
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} .. {}",
+                    format::time_ns(w.start_ns),
+                    format::time_ns(w.end_ns)
+                )
+            })
+            .collect();
+        if o.deploy_quiet_ns > 0 {
+            parts.push(format!(
+                "{} min after each new prompt version ({} in the window)",
+                o.deploy_quiet_ns / NS_PER_MIN,
+                quiet.len()
+            ));
+        }
+        meta.push(("suppressed".into(), parts.join("; ")));
+    }
+    Ok(Report {
+        command: "anomalies".into(),
+        meta,
+        tables: vec![t],
+        findings,
+        notes: Vec::new(),
+        headline: Some(headline),
+    })
+}
+
+fn who(names: &[String], cohort: &[String]) -> String {
+    if names.len() == 1 && names[0] == "cohort" {
+        return String::new();
+    }
+    let parts: Vec<String> = names
+        .iter()
+        .zip(cohort)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    format!("{}: ", parts.join(" "))
+}
+
+/// SQL selecting one cohort's spans in `{{spans}}` (its k columns).
+fn cohort_sql(cohort: &[String]) -> String {
+    cohort
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("k{i} = {}", quote(v)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn read_traces(r: &Rows, nk: usize) -> Result<BTreeMap<Vec<String>, Vec<TraceRow>>> {
+    let keys = r.keys(nk)?;
+    let (tr, st, cost, tok, calls, dur) = (
+        r.strs("trace_id")?,
+        r.i64s("start_ns")?,
+        r.f64s("cost")?,
+        r.f64s("tokens")?,
+        r.f64s("llm_calls")?,
+        r.f64s("duration_ms")?,
+    );
+    let mut out: BTreeMap<Vec<String>, Vec<TraceRow>> = BTreeMap::new();
+    for i in 0..r.len() {
+        out.entry(keys[i].clone()).or_default().push(TraceRow {
+            trace: tr[i].clone().unwrap_or_default(),
+            start_ns: st[i].unwrap_or(0),
+            cost: cost[i].map(super::settle),
+            tokens: tok[i].unwrap_or(0.0),
+            llm_calls: calls[i].unwrap_or(0.0),
+            duration_ms: dur[i].unwrap_or(0.0),
+        });
+    }
+    for v in out.values_mut() {
+        v.sort_by(|a, b| a.trace.cmp(&b.trace));
+    }
+    Ok(out)
+}
+
+/// Robust z per cohort on cost, tokens, LLM calls and duration per trace:
+/// one row per (cohort, metric) holding every trace past |z| 3.5; LLM
+/// calls only count as an agent loop at the absolute floor too.
+fn trace_rules(
+    traces: &BTreeMap<Vec<String>, Vec<TraceRow>>,
+    o: &AnomalyOptions,
+    suppressed: &dyn Fn(&[String], i64) -> bool,
+    list: &mut Vec<Anomaly>,
+) {
+    type Get = fn(&TraceRow) -> Option<f64>;
+    let metrics: [(&'static str, Get, Unit); 4] = [
+        ("cost_outlier", |t| t.cost, Unit::Usd),
+        ("token_outlier", |t| Some(t.tokens), Unit::Number),
+        ("agent_loop", |t| Some(t.llm_calls), Unit::Number),
+        ("duration_outlier", |t| Some(t.duration_ms), Unit::Ms),
+    ];
+    for (cohort, rows) in traces {
+        if cohort.iter().any(|k| k == OTHER) && rows.len() < 2 {
+            continue;
+        }
+        for (kind, get, unit) in metrics {
+            let vals: Vec<f64> = rows.iter().filter_map(get).collect();
+            let Some(r) = robust(&vals) else { continue };
+            let mut hits: Vec<(f64, &TraceRow, f64)> = rows
+                .iter()
+                .filter_map(|t| get(t).map(|v| (r.z(v), t, v)))
+                .filter(|(z, t, v)| {
+                    z.abs() > Z_THRESHOLD
+                        && !suppressed(cohort, t.start_ns)
+                        && (kind != "agent_loop" || (*z > 0.0 && *v >= o.loop_floor as f64))
+                })
+                .collect();
+            if hits.is_empty() {
+                continue;
+            }
+            hits.sort_by(|a, b| {
+                b.0.abs()
+                    .total_cmp(&a.0.abs())
+                    .then(a.1.trace.cmp(&b.1.trace))
+            });
+            let (z, top, v) = hits[0];
+            let score = if z.is_finite() { z.abs() } else { f64::MAX };
+            list.push(Anomaly {
+                kind,
+                cohort: cohort.clone(),
+                time_ns: top.start_ns,
+                observed: v,
+                expected: Some(r.median),
+                score,
+                strength: score / Z_THRESHOLD,
+                unit,
+                detail: format!(
+                    "{} of {} traces past |robust z| {Z_THRESHOLD}; the largest {}",
+                    hits.len(),
+                    vals.len(),
+                    if kind == "agent_loop" {
+                        format!("made {v} LLM calls (median {})", r.median)
+                    } else {
+                        format!("z = {}", format::stat(z))
+                    }
+                ),
+                ids: hits.iter().take(IDS).map(|h| h.1.trace.clone()).collect(),
+                examples: None,
+            });
+        }
+    }
+}
+
+/// From the token medians: the per-cohort SQL condition `tok > 3 x median`
+/// and the medians, or None when no cohort has tokens.
+type Medians = BTreeMap<Vec<String>, f64>;
+fn stuffing_condition(r: &Rows, scope: &Scope) -> Result<Option<(String, Medians)>> {
+    let nk = scope.keys.len();
+    let (keys, med) = (r.keys(nk)?, r.f64s("median")?);
+    let mut medians = Medians::new();
+    let mut parts = Vec::new();
+    for i in 0..r.len() {
+        if let Some(m) = med[i].filter(|m| *m > 0.0) {
+            parts.push(format!(
+                "({} AND tok > {:?})",
+                cohort_sql(&keys[i]),
+                3.0 * m
+            ));
+            medians.insert(keys[i].clone(), m);
+        }
+    }
+    Ok((!parts.is_empty()).then(|| (parts.join(" OR "), medians)))
+}
+
+fn stuffing_rule(
+    r: &Rows,
+    nk: usize,
+    medians: &Medians,
+    suppressed: &dyn Fn(&[String], i64) -> bool,
+    list: &mut Vec<Anomaly>,
+) -> Result<()> {
+    let keys = r.keys(nk)?;
+    let (tr, sp, st, tok) = (
+        r.strs("trace_id")?,
+        r.strs("span_id")?,
+        r.i64s("start_ns")?,
+        r.f64s("tok")?,
+    );
+    // rows come largest first
+    let mut per: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    for i in 0..r.len() {
+        if !suppressed(&keys[i], st[i].unwrap_or(0)) {
+            per.entry(keys[i].clone()).or_default().push(i);
+        }
+    }
+    let capped = r.len() >= 10_000;
+    for (cohort, idx) in per {
+        let m = medians.get(&cohort).copied().unwrap_or(f64::NAN);
+        let top = idx[0];
+        let v = tok[top].unwrap_or(0.0);
+        let ratio = v / m;
+        list.push(Anomaly {
+            kind: "context_stuffing",
+            cohort,
+            time_ns: st[top].unwrap_or(0),
+            observed: v,
+            expected: Some(m),
+            score: ratio,
+            strength: ratio / 3.0,
+            unit: Unit::Number,
+            detail: format!(
+                "{}{} LLM spans above 3x the median tokens per span ({}); the largest {:.1}x",
+                if capped { ">= " } else { "" },
+                idx.len(),
+                format::number(m),
+                ratio
+            ),
+            ids: idx
+                .iter()
+                .take(IDS)
+                .map(|&i| {
+                    format!(
+                        "{}/{}",
+                        tr[i].clone().unwrap_or_default(),
+                        sp[i].clone().unwrap_or_default()
+                    )
+                })
+                .collect(),
+            examples: None,
+        });
+    }
+    Ok(())
+}
+
+/// Error bursts (hourly, current window, binomial tail against the
+/// baseline rate, Bonferroni over the hours tested) and silences.
+fn bucket_rules(
+    r: &Rows,
+    nk: usize,
+    o: &AnomalyOptions,
+    current: Window,
+    suppressed: &dyn Fn(&[String], i64) -> bool,
+    list: &mut Vec<Anomaly>,
+) -> Result<()> {
+    let (keys, base) = (r.keys(nk)?, r.is_baseline()?);
+    let (t, n, e) = (r.i64s("t")?, r.u64s("n")?, r.u64s("errors")?);
+    let mut baseline: BTreeMap<Vec<String>, (u64, u64)> = BTreeMap::new();
+    let mut hours: BTreeMap<(Vec<String>, i64), (u64, u64)> = BTreeMap::new();
+    let mut busy: BTreeMap<Vec<String>, BTreeSet<i64>> = BTreeMap::new();
+    for i in 0..r.len() {
+        let ts = t[i].unwrap_or(0);
+        if base[i] {
+            let b = baseline.entry(keys[i].clone()).or_default();
+            b.0 += n[i];
+            b.1 += e[i];
+        } else {
+            let h = hours
+                .entry((keys[i].clone(), ts - ts.rem_euclid(HOUR_NS)))
+                .or_default();
+            h.0 += n[i];
+            h.1 += e[i];
+            busy.entry(keys[i].clone()).or_default().insert(ts);
+        }
+    }
+    // error bursts
+    let tested = hours.len().max(1) as f64;
+    let alpha = 0.001 / tested;
+    for ((cohort, hour), (n, errs)) in &hours {
+        let Some((bn, be)) = baseline.get(cohort) else {
+            continue;
+        };
+        if *bn == 0 || suppressed(cohort, *hour) {
+            continue;
+        }
+        let p0 = *be as f64 / *bn as f64;
+        let rate = *errs as f64 / *n as f64;
+        let p = binomial_tail(*errs, *n, p0);
+        if p < alpha && rate >= 0.02 {
+            let score = -p.max(f64::MIN_POSITIVE).log10();
+            list.push(Anomaly {
+                kind: "error_burst",
+                cohort: cohort.clone(),
+                time_ns: *hour,
+                observed: rate,
+                expected: Some(p0),
+                score,
+                strength: score / -alpha.log10(),
+                unit: Unit::Share,
+                detail: format!(
+                    "{errs} errors in {n} spans this hour vs {} baseline (p {})",
+                    format::pct(Some(p0)),
+                    format::stat(p)
+                ),
+                ids: Vec::new(),
+                examples: Some((
+                    format!(
+                        "{} AND start_ns >= {hour} AND start_ns < {} AND CAST(status AS VARCHAR) = 'error'",
+                        cohort_sql(cohort),
+                        hour + HOUR_NS
+                    ),
+                    "start_ns, trace_id, span_id".into(),
+                )),
+            });
+        }
+    }
+    // silence: an empty stretch of >= 15 minutes where the baseline rate expects >= 10 spans
+    let base_min = (o.baseline.end_ns - o.baseline.start_ns) as f64 / NS_PER_MIN as f64;
+    let first = current.start_ns - current.start_ns.rem_euclid(BUCKET_NS);
+    for (cohort, (bn, _)) in &baseline {
+        if *bn == 0 || base_min <= 0.0 {
+            continue;
+        }
+        let per_min = *bn as f64 / base_min;
+        let empty = BTreeSet::new();
+        let seen = busy.get(cohort).unwrap_or(&empty);
+        let mut b = first;
+        while b < current.end_ns {
+            if seen.contains(&b) {
+                b += BUCKET_NS;
+                continue;
+            }
+            let start = b.max(current.start_ns);
+            let mut end = b;
+            while end < current.end_ns && !seen.contains(&end) {
+                end += BUCKET_NS;
+            }
+            let stop = end.min(current.end_ns);
+            let minutes = (stop - start) as f64 / NS_PER_MIN as f64;
+            let expected = per_min * minutes;
+            if minutes >= 15.0 && expected >= 10.0 && !suppressed(cohort, start) {
+                list.push(Anomaly {
+                    kind: "silence",
+                    cohort: cohort.clone(),
+                    time_ns: start,
+                    observed: 0.0,
+                    expected: Some(expected),
+                    score: expected,
+                    strength: expected / 10.0,
+                    unit: Unit::Number,
+                    detail: format!(
+                        "no spans for {minutes:.0} min (until {}); the baseline rate expects {expected:.0}",
+                        format::time_ns(stop)
+                    ),
+                    ids: Vec::new(),
+                    examples: None,
+                });
+            }
+            b = end;
+        }
+    }
+    Ok(())
+}
+
+/// Spend spike: the current window's daily cost above 1.5x the baseline's
+/// daily mean (the trailing 7 days by default).
+fn spend_rule(
+    r: &Rows,
+    nk: usize,
+    o: &AnomalyOptions,
+    current: Window,
+    traces: &BTreeMap<Vec<String>, Vec<TraceRow>>,
+    suppressed: &dyn Fn(&[String], i64) -> bool,
+    list: &mut Vec<Anomaly>,
+) -> Result<()> {
+    let (keys, base, usd) = (r.keys(nk)?, r.is_baseline()?, r.f64s("usd")?);
+    let mut per: BTreeMap<Vec<String>, (f64, f64)> = BTreeMap::new();
+    for i in 0..r.len() {
+        let e = per.entry(keys[i].clone()).or_default();
+        let v = super::settle(usd[i].unwrap_or(0.0));
+        if base[i] {
+            e.0 += v;
+        } else {
+            e.1 += v;
+        }
+    }
+    let day = crate::window::NS_PER_DAY as f64;
+    let (bd, cd) = (
+        (o.baseline.end_ns - o.baseline.start_ns) as f64 / day,
+        (current.end_ns - current.start_ns) as f64 / day,
+    );
+    if bd <= 0.0 || cd <= 0.0 {
+        return Ok(());
+    }
+    for (cohort, (b, c)) in per {
+        let (bdaily, cdaily) = (b / bd, c / cd);
+        if bdaily <= 0.0 || cdaily <= 1.5 * bdaily || suppressed(&cohort, current.start_ns) {
+            continue;
+        }
+        let ratio = cdaily / bdaily;
+        let mut top: Vec<&TraceRow> = traces
+            .get(&cohort)
+            .map(|v| v.iter().filter(|t| t.cost.is_some()).collect())
+            .unwrap_or_default();
+        top.sort_by(|a, b| {
+            b.cost
+                .unwrap_or(0.0)
+                .total_cmp(&a.cost.unwrap_or(0.0))
+                .then(a.trace.cmp(&b.trace))
+        });
+        list.push(Anomaly {
+            kind: "spend_spike",
+            cohort,
+            time_ns: current.start_ns,
+            observed: cdaily,
+            expected: Some(bdaily),
+            score: ratio,
+            strength: ratio / 1.5,
+            unit: Unit::Usd,
+            detail: format!(
+                "{} per day vs {} baseline daily mean ({ratio:.1}x); the costliest traces listed",
+                format::usd(cdaily),
+                format::usd(bdaily)
+            ),
+            ids: top.iter().take(IDS).map(|t| t.trace.clone()).collect(),
+            examples: None,
+        });
+    }
+    Ok(())
+}
+
+/// Model mix change: total variation distance of response models, current
+/// window vs baseline, above 0.2 (each window needs 30 spans).
+fn model_mix_rule(
+    r: &Rows,
+    nk: usize,
+    current: Window,
+    suppressed: &dyn Fn(&[String], i64) -> bool,
+    list: &mut Vec<Anomaly>,
+) -> Result<()> {
+    let (keys, base, v, n) = (r.keys(nk)?, r.is_baseline()?, r.strs("v")?, r.u64s("n")?);
+    type Mix = (BTreeMap<String, u64>, BTreeMap<String, u64>);
+    let mut per: BTreeMap<Vec<String>, Mix> = BTreeMap::new();
+    for i in 0..r.len() {
+        let m = per.entry(keys[i].clone()).or_default();
+        let side = if base[i] { &mut m.0 } else { &mut m.1 };
+        *side
+            .entry(v[i].clone().unwrap_or_else(|| crate::engine::NONE.into()))
+            .or_default() += n[i];
+    }
+    for (cohort, (b, c)) in per {
+        let (nb, nc): (u64, u64) = (b.values().sum(), c.values().sum());
+        if nb < 30 || nc < 30 || suppressed(&cohort, current.start_ns) {
+            continue;
+        }
+        let models: BTreeSet<&String> = b.keys().chain(c.keys()).collect();
+        let share = |m: &BTreeMap<String, u64>, k: &String, n: u64| {
+            m.get(k).copied().unwrap_or(0) as f64 / n as f64
+        };
+        let p: Vec<f64> = models.iter().map(|k| share(&b, k, nb)).collect();
+        let q: Vec<f64> = models.iter().map(|k| share(&c, k, nc)).collect();
+        let tvd = total_variation(&p, &q);
+        if tvd <= 0.2 {
+            continue;
+        }
+        // the model whose share rose most
+        let (gain, model) = models
+            .iter()
+            .zip(p.iter().zip(&q))
+            .map(|(k, (a, b))| (b - a, (*k).clone()))
+            .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)))
+            .unwrap_or((0.0, String::new()));
+        list.push(Anomaly {
+            kind: "model_mix",
+            cohort: cohort.clone(),
+            time_ns: current.start_ns,
+            observed: tvd,
+            expected: Some(0.2),
+            score: tvd,
+            strength: tvd / 0.2,
+            unit: Unit::Number,
+            detail: format!(
+                "response models moved (total variation {tvd:.2}); {model} gained {}",
+                format::pct(Some(gain))
+            ),
+            ids: Vec::new(),
+            examples: Some((
+                format!(
+                    "{} AND start_ns >= {} AND start_ns < {} AND CAST(response_model AS VARCHAR) = {}",
+                    cohort_sql(&cohort),
+                    current.start_ns,
+                    current.end_ns,
+                    quote(&model)
+                ),
+                "start_ns, trace_id, span_id".into(),
+            )),
+        });
+    }
+    Ok(())
+}
