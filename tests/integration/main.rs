@@ -1,6 +1,7 @@
 //! One integration binary: the library's load path against hand-checked
 //! fixtures and the real exports, and the real CLI against bad inputs.
 
+mod anomalies;
 mod cli;
 mod common;
 mod drift_compare;

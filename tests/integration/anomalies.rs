@@ -1,0 +1,340 @@
+//! Issue 5 (anomalies): planted anomalies of every kind in generated
+//! traffic are listed, a control period produces none, suppression works,
+//! and every output format is snapshotted.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde_json::{json, Value};
+
+use crate::common::{parquet_rows, root, run, snapshot_output, stderr};
+
+const MIN_NS: i64 = 60_000_000_000;
+const HOUR_NS: i64 = 60 * MIN_NS;
+const DAY_NS: i64 = 24 * HOUR_NS;
+/// 2026-01-01T00:00:00Z
+const T0: i64 = 1_767_225_600_000_000_000;
+/// the planted day: 2026-01-08
+const D8: i64 = T0 + 7 * DAY_NS;
+
+fn rfc3339(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns)
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+struct Gen {
+    rng: StdRng,
+    id: u64,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl Gen {
+    /// One trace of `calls` sequential LLM calls starting at `start`.
+    #[allow(clippy::too_many_arguments)]
+    fn trace(
+        &mut self,
+        route: &str,
+        start: i64,
+        calls: usize,
+        tokens: i64,
+        ms: f64,
+        model: &str,
+        version: &str,
+        error: bool,
+    ) {
+        self.id += 1;
+        let trace = format!("{:032x}", self.id);
+        let mut t = start;
+        for c in 0..calls {
+            let span = format!("{:012x}{:04x}", self.id, c);
+            let parent = (c > 0).then(|| format!("{:012x}{:04x}", self.id, 0));
+            let end = t + (ms * 1e6) as i64;
+            let line = json!({
+                "trace_id": trace,
+                "span_id": span,
+                "parent_span_id": parent,
+                "name": format!("chat {model}"),
+                "start_time": rfc3339(t),
+                "end_time": rfc3339(end),
+                "status": {"code": if error { "ERROR" } else { "OK" }},
+                "attributes": {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": model,
+                    "gen_ai.response.model": model,
+                    "http.route": route,
+                    "traceloop.prompt.version": version,
+                    "gen_ai.usage.input_tokens": tokens * 3 / 4,
+                    "gen_ai.usage.output_tokens": tokens - tokens * 3 / 4,
+                    "error.type": if error { Value::from("Timeout") } else { Value::Null },
+                }
+            });
+            writeln!(self.out, "{line}").unwrap();
+            t = end;
+        }
+    }
+
+    fn normal_tokens(&mut self) -> i64 {
+        self.rng.random_range(900..=1100)
+    }
+
+    fn normal_ms(&mut self) -> f64 {
+        self.rng.random_range(900.0..1100.0)
+    }
+}
+
+/// Eight days of traffic on three routes, one trace every 2 minutes each
+/// (1% errors, light-tailed tokens and latency), and on day 8 (2026-01-08)
+/// one planted anomaly of every kind:
+/// * /hot: a 3-call trace (token and cost outlier) at 08:00, a 15-call
+///   agent loop at 09:00, 40% errors 10:00-11:00, a 10x-token span at
+///   11:30, no traffic 13:00-14:00, prompt v2 from 16:00 with a 25 s trace
+///   at 16:10 (inside the quiet period after a deploy) and a 20 s trace at 20:00;
+/// * /mix: 70% of calls move to gpt-4o (model mix, and a spend spike);
+/// * /calm: nothing.
+fn planted(dir: &Path) -> PathBuf {
+    let path = dir.join("anomalies.jsonl");
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(5),
+        id: 0,
+        out: std::io::BufWriter::new(std::fs::File::create(&path).unwrap()),
+    };
+    let mut n = 0u64;
+    for route in ["/calm", "/hot", "/mix"] {
+        let mut t = T0;
+        while t < T0 + 8 * DAY_NS {
+            n += 1;
+            let start = t + g.rng.random_range(0..30) * 1_000_000_000;
+            let day8 = t >= D8;
+            let hour = (t - D8).div_euclid(HOUR_NS);
+            let (tok, ms) = (g.normal_tokens(), g.normal_ms());
+            let mut error = n % 100 == 0;
+            let mut model = "gpt-4o-mini";
+            let mut version = "v1";
+            if route == "/hot" && day8 {
+                if hour == 13 {
+                    t += 2 * MIN_NS;
+                    continue;
+                }
+                if hour == 10 {
+                    error = g.rng.random::<f64>() < 0.4;
+                }
+                if hour >= 16 {
+                    version = "v2";
+                }
+            }
+            if route == "/mix" && day8 && g.rng.random::<f64>() < 0.7 {
+                model = "gpt-4o";
+            }
+            g.trace(route, start, 1, tok, ms, model, version, error);
+            t += 2 * MIN_NS;
+        }
+    }
+    let at = |h: i64, m: i64| D8 + h * HOUR_NS + m * MIN_NS + 45_000_000_000;
+    g.trace(
+        "/hot",
+        at(8, 0),
+        3,
+        1000,
+        1000.0,
+        "gpt-4o-mini",
+        "v1",
+        false,
+    );
+    g.trace(
+        "/hot",
+        at(9, 0),
+        15,
+        1000,
+        1000.0,
+        "gpt-4o-mini",
+        "v1",
+        false,
+    );
+    g.trace(
+        "/hot",
+        at(11, 30),
+        1,
+        10_000,
+        1000.0,
+        "gpt-4o-mini",
+        "v1",
+        false,
+    );
+    g.trace(
+        "/hot",
+        at(16, 10),
+        1,
+        1000,
+        25_000.0,
+        "gpt-4o-mini",
+        "v2",
+        false,
+    );
+    g.trace(
+        "/hot",
+        at(20, 0),
+        1,
+        1000,
+        20_000.0,
+        "gpt-4o-mini",
+        "v2",
+        false,
+    );
+    g.out.flush().unwrap();
+    path
+}
+
+fn anomalies(input: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["anomalies", input, "--by", "route", "--format", "json"];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn rows(v: &Value) -> &Vec<Value> {
+    v["tables"]["anomalies"].as_array().unwrap()
+}
+
+fn find<'a>(v: &'a Value, route: &str, kind: &str) -> &'a Value {
+    rows(v)
+        .iter()
+        .find(|r| r["route"] == route && r["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} on {route}: {:#}", v["tables"]))
+}
+
+#[test]
+fn issue5_planted_anomalies_are_listed_and_the_control_is_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = planted(dir.path());
+    let input = input.to_str().unwrap();
+    let day = [
+        "--baseline",
+        "2026-01-01..2026-01-08",
+        "--current",
+        "2026-01-08..2026-01-09",
+    ];
+    let v = anomalies(input, &day);
+    let hour = |h: i64| D8 + h * HOUR_NS;
+    let t = |r: &Value| r["time"].as_i64().unwrap();
+
+    let r = find(&v, "/hot", "token_outlier");
+    assert_eq!(
+        r["observed"], 15000.0,
+        "the 15-call loop has the most tokens"
+    );
+    let r = find(&v, "/hot", "cost_outlier");
+    assert!(r["score"].as_f64().unwrap() > 3.5);
+    let r = find(&v, "/hot", "agent_loop");
+    assert_eq!(r["observed"], 15.0);
+    assert!(t(r) >= hour(9) && t(r) < hour(10));
+    let r = find(&v, "/hot", "context_stuffing");
+    assert_eq!(r["observed"], 10000.0);
+    assert!(r["open"].as_str().unwrap().contains('/'), "span ids: {r}");
+    let r = find(&v, "/hot", "duration_outlier");
+    assert_eq!(
+        r["observed"], 20000.0,
+        "the 16:10 trace is in the deploy quiet period"
+    );
+    let r = find(&v, "/hot", "error_burst");
+    assert_eq!(t(r), hour(10));
+    assert_eq!(r["open"].as_str().unwrap().split(' ').count(), 5);
+    let r = find(&v, "/hot", "silence");
+    assert_eq!(t(r), hour(13));
+    let r = find(&v, "/mix", "model_mix");
+    assert!(r["observed"].as_f64().unwrap() > 0.5, "{r}");
+    assert!(r["open"].as_str().unwrap().len() > 16);
+    let r = find(&v, "/mix", "spend_spike");
+    assert!(r["score"].as_f64().unwrap() > 5.0, "{r}");
+    assert!(
+        rows(&v).iter().all(|r| r["route"] != "/calm"),
+        "nothing on /calm: {:#}",
+        v["tables"]
+    );
+    // ranked: critical first, then by strength
+    let sev: Vec<&str> = rows(&v)
+        .iter()
+        .map(|r| r["severity"].as_str().unwrap())
+        .collect();
+    let first_warning = sev
+        .iter()
+        .position(|s| *s == "warning")
+        .unwrap_or(sev.len());
+    assert!(
+        sev[first_warning..].iter().all(|s| *s == "warning"),
+        "{sev:?}"
+    );
+
+    // the control day (2026-01-07 against the 6 days before): none
+    let c = anomalies(
+        input,
+        &[
+            "--baseline",
+            "2026-01-01..2026-01-07",
+            "--current",
+            "2026-01-07..2026-01-08",
+        ],
+    );
+    assert!(rows(&c).is_empty(), "control: {:#}", c["tables"]);
+    assert_eq!(c["headline"], "anomalies: none");
+
+    // suppression: a window over the burst, and the deploy quiet period off
+    let mut args = day.to_vec();
+    args.extend([
+        "--suppress",
+        "2026-01-08T10:00:00Z..2026-01-08T11:00:00Z",
+        "--deploy-quiet",
+        "0",
+    ]);
+    let s = anomalies(input, &args);
+    assert!(rows(&s)
+        .iter()
+        .all(|r| !(r["route"] == "/hot" && r["kind"] == "error_burst")));
+    assert_eq!(find(&s, "/hot", "duration_outlier")["observed"], 25000.0);
+
+    // the gate
+    let o = run(&[
+        "anomalies",
+        input,
+        "--by",
+        "route",
+        day[0],
+        day[1],
+        day[2],
+        day[3],
+        "--fail-on",
+        "anomaly",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+#[test]
+fn issue5_anomalies_snapshots_of_every_format() {
+    let config = root().join("fixtures/example/spanlens.toml");
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let (config, input) = (config.to_str().unwrap(), input.to_str().unwrap());
+    let base = ["--config", config, "anomalies", input, "--by", "route"];
+    for fmt in ["table", "markdown", "json", "csv"] {
+        let mut args = base.to_vec();
+        args.extend(["--format", fmt]);
+        insta::assert_snapshot!(format!("anomalies_{fmt}"), snapshot_output(&args));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a.parquet");
+    let mut args = base.to_vec();
+    args.extend(["--format", "parquet", "-o", out.to_str().unwrap()]);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!(
+        "anomalies_parquet",
+        serde_json::to_string_pretty(&parquet_rows(&out)).unwrap()
+    );
+    let o = run(&["anomalies", input, "--suppress", "7d"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("give a range, not a length"));
+}
