@@ -32,12 +32,10 @@ pub fn cost_options(ctx: &Context, extra: &[PathBuf]) -> Result<CostOptions> {
     })
 }
 
-pub fn run(args: CostArgs, ctx: &Context) -> Result<i32> {
-    let mut files = ctx.config.cost.prices.clone();
-    files.extend(args.prices.iter().cloned());
-    let prices = Arc::new(PriceTable::load(&files)?);
+/// Budgets from --budget flags and `[[budget]]` tables.
+pub fn budgets(ctx: &Context, flags: &[String]) -> Result<Vec<Budget>> {
     let mut budgets = Vec::new();
-    for b in &args.budget {
+    for b in flags {
         budgets.push(
             cost::parse_budget(b)
                 .map_err(|e| Error::usage(format!("--budget: {e}"), "e.g. --budget 100/day"))?,
@@ -66,6 +64,14 @@ pub fn run(args: CostArgs, ctx: &Context) -> Result<i32> {
             label,
         });
     }
+    Ok(budgets)
+}
+
+pub fn run(args: CostArgs, ctx: &Context) -> Result<i32> {
+    let mut files = ctx.config.cost.prices.clone();
+    files.extend(args.prices.iter().cloned());
+    let prices = Arc::new(PriceTable::load(&files)?);
+    let budgets = budgets(ctx, &args.budget)?;
     let p = prepare(&args.report, ctx, default_kind())?;
     let mut engine = p.engine;
     let opts = CostReportOptions {

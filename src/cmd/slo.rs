@@ -6,22 +6,34 @@ use crate::cli::SloArgs;
 use crate::config::{self, ObjectiveConfig};
 use crate::engine::KindFilter;
 use crate::error::{Error, Result};
+use crate::metrics::cost::CostOptions;
 use crate::metrics::slo::{self, Objective, Sli, SloOptions};
 use crate::window::{self, NS_PER_DAY};
 
-pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
+/// Objectives from spanlens.toml and an --objectives file, and prices when
+/// a cost objective needs them.
+pub fn objectives(
+    ctx: &Context,
+    file: Option<&std::path::Path>,
+    prices: &[std::path::PathBuf],
+) -> Result<(Vec<Objective>, Option<CostOptions>)> {
     let mut objectives = objectives_from(&ctx.config.objectives, "spanlens.toml")?;
-    if let Some(p) = &args.objectives {
+    if let Some(p) = file {
         objectives.extend(objectives_from(
             &config::load_objectives(p)?,
             &p.display().to_string(),
         )?);
     }
     let cost = if objectives.iter().any(|o| matches!(o.sli, Sli::Cost { .. })) {
-        Some(super::cost::cost_options(ctx, &args.prices)?)
+        Some(super::cost::cost_options(ctx, prices)?)
     } else {
         None
     };
+    Ok((objectives, cost))
+}
+
+pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
+    let (objectives, cost) = objectives(ctx, args.objectives.as_deref(), &args.prices)?;
     let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
     let mut engine = p.engine;
     let opts = SloOptions {

@@ -154,45 +154,51 @@ pub fn markdown(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "## {}", t.title)?;
         writeln!(out)?;
-        if t.rows.is_empty() {
-            writeln!(out, "(none)")?;
-            continue;
-        }
-        let head: Vec<String> = t
-            .columns
-            .iter()
-            // column names are ours or the user's --by keys: only a pipe could break the table
-            .map(|c| c.name.replace('|', "\\|"))
-            .collect();
-        writeln!(out, "| {} |", head.join(" | "))?;
-        let align: Vec<&str> = t
-            .columns
-            .iter()
-            .map(|c| if right_aligned(c.unit) { "---:" } else { "---" })
-            .collect();
-        writeln!(out, "| {} |", align.join(" | "))?;
-        for (ri, row) in t.rows.iter().enumerate() {
-            let cells: Vec<String> = row
-                .iter()
-                .enumerate()
-                .map(|(ci, c)| human(c, t.unit_at(ri, ci), true))
-                .collect();
-            writeln!(out, "| {} |", cells.join(" | "))?;
-        }
-        if let Some(f) = footnote(t) {
-            writeln!(out)?;
-            // a leading `*` (the low-confidence mark) would start a list item
-            let f = if f.starts_with('*') {
-                format!("\\{f}")
-            } else {
-                f
-            };
-            writeln!(out, "{f}")?;
-        }
+        markdown_table(t, out)?;
     }
     for n in &r.notes {
         writeln!(out)?;
         writeln!(out, "> note: {}", format::markdown_safe(n, 300))?;
+    }
+    Ok(())
+}
+
+/// One table as GitHub Markdown (cells escaped), with its footnote.
+pub fn markdown_table(t: &Table, out: &mut dyn Write) -> io::Result<()> {
+    if t.rows.is_empty() {
+        writeln!(out, "(none)")?;
+        return Ok(());
+    }
+    let head: Vec<String> = t
+        .columns
+        .iter()
+        // column names are ours or the user's --by keys: only a pipe could break the table
+        .map(|c| c.name.replace('|', "\\|"))
+        .collect();
+    writeln!(out, "| {} |", head.join(" | "))?;
+    let align: Vec<&str> = t
+        .columns
+        .iter()
+        .map(|c| if right_aligned(c.unit) { "---:" } else { "---" })
+        .collect();
+    writeln!(out, "| {} |", align.join(" | "))?;
+    for (ri, row) in t.rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| human(c, t.unit_at(ri, ci), true))
+            .collect();
+        writeln!(out, "| {} |", cells.join(" | "))?;
+    }
+    if let Some(f) = footnote(t) {
+        writeln!(out)?;
+        // a leading `*` (the low-confidence mark) would start a list item
+        let f = if f.starts_with('*') {
+            format!("\\{f}")
+        } else {
+            f
+        };
+        writeln!(out, "{f}")?;
     }
     Ok(())
 }
@@ -224,6 +230,12 @@ fn table_json(t: &Table) -> Value {
 }
 
 pub fn json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &json_value_of(r))?;
+    writeln!(out)
+}
+
+/// The JSON document of a report (what `--format json` prints).
+pub fn json_value_of(r: &Report) -> Value {
     let mut meta = Map::new();
     for (k, v) in &r.meta {
         meta.insert(k.clone(), Value::String(v.clone()));
@@ -232,16 +244,14 @@ pub fn json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     for t in &r.tables {
         tables.insert(t.name.clone(), table_json(t));
     }
-    let doc = serde_json::json!({
+    serde_json::json!({
         "command": r.command,
         "headline": r.headline,
         "meta": meta,
         "findings": r.findings,
         "tables": tables,
         "notes": r.notes,
-    });
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    writeln!(out)
+    })
 }
 
 pub fn csv(t: &Table, out: &mut dyn Write) -> io::Result<()> {
