@@ -51,6 +51,9 @@ pub enum Command {
     /// Ranked anomalies: outlier traces, agent loops, context stuffing, error bursts, spend spikes,
     /// model-mix changes, silences
     Anomalies(AnomaliesArgs),
+    /// The nightly job: SLO, cost, drift, compare and anomalies from one read of the inputs, as one
+    /// Markdown report (--out-dir: every table as Parquet, and summary.json)
+    Report(NightlyArgs),
     /// Run a SQL template over the canonical `spans` and `evals` tables
     Query(QueryArgs),
 }
@@ -207,6 +210,24 @@ pub struct AnomaliesArgs {
     /// Price table overlays for cost per trace and spend (LiteLLM format; repeatable)
     #[arg(long, value_name = "FILE")]
     pub prices: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct NightlyArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Objectives file ([[objective]] tables); also read from spanlens.toml
+    #[arg(long, value_name = "FILE")]
+    pub objectives: Option<PathBuf>,
+    /// Price table overlays (LiteLLM format; repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub prices: Vec<PathBuf>,
+    /// Budget per cohort: USD, USD/day or USD/month (repeatable)
+    #[arg(long, value_name = "USD[/PERIOD]")]
+    pub budget: Vec<String>,
+    /// Also write every table as Parquet (one file per table) and summary.json into DIR
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -45,6 +45,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         cli::Command::Drift(a) => cmd::drift::run(a, &ctx),
         cli::Command::Compare(a) => cmd::compare::run(a, &ctx),
         cli::Command::Anomalies(a) => cmd::anomalies::run(a, &ctx),
+        cli::Command::Report(a) => cmd::nightly::run(a, &ctx),
         cli::Command::Query(a) => cmd::query::run(a, &ctx),
     }
 }

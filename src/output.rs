@@ -83,3 +83,62 @@ pub fn replace_dir(staging: &Path, dest: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// A lock on an output directory: `DIR/.spanlens.lock` created exclusively
+/// (holding the pid), removed on drop. A second run refuses with a clear
+/// message; a lock left by a process that no longer runs is taken over.
+pub struct DirLock {
+    path: PathBuf,
+}
+
+impl DirLock {
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(".spanlens.lock");
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let _ = writeln!(f, "{}", std::process::id());
+                    return Ok(DirLock { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<u32>().ok());
+                    let alive =
+                        holder.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                    if alive || holder.is_none() {
+                        return Err(Error::output(
+                            dir,
+                            format!(
+                                "another spanlens run{} is writing this directory",
+                                holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
+                            ),
+                            format!(
+                                "wait for it to finish, or remove {} if no run is active",
+                                path.display()
+                            ),
+                        ));
+                    }
+                    // stale: its process is gone
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => return Err(Error::output_io(&path, &e)),
+            }
+        }
+        Err(Error::output(
+            dir,
+            "could not take the directory lock",
+            format!("remove {} if no run is active", path.display()),
+        ))
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

@@ -225,7 +225,11 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
                     _ => (None, format!("each cohort's previous {f}")),
                 };
                 (
-                    ArmsSpec::Latest { field, baseline },
+                    ArmsSpec::Latest {
+                        field,
+                        baseline,
+                        missing_ok: false,
+                    },
                     desc,
                     format!("each cohort's newest {f}"),
                 )

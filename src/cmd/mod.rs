@@ -6,6 +6,7 @@ pub mod cost;
 pub mod drift;
 pub mod ingest;
 pub mod inspect;
+pub mod nightly;
 pub mod query;
 pub mod report;
 pub mod slo;

@@ -112,6 +112,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "anomaly_examples",
         include_str!("../../queries/anomaly_examples.sql"),
     ),
+    (
+        "report_spend",
+        include_str!("../../queries/report_spend.sql"),
+    ),
 ];
 
 pub fn builtin(name: &str) -> &'static str {
@@ -364,11 +368,12 @@ impl<'a> Expander<'a> {
         template: &str,
         params: &[(&str, String)],
     ) -> Result<Expanded> {
-        let mut sql = template.to_string();
+        // comments first: a placeholder named in a comment must not pull a
+        // value (which may hold newlines from span data) into the SQL
+        let mut sql = strip_comments(template);
         for (k, v) in params {
             sql = sql.replace(&format!("{{{{param:{k}}}}}"), v);
         }
-        let mut sql = strip_comments(&sql);
         if sql.contains("{{spans}}") {
             let spans = self.spans_sql();
             sql = sql.replace("{{spans}}", &spans);
@@ -649,6 +654,22 @@ mod tests {
             e.sql
         );
         assert_eq!(quote("it's"), "'it''s'");
+    }
+
+    // Regression: params were substituted before comments were stripped, so
+    // a value with a newline (span data) in a comment-named placeholder
+    // escaped the comment into the SQL.
+    #[test]
+    fn placeholders_in_comments_are_not_expanded() {
+        let s = scope();
+        let e = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
+            .expand(
+                "t",
+                "-- filters by {{param:cond}}\nSELECT 1 WHERE {{param:cond}}",
+                &[("cond", "x = 'a\nDROP'".into())],
+            )
+            .unwrap();
+        assert_eq!(e.sql, "\nSELECT 1 WHERE x = 'a\nDROP'");
     }
 
     #[test]

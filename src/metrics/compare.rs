@@ -176,6 +176,8 @@ pub enum ArmsSpec {
     Latest {
         field: Key,
         baseline: Option<Vec<Condition>>,
+        /// no span with the field: a note (the nightly report) instead of an error
+        missing_ok: bool,
     },
 }
 
@@ -281,9 +283,21 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             }
             cohort_phase(engine, &mut scope, o.min_count, o.top)?;
         }
-        ArmsSpec::Latest { field, baseline } => {
+        ArmsSpec::Latest {
+            field,
+            baseline,
+            missing_ok,
+        } => {
             cohort_phase(engine, &mut scope, o.min_count, o.top)?;
-            let (arms, t) = latest_arms(engine, &scope, field, baseline.as_deref(), o, &mut notes)?;
+            let (arms, t) = latest_arms(
+                engine,
+                &scope,
+                field,
+                baseline.as_deref(),
+                *missing_ok,
+                o,
+                &mut notes,
+            )?;
             scope.arms = Some(arms);
             tables.push(t);
         }
@@ -747,6 +761,7 @@ fn latest_arms(
     scope: &Scope,
     field: &Key,
     baseline: Option<&[Condition]>,
+    missing_ok: bool,
     o: &CompareOptions,
     notes: &mut Vec<String>,
 ) -> Result<(Arms, Table)> {
@@ -828,7 +843,12 @@ fn latest_arms(
         ]);
         t.push(row);
     }
-    if cand.is_empty() && per.is_empty() {
+    if per.is_empty() && missing_ok {
+        notes.push(format!(
+            "no span has a {}: nothing to compare",
+            field.name()
+        ));
+    } else if per.is_empty() {
         return Err(Error::usage(
             format!("--candidate latest:{}: no span has a {0}", field.name()),
             "check the field name, or map it in spanlens.toml [fields]",

@@ -152,3 +152,40 @@ impl Report {
         self.tables.iter().find(|t| t.name == name)
     }
 }
+
+/// The nightly report (`spanlens report`): a first screen a person reads
+/// in half a minute, then every section in full.
+#[derive(Clone, Debug)]
+pub struct Nightly {
+    pub headline: String,
+    pub meta: Vec<(String, String)>,
+    pub summary: Vec<SummaryBlock>,
+    pub sections: Vec<Section>,
+}
+
+/// One block of the first screen: a title and its items (span data in the
+/// items is escaped by the renderer).
+#[derive(Clone, Debug, Serialize)]
+pub struct SummaryBlock {
+    pub title: String,
+    pub items: Vec<String>,
+    /// items left out of the first screen
+    pub more: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Section {
+    /// file-name safe: slo, cost, drift, compare, anomalies
+    pub name: String,
+    pub title: String,
+    pub report: Report,
+}
+
+impl Nightly {
+    pub fn findings(&self) -> Vec<Finding> {
+        self.sections
+            .iter()
+            .flat_map(|s| s.report.findings.iter().cloned())
+            .collect()
+    }
+}

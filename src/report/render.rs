@@ -8,7 +8,7 @@ use polars::prelude::*;
 use serde_json::{Map, Value};
 
 use super::format;
-use super::model::{Cell, Report, Table, Unit};
+use super::model::{Cell, Nightly, Report, Table, Unit};
 
 /// Longest text shown in a human cell.
 const MAX_TEXT: usize = 80;
@@ -319,4 +319,83 @@ pub fn parquet(t: &Table, out: &mut dyn Write) -> io::Result<()> {
         .finish(&mut df)
         .map(|_| ())
         .map_err(io::Error::other)
+}
+
+/// The nightly report as Markdown: the verdict line, the first screen,
+/// then each section's tables.
+pub fn nightly_markdown(n: &Nightly, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "**{}**", format::markdown_safe(&n.headline, 300))?;
+    writeln!(out)?;
+    writeln!(out, "# spanlens nightly report")?;
+    writeln!(out)?;
+    for (k, v) in &n.meta {
+        writeln!(out, "- {k}: {}", format::markdown_safe(v, 200))?;
+    }
+    writeln!(out)?;
+    writeln!(out, "## Summary")?;
+    for b in &n.summary {
+        writeln!(out)?;
+        writeln!(out, "**{}**", format::markdown_safe(&b.title, 200))?;
+        writeln!(out)?;
+        if b.items.is_empty() {
+            writeln!(out, "- none")?;
+        }
+        for i in &b.items {
+            writeln!(out, "- {}", format::markdown_safe(i, 300))?;
+        }
+        if b.more > 0 {
+            writeln!(out, "- and {} more (see below)", b.more)?;
+        }
+    }
+    for s in &n.sections {
+        writeln!(out)?;
+        writeln!(out, "## {}", s.title)?;
+        if let Some(h) = &s.report.headline {
+            writeln!(out)?;
+            writeln!(out, "{}", format::markdown_safe(h, 300))?;
+        }
+        if !s.report.meta.is_empty() {
+            writeln!(out)?;
+        }
+        for (k, v) in &s.report.meta {
+            writeln!(out, "- {k}: {}", format::markdown_safe(v, 200))?;
+        }
+        for t in &s.report.tables {
+            writeln!(out)?;
+            writeln!(out, "### {}", t.title)?;
+            writeln!(out)?;
+            markdown_table(t, out)?;
+        }
+        for note in &s.report.notes {
+            writeln!(out)?;
+            writeln!(out, "> note: {}", format::markdown_safe(note, 300))?;
+        }
+    }
+    Ok(())
+}
+
+/// The nightly report as one JSON document (every section as `--format
+/// json` prints it).
+pub fn nightly_value(n: &Nightly) -> Value {
+    let mut meta = Map::new();
+    for (k, v) in &n.meta {
+        meta.insert(k.clone(), Value::String(v.clone()));
+    }
+    let mut sections = Map::new();
+    for s in &n.sections {
+        sections.insert(s.name.clone(), json_value_of(&s.report));
+    }
+    serde_json::json!({
+        "command": "report",
+        "headline": n.headline,
+        "meta": meta,
+        "summary": n.summary,
+        "findings": n.findings(),
+        "sections": sections,
+    })
+}
+
+pub fn nightly_json(n: &Nightly, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &nightly_value(n))?;
+    writeln!(out)
 }

@@ -6,5 +6,6 @@ mod cli;
 mod common;
 mod drift_compare;
 mod fixtures;
+mod nightly;
 mod real_exports;
 mod reports;

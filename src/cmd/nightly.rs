@@ -1,0 +1,380 @@
+//! `spanlens report IN... -o report.md [--out-dir DIR]`: the nightly job.
+//! The inputs are read once; every section runs on the same in-memory
+//! tables (SLO, cost, drift, each cohort's newest prompt version against
+//! the previous one, anomalies).
+
+use std::path::Path;
+
+use super::report::prepare;
+use super::{to_stderr, to_stdout, Context};
+use crate::cli::{NightlyArgs, ReportFormat};
+use crate::engine::{parse_key, KindFilter};
+use crate::error::{Error, Result};
+use crate::metrics::anomaly::{self, AnomalyOptions};
+use crate::metrics::compare::{self, ArmsSpec, CompareOptions, METRICS};
+use crate::metrics::cost::{self, CostReportOptions};
+use crate::metrics::drift::{self, DriftOptions};
+use crate::metrics::slo::{self, SloOptions};
+use crate::output::{write_atomic, DirLock};
+use crate::report::format;
+use crate::report::model::{Finding, Nightly, Report, Section, SummaryBlock};
+use crate::report::render;
+use crate::window::Window;
+
+/// Items per summary block on the first screen.
+const FIRST_SCREEN: usize = 5;
+
+pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
+    let json = match args.report.format {
+        ReportFormat::Table | ReportFormat::Markdown => false,
+        ReportFormat::Json => true,
+        ReportFormat::Csv | ReportFormat::Parquet => {
+            return Err(Error::usage(
+                "report writes Markdown or JSON",
+                "use --out-dir DIR for every table as Parquet",
+            ))
+        }
+    };
+    // the nightly report is per route unless told otherwise
+    if args.report.by.is_empty() && ctx.config.report.by.is_none() {
+        args.report.by = vec!["route".into()];
+    }
+    let _lock = match &args.out_dir {
+        Some(d) => {
+            crate::output::refuse_input_as_output(d, &args.report.input.inputs)?;
+            std::fs::create_dir_all(d).map_err(|e| Error::output_io(d, &e))?;
+            Some(DirLock::acquire(d)?)
+        }
+        None => None,
+    };
+    if let Some(o) = &args.report.output {
+        let parent = crate::output::parent_dir(o);
+        std::fs::create_dir_all(&parent).map_err(|e| Error::output_io(&parent, &e))?;
+    }
+    let (objectives, slo_cost) =
+        super::slo::objectives(ctx, args.objectives.as_deref(), &args.prices)?;
+    let budgets = super::cost::budgets(ctx, &args.budget)?;
+    let prices = super::cost::cost_options(ctx, &args.prices)?;
+    let user_kind = args.report.kind.is_some() || ctx.config.report.kind.is_some();
+
+    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
+    let mut engine = p.engine;
+    let scope = p.scope;
+    let (key_names, min_count, top) = (p.key_names, p.min_count, p.top);
+    let mut sections = Vec::new();
+
+    let slo_report = slo::run(
+        &mut engine,
+        scope.clone(),
+        &SloOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            objectives,
+            cost: slo_cost,
+        },
+    )?;
+    sections.push(section("slo", "Service levels", slo_report));
+
+    let mut cost_scope = scope.clone();
+    if !user_kind {
+        cost_scope.kind = super::cost::default_kind();
+    }
+    let mut cost_opts = prices.clone();
+    cost_opts.kind = cost_scope.kind.clone();
+    cost_opts.budgets = budgets;
+    cost_opts.top_traces = ctx.config.cost.top_traces.unwrap_or(10);
+    let cost_report = cost::run(
+        &mut engine,
+        cost_scope.clone(),
+        &CostReportOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            cost: cost_opts.clone(),
+        },
+    )?;
+    sections.push(section("cost", "Cost", cost_report));
+
+    let dc = &ctx.config.drift;
+    let mut fields = if dc.default_fields.unwrap_or(true) {
+        drift::default_fields()
+    } else {
+        Vec::new()
+    };
+    for f in &dc.fields {
+        fields.push(drift::parse_field(f).map_err(|e| {
+            Error::usage(
+                format!("spanlens.toml [drift] fields: {e}"),
+                "e.g. fields = [\"attr:app.region\"]",
+            )
+        })?);
+    }
+    let drift_report = drift::run(
+        &mut engine,
+        scope.clone(),
+        &DriftOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            baseline: p.baseline,
+            fields,
+            cost: Some(prices.clone()),
+        },
+    )?;
+    sections.push(section("drift", "Drift since the baseline", drift_report));
+
+    // each cohort's newest prompt version against the one before it, over
+    // every span up to the report's end
+    let cc = &ctx.config.compare;
+    let mut cmp_scope = scope.clone();
+    cmp_scope.window = Window {
+        start_ns: crate::stats::quantile::ZERO_BUCKET,
+        end_ns: scope.window.end_ns,
+    };
+    let field = parse_key("prompt_version").map_err(|e| Error::usage(e, "a bundled field name"))?;
+    let metrics = match &cc.metrics {
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                compare::metric(n).ok_or_else(|| {
+                    Error::usage(
+                        format!("spanlens.toml [compare] metrics: unknown metric `{n}`"),
+                        "see spanlens compare --help",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => METRICS.iter().collect(),
+    };
+    let compare_report = compare::run(
+        &mut engine,
+        cmp_scope,
+        &CompareOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            arms: ArmsSpec::Latest {
+                field,
+                baseline: None,
+                missing_ok: true,
+            },
+            metrics,
+            alpha: cc.alpha.unwrap_or(compare::ALPHA),
+            min_effect: cc.min_effect.clone(),
+            seed: cc.seed.unwrap_or(compare::SEED),
+            cost: prices.clone(),
+        },
+    )?;
+    sections.push(section(
+        "compare",
+        "Newest prompt version vs the previous one",
+        compare_report,
+    ));
+
+    let ac = &ctx.config.anomalies;
+    let mut suppress = Vec::new();
+    for s in &ac.suppress {
+        match crate::window::parse_window(s) {
+            Ok(crate::window::WindowSpec::Absolute(w)) => suppress.push(w),
+            _ => {
+                return Err(Error::usage(
+                    format!("spanlens.toml [anomalies] suppress: `{s}` is not a range"),
+                    "e.g. suppress = [\"2026-01-08T14:00:00Z..2026-01-08T15:00:00Z\"]",
+                ))
+            }
+        }
+    }
+    let anomaly_report = anomaly::run(
+        &mut engine,
+        scope.clone(),
+        &AnomalyOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            baseline: p.baseline,
+            cost: prices.clone(),
+            suppress,
+            deploy_quiet_ns: ac.deploy_quiet_minutes.unwrap_or(30) as i64 * 60_000_000_000,
+            loop_floor: ac.loop_floor.unwrap_or(10),
+        },
+    )?;
+    sections.push(section("anomalies", "Anomalies", anomaly_report));
+
+    let (now_usd, prev_usd, base_usd) =
+        cost::spend(&mut engine, &cost_scope, &cost_opts, p.baseline)?;
+    let base_days =
+        (p.baseline.end_ns - p.baseline.start_ns) as f64 / crate::window::NS_PER_DAY as f64;
+    let nightly = summarize(
+        sections,
+        p.meta,
+        (
+            now_usd,
+            prev_usd,
+            base_usd / base_days.max(f64::MIN_POSITIVE),
+        ),
+    );
+
+    let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        if json {
+            render::nightly_json(&nightly, w)
+        } else {
+            render::nightly_markdown(&nightly, w)
+        }
+    };
+    match &args.report.output {
+        Some(o) => write_atomic(o, write)?,
+        None => to_stdout(write)?,
+    }
+    if let Some(dir) = &args.out_dir {
+        write_out_dir(dir, &nightly)?;
+    }
+    let findings = nightly.findings();
+    let (code, hits) = crate::gate::evaluate(&findings, &p.fail_on);
+    if !ctx.quiet && !hits.is_empty() {
+        to_stderr(|w| {
+            writeln!(
+                w,
+                "spanlens: {} gated finding(s) (--fail-on {}):",
+                hits.len(),
+                p.fail_on.join(",")
+            )?;
+            for f in hits.iter().take(20) {
+                writeln!(
+                    w,
+                    "  {}: {}",
+                    f.kind,
+                    format::terminal_safe(&f.message, 300)
+                )?;
+            }
+            Ok(())
+        });
+    }
+    Ok(code)
+}
+
+fn section(name: &str, title: &str, report: Report) -> Section {
+    Section {
+        name: name.into(),
+        title: title.into(),
+        report,
+    }
+}
+
+fn block(title: &str, items: Vec<String>) -> SummaryBlock {
+    let n = items.len();
+    SummaryBlock {
+        title: format!("{title} ({n})"),
+        items: items.into_iter().take(FIRST_SCREEN).collect(),
+        more: n.saturating_sub(FIRST_SCREEN),
+    }
+}
+
+fn messages(findings: &[Finding], kinds: &[&str]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| kinds.contains(&f.kind.as_str()))
+        .map(|f| f.message.clone())
+        .collect()
+}
+
+fn change(now: f64, then: f64) -> String {
+    if then > 0.0 {
+        format!(" ({:+.1}%)", (now / then - 1.0) * 100.0)
+    } else {
+        String::new()
+    }
+}
+
+/// The first screen: overall verdict, breaches, regressions, drifts, top
+/// anomalies, cost findings, spend against the day before and the
+/// baseline's daily mean.
+fn summarize(
+    sections: Vec<Section>,
+    meta: Vec<(String, String)>,
+    (now, prev, base_daily): (f64, f64, f64),
+) -> Nightly {
+    let of = |name: &str| -> Vec<Finding> {
+        sections
+            .iter()
+            .filter(|s| s.name == name)
+            .flat_map(|s| s.report.findings.clone())
+            .collect()
+    };
+    let breaches = messages(&of("slo"), &["breach"]);
+    let regressions = messages(&of("compare"), &["regression"]);
+    let drifts = messages(&of("drift"), &["drift"]);
+    let anomalies = messages(&of("anomalies"), &["anomaly"]);
+    let costs = messages(&of("cost"), &["unpriced", "budget"]);
+    let spend = vec![
+        format!("report window: {}", format::usd(now)),
+        format!(
+            "the 24 h before: {}{}",
+            format::usd(prev),
+            change(now, prev)
+        ),
+        format!(
+            "baseline daily mean: {}{}",
+            format::usd(base_daily),
+            change(now, base_daily)
+        ),
+    ];
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (breaches.len(), "breach(es)"),
+        (regressions.len(), "regression(s)"),
+        (drifts.len(), "drift(s)"),
+        (anomalies.len(), "anomaly(ies)"),
+        (costs.len(), "cost finding(s)"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    let headline = if parts.is_empty() {
+        "spanlens report: all clear".to_string()
+    } else {
+        format!("spanlens report: {}", parts.join(", "))
+    };
+    Nightly {
+        headline,
+        meta,
+        summary: vec![
+            block("Breaches", breaches),
+            block("Regressions", regressions),
+            block("Drift", drifts),
+            block("Top anomalies", anomalies),
+            block("Unpriced models and budgets", costs),
+            SummaryBlock {
+                title: "Spend".into(),
+                items: spend,
+                more: 0,
+            },
+        ],
+        sections,
+    }
+}
+
+/// Every table as `SECTION-TABLE.parquet` and `summary.json`, each written
+/// atomically.
+fn write_out_dir(dir: &Path, n: &Nightly) -> Result<()> {
+    let mut files = Vec::new();
+    for s in &n.sections {
+        for t in &s.report.tables {
+            let name = format!("{}-{}.parquet", s.name, t.name);
+            write_atomic(&dir.join(&name), |w| render::parquet(t, w))?;
+            files.push(name);
+        }
+    }
+    let summary = serde_json::json!({
+        "headline": n.headline,
+        "meta": n.meta.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        "summary": n.summary,
+        "findings": n.findings(),
+        "tables": files,
+    });
+    write_atomic(&dir.join("summary.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, &summary)?;
+        writeln!(w)
+    })
+}

@@ -1,0 +1,264 @@
+//! Issue 5 (`spanlens report`): cli.md's cron example works as written and
+//! is byte-identical when run twice, a golden report of the bundled
+//! example, hostile attribute values cannot create Markdown structure, and
+//! the out-dir lock.
+
+use std::io::Write;
+use std::path::Path;
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+use crate::common::{root, run, stderr};
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in walk(dir) {
+        let rel = e.strip_prefix(dir).unwrap().display().to_string();
+        out.push((rel, std::fs::read(&e).unwrap()));
+    }
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(walk(&p));
+        } else {
+            v.push(p);
+        }
+    }
+    v
+}
+
+/// cli.md's nightly cron example, in `dir`.
+fn cron(dir: &Path) -> std::process::Output {
+    std::fs::write(
+        dir.join("slo.toml"),
+        "[[objective]]\nname = \"availability\"\nsli = \"availability\"\ntarget = 0.999\n",
+    )
+    .unwrap();
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let config = root().join("fixtures/example/spanlens.toml");
+    crate::common::bin()
+        .current_dir(dir)
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "report",
+            input.to_str().unwrap(),
+            "--current",
+            "1d",
+            "--baseline",
+            "7d",
+            "--objectives",
+            "slo.toml",
+            "-o",
+            "reports/2026-01-09.md",
+            "--out-dir",
+            "reports/2026-01-09/",
+            "--fail-on",
+            "breach,regression",
+            "--quiet",
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn issue5_cron_example_works_and_is_byte_identical() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (oa, ob) = (cron(a.path()), cron(b.path()));
+    assert_eq!(oa.status.code(), ob.status.code());
+    // the availability objective (99.9%) is breached on the example: exit 1, nothing on stderr (--quiet)
+    assert_eq!(oa.status.code(), Some(1), "{}", stderr(&oa));
+    assert!(oa.stderr.is_empty(), "{}", stderr(&oa));
+    assert!(oa.stdout.is_empty());
+    let (fa, fb) = (
+        files(&a.path().join("reports")),
+        files(&b.path().join("reports")),
+    );
+    let names: Vec<&str> = fa.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "2026-01-09.md",
+        "2026-01-09/summary.json",
+        "2026-01-09/slo-cohorts.parquet",
+        "2026-01-09/slo-objectives.parquet",
+        "2026-01-09/cost-cost.parquet",
+        "2026-01-09/drift-drift.parquet",
+        "2026-01-09/compare-compare.parquet",
+        "2026-01-09/anomalies-anomalies.parquet",
+    ] {
+        assert!(names.contains(&want), "{want} missing: {names:?}");
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains(".tmp") || n.contains(".lock")),
+        "{names:?}"
+    );
+    assert_eq!(fa.len(), fb.len());
+    for ((na, ba), (nb, bb)) in fa.iter().zip(&fb) {
+        assert_eq!(na, nb);
+        assert!(ba == bb, "{na} differs between two runs");
+    }
+    let md = String::from_utf8(
+        fa.iter()
+            .find(|(n, _)| n == "2026-01-09.md")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .unwrap();
+    assert!(md.starts_with("**spanlens report: "), "verdict line first");
+    insta::assert_snapshot!("nightly_example_markdown", md);
+    let summary: serde_json::Value = serde_json::from_slice(
+        &fa.iter()
+            .find(|(n, _)| n == "2026-01-09/summary.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert!(summary["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["kind"] == "breach"));
+}
+
+/// Every table row has as many cells as its header, and no link, image,
+/// HTML or heading came from span data.
+fn assert_inert(md: &str, marker: &str) {
+    let mut cols = 0;
+    let mut cells = 0;
+    let mut in_heading = false;
+    let mut tables = 0;
+    for ev in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        match ev {
+            Event::Start(Tag::Table(align)) => {
+                cols = align.len();
+                tables += 1;
+            }
+            Event::Start(Tag::TableHead) | Event::Start(Tag::TableRow) => cells = 0,
+            Event::Start(Tag::TableCell) => cells += 1,
+            Event::End(TagEnd::TableHead) | Event::End(TagEnd::TableRow) => {
+                assert_eq!(
+                    cells, cols,
+                    "a row with {cells} cells in a {cols}-column table"
+                )
+            }
+            Event::Start(Tag::Link { .. }) | Event::Start(Tag::Image { .. }) => {
+                panic!("span data created a link or image")
+            }
+            Event::Html(h) | Event::InlineHtml(h) => panic!("span data created HTML: {h}"),
+            Event::Start(Tag::Heading { .. }) => in_heading = true,
+            Event::End(TagEnd::Heading(_)) => in_heading = false,
+            Event::Text(t) if in_heading => {
+                assert!(!t.contains(marker), "span data created a heading: {t}")
+            }
+            _ => {}
+        }
+    }
+    assert!(tables > 5, "{tables} tables");
+}
+
+#[test]
+fn issue5_hostile_values_do_not_create_markdown_structure() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("hostile.jsonl");
+    let mut f = std::fs::File::create(&input).unwrap();
+    let hostile = [
+        "/a|b|c",
+        "<script>alert(1)</script>",
+        "[click](https://evil.example)",
+        "![img](https://evil.example/x.png)",
+        "`code` *em* _u_",
+        "line\n# EVIL heading\n| x | y |",
+        "=HYPERLINK(\"https://evil.example\")",
+        "\u{1b}[31mred",
+    ];
+    let mut id = 0;
+    for (i, route) in hostile.iter().enumerate() {
+        for k in 0..40 {
+            id += 1;
+            let t = 1_767_225_600 + k * 3600 * 4 + i as i64;
+            let line = serde_json::json!({
+                "trace_id": format!("{id:032x}"),
+                "span_id": format!("{id:016x}"),
+                "name": "chat",
+                "start_time": t,
+                "end_time": t + 1,
+                "status": {"code": if k % 7 == 0 { "ERROR" } else { "OK" }},
+                "attributes": {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": format!("gpt-4o|{route}"),
+                    "http.route": route,
+                    "traceloop.prompt.version": if k < 20 { format!("v1 {route}") } else { format!("v2 {route}") },
+                    "gen_ai.usage.input_tokens": 100 + k,
+                    "gen_ai.usage.output_tokens": 10 + k,
+                    "error.type": format!("EVIL <b>{route}</b>"),
+                }
+            });
+            writeln!(f, "{line}").unwrap();
+        }
+    }
+    drop(f);
+    let out = dir.path().join("r.md");
+    let o = run(&[
+        "report",
+        input.to_str().unwrap(),
+        "--current",
+        "3d",
+        "--baseline",
+        "4d",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        md.contains("&lt;script&gt;"),
+        "escaped HTML is shown as text"
+    );
+    assert_inert(&md, "EVIL");
+}
+
+#[test]
+fn issue5_out_dir_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nightly");
+    std::fs::create_dir_all(&out).unwrap();
+    let lock = out.join(".spanlens.lock");
+    let input = root().join("fixtures/tiny/cost.jsonl");
+    let args = |o: &Path| -> Vec<String> {
+        vec![
+            "report".into(),
+            input.display().to_string(),
+            "--current".into(),
+            "30d".into(),
+            "--out-dir".into(),
+            o.display().to_string(),
+            "-q".into(),
+        ]
+    };
+    // a live holder (this test process): refused, exit 4
+    std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+    let a = args(&out);
+    let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("another spanlens run (pid"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.join("summary.json").exists());
+    // a stale lock (no such process) is taken over, and removed after
+    std::fs::write(&lock, "4000000000\n").unwrap();
+    let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(out.join("summary.json").exists());
+    assert!(!lock.exists());
+}
