@@ -171,6 +171,19 @@ pub struct AnomaliesConfig {
     pub deploy_quiet_minutes: Option<u64>,
     /// agent loops: the fewest LLM calls in a trace that count (default 10)
     pub loop_floor: Option<u64>,
+    /// joint alerts: every signal in one cohort
+    #[serde(default)]
+    pub composite: Vec<CompositeConfig>,
+}
+
+/// `[[anomalies.composite]] name = "...", all = ["regressed:pass_rate", "spend_spike"]`
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CompositeConfig {
+    pub name: String,
+    /// anomaly kinds (error_burst, spend_spike, ...) and `regressed:METRIC`
+    /// (the report window against the baseline, as `compare` judges it)
+    pub all: Vec<String>,
 }
 
 /// `[[budget]] usd = 100, per = "day", where = ["tenant=acme"]`

@@ -3,9 +3,10 @@
 use super::report::{emit, prepare};
 use super::Context;
 use crate::cli::AnomaliesArgs;
+use crate::config::AnomaliesConfig;
 use crate::engine::KindFilter;
 use crate::error::{Error, Result};
-use crate::metrics::anomaly::{self, AnomalyOptions};
+use crate::metrics::anomaly::{self, AnomalyOptions, Composite};
 use crate::window::{self, WindowSpec};
 
 pub fn run(args: AnomaliesArgs, ctx: &Context) -> Result<i32> {
@@ -41,8 +42,42 @@ pub fn run(args: AnomaliesArgs, ctx: &Context) -> Result<i32> {
         suppress,
         deploy_quiet_ns: quiet_min as i64 * 60_000_000_000,
         loop_floor: args.loop_floor.or(ac.loop_floor).unwrap_or(10),
+        composites: composites(ac)?,
     };
     let mut report = anomaly::run(&mut engine, p.scope, &opts)?;
     report.meta.splice(0..0, p.meta);
     emit(&report, &args.report, &p.fail_on, ctx)
+}
+
+/// `[[anomalies.composite]]` tables, checked.
+pub fn composites(ac: &AnomaliesConfig) -> Result<Vec<Composite>> {
+    ac.composite
+        .iter()
+        .map(|c| {
+            if c.all.len() < 2 {
+                return Err(Error::usage(
+                    format!(
+                        "spanlens.toml [[anomalies.composite]] `{}`: name two or more signals",
+                        c.name
+                    ),
+                    "e.g. all = [\"regressed:pass_rate\", \"spend_spike\"]",
+                ));
+            }
+            let all = c
+                .all
+                .iter()
+                .map(|s| anomaly::parse_signal(s))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    Error::usage(
+                        format!("spanlens.toml [[anomalies.composite]] `{}`: {e}", c.name),
+                        "e.g. all = [\"regressed:pass_rate\", \"spend_spike\"]",
+                    )
+                })?;
+            Ok(Composite {
+                name: c.name.clone(),
+                all,
+            })
+        })
+        .collect()
 }

@@ -197,6 +197,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
             suppress,
             deploy_quiet_ns: ac.deploy_quiet_minutes.unwrap_or(30) as i64 * 60_000_000_000,
             loop_floor: ac.loop_floor.unwrap_or(10),
+            composites: super::anomalies::composites(ac)?,
         },
     )?;
     sections.push(section("anomalies", "Anomalies", anomaly_report));

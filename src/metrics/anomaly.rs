@@ -34,6 +34,56 @@ pub struct AnomalyOptions {
     pub deploy_quiet_ns: i64,
     /// agent loops: a trace needs at least this many LLM calls
     pub loop_floor: u64,
+    /// joint alerts from spanlens.toml
+    pub composites: Vec<Composite>,
+}
+
+/// The anomaly kinds a composite condition may name.
+pub const KINDS: &[&str] = &[
+    "cost_outlier",
+    "token_outlier",
+    "agent_loop",
+    "duration_outlier",
+    "context_stuffing",
+    "error_burst",
+    "silence",
+    "spend_spike",
+    "model_mix",
+];
+
+/// One signal of a composite condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Signal {
+    /// an anomaly of this kind in the cohort
+    Kind(&'static str),
+    /// the metric regressed from the baseline window to the report window
+    Regressed(&'static str),
+}
+
+#[derive(Clone, Debug)]
+pub struct Composite {
+    pub name: String,
+    pub all: Vec<Signal>,
+}
+
+/// `error_burst`, `regressed:pass_rate`.
+pub fn parse_signal(s: &str) -> std::result::Result<Signal, String> {
+    let s = s.trim();
+    if let Some(m) = s.strip_prefix("regressed:") {
+        return super::compare::metric(m)
+            .map(|d| Signal::Regressed(d.name))
+            .ok_or_else(|| format!("`{s}`: unknown metric `{m}`"));
+    }
+    KINDS
+        .iter()
+        .find(|k| **k == s)
+        .map(|k| Signal::Kind(k))
+        .ok_or_else(|| {
+            format!(
+                "`{s}` is not a signal; use an anomaly kind ({}) or regressed:METRIC",
+                KINDS.join(", ")
+            )
+        })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -262,6 +312,8 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
                 .collect();
         }
     }
+
+    composite_rules(engine, &cur, o, &mut list)?;
 
     // rank: critical first, then strength, then time and cohort
     list.sort_by(|a, b| {
@@ -825,5 +877,116 @@ fn model_mix_rule(
             )),
         });
     }
+    Ok(())
+}
+
+/// Joint alerts: a composite row per cohort where every signal holds.
+/// `regressed:METRIC` signals come from `compare` over the two windows
+/// (run only when a composite names one).
+fn composite_rules(
+    engine: &mut dyn Engine,
+    cur: &Scope,
+    o: &AnomalyOptions,
+    list: &mut Vec<Anomaly>,
+) -> Result<()> {
+    if o.composites.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<&'static super::compare::MetricDef> = super::compare::METRICS
+        .iter()
+        .filter(|m| {
+            o.composites
+                .iter()
+                .any(|c| c.all.contains(&Signal::Regressed(m.name)))
+        })
+        .collect();
+    let mut regressed: BTreeSet<(Vec<String>, String)> = BTreeSet::new();
+    if !wanted.is_empty() {
+        let nk = cur.keys.len().max(1);
+        let r = super::compare::run(
+            engine,
+            cur.clone(),
+            &super::compare::CompareOptions {
+                key_names: o.key_names.clone(),
+                min_count: o.min_count,
+                top: o.top,
+                arms: super::compare::ArmsSpec::Fixed(Arms {
+                    baseline: Arm::Window(o.baseline),
+                    candidate: Arm::Window(cur.window),
+                    candidate_label: "candidate",
+                }),
+                metrics: wanted,
+                alpha: super::compare::ALPHA,
+                min_effect: BTreeMap::new(),
+                seed: super::compare::SEED,
+                cost: o.cost.clone(),
+            },
+        )?;
+        if let Some(t) = r.tables.first() {
+            let verdict = t.columns.len() - 1;
+            for row in &t.rows {
+                let text = |c: &Cell| match c {
+                    Cell::Text(s) => s.clone(),
+                    _ => String::new(),
+                };
+                if text(&row[verdict]) == "regressed" {
+                    let cohort: Vec<String> = row[..nk].iter().map(text).collect();
+                    let metric = text(&row[nk]);
+                    let base = metric.split(':').next().unwrap_or_default().to_string();
+                    regressed.insert((cohort, base));
+                }
+            }
+        }
+    }
+    let cohorts: BTreeSet<Vec<String>> = list
+        .iter()
+        .map(|a| a.cohort.clone())
+        .chain(regressed.iter().map(|(c, _)| c.clone()))
+        .collect();
+    let mut found = Vec::new();
+    for c in &o.composites {
+        for cohort in &cohorts {
+            let parts: Vec<&Anomaly> = list.iter().filter(|a| &a.cohort == cohort).collect();
+            let holds = c.all.iter().all(|s| match s {
+                Signal::Kind(k) => parts.iter().any(|a| a.kind == *k),
+                Signal::Regressed(m) => regressed.contains(&(cohort.clone(), m.to_string())),
+            });
+            if !holds {
+                continue;
+            }
+            let names: Vec<String> = c
+                .all
+                .iter()
+                .map(|s| match s {
+                    Signal::Kind(k) => k.to_string(),
+                    Signal::Regressed(m) => format!("regressed:{m}"),
+                })
+                .collect();
+            let time = parts
+                .iter()
+                .map(|a| a.time_ns)
+                .max()
+                .unwrap_or(cur.window.start_ns);
+            found.push(Anomaly {
+                kind: "composite",
+                cohort: cohort.clone(),
+                time_ns: time,
+                observed: c.all.len() as f64,
+                expected: None,
+                score: c.all.len() as f64,
+                // a joint alert ranks with the critical ones
+                strength: 2.0 + c.all.len() as f64,
+                unit: Unit::Count,
+                detail: format!("{}: {}", c.name, names.join(" + ")),
+                ids: parts
+                    .iter()
+                    .flat_map(|a| a.ids.iter().cloned())
+                    .take(IDS)
+                    .collect(),
+                examples: None,
+            });
+        }
+    }
+    list.extend(found);
     Ok(())
 }

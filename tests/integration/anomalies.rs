@@ -296,6 +296,68 @@ fn issue5_planted_anomalies_are_listed_and_the_control_is_quiet() {
         .all(|r| !(r["route"] == "/hot" && r["kind"] == "error_burst")));
     assert_eq!(find(&s, "/hot", "duration_outlier")["observed"], 25000.0);
 
+    // joint alerts from spanlens.toml
+    let config = dir.path().join("spanlens.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[anomalies.composite]]
+name = "errors and silence"
+all = ["error_burst", "silence"]
+
+[[anomalies.composite]]
+name = "model moved and cost rose"
+all = ["model_mix", "regressed:cost_mean"]
+
+[[anomalies.composite]]
+name = "never"
+all = ["spend_spike", "error_burst"]
+"#,
+    )
+    .unwrap();
+    let mut args = vec!["--config", config.to_str().unwrap()];
+    args.extend(["anomalies", input, "--by", "route", "--format", "json"]);
+    args.extend(day);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let composites: Vec<(String, String)> = rows(&j)
+        .iter()
+        .filter(|r| r["kind"] == "composite")
+        .map(|r| {
+            (
+                r["route"].as_str().unwrap().to_string(),
+                r["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        composites,
+        vec![
+            (
+                "/mix".to_string(),
+                "model moved and cost rose: model_mix + regressed:cost_mean".to_string()
+            ),
+            (
+                "/hot".to_string(),
+                "errors and silence: error_burst + silence".to_string()
+            ),
+        ],
+        "{composites:?}"
+    );
+    std::fs::write(
+        &config,
+        "[[anomalies.composite]]\nname = \"x\"\nall = [\"error_burst\", \"nope\"]\n",
+    )
+    .unwrap();
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`nope` is not a signal"),
+        "{}",
+        stderr(&o)
+    );
+
     // the gate
     let o = run(&[
         "anomalies",
