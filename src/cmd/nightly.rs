@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::report::prepare;
-use super::{to_stderr, to_stdout, Context};
+use super::{to_stdout, Context};
 use crate::cli::{NightlyArgs, ReportFormat};
 use crate::engine::{parse_key, KindFilter};
 use crate::error::{Error, Result};
@@ -230,28 +230,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     if let Some(dir) = &args.out_dir {
         write_out_dir(dir, &nightly)?;
     }
-    let findings = nightly.findings();
-    let (code, hits) = crate::gate::evaluate(&findings, &p.fail_on);
-    if !ctx.quiet && !hits.is_empty() {
-        to_stderr(|w| {
-            writeln!(
-                w,
-                "spanlens: {} gated finding(s) (--fail-on {}):",
-                hits.len(),
-                p.fail_on.join(",")
-            )?;
-            for f in hits.iter().take(20) {
-                writeln!(
-                    w,
-                    "  {}: {}",
-                    f.kind,
-                    format::terminal_safe(&f.message, 300)
-                )?;
-            }
-            Ok(())
-        });
-    }
-    Ok(code)
+    Ok(super::report::gate(&nightly.findings(), &p.fail_on, ctx))
 }
 
 fn section(name: &str, title: &str, report: Report) -> Section {

@@ -10,7 +10,7 @@ use crate::engine::{parse_condition, parse_key, Condition, Engine, Key, KindFilt
 use crate::error::{Error, Result};
 use crate::frame;
 use crate::report::format;
-use crate::report::model::Report;
+use crate::report::model::{Finding, Report};
 use crate::report::render;
 use crate::window::{self, Window};
 
@@ -227,7 +227,13 @@ pub fn emit(report: &Report, a: &ReportArgs, fail_on: &[String], ctx: &Context) 
         Some(p) => crate::output::write_atomic(Path::new(p), write)?,
         None => to_stdout(write)?,
     }
-    let (code, hits) = crate::gate::evaluate(&report.findings, fail_on);
+    Ok(gate(&report.findings, fail_on, ctx))
+}
+
+/// The exit code of `--fail-on` over `findings`; the gated findings on
+/// stderr unless --quiet.
+pub fn gate(findings: &[Finding], fail_on: &[String], ctx: &Context) -> i32 {
+    let (code, hits) = crate::gate::evaluate(findings, fail_on);
     if !ctx.quiet && !hits.is_empty() {
         to_stderr(|w| {
             writeln!(
@@ -247,5 +253,5 @@ pub fn emit(report: &Report, a: &ReportArgs, fail_on: &[String], ctx: &Context) 
             Ok(())
         });
     }
-    Ok(code)
+    code
 }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::cost::{self, CostOptions};
-use super::{cohort_phase, expand, key_order, Rows};
+use super::{cohort_phase, expand, key_order, who, Rows};
 use crate::engine::template::{quote, Expander};
 use crate::engine::{parse_key, Arm, Arms, Engine, KindFilter, Scope, OTHER};
 use crate::error::Result;
@@ -424,18 +424,6 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         notes: Vec::new(),
         headline: Some(headline),
     })
-}
-
-fn who(names: &[String], cohort: &[String]) -> String {
-    if names.len() == 1 && names[0] == "cohort" {
-        return String::new();
-    }
-    let parts: Vec<String> = names
-        .iter()
-        .zip(cohort)
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect();
-    format!("{}: ", parts.join(" "))
 }
 
 /// SQL selecting one cohort's spans in `{{spans}}` (its k columns).

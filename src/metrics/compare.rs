@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::cost::{self, CostOptions};
-use super::{cohort_phase, expand, key_order, Rows};
+use super::{cohort_phase, expand, key_order, who, Rows};
 use crate::engine::template::Expander;
 use crate::engine::{Arm, Arms, Condition, Engine, Key, PercentileMethod, Scope, OTHER};
 use crate::error::{Error, Result};
@@ -561,18 +561,6 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         notes,
         headline: Some(headline),
     })
-}
-
-fn who(names: &[String], cohort: &[String]) -> String {
-    if names.len() == 1 && names[0] == "cohort" {
-        return String::new();
-    }
-    let parts: Vec<String> = names
-        .iter()
-        .zip(cohort)
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect();
-    format!("{}: ", parts.join(" "))
 }
 
 fn show(v: Option<f64>, unit: Unit) -> String {

@@ -164,6 +164,20 @@ pub fn cohort_phase(
     Ok(())
 }
 
+/// A finding's cohort prefix: `route=/chat model=gpt-4o: `, nothing
+/// without --by.
+pub fn who(names: &[String], cohort: &[String]) -> String {
+    if names.len() == 1 && names[0] == "cohort" {
+        return String::new();
+    }
+    let parts: Vec<String> = names
+        .iter()
+        .zip(cohort)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    format!("{}: ", parts.join(" "))
+}
+
 /// The probabilities every report prints.
 pub const PROBS: [f64; 3] = [0.5, 0.95, 0.99];
 
