@@ -181,11 +181,7 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
     let (spec, b_desc, c_desc) =
         match (cand, base) {
             (None | Some(ArmArg::Window(_)), _) => (
-                ArmsSpec::Fixed(Arms {
-                    baseline: Arm::Window(p.baseline),
-                    candidate: Arm::Window(scope.window),
-                    candidate_label: "candidate",
-                }),
+                ArmsSpec::Fixed(Arms::windows(p.baseline, scope.window, "candidate")),
                 window_text(p.baseline),
                 window_text(scope.window),
             ),

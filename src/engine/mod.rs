@@ -225,6 +225,31 @@ pub enum Arm {
     },
 }
 
+impl Arms {
+    /// A baseline window against a candidate window.
+    pub fn windows(baseline: Window, candidate: Window, candidate_label: &'static str) -> Arms {
+        Arms {
+            baseline: Arm::Window(baseline),
+            candidate: Arm::Window(candidate),
+            candidate_label,
+        }
+    }
+}
+
+impl Scope {
+    /// Compare two arms; when both are windows, the scope's window widens
+    /// to cover both (the arm column picks each span's window).
+    pub fn set_arms(&mut self, arms: Arms) {
+        if let (Arm::Window(b), Arm::Window(c)) = (&arms.baseline, &arms.candidate) {
+            self.window = Window {
+                start_ns: b.start_ns.min(c.start_ns),
+                end_ns: b.end_ns.max(c.end_ns),
+            };
+        }
+        self.arms = Some(arms);
+    }
+}
+
 /// The baseline arm's label.
 pub const BASELINE: &str = "baseline";
 

@@ -7,9 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::cost::{self, CostOptions};
-use super::{cohort_phase, expand, key_order, who, Rows};
-use crate::engine::template::{quote, Expander};
-use crate::engine::{parse_key, Arm, Arms, Engine, KindFilter, Scope, OTHER};
+use super::{cohort_phase, expand, expand_field, key_order, who, Rows};
+use crate::engine::template::quote;
+use crate::engine::{parse_key, Arms, Engine, KindFilter, Scope, OTHER};
 use crate::error::Result;
 use crate::report::format;
 use crate::report::model::{Cell, Finding, Report, Table, Unit};
@@ -144,15 +144,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     let current = scope.window;
     // both windows, for the cohort guard and the rules comparing with the baseline
     let mut both = scope.clone();
-    both.arms = Some(Arms {
-        baseline: Arm::Window(o.baseline),
-        candidate: Arm::Window(current),
-        candidate_label: "current",
-    });
-    both.window = Window {
-        start_ns: o.baseline.start_ns.min(current.start_ns),
-        end_ns: o.baseline.end_ns.max(current.end_ns),
-    };
+    both.set_arms(Arms::windows(o.baseline, current, "current"));
     cohort_phase(engine, &mut both, o.min_count, o.top)?;
     let mut cur = scope;
     cur.kept = both.kept.clone();
@@ -189,20 +181,8 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             "anomaly_spend",
             &[("span_costs", span_costs)],
         )?,
-        Expander::new(engine.dialect(), engine.percentiles(), &both)
-            .with_field(&rm)
-            .expand(
-                "drift_categories",
-                crate::engine::template::builtin("drift_categories"),
-                &[],
-            )?,
-        Expander::new(engine.dialect(), engine.percentiles(), &history)
-            .with_field(&pv)
-            .expand(
-                "compare_versions",
-                crate::engine::template::builtin("compare_versions"),
-                &[],
-            )?,
+        expand_field(engine, &both, "drift_categories", &rm, &[])?,
+        expand_field(engine, &history, "compare_versions", &pv, &[])?,
     ];
     let frames = {
         let _t = crate::timing::phase("engine");
@@ -898,11 +878,11 @@ fn composite_rules(
                 key_names: o.key_names.clone(),
                 min_count: o.min_count,
                 top: o.top,
-                arms: super::compare::ArmsSpec::Fixed(Arms {
-                    baseline: Arm::Window(o.baseline),
-                    candidate: Arm::Window(cur.window),
-                    candidate_label: "candidate",
-                }),
+                arms: super::compare::ArmsSpec::Fixed(Arms::windows(
+                    o.baseline,
+                    cur.window,
+                    "candidate",
+                )),
                 metrics: wanted,
                 alpha: super::compare::ALPHA,
                 min_effect: BTreeMap::new(),

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::cost::{self, CostOptions};
-use super::{cohort_phase, expand, key_order, who, Rows};
-use crate::engine::template::Expander;
+use super::{cohort_phase, expand, expand_field, key_order, who, Rows};
 use crate::engine::{Arm, Arms, Condition, Engine, Key, PercentileMethod, Scope, OTHER};
 use crate::error::{Error, Result};
 use crate::report::format;
@@ -274,13 +273,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
     let mut tables = Vec::new();
     match &o.arms {
         ArmsSpec::Fixed(a) => {
-            scope.arms = Some(a.clone());
-            if let (Arm::Window(b), Arm::Window(c)) = (&a.baseline, &a.candidate) {
-                scope.window = crate::window::Window {
-                    start_ns: b.start_ns.min(c.start_ns),
-                    end_ns: b.end_ns.max(c.end_ns),
-                };
-            }
+            scope.set_arms(a.clone());
             cohort_phase(engine, &mut scope, o.min_count, o.top)?;
         }
         ArmsSpec::Latest {
@@ -753,13 +746,7 @@ fn latest_arms(
     o: &CompareOptions,
     notes: &mut Vec<String>,
 ) -> Result<(Arms, Table)> {
-    let q = Expander::new(engine.dialect(), engine.percentiles(), scope)
-        .with_field(field)
-        .expand(
-            "compare_versions",
-            crate::engine::template::builtin("compare_versions"),
-            &[],
-        )?;
+    let q = expand_field(engine, scope, "compare_versions", field, &[])?;
     let frames = engine.run(&[q])?;
     let r = Rows::new(&frames[0], "compare_versions");
     let nk = scope.keys.len();

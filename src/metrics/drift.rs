@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use super::cost::{self, CostOptions};
-use super::{cohort_phase, expand, key_order, Rows};
-use crate::engine::template::{Expanded, Expander};
-use crate::engine::{parse_key, Arm, Arms, Engine, Key, Scope, FIELDS, NONE};
+use super::{cohort_phase, expand, expand_field, key_order, Rows};
+use crate::engine::template::Expanded;
+use crate::engine::{parse_key, Arms, Engine, Key, Scope, FIELDS, NONE};
 use crate::error::Result;
 use crate::frame::schema as col;
 use crate::report::format;
@@ -84,7 +84,7 @@ pub fn default_fields() -> Vec<FieldSpec> {
         "eval_label",
     ]
     .iter()
-    .map(|f| parse_field(f).expect("default drift fields parse"))
+    .filter_map(|f| parse_field(f).ok())
     .collect();
     v.dedup();
     v
@@ -191,29 +191,9 @@ fn resolve_types(
     Ok(out)
 }
 
-fn expand_field(
-    engine: &dyn Engine,
-    scope: &Scope,
-    name: &str,
-    field: &Key,
-    params: &[(&str, String)],
-) -> Result<Expanded> {
-    Expander::new(engine.dialect(), engine.percentiles(), scope)
-        .with_field(field)
-        .expand(name, crate::engine::template::builtin(name), params)
-}
-
 pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Result<Report> {
     let current = scope.window;
-    scope.arms = Some(Arms {
-        baseline: Arm::Window(o.baseline),
-        candidate: Arm::Window(current),
-        candidate_label: "current",
-    });
-    scope.window = Window {
-        start_ns: o.baseline.start_ns.min(current.start_ns),
-        end_ns: o.baseline.end_ns.max(current.end_ns),
-    };
+    scope.set_arms(Arms::windows(o.baseline, current, "current"));
     cohort_phase(engine, &mut scope, o.min_count, o.top)?;
     let types = resolve_types(engine, &scope, &o.fields)?;
     let mut notes = Vec::new();

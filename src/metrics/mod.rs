@@ -139,6 +139,19 @@ pub fn expand(
     )
 }
 
+/// Expand a bundled per-field template (`{{field}}` = `field`).
+pub fn expand_field(
+    engine: &dyn Engine,
+    scope: &Scope,
+    name: &str,
+    field: &crate::engine::Key,
+    params: &[(&str, String)],
+) -> Result<Expanded> {
+    Expander::new(engine.dialect(), engine.percentiles(), scope)
+        .with_field(field)
+        .expand(name, template::builtin(name), params)
+}
+
 /// Phase 1: spans per cohort, then the cardinality guard.
 pub fn cohort_phase(
     engine: &mut dyn Engine,
