@@ -57,12 +57,15 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     let prices = super::cost::cost_options(ctx, &args.prices)?;
     let user_kind = args.report.kind.is_some() || ctx.config.report.kind.is_some();
 
+    let t = crate::timing::phase("prepare");
     let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
+    drop(t);
     let mut engine = p.engine;
     let scope = p.scope;
     let (key_names, min_count, top) = (p.key_names, p.min_count, p.top);
     let mut sections = Vec::new();
 
+    let t = crate::timing::phase("section slo");
     let slo_report = slo::run(
         &mut engine,
         scope.clone(),
@@ -75,6 +78,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         },
     )?;
     sections.push(section("slo", "Service levels", slo_report));
+    drop(t);
 
     let mut cost_scope = scope.clone();
     if !user_kind {
@@ -84,6 +88,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     cost_opts.kind = cost_scope.kind.clone();
     cost_opts.budgets = budgets;
     cost_opts.top_traces = ctx.config.cost.top_traces.unwrap_or(10);
+    let t = crate::timing::phase("section cost");
     let cost_report = cost::run(
         &mut engine,
         cost_scope.clone(),
@@ -95,6 +100,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         },
     )?;
     sections.push(section("cost", "Cost", cost_report));
+    drop(t);
 
     let dc = &ctx.config.drift;
     let mut fields = if dc.default_fields.unwrap_or(true) {
@@ -110,6 +116,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
             )
         })?);
     }
+    let t = crate::timing::phase("section drift");
     let drift_report = drift::run(
         &mut engine,
         scope.clone(),
@@ -123,6 +130,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         },
     )?;
     sections.push(section("drift", "Drift since the baseline", drift_report));
+    drop(t);
 
     // each cohort's newest prompt version against the one before it, over
     // every span up to the report's end
@@ -147,6 +155,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
             .collect::<Result<Vec<_>>>()?,
         None => METRICS.iter().collect(),
     };
+    let t = crate::timing::phase("section compare");
     let compare_report = compare::run(
         &mut engine,
         cmp_scope,
@@ -171,6 +180,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         "Newest prompt version vs the previous one",
         compare_report,
     ));
+    drop(t);
 
     let ac = &ctx.config.anomalies;
     let mut suppress = Vec::new();
@@ -185,6 +195,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
             }
         }
     }
+    let t = crate::timing::phase("section anomaly");
     let anomaly_report = anomaly::run(
         &mut engine,
         scope.clone(),
@@ -201,9 +212,12 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         },
     )?;
     sections.push(section("anomalies", "Anomalies", anomaly_report));
+    drop(t);
+    let t = crate::timing::phase("spend");
 
     let (now_usd, prev_usd, base_usd) =
         cost::spend(&mut engine, &cost_scope, &cost_opts, p.baseline)?;
+    drop(t);
     let base_days =
         (p.baseline.end_ns - p.baseline.start_ns) as f64 / crate::window::NS_PER_DAY as f64;
     let nightly = summarize(
@@ -223,6 +237,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
             render::nightly_markdown(&nightly, w)
         }
     };
+    let t = crate::timing::phase("write");
     match &args.report.output {
         Some(o) => write_atomic(o, write)?,
         None => to_stdout(write)?,
@@ -230,6 +245,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     if let Some(dir) = &args.out_dir {
         write_out_dir(dir, &nightly)?;
     }
+    drop(t);
     Ok(super::report::gate(&nightly.findings(), &p.fail_on, ctx))
 }
 

@@ -190,15 +190,33 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
         }
         ranges[f].1 += 1;
     }
-    // Canonical Parquet inputs are deduplicated against everything before them.
-    let mut seen: AHashSet<(Box<str>, Box<str>)> = AHashSet::new();
+    // Canonical Parquet inputs are deduplicated against everything before
+    // them: a mask per frame, `None` where every span is new (no copy).
+    let mut frame_masks: Vec<Option<BooleanChunked>> = Vec::new();
     if !out.span_frames.is_empty() {
-        seen.extend(
-            batches
-                .iter()
-                .flatten()
-                .map(|r| (r.trace_id.clone(), r.span_id.clone())),
-        );
+        let mut seen: AHashSet<(&str, &str)> = batches
+            .iter()
+            .flatten()
+            .map(|r| (&*r.trace_id, &*r.span_id))
+            .collect();
+        for (_, df) in &out.span_frames {
+            let str_col = |name: &str| -> Result<&StringChunked> {
+                df.column(name)
+                    .and_then(|c| c.str())
+                    .map_err(polars_err)
+            };
+            let (tid, sid) = (str_col(schema::TRACE_ID)?, str_col(schema::SPAN_ID)?);
+            seen.reserve(df.height());
+            let mut fresh = Vec::with_capacity(df.height());
+            for (t, s) in tid.iter().zip(sid.iter()) {
+                fresh.push(seen.insert((t.unwrap_or(""), s.unwrap_or(""))));
+            }
+            frame_masks.push(if fresh.iter().all(|&f| f) {
+                None
+            } else {
+                Some(BooleanChunked::from_slice("fresh".into(), &fresh))
+            });
+        }
     }
     // Build the table a chunk at a time, in parallel, freeing rows as they
     // become columns, so rows and columns are never both held in full.
@@ -225,26 +243,13 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
             .map_err(polars_err)?;
     }
     drop(t);
-    for (file, df) in out.span_frames {
-        let tid = df
-            .column(schema::TRACE_ID)
-            .map_err(polars_err)?
-            .str()
-            .map_err(polars_err)?
-            .clone();
-        let sid = df
-            .column(schema::SPAN_ID)
-            .map_err(polars_err)?
-            .str()
-            .map_err(polars_err)?
-            .clone();
-        let mask: BooleanChunked = tid
-            .iter()
-            .zip(sid.iter())
-            .map(|(t, s)| Some(seen.insert((t.unwrap_or("").into(), s.unwrap_or("").into()))))
-            .collect();
-        let kept = df.filter(&mask).map_err(polars_err)?;
-        dup_per_file[file as usize] += (df.height() - kept.height()) as u64;
+    for ((file, df), mask) in out.span_frames.into_iter().zip(frame_masks) {
+        let read = df.height();
+        let kept = match mask {
+            Some(m) => df.filter(&m).map_err(polars_err)?,
+            None => df,
+        };
+        dup_per_file[file as usize] += (read - kept.height()) as u64;
         ranges[file as usize] = (spans.height(), kept.height());
         spans.vstack_mut(&kept).map_err(polars_err)?;
     }

@@ -336,6 +336,25 @@ fn duplicate_spans_across_files_are_kept_once_and_counted() {
 }
 
 #[test]
+fn duplicate_spans_in_parquet_inputs_are_kept_once_and_counted() {
+    let a = root().join("fixtures/tiny/otlp_genai.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("spans.parquet");
+    let o = run(&["ingest", a.to_str().unwrap(), "-o", p.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let q = dir.path().join("copy.parquet");
+    std::fs::copy(&p, &q).unwrap();
+    // the JSONL, then the same spans as Parquet twice: kept once
+    let ds = load_paths(&[&a, &p, &q]);
+    assert_eq!(ds.spans.height(), 6);
+    let dups: Vec<u64> = ds.files.iter().map(|f| f.duplicates).collect();
+    assert_eq!(&dups[..3], &[0, 6, 6]);
+    // Parquet alone: every span new, nothing dropped
+    let ds = load_paths(&[&p]);
+    assert_eq!((ds.spans.height(), ds.files[0].duplicates), (6, 0));
+}
+
+#[test]
 fn partition_by_day_writes_a_replaceable_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lake");
