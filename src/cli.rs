@@ -228,6 +228,9 @@ pub struct NightlyArgs {
     /// Also write every table as Parquet (one file per table) and summary.json into DIR
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+    /// Do not draw the SVG charts (drawn next to the -o report: into --out-dir, else REPORT-charts/)
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 #[derive(Args, Debug)]

@@ -15,9 +15,10 @@ use crate::metrics::compare::{self, ArmsSpec, CompareOptions, METRICS};
 use crate::metrics::cost::{self, CostReportOptions};
 use crate::metrics::drift::{self, DriftOptions};
 use crate::metrics::slo::{self, SloOptions};
+use crate::metrics::trend::{self, TrendOptions};
 use crate::output::{write_atomic, DirLock};
-use crate::report::format;
-use crate::report::model::{Finding, Nightly, Report, Section, SummaryBlock};
+use crate::report::model::{ChartLink, Finding, Nightly, Report, Section, SummaryBlock};
+use crate::report::{chart, format};
 use crate::report::render;
 use crate::window::Window;
 
@@ -51,6 +52,23 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         let parent = crate::output::parent_dir(o);
         std::fs::create_dir_all(&parent).map_err(|e| Error::output_io(&parent, &e))?;
     }
+    // charts go next to a report file: into --out-dir, else REPORT-charts/
+    let charts_dir = match (&args.report.output, &args.out_dir) {
+        (Some(_), _) if args.no_charts => None,
+        (Some(_), Some(d)) => Some(d.clone()),
+        (Some(o), None) => {
+            let stem = o.file_stem().and_then(|s| s.to_str()).unwrap_or("report");
+            Some(crate::output::parent_dir(o).join(format!("{stem}-charts")))
+        }
+        (None, _) => None,
+    };
+    let _charts_lock = match &charts_dir {
+        Some(d) if args.out_dir.as_ref() != Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| Error::output_io(d, &e))?;
+            Some(DirLock::acquire(d)?)
+        }
+        _ => None,
+    };
     let (objectives, slo_cost) =
         super::slo::objectives(ctx, args.objectives.as_deref(), &args.prices)?;
     let budgets = super::cost::budgets(ctx, &args.budget)?;
@@ -213,22 +231,33 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     )?;
     sections.push(section("anomalies", "Anomalies", anomaly_report));
     drop(t);
-    let t = crate::timing::phase("spend");
-
-    let (now_usd, prev_usd, base_usd) =
-        cost::spend(&mut engine, &cost_scope, &cost_opts, p.baseline)?;
+    let t = crate::timing::phase("trends");
+    let trends = trend::run(
+        &mut engine,
+        &scope,
+        &TrendOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            baseline: p.baseline,
+            cost: cost_opts,
+        },
+    )?;
     drop(t);
-    let base_days =
-        (p.baseline.end_ns - p.baseline.start_ns) as f64 / crate::window::NS_PER_DAY as f64;
-    let nightly = summarize(
-        sections,
-        p.meta,
-        (
-            now_usd,
-            prev_usd,
-            base_usd / base_days.max(f64::MIN_POSITIVE),
-        ),
-    );
+    let mut nightly = summarize(sections, p.meta, trends.spend);
+    for (name, chart) in trends.charts {
+        if let Some(s) = nightly.sections.iter_mut().find(|s| s.name == name) {
+            s.report.charts.push(chart);
+        }
+    }
+    if let (Some(dir), Some(report)) = (&charts_dir, &args.report.output) {
+        nightly.charts = write_charts(dir, report, &nightly)?;
+    } else if !args.no_charts {
+        nightly.meta.push((
+            "charts".into(),
+            "not drawn: the report went to stdout (give -o FILE)".into(),
+        ));
+    }
 
     let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
         if json {
@@ -247,6 +276,57 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     }
     drop(t);
     Ok(super::report::gate(&nightly.findings(), &p.fail_on, ctx))
+}
+
+/// Every section's charts as `DIR/FILE.svg` (atomic), with the path the
+/// report links them by.
+fn write_charts(dir: &Path, report: &Path, n: &Nightly) -> Result<Vec<ChartLink>> {
+    let base = relative_dir(&crate::output::parent_dir(report), dir);
+    let mut links = Vec::new();
+    for s in &n.sections {
+        for c in &s.report.charts {
+            let svg = chart::svg(c).map_err(|e| {
+                Error::usage(e, "report the chart's data as a bug; --no-charts skips charts")
+            })?;
+            let file = format!("{}.svg", c.file);
+            write_atomic(&dir.join(&file), |w| w.write_all(svg.as_bytes()))?;
+            links.push(ChartLink {
+                section: s.name.clone(),
+                title: c.title.clone(),
+                path: format!("{base}{file}"),
+            });
+        }
+    }
+    Ok(links)
+}
+
+/// `to` relative to `from` (both directories) as a URL path prefix ending
+/// in `/` (empty when they are the same directory).
+fn relative_dir(from: &Path, to: &Path) -> String {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (from, to) = (canon(from), canon(to));
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); f.len() - common];
+    for c in &t[common..] {
+        parts.push(url_segment(&c.as_os_str().to_string_lossy()));
+    }
+    parts.into_iter().map(|p| p + "/").collect()
+}
+
+/// A path segment percent-encoded for a Markdown link (RFC 3986 unreserved
+/// characters kept).
+fn url_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn section(name: &str, title: &str, report: Report) -> Section {
@@ -333,6 +413,7 @@ fn summarize(
         format!("spanlens report: {}", parts.join(", "))
     };
     Nightly {
+        charts: Vec::new(),
         headline,
         meta,
         summary: vec![
@@ -368,6 +449,7 @@ fn write_out_dir(dir: &Path, n: &Nightly) -> Result<()> {
         "summary": n.summary,
         "findings": n.findings(),
         "tables": files,
+        "charts": n.charts,
     });
     write_atomic(&dir.join("summary.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &summary)?;

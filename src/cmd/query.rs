@@ -74,6 +74,7 @@ pub fn run(args: QueryArgs, ctx: &Context) -> Result<i32> {
         findings: Vec::new(),
         notes: Vec::new(),
         headline: None,
+        charts: Vec::new(),
     };
     emit(&report, &args.report, &p.fail_on, ctx)
 }

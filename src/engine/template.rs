@@ -116,6 +116,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "report_spend",
         include_str!("../../queries/report_spend.sql"),
     ),
+    (
+        "report_daily_spend",
+        include_str!("../../queries/report_daily_spend.sql"),
+    ),
+    (
+        "report_daily_latency",
+        include_str!("../../queries/report_daily_latency.sql"),
+    ),
+    (
+        "report_version_evals",
+        include_str!("../../queries/report_version_evals.sql"),
+    ),
 ];
 
 pub fn builtin(name: &str) -> &'static str {
@@ -571,6 +583,22 @@ mod tests {
             score_threshold: 0.5,
             arms: None,
         }
+    }
+
+    #[test]
+    fn every_template_file_is_bundled() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".sql").map(str::to_string)
+            })
+            .collect();
+        files.sort();
+        let mut bundled: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
+        bundled.sort();
+        assert_eq!(files, bundled);
     }
 
     #[test]

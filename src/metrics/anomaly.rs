@@ -403,6 +403,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         findings,
         notes: Vec::new(),
         headline: Some(headline),
+        charts: Vec::new(),
     })
 }
 

@@ -553,6 +553,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         findings,
         notes,
         headline: Some(headline),
+        charts: Vec::new(),
     })
 }
 

@@ -637,6 +637,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
         findings,
         notes: Vec::new(),
         headline: None,
+        charts: Vec::new(),
     })
 }
 
@@ -737,59 +738,6 @@ fn budgets(
         }
     }
     Ok((t, findings))
-}
-
-/// Total spend in the report window, the 24 hours before it and the
-/// baseline window (the nightly summary's spend lines), in one pass.
-pub fn spend(
-    engine: &mut dyn Engine,
-    scope: &Scope,
-    o: &CostOptions,
-    baseline: Window,
-) -> Result<(f64, f64, f64)> {
-    let cur = scope.window;
-    let prev = Window {
-        start_ns: cur.start_ns - NS_PER_DAY,
-        end_ns: cur.start_ns,
-    };
-    let mut s = scope.clone();
-    s.kind = o.kind.clone();
-    s.keys.clear();
-    s.kept = None;
-    s.arms = None;
-    s.window = Window {
-        start_ns: cur.start_ns.min(prev.start_ns).min(baseline.start_ns),
-        end_ns: cur.end_ns.max(baseline.end_ns),
-    };
-    let res = resolve(engine, &s, o)?;
-    let spans = span_costs_with(engine, &s, o, &res)?;
-    let n = |x: i64| x.to_string();
-    let q = expand(
-        engine,
-        &s,
-        "report_spend",
-        &[
-            ("span_costs", spans),
-            ("cur_start", n(cur.start_ns)),
-            ("cur_end", n(cur.end_ns)),
-            ("prev_start", n(prev.start_ns)),
-            ("prev_end", n(prev.end_ns)),
-            ("base_start", n(baseline.start_ns)),
-            ("base_end", n(baseline.end_ns)),
-        ],
-    )?;
-    let frames = engine.run(&[q])?;
-    let r = Rows::new(&frames[0], "report_spend");
-    let get = |c: &str| -> Result<f64> {
-        Ok(super::settle(
-            r.f64s(c)?.first().copied().flatten().unwrap_or(0.0),
-        ))
-    };
-    Ok((
-        get("current_usd")?,
-        get("previous_usd")?,
-        get("baseline_usd")?,
-    ))
 }
 
 #[cfg(test)]

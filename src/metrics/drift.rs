@@ -12,7 +12,7 @@ use crate::engine::{parse_key, Arms, Engine, Key, Scope, FIELDS, NONE};
 use crate::error::Result;
 use crate::frame::schema as col;
 use crate::report::format;
-use crate::report::model::{Cell, Finding, Report, Table, Unit};
+use crate::report::model::{Cell, Chart, ChartKind, Finding, Report, Series, Table, Unit};
 use crate::stats::drift::{self as stat, DriftResult, Verdict, ZERO_ORDINAL};
 use crate::stats::quantile::GAMMA;
 use crate::window::Window;
@@ -328,6 +328,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
         ],
     );
     let mut findings = Vec::new();
+    let mut drifted: Vec<(f64, Chart)> = Vec::new();
     let mut tally: BTreeMap<Verdict, usize> = BTreeMap::new();
     for cohort in &cohorts {
         for (field, ty) in &order {
@@ -368,6 +369,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 }
             }
             if r.verdict == Verdict::Drift {
+                drifted.push((r.psi, distribution_chart(&o.key_names, cohort, field, &labels, &b, &c)));
                 findings.push(Finding {
                     kind: "drift".into(),
                     message: drift_message(&o.key_names, cohort, field, &r),
@@ -375,6 +377,18 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
             }
         }
     }
+    // the distributions that moved most, baseline vs current, for the
+    // nightly report's charts
+    drifted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let charts: Vec<Chart> = drifted
+        .into_iter()
+        .take(CHARTS)
+        .enumerate()
+        .map(|(i, (_, mut c))| {
+            c.file = format!("drift-{}", i + 1);
+            c
+        })
+        .collect();
     let pairs: usize = tally.values().sum();
     let n = |v: Verdict| tally.get(&v).copied().unwrap_or(0);
     let headline = if pairs == 0 {
@@ -409,7 +423,43 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
         findings,
         notes,
         headline: Some(headline),
+        charts,
     })
+}
+
+/// Drifted distributions drawn in the nightly report (highest PSI first).
+const CHARTS: usize = 4;
+
+/// Bin shares (%) of one drifted (cohort, field) in both windows.
+fn distribution_chart(
+    names: &[String],
+    cohort: &[String],
+    field: &str,
+    labels: &[String],
+    b: &[u64],
+    c: &[u64],
+) -> Chart {
+    let pct = |v: &[u64]| -> Vec<Option<f64>> {
+        stat::shares(v).into_iter().map(|x| Some(x * 100.0)).collect()
+    };
+    let who = super::who(names, cohort);
+    Chart {
+        file: String::new(),
+        title: format!("{who}{field}: baseline vs current"),
+        y_label: "% of values".into(),
+        kind: ChartKind::Bars,
+        x: labels.to_vec(),
+        series: vec![
+            Series {
+                name: "baseline".into(),
+                values: pct(b),
+            },
+            Series {
+                name: "current".into(),
+                values: pct(c),
+            },
+        ],
+    }
 }
 
 fn drift_message(names: &[String], cohort: &[String], field: &str, r: &DriftResult) -> String {

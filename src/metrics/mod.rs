@@ -7,6 +7,7 @@ pub mod compare;
 pub mod cost;
 pub mod drift;
 pub mod slo;
+pub mod trend;
 
 use std::collections::BTreeMap;
 

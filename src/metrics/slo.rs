@@ -180,6 +180,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &SloOptions) -> Result<
         findings: Vec::new(),
         notes: Vec::new(),
         headline: None,
+        charts: Vec::new(),
     };
     if !o.objectives.is_empty() {
         let (t, findings) = objectives(engine, &scope, o)?;

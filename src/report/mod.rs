@@ -1,5 +1,6 @@
 //! Renderers: they only format data computed elsewhere.
 
+pub mod chart;
 pub mod format;
 pub mod model;
 pub mod render;

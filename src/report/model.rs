@@ -145,6 +145,48 @@ pub struct Report {
     pub notes: Vec<String>,
     /// The one-line verdict printed first (compare, drift).
     pub headline: Option<String>,
+    /// Charts the nightly report draws for this section (drift: the
+    /// drifted distributions); the single-command formats leave them out.
+    #[serde(skip)]
+    pub charts: Vec<Chart>,
+}
+
+/// How a chart draws its series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartKind {
+    /// one line per series over the x positions (days)
+    Lines,
+    /// grouped bars per x position (bins, versions)
+    Bars,
+}
+
+/// The data of one chart; `report::chart` draws it as SVG.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    /// file stem, never from span data: `spend-daily` -> `spend-daily.svg`
+    pub file: String,
+    pub title: String,
+    pub y_label: String,
+    pub kind: ChartKind,
+    /// the x positions' labels
+    pub x: Vec<String>,
+    pub series: Vec<Series>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub name: String,
+    /// one value per x position; `None` draws nothing there
+    pub values: Vec<Option<f64>>,
+}
+
+/// A chart written next to the report: where its section links it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChartLink {
+    pub section: String,
+    pub title: String,
+    /// relative to the report file's directory, `/`-separated
+    pub path: String,
 }
 
 impl Report {
@@ -161,6 +203,7 @@ pub struct Nightly {
     pub meta: Vec<(String, String)>,
     pub summary: Vec<SummaryBlock>,
     pub sections: Vec<Section>,
+    pub charts: Vec<ChartLink>,
 }
 
 /// One block of the first screen: a title and its items (span data in the

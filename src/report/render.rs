@@ -360,6 +360,15 @@ pub fn nightly_markdown(n: &Nightly, out: &mut dyn Write) -> io::Result<()> {
         for (k, v) in &s.report.meta {
             writeln!(out, "- {k}: {}", format::markdown_safe(v, 200))?;
         }
+        for c in n.charts.iter().filter(|c| c.section == s.name) {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "![{}]({})",
+                format::markdown_safe(&c.title, 200),
+                c.path
+            )?;
+        }
         for t in &s.report.tables {
             writeln!(out)?;
             writeln!(out, "### {}", t.title)?;
@@ -392,6 +401,7 @@ pub fn nightly_value(n: &Nightly) -> Value {
         "summary": n.summary,
         "findings": n.findings(),
         "sections": sections,
+        "charts": n.charts,
     })
 }
 

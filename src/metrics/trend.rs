@@ -1,0 +1,332 @@
+//! The nightly report's trends: spend in the report window against the day
+//! before and the baseline's daily mean, and the data of its charts (daily
+//! spend and p95 latency per cohort, pass rate per prompt version). One
+//! engine batch; the charts themselves are drawn by `report::chart`.
+
+use std::collections::BTreeMap;
+
+use super::cost::{self, CostOptions};
+use super::{cohort_phase, expand, Rows};
+use crate::engine::{Engine, Scope};
+use crate::error::Result;
+use crate::report::model::{Chart, ChartKind, Series};
+use crate::stats::quantile::quantile_log_buckets;
+use crate::window::{Window, NS_PER_DAY};
+
+/// Cohorts drawn as their own line; the rest are summed as one.
+const LINES: usize = 8;
+/// Bars in the pass-rate chart (each cohort's newest versions first).
+const VERSION_BARS: usize = 24;
+/// Evaluations drawn in the pass-rate chart (most judged first).
+const EVALS: usize = 4;
+
+pub struct Trends {
+    /// spend in the report window, the 24 h before it, the baseline's daily mean
+    pub spend: (f64, f64, f64),
+    /// (section the chart belongs to, chart)
+    pub charts: Vec<(&'static str, Chart)>,
+}
+
+pub struct TrendOptions {
+    pub key_names: Vec<String>,
+    pub min_count: u64,
+    pub top: usize,
+    pub baseline: Window,
+    pub cost: CostOptions,
+}
+
+/// `scope` is the report's scope (window = the report window, kind = the
+/// span kinds latency is read from).
+pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<Trends> {
+    let cur = scope.window;
+    let prev = Window {
+        start_ns: cur.start_ns - NS_PER_DAY,
+        end_ns: cur.start_ns,
+    };
+    let mut s = scope.clone();
+    s.arms = None;
+    s.kept = None;
+    s.window = Window {
+        start_ns: prev.start_ns.min(o.baseline.start_ns),
+        end_ns: cur.end_ns.max(o.baseline.end_ns),
+    };
+    cohort_phase(engine, &mut s, o.min_count, o.top)?;
+    let mut cost_s = s.clone();
+    cost_s.kind = o.cost.kind.clone();
+    let res = cost::resolve(engine, &cost_s, &o.cost)?;
+    let spans = cost::span_costs_with(engine, &cost_s, &o.cost, &res)?;
+    let n = |x: i64| x.to_string();
+    let queries = vec![
+        expand(
+            engine,
+            &cost_s,
+            "report_spend",
+            &[
+                ("span_costs", spans.clone()),
+                ("cur_start", n(cur.start_ns)),
+                ("cur_end", n(cur.end_ns)),
+                ("prev_start", n(prev.start_ns)),
+                ("prev_end", n(prev.end_ns)),
+                ("base_start", n(o.baseline.start_ns)),
+                ("base_end", n(o.baseline.end_ns)),
+            ],
+        )?,
+        expand(
+            engine,
+            &cost_s,
+            "report_daily_spend",
+            &[("span_costs", spans)],
+        )?,
+        expand(engine, &s, "report_daily_latency", &[])?,
+        expand(engine, &s, "report_version_evals", &[])?,
+    ];
+    let frames = engine.run(&queries)?;
+
+    let r = Rows::new(&frames[0], "report_spend");
+    let get = |c: &str| -> Result<f64> {
+        Ok(super::settle(
+            r.f64s(c)?.first().copied().flatten().unwrap_or(0.0),
+        ))
+    };
+    let base_days = (o.baseline.end_ns - o.baseline.start_ns) as f64 / NS_PER_DAY as f64;
+    let spend = (
+        get("current_usd")?,
+        get("previous_usd")?,
+        get("baseline_usd")? / base_days.max(f64::MIN_POSITIVE),
+    );
+
+    let nk = s.keys.len().max(1);
+    let label = |k: &[String]| -> String {
+        if s.keys.is_empty() {
+            "all".into()
+        } else {
+            k.join(" · ")
+        }
+    };
+    // the UTC days with spans in the charted range
+    let mut seen_days = Vec::new();
+    for (f, what) in [(&frames[1], "report_daily_spend"), (&frames[2], "report_daily_latency")] {
+        seen_days.extend(Rows::new(f, what).i64s("day")?.into_iter().flatten());
+    }
+    let in_range = |d: &i64| s.window.start_ns <= d + NS_PER_DAY - 1 && *d < s.window.end_ns;
+    let first_day = seen_days.iter().filter(|d| in_range(d)).min().copied().unwrap_or(0) / NS_PER_DAY;
+    let last_day = seen_days.iter().filter(|d| in_range(d)).max().copied().unwrap_or(0) / NS_PER_DAY;
+    let days: Vec<i64> = (first_day..=last_day).collect();
+    let x: Vec<String> = days.iter().map(|d| day_label(*d)).collect();
+    let slot = |t: i64| -> Option<usize> {
+        let i = t.div_euclid(NS_PER_DAY) - first_day;
+        (0..days.len() as i64).contains(&i).then_some(i as usize)
+    };
+
+    let mut charts = Vec::new();
+    // daily spend per cohort
+    let r = Rows::new(&frames[1], "report_daily_spend");
+    let (keys, day, usd) = (r.keys(nk)?, r.i64s("day")?, r.f64s("usd")?);
+    let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for i in 0..r.len() {
+        let (Some(d), Some(u)) = (day[i].and_then(slot), usd[i]) else {
+            continue;
+        };
+        per.entry(label(&keys[i])).or_insert_with(|| vec![0.0; days.len()])[d] += u;
+    }
+    if per.values().flatten().any(|u| *u > 0.0) {
+        let series = top_lines(per, |v| v.iter().sum(), |acc, v| {
+            for (a, b) in acc.iter_mut().zip(v) {
+                *a += b;
+            }
+        });
+        charts.push((
+            "cost",
+            Chart {
+                file: "spend-daily".into(),
+                title: format!("Spend per UTC day and {}", o.key_names.join(" · ")),
+                y_label: "USD per day".into(),
+                kind: ChartKind::Lines,
+                x: x.clone(),
+                series: series
+                    .into_iter()
+                    .map(|(name, v)| Series {
+                        name,
+                        values: v.into_iter().map(|u| Some(super::settle(u))).collect(),
+                    })
+                    .collect(),
+            },
+        ));
+    }
+
+    // p95 latency per day and cohort from log-bucket histograms
+    let r = Rows::new(&frames[2], "report_daily_latency");
+    let (keys, day, b, cnt) = (
+        r.keys(nk)?,
+        r.i64s("day")?,
+        r.i64s("b")?,
+        r.u64s("n")?,
+    );
+    let mut hist: BTreeMap<String, Vec<Vec<(i64, u64)>>> = BTreeMap::new();
+    for i in 0..r.len() {
+        let (Some(d), Some(b)) = (day[i].and_then(slot), b[i]) else {
+            continue;
+        };
+        hist.entry(label(&keys[i]))
+            .or_insert_with(|| vec![Vec::new(); days.len()])[d]
+            .push((b, cnt[i]));
+    }
+    if !hist.is_empty() {
+        let count = |v: &Vec<Vec<(i64, u64)>>| -> f64 {
+            v.iter().flatten().map(|(_, n)| *n as f64).sum()
+        };
+        let series = top_lines(hist, count, |acc, v| {
+            for (a, b) in acc.iter_mut().zip(v) {
+                a.extend(b);
+            }
+        });
+        charts.push((
+            "slo",
+            Chart {
+                file: "latency-p95-daily".into(),
+                title: format!("p95 latency per UTC day and {}", o.key_names.join(" · ")),
+                y_label: "p95 latency (ms)".into(),
+                kind: ChartKind::Lines,
+                x,
+                series: series
+                    .into_iter()
+                    .map(|(name, v)| Series {
+                        name,
+                        values: v
+                            .into_iter()
+                            .map(|mut h| {
+                                h.sort_unstable();
+                                quantile_log_buckets(&h, 0.95)
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            },
+        ));
+    }
+
+    if let Some(c) = version_chart(&Rows::new(&frames[3], "report_version_evals"), nk, &label)? {
+        charts.push(("compare", c));
+    }
+    Ok(Trends { spend, charts })
+}
+
+/// The `LINES - 1` largest series by `size` by name, the rest merged into
+/// "other cohorts" (all of them when there are at most `LINES`).
+fn top_lines<V: Clone>(
+    per: BTreeMap<String, V>,
+    size: impl Fn(&V) -> f64,
+    merge: impl Fn(&mut V, &V),
+) -> Vec<(String, V)> {
+    let mut all: Vec<(String, V)> = per.into_iter().collect();
+    if all.len() <= LINES {
+        return all;
+    }
+    all.sort_by(|a, b| size(&b.1).total_cmp(&size(&a.1)).then(a.0.cmp(&b.0)));
+    let rest = all.split_off(LINES - 1);
+    let mut other = rest[0].1.clone();
+    for (_, v) in &rest[1..] {
+        merge(&mut other, v);
+    }
+    all.push((format!("other cohorts ({})", rest.len()), other));
+    all
+}
+
+/// Pass rate (%) per cohort and prompt version, one bar series per
+/// evaluation; versions in order of first evaluated span.
+fn version_chart(
+    r: &Rows,
+    nk: usize,
+    label: &dyn Fn(&[String]) -> String,
+) -> Result<Option<Chart>> {
+    let (keys, version, eval) = (r.keys(nk)?, r.strs("version")?, r.strs("evaluation")?);
+    let (passed, judged, first) = (r.u64s("passed")?, r.u64s("judged")?, r.i64s("first_ns")?);
+    // (cohort, version) -> first seen; evaluation -> judged
+    let mut bars: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut evals: BTreeMap<String, u64> = BTreeMap::new();
+    let mut rate: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    for i in 0..r.len() {
+        let (Some(v), Some(e)) = (&version[i], &eval[i]) else {
+            continue;
+        };
+        if judged[i] == 0 {
+            continue;
+        }
+        let c = label(&keys[i]);
+        let f = first[i].unwrap_or(i64::MAX);
+        let at = bars.entry((c.clone(), v.clone())).or_insert(f);
+        *at = (*at).min(f);
+        *evals.entry(e.clone()).or_default() += judged[i];
+        rate.insert(
+            (c, v.clone(), e.clone()),
+            100.0 * passed[i] as f64 / judged[i] as f64,
+        );
+    }
+    if bars.is_empty() {
+        return Ok(None);
+    }
+    let mut order: Vec<((String, String), i64)> = bars.into_iter().collect();
+    // newest versions are kept when there are too many bars
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    order.truncate(VERSION_BARS);
+    order.sort_by(|a, b| a.0 .0.cmp(&b.0 .0).then(a.1.cmp(&b.1)).then(a.0.cmp(&b.0)));
+    let mut names: Vec<(String, u64)> = evals.into_iter().collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    names.truncate(EVALS);
+    let x: Vec<String> = order
+        .iter()
+        .map(|((c, v), _)| {
+            if c == "all" {
+                v.clone()
+            } else {
+                format!("{c} · {v}")
+            }
+        })
+        .collect();
+    let series = names
+        .into_iter()
+        .map(|(e, _)| Series {
+            values: order
+                .iter()
+                .map(|((c, v), _)| rate.get(&(c.clone(), v.clone(), e.clone())).copied())
+                .collect(),
+            name: e,
+        })
+        .collect();
+    Ok(Some(Chart {
+        file: "pass-rate-by-version".into(),
+        title: "Pass rate per prompt version".into(),
+        y_label: "pass rate (%)".into(),
+        kind: ChartKind::Bars,
+        x,
+        series,
+    }))
+}
+
+/// `01-08` for the UTC day `d` (days since the epoch).
+fn day_label(d: i64) -> String {
+    crate::report::format::time_ns(d * NS_PER_DAY)[5..10].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_cohorts_merge_into_other() {
+        let per: BTreeMap<String, f64> = (0..10).map(|i| (format!("c{i}"), i as f64)).collect();
+        let top = top_lines(per, |v| *v, |a, b| *a += b);
+        assert_eq!(top.len(), LINES);
+        assert_eq!(top[0], ("c9".to_string(), 9.0));
+        // c0..c2 merged: 0 + 1 + 2
+        assert_eq!(top[LINES - 1], ("other cohorts (3)".to_string(), 3.0));
+        let few: BTreeMap<String, f64> = [("a".to_string(), 1.0)].into();
+        assert_eq!(top_lines(few, |v| *v, |a, b| *a += b).len(), 1);
+    }
+
+    #[test]
+    fn day_labels() {
+        // 2026-01-08 is day 20461 since the epoch
+        assert_eq!(day_label(20461), "01-08");
+    }
+}
