@@ -18,8 +18,8 @@ use crate::metrics::slo::{self, SloOptions};
 use crate::metrics::trend::{self, TrendOptions};
 use crate::output::{write_atomic, DirLock};
 use crate::report::model::{ChartLink, Finding, Nightly, Report, Section, SummaryBlock};
-use crate::report::{chart, format};
 use crate::report::render;
+use crate::report::{chart, format};
 use crate::window::Window;
 
 /// Items per summary block on the first screen.
@@ -286,7 +286,10 @@ fn write_charts(dir: &Path, report: &Path, n: &Nightly) -> Result<Vec<ChartLink>
     for s in &n.sections {
         for c in &s.report.charts {
             let svg = chart::svg(c).map_err(|e| {
-                Error::usage(e, "report the chart's data as a bug; --no-charts skips charts")
+                Error::usage(
+                    e,
+                    "report the chart's data as a bug; --no-charts skips charts",
+                )
             })?;
             let file = format!("{}.svg", c.file);
             write_atomic(&dir.join(&file), |w| w.write_all(svg.as_bytes()))?;

@@ -201,9 +201,7 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
             .collect();
         for (_, df) in &out.span_frames {
             let str_col = |name: &str| -> Result<&StringChunked> {
-                df.column(name)
-                    .and_then(|c| c.str())
-                    .map_err(polars_err)
+                df.column(name).and_then(|c| c.str()).map_err(polars_err)
             };
             let (tid, sid) = (str_col(schema::TRACE_ID)?, str_col(schema::SPAN_ID)?);
             seen.reserve(df.height());

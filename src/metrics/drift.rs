@@ -369,7 +369,10 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 }
             }
             if r.verdict == Verdict::Drift {
-                drifted.push((r.psi, distribution_chart(&o.key_names, cohort, field, &labels, &b, &c)));
+                drifted.push((
+                    r.psi,
+                    distribution_chart(&o.key_names, cohort, field, &labels, &b, &c),
+                ));
                 findings.push(Finding {
                     kind: "drift".into(),
                     message: drift_message(&o.key_names, cohort, field, &r),
@@ -440,7 +443,10 @@ fn distribution_chart(
     c: &[u64],
 ) -> Chart {
     let pct = |v: &[u64]| -> Vec<Option<f64>> {
-        stat::shares(v).into_iter().map(|x| Some(x * 100.0)).collect()
+        stat::shares(v)
+            .into_iter()
+            .map(|x| Some(x * 100.0))
+            .collect()
     };
     let who = super::who(names, cohort);
     Chart {

@@ -105,12 +105,27 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
     };
     // the UTC days with spans in the charted range
     let mut seen_days = Vec::new();
-    for (f, what) in [(&frames[1], "report_daily_spend"), (&frames[2], "report_daily_latency")] {
+    for (f, what) in [
+        (&frames[1], "report_daily_spend"),
+        (&frames[2], "report_daily_latency"),
+    ] {
         seen_days.extend(Rows::new(f, what).i64s("day")?.into_iter().flatten());
     }
     let in_range = |d: &i64| s.window.start_ns <= d + NS_PER_DAY - 1 && *d < s.window.end_ns;
-    let first_day = seen_days.iter().filter(|d| in_range(d)).min().copied().unwrap_or(0) / NS_PER_DAY;
-    let last_day = seen_days.iter().filter(|d| in_range(d)).max().copied().unwrap_or(0) / NS_PER_DAY;
+    let first_day = seen_days
+        .iter()
+        .filter(|d| in_range(d))
+        .min()
+        .copied()
+        .unwrap_or(0)
+        / NS_PER_DAY;
+    let last_day = seen_days
+        .iter()
+        .filter(|d| in_range(d))
+        .max()
+        .copied()
+        .unwrap_or(0)
+        / NS_PER_DAY;
     let days: Vec<i64> = (first_day..=last_day).collect();
     let x: Vec<String> = days.iter().map(|d| day_label(*d)).collect();
     let slot = |t: i64| -> Option<usize> {
@@ -127,14 +142,19 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
         let (Some(d), Some(u)) = (day[i].and_then(slot), usd[i]) else {
             continue;
         };
-        per.entry(label(&keys[i])).or_insert_with(|| vec![0.0; days.len()])[d] += u;
+        per.entry(label(&keys[i]))
+            .or_insert_with(|| vec![0.0; days.len()])[d] += u;
     }
     if per.values().flatten().any(|u| *u > 0.0) {
-        let series = top_lines(per, |v| v.iter().sum(), |acc, v| {
-            for (a, b) in acc.iter_mut().zip(v) {
-                *a += b;
-            }
-        });
+        let series = top_lines(
+            per,
+            |v| v.iter().sum(),
+            |acc, v| {
+                for (a, b) in acc.iter_mut().zip(v) {
+                    *a += b;
+                }
+            },
+        );
         charts.push((
             "cost",
             Chart {
@@ -156,12 +176,7 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
 
     // p95 latency per day and cohort from log-bucket histograms
     let r = Rows::new(&frames[2], "report_daily_latency");
-    let (keys, day, b, cnt) = (
-        r.keys(nk)?,
-        r.i64s("day")?,
-        r.i64s("b")?,
-        r.u64s("n")?,
-    );
+    let (keys, day, b, cnt) = (r.keys(nk)?, r.i64s("day")?, r.i64s("b")?, r.u64s("n")?);
     let mut hist: BTreeMap<String, Vec<Vec<(i64, u64)>>> = BTreeMap::new();
     for i in 0..r.len() {
         let (Some(d), Some(b)) = (day[i].and_then(slot), b[i]) else {
@@ -172,9 +187,8 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
             .push((b, cnt[i]));
     }
     if !hist.is_empty() {
-        let count = |v: &Vec<Vec<(i64, u64)>>| -> f64 {
-            v.iter().flatten().map(|(_, n)| *n as f64).sum()
-        };
+        let count =
+            |v: &Vec<Vec<(i64, u64)>>| -> f64 { v.iter().flatten().map(|(_, n)| *n as f64).sum() };
         let series = top_lines(hist, count, |acc, v| {
             for (a, b) in acc.iter_mut().zip(v) {
                 a.extend(b);

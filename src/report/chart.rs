@@ -125,12 +125,17 @@ fn draw(c: &Chart, buf: &mut String) -> Result<(), Box<dyn std::error::Error>> {
                 let bars = s.values.iter().enumerate().filter_map(|(i, v)| {
                     let v = (*v).filter(|v| v.is_finite())?;
                     let x0 = i as f64 - 0.4 + j as f64 * w;
-                    Some(Rectangle::new([(x0, 0.0), (x0 + w * 0.92, v)], col.filled()))
+                    Some(Rectangle::new(
+                        [(x0, 0.0), (x0 + w * 0.92, v)],
+                        col.filled(),
+                    ))
                 });
                 chart
                     .draw_series(bars)?
                     .label(label(&s.name))
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], col.filled()));
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 14, y + 5)], col.filled())
+                    });
             }
         }
     }
@@ -147,7 +152,11 @@ fn draw(c: &Chart, buf: &mut String) -> Result<(), Box<dyn std::error::Error>> {
 
 /// A title: as [`label`] with room for a cohort and a field.
 fn label_long(s: &str) -> String {
-    let t: String = s.chars().filter(|c| !c.is_control()).take(3 * LABEL).collect();
+    let t: String = s
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(3 * LABEL)
+        .collect();
     if t.chars().count() < s.chars().filter(|c| !c.is_control()).count() {
         format!("{t}…")
     } else {

@@ -340,7 +340,13 @@ fn duplicate_spans_in_parquet_inputs_are_kept_once_and_counted() {
     let a = root().join("fixtures/tiny/otlp_genai.jsonl");
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("spans.parquet");
-    let o = run(&["ingest", a.to_str().unwrap(), "-o", p.to_str().unwrap(), "-q"]);
+    let o = run(&[
+        "ingest",
+        a.to_str().unwrap(),
+        "-o",
+        p.to_str().unwrap(),
+        "-q",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let q = dir.path().join("copy.parquet");
     std::fs::copy(&p, &q).unwrap();

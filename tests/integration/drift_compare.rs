@@ -460,3 +460,87 @@ fn issue4_snapshots_of_every_format() {
         );
     }
 }
+
+/// The nightly report draws the drifted distributions of the planted data
+/// (baseline vs current bin shares), highest PSI first, next to the report.
+#[test]
+fn issue5_report_charts_the_drifted_distributions() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = planted(dir.path());
+    let out = dir.path().join("night.md");
+    let o = crate::common::run(&[
+        "report",
+        input.to_str().unwrap(),
+        "--baseline",
+        "2026-01-01..2026-01-08",
+        "--current",
+        "2026-01-08..2026-01-09",
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::common::stderr(&o));
+    let md = std::fs::read_to_string(&out).unwrap();
+    let v = json_of(
+        &[
+            "drift",
+            input.to_str().unwrap(),
+            "--by",
+            "route",
+            "--baseline",
+            "2026-01-01..2026-01-08",
+            "--current",
+            "2026-01-08..2026-01-09",
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    // the drifted pairs by PSI, as drift reports them
+    let mut drifted: Vec<(f64, String)> = rows(&v, "drift")
+        .iter()
+        .filter(|r| r["verdict"] == "drift")
+        .map(|r| {
+            (
+                r["psi"].as_f64().unwrap(),
+                format!("route=/changed: {}", r["field"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    drifted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    assert!(drifted.len() >= 3, "{drifted:?}");
+    for (i, (_, title)) in drifted.iter().take(4).enumerate() {
+        let link = format!("night-charts/drift-{}.svg", i + 1);
+        assert!(md.contains(&format!("]({link})")), "{link} not linked");
+        let svg = std::fs::read_to_string(dir.path().join(&link)).unwrap();
+        assert!(
+            svg.contains(&format!("{title}: baseline vs current")),
+            "{link}"
+        );
+        assert!(
+            svg.contains(">\nbaseline\n") || svg.contains("baseline\n</text>"),
+            "{link}"
+        );
+    }
+    // the route without drift has no chart
+    assert!(!md.contains("drift-5.svg") || drifted.len() >= 5);
+    // charts of the other sections sit next to them
+    for f in ["spend-daily", "latency-p95-daily"] {
+        assert!(dir.path().join(format!("night-charts/{f}.svg")).is_file());
+    }
+    // --no-charts: no directory, no links
+    let out2 = dir.path().join("plain.md");
+    let o = crate::common::run(&[
+        "report",
+        input.to_str().unwrap(),
+        "--current",
+        "2026-01-08..2026-01-09",
+        "-o",
+        out2.to_str().unwrap(),
+        "--no-charts",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::common::stderr(&o));
+    assert!(!std::fs::read_to_string(&out2).unwrap().contains(".svg"));
+    assert!(!dir.path().join("plain-charts").exists());
+}

@@ -90,6 +90,9 @@ fn issue5_cron_example_works_and_is_byte_identical() {
         "2026-01-09/drift-drift.parquet",
         "2026-01-09/compare-compare.parquet",
         "2026-01-09/anomalies-anomalies.parquet",
+        "2026-01-09/spend-daily.svg",
+        "2026-01-09/latency-p95-daily.svg",
+        "2026-01-09/pass-rate-by-version.svg",
     ] {
         assert!(names.contains(&want), "{want} missing: {names:?}");
     }
@@ -113,6 +116,17 @@ fn issue5_cron_example_works_and_is_byte_identical() {
     )
     .unwrap();
     assert!(md.starts_with("**spanlens report: "), "verdict line first");
+    // every chart is linked relative to the report and is there
+    let charts = images(&md);
+    assert_eq!(charts.len(), 3, "{charts:?}");
+    for c in &charts {
+        assert!(c.starts_with("2026-01-09/") && c.ends_with(".svg"), "{c}");
+        let svg = &fa.iter().find(|(n, _)| n == c).expect(c).1;
+        assert!(
+            svg.starts_with(b"<svg") && svg.ends_with(b"</svg>\n"),
+            "{c}"
+        );
+    }
     insta::assert_snapshot!("nightly_example_markdown", md);
     let summary: serde_json::Value = serde_json::from_slice(
         &fa.iter()
@@ -128,8 +142,18 @@ fn issue5_cron_example_works_and_is_byte_identical() {
         .any(|f| f["kind"] == "breach"));
 }
 
-/// Every table row has as many cells as its header, and no link, image,
-/// HTML or heading came from span data.
+/// The images a Markdown document shows (its chart links).
+fn images(md: &str) -> Vec<String> {
+    Parser::new_ext(md, Options::ENABLE_TABLES)
+        .filter_map(|ev| match ev {
+            Event::Start(Tag::Image { dest_url, .. }) => Some(dest_url.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every table row has as many cells as its header, and no link, image
+/// (other than the report's own charts), HTML or heading came from span data.
 fn assert_inert(md: &str, marker: &str) {
     let mut cols = 0;
     let mut cells = 0;
@@ -149,9 +173,11 @@ fn assert_inert(md: &str, marker: &str) {
                     "a row with {cells} cells in a {cols}-column table"
                 )
             }
-            Event::Start(Tag::Link { .. }) | Event::Start(Tag::Image { .. }) => {
-                panic!("span data created a link or image")
-            }
+            Event::Start(Tag::Link { .. }) => panic!("span data created a link"),
+            Event::Start(Tag::Image { dest_url, .. }) => assert!(
+                dest_url.starts_with("r-charts/") && dest_url.ends_with(".svg"),
+                "span data created an image: {dest_url}"
+            ),
             Event::Html(h) | Event::InlineHtml(h) => panic!("span data created HTML: {h}"),
             Event::Start(Tag::Heading { .. }) => in_heading = true,
             Event::End(TagEnd::Heading(_)) => in_heading = false,
@@ -224,6 +250,15 @@ fn issue5_hostile_values_do_not_create_markdown_structure() {
         "escaped HTML is shown as text"
     );
     assert_inert(&md, "EVIL");
+    // the charts name the hostile cohorts as text only
+    let charts = images(&md);
+    assert!(!charts.is_empty(), "{charts:?}");
+    for c in charts {
+        let svg = std::fs::read_to_string(dir.path().join(&c)).unwrap();
+        assert!(!svg.contains("<script") && !svg.contains("<b>"), "{c}");
+        assert!(!svg.contains('\u{1b}'), "{c}: a control character");
+        assert!(svg.contains("&lt;script&gt;"), "{c}");
+    }
 }
 
 #[test]
