@@ -111,7 +111,7 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
     ] {
         seen_days.extend(Rows::new(f, what).i64s("day")?.into_iter().flatten());
     }
-    let in_range = |d: &i64| s.window.start_ns <= d + NS_PER_DAY - 1 && *d < s.window.end_ns;
+    let in_range = |d: &i64| s.window.start_ns < d + NS_PER_DAY && *d < s.window.end_ns;
     let first_day = seen_days
         .iter()
         .filter(|d| in_range(d))
