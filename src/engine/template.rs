@@ -109,6 +109,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../queries/anomaly_spend.sql"),
     ),
     (
+        "anomaly_tool_repeats",
+        include_str!("../../queries/anomaly_tool_repeats.sql"),
+    ),
+    (
         "anomaly_examples",
         include_str!("../../queries/anomaly_examples.sql"),
     ),

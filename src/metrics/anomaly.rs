@@ -166,6 +166,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     let field =
         |f: &str| parse_key(f).map_err(|e| crate::error::Error::usage(e, "a bundled field name"));
     let (pv, rm) = (field("prompt_version")?, field("response_model")?);
+    let args = field(TOOL_ARGS)?;
     let queries = vec![
         expand(
             engine,
@@ -183,6 +184,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         )?,
         expand_field(engine, &both, "drift_categories", &rm, &[])?,
         expand_field(engine, &history, "compare_versions", &pv, &[])?,
+        expand_field(engine, &all_kinds, "anomaly_tool_repeats", &args, &[])?,
     ];
     let frames = {
         let _t = crate::timing::phase("engine");
@@ -217,6 +219,12 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     let mut list: Vec<Anomaly> = Vec::new();
     let traces = read_traces(&Rows::new(&frames[0], "anomaly_traces"), nk)?;
     trace_rules(&traces, o, &suppressed, &mut list);
+    tool_repeat_rule(
+        &Rows::new(&frames[6], "anomaly_tool_repeats"),
+        nk,
+        &suppressed,
+        &mut list,
+    )?;
     let over = stuffing_condition(&Rows::new(&frames[1], "anomaly_token_medians"), &cur)?;
     bucket_rules(
         &Rows::new(&frames[2], "anomaly_buckets"),
@@ -510,6 +518,102 @@ fn trace_rules(
             });
         }
     }
+}
+
+/// The attribute holding a tool call's arguments (OTel GenAI).
+const TOOL_ARGS: &str = "attr:gen_ai.tool.call.arguments";
+/// Calls of one tool with equal arguments in a row that make a loop.
+const REPEATS: usize = 3;
+
+/// The longest run of equal present items in `v` (length, where it starts);
+/// a missing item equals nothing.
+fn longest_run<T: PartialEq>(v: &[Option<T>]) -> (usize, usize) {
+    let (mut best, mut at, mut start) = (0, 0, 0);
+    for i in 0..v.len() {
+        if v[i].is_none() {
+            start = i + 1;
+            continue;
+        }
+        if i > start && v[i] != v[i - 1] {
+            start = i;
+        }
+        if i + 1 - start > best {
+            best = i + 1 - start;
+            at = start;
+        }
+    }
+    (best, at)
+}
+
+/// Agent loops of the second kind: the same tool called `REPEATS`+ times in
+/// a row (in start order within a trace) with equal arguments. One row per
+/// cohort: the longest run, the traces with such a run.
+fn tool_repeat_rule(
+    r: &Rows,
+    nk: usize,
+    suppressed: &dyn Fn(&[String], i64) -> bool,
+    list: &mut Vec<Anomaly>,
+) -> Result<()> {
+    let keys = r.keys(nk)?;
+    let (tr, sp, st) = (r.strs("trace_id")?, r.strs("span_id")?, r.i64s("start_ns")?);
+    let (tool, args) = (r.strs("tool")?, r.strs("args")?);
+    // rows come ordered by trace, start, span
+    let mut runs: BTreeMap<Vec<String>, Vec<(usize, String, i64, String)>> = BTreeMap::new();
+    let mut i = 0;
+    while i < r.len() {
+        let mut j = i;
+        while j < r.len() && tr[j] == tr[i] {
+            j += 1;
+        }
+        let calls: Vec<Option<(&String, &String, usize)>> = (i..j)
+            .map(|k| match (&tool[k], &args[k]) {
+                (Some(t), Some(a)) => Some((t, a, k)),
+                _ => None,
+            })
+            .collect();
+        let eq: Vec<Option<(&String, &String)>> =
+            calls.iter().map(|c| c.map(|(t, a, _)| (t, a))).collect();
+        let (n, at) = longest_run(&eq);
+        if let Some(Some((t, _, k))) = calls.get(at).filter(|_| n >= REPEATS) {
+            let start = st[*k].unwrap_or(0);
+            if !suppressed(&keys[*k], start) {
+                runs.entry(keys[*k].clone()).or_default().push((
+                    n,
+                    t.to_string(),
+                    start,
+                    format!(
+                        "{}/{}",
+                        tr[*k].clone().unwrap_or_default(),
+                        sp[*k].clone().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        i = j;
+    }
+    for (cohort, mut v) in runs {
+        // longest first, then earliest
+        v.sort_by(|a, b| b.0.cmp(&a.0).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3)));
+        let (n, t, start, _) = v[0].clone();
+        list.push(Anomaly {
+            kind: "agent_loop",
+            cohort,
+            time_ns: start,
+            observed: n as f64,
+            expected: None,
+            score: n as f64,
+            strength: n as f64 / REPEATS as f64,
+            unit: Unit::Number,
+            detail: format!(
+                "{} trace(s) called one tool {REPEATS}+ times in a row with equal arguments; \
+                 the longest: {t} x{n}",
+                v.len()
+            ),
+            ids: v.iter().take(IDS).map(|x| x.3.clone()).collect(),
+            examples: None,
+        });
+    }
+    Ok(())
 }
 
 /// From the token medians: the per-cohort SQL condition `tok > 3 x median`
@@ -958,4 +1062,23 @@ fn composite_rules(
     }
     list.extend(found);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_run_of_equal_calls() {
+        assert_eq!(longest_run::<u8>(&[]), (0, 0));
+        assert_eq!(longest_run(&[Some(1), Some(1), Some(2), Some(1)]), (2, 0));
+        assert_eq!(
+            longest_run(&[Some(1), Some(2), Some(2), Some(2), Some(1), Some(1)]),
+            (3, 1)
+        );
+        // a missing argument breaks a run and never makes one
+        assert_eq!(longest_run(&[Some(1), None, Some(1)]), (1, 0));
+        assert_eq!(longest_run(&[None::<u8>, None, None]), (0, 0));
+        assert_eq!(longest_run(&[None, Some(3), Some(3)]), (2, 1));
+    }
 }

@@ -77,6 +77,33 @@ impl Gen {
         }
     }
 
+    /// One trace of a normal LLM call that runs tools `(name, arguments)`
+    /// in order, each 5 ms, inside the call.
+    fn tool_trace(&mut self, route: &str, start: i64, tools: &[(&str, &str)]) {
+        self.trace(route, start, 1, 1000, 1000.0, "gpt-4o-mini", "v1", false);
+        let trace = format!("{:032x}", self.id);
+        let parent = format!("{:012x}{:04x}", self.id, 0);
+        for (i, (name, args)) in tools.iter().enumerate() {
+            let t = start + (i as i64 + 1) * 10_000_000;
+            let line = json!({
+                "trace_id": trace,
+                "span_id": format!("{:012x}{:04x}", self.id, 100 + i),
+                "parent_span_id": parent,
+                "name": format!("execute_tool {name}"),
+                "start_time": rfc3339(t),
+                "end_time": rfc3339(t + 5_000_000),
+                "status": {"code": "OK"},
+                "attributes": {
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": name,
+                    "gen_ai.tool.call.arguments": args,
+                    "http.route": route,
+                }
+            });
+            writeln!(self.out, "{line}").unwrap();
+        }
+    }
+
     fn normal_tokens(&mut self) -> i64 {
         self.rng.random_range(900..=1100)
     }
@@ -93,8 +120,11 @@ impl Gen {
 ///   agent loop at 09:00, 40% errors 10:00-11:00, a 10x-token span at
 ///   11:30, no traffic 13:00-14:00, prompt v2 from 16:00 with a 25 s trace
 ///   at 16:10 (inside the quiet period after a deploy) and a 20 s trace at 20:00;
-/// * /mix: 70% of calls move to gpt-4o (model mix, and a spend spike);
-/// * /calm: nothing.
+/// * /mix: 70% of calls move to gpt-4o (model mix, and a spend spike),
+///   and at 12:00 a trace calls `search` 4 times in a row with equal
+///   arguments (a tool loop);
+/// * /calm: nothing; every day at 06:00 two traces repeat a tool but not
+///   in a loop (other arguments; equal arguments not in a row).
 fn planted(dir: &Path) -> PathBuf {
     let path = dir.join("anomalies.jsonl");
     let mut g = Gen {
@@ -134,6 +164,38 @@ fn planted(dir: &Path) -> PathBuf {
         }
     }
     let at = |h: i64, m: i64| D8 + h * HOUR_NS + m * MIN_NS + 45_000_000_000;
+    let q = |x: &str| format!("{{\"q\": \"{x}\"}}");
+    for d in 0..8 {
+        let t = T0 + d * DAY_NS + 6 * HOUR_NS + 50_000_000_000;
+        let (a, b, c) = (q("a"), q("b"), q("c"));
+        g.tool_trace(
+            "/calm",
+            t,
+            &[("search", &a), ("search", &b), ("search", &c)],
+        );
+        g.tool_trace(
+            "/calm",
+            t + 30_000_000_000,
+            &[
+                ("search", &a),
+                ("search", &a),
+                ("fetch", &a),
+                ("search", &a),
+            ],
+        );
+    }
+    let x = q("refund policy");
+    g.tool_trace(
+        "/mix",
+        at(12, 0),
+        &[
+            ("plan", &x),
+            ("search", &x),
+            ("search", &x),
+            ("search", &x),
+            ("search", &x),
+        ],
+    );
     g.trace(
         "/hot",
         at(8, 0),
@@ -220,6 +282,7 @@ fn issue5_planted_anomalies_are_listed_and_the_control_is_quiet() {
     ];
     let v = anomalies(input, &day);
     let hour = |h: i64| D8 + h * HOUR_NS;
+    let at = |h: i64, m: i64| hour(h) + m * MIN_NS + 45_000_000_000;
     let t = |r: &Value| r["time"].as_i64().unwrap();
 
     let r = find(&v, "/hot", "token_outlier");
@@ -248,6 +311,11 @@ fn issue5_planted_anomalies_are_listed_and_the_control_is_quiet() {
     let r = find(&v, "/mix", "model_mix");
     assert!(r["observed"].as_f64().unwrap() > 0.5, "{r}");
     assert!(r["open"].as_str().unwrap().len() > 16);
+    let r = find(&v, "/mix", "agent_loop");
+    assert_eq!(r["observed"], 4.0, "{r}");
+    assert_eq!(t(r), at(12, 0) + 20_000_000, "the loop's first call");
+    assert!(r["detail"].as_str().unwrap().contains("search x4"), "{r}");
+    assert!(r["open"].as_str().unwrap().contains('/'), "span ids: {r}");
     let r = find(&v, "/mix", "spend_spike");
     assert!(r["score"].as_f64().unwrap() > 5.0, "{r}");
     assert!(
