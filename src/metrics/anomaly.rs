@@ -558,7 +558,9 @@ fn tool_repeat_rule(
     let (tr, sp, st) = (r.strs("trace_id")?, r.strs("span_id")?, r.i64s("start_ns")?);
     let (tool, args) = (r.strs("tool")?, r.strs("args")?);
     // rows come ordered by trace, start, span
-    let mut runs: BTreeMap<Vec<String>, Vec<(usize, String, i64, String)>> = BTreeMap::new();
+    // per cohort: (run length, tool, start of the run, trace/span to open)
+    type Run = (usize, String, i64, String);
+    let mut runs: BTreeMap<Vec<String>, Vec<Run>> = BTreeMap::new();
     let mut i = 0;
     while i < r.len() {
         let mut j = i;
