@@ -10,6 +10,13 @@ fn enabled() -> bool {
     *ON.get_or_init(|| std::env::var_os("SPANLENS_TIMINGS").is_some_and(|v| v != "0"))
 }
 
+/// `SPANLENS_TIMINGS=queries`: the local engine runs a batch's queries one
+/// at a time and times each (profiling only; batches are faster together).
+pub fn per_query() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("SPANLENS_TIMINGS").is_some_and(|v| v == "queries"))
+}
+
 /// Prints `phase NAME: SECONDS` when dropped (if timings are enabled).
 pub struct Phase {
     name: &'static str,

@@ -103,22 +103,54 @@ impl Engine for LocalEngine {
     }
 
     fn run(&mut self, queries: &[Expanded]) -> Result<Vec<DataFrame>> {
+        // Queries reading the same attribute columns share one registered
+        // `spans` plan, so polars computes their common subplans (the
+        // `{{spans}}` derived table of one scope) once per batch.
+        let mut contexts: Vec<(&[String], SQLContext)> = Vec::new();
+        let evals = self.evals.clone().lazy();
         let mut plans = Vec::with_capacity(queries.len());
         for q in queries {
-            let mut spans = self.spans.clone();
-            for (i, k) in q.attr_keys.iter().enumerate() {
-                let c = attr_column(&self.spans, k, &format!("__attr_{i}"))
-                    .map_err(|e| engine_err(&q.name, e))?;
-                spans.with_column(c).map_err(|e| engine_err(&q.name, e))?;
-            }
-            let mut ctx = SQLContext::new();
-            ctx.register("spans", spans.lazy());
-            ctx.register("evals", self.evals.clone().lazy());
-            for (n, t) in &self.small {
-                ctx.register(n, t.clone().lazy());
-            }
-            let lf = ctx.execute(&q.sql).map_err(|e| engine_err(&q.name, e))?;
+            let at = match contexts.iter().position(|(k, _)| *k == q.attr_keys.as_slice()) {
+                Some(i) => i,
+                None => {
+                    let mut spans = self.spans.clone();
+                    for (i, k) in q.attr_keys.iter().enumerate() {
+                        let c = attr_column(&self.spans, k, &format!("__attr_{i}"))
+                            .map_err(|e| engine_err(&q.name, e))?;
+                        spans.with_column(c).map_err(|e| engine_err(&q.name, e))?;
+                    }
+                    let ctx = SQLContext::new();
+                    ctx.register("spans", spans.lazy());
+                    ctx.register("evals", evals.clone());
+                    for (n, t) in &self.small {
+                        ctx.register(n, t.clone().lazy());
+                    }
+                    contexts.push((q.attr_keys.as_slice(), ctx));
+                    contexts.len() - 1
+                }
+            };
+            let lf = contexts[at]
+                .1
+                .execute(&q.sql)
+                .map_err(|e| engine_err(&q.name, e))?;
             plans.push(lf.logical_plan);
+        }
+        if crate::timing::per_query() {
+            let mut out = Vec::with_capacity(plans.len());
+            for (p, q) in plans.into_iter().zip(queries) {
+                let t = std::time::Instant::now();
+                out.push(
+                    LazyFrame::from(p)
+                        .collect()
+                        .map_err(|e| engine_err(&q.name, e))?,
+                );
+                eprintln!(
+                    "spanlens: timing: query {:<24} {:>8.3} s",
+                    q.name,
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            return Ok(out);
         }
         LazyFrame::collect_all_with_engine(
             plans,
