@@ -6,7 +6,7 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 use polars_arrow::array::{Array, ListArray, StructArray, Utf8ViewArray};
 
-use super::template::{Dialect, Expanded};
+use super::template::{model_key_sql, Dialect, Expanded, MODEL_KEY};
 use super::{Engine, PercentileMethod};
 use crate::error::{Error, Result};
 use crate::frame::schema as col;
@@ -32,6 +32,31 @@ impl LocalEngine {
     pub fn with_method(mut self, method: PercentileMethod) -> LocalEngine {
         self.method = method;
         self
+    }
+}
+
+impl LocalEngine {
+    /// The `modelkey()` column, computed once: every cost query joins the
+    /// price table on it (concatenating three columns per row per query
+    /// cost more than the join).
+    fn add_model_key(&mut self) -> Result<()> {
+        if self.spans.get_column_index(MODEL_KEY).is_some() {
+            return Ok(());
+        }
+        let mut ctx = SQLContext::new();
+        ctx.register("spans", self.spans.clone().lazy());
+        let key = ctx
+            .execute(&format!(
+                "SELECT {} AS {MODEL_KEY} FROM spans",
+                model_key_sql()
+            ))
+            .and_then(|lf| lf.collect())
+            .and_then(|df| df.column(MODEL_KEY).cloned())
+            .map_err(|e| engine_err("modelkey()", e))?;
+        self.spans
+            .with_column(key)
+            .map_err(|e| engine_err("modelkey()", e))?;
+        Ok(())
     }
 }
 
@@ -103,6 +128,9 @@ impl Engine for LocalEngine {
     }
 
     fn run(&mut self, queries: &[Expanded]) -> Result<Vec<DataFrame>> {
+        if queries.iter().any(|q| q.sql.contains(MODEL_KEY)) {
+            self.add_model_key()?;
+        }
         // Queries reading the same attribute columns share one registered
         // `spans` plan, so polars computes their common subplans (the
         // `{{spans}}` derived table of one scope) once per batch.
@@ -110,7 +138,10 @@ impl Engine for LocalEngine {
         let evals = self.evals.clone().lazy();
         let mut plans = Vec::with_capacity(queries.len());
         for q in queries {
-            let at = match contexts.iter().position(|(k, _)| *k == q.attr_keys.as_slice()) {
+            let at = match contexts
+                .iter()
+                .position(|(k, _)| *k == q.attr_keys.as_slice())
+            {
                 Some(i) => i,
                 None => {
                     let mut spans = self.spans.clone();

@@ -142,6 +142,21 @@ pub fn builtin(name: &str) -> &'static str {
         .unwrap_or_else(|| panic!("no bundled query template {name}"))
 }
 
+/// The column `modelkey()` reads on the local engine (built once per run
+/// from [`model_key_sql`]; a remote engine computes the expression).
+pub const MODEL_KEY: &str = "__mkey";
+
+/// `provider|request_model|response_model`, the key of the `prices` table.
+pub fn model_key_sql() -> String {
+    let c = |n: &str| format!("COALESCE(CAST({n} AS VARCHAR), '')");
+    format!(
+        "({} || '|' || {} || '|' || {})",
+        c(col::PROVIDER),
+        c(col::REQUEST_MODEL),
+        c(col::RESPONSE_MODEL)
+    )
+}
+
 /// A SQL string literal.
 pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -485,13 +500,11 @@ impl<'a> Expander<'a> {
                 if !(args.is_empty() || args.len() == 1 && args[0].trim().is_empty()) {
                     return Err("modelkey() takes no arguments".into());
                 }
-                let c = |n: &str| format!("COALESCE(CAST({n} AS VARCHAR), '')");
-                format!(
-                    "({} || '|' || {} || '|' || {})",
-                    c(col::PROVIDER),
-                    c(col::REQUEST_MODEL),
-                    c(col::RESPONSE_MODEL)
-                )
+                match self.dialect {
+                    // built once per run by the local engine
+                    Dialect::Polars => MODEL_KEY.to_string(),
+                    Dialect::Spark => model_key_sql(),
+                }
             }
             _ => unreachable!(),
         })
