@@ -68,6 +68,14 @@ pub enum ReportFormat {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineArg {
+    /// in this process (polars)
+    Local,
+    /// a Spark Connect server (`--remote`); builds with feature `spark`
+    Spark,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PercentilesArg {
     Exact,
     LogBucket,
@@ -107,6 +115,13 @@ pub struct ReportArgs {
     /// histograms (1% relative accuracy; what a remote engine returns)
     #[arg(long, value_enum, default_value = "exact")]
     pub percentiles: PercentilesArg,
+    /// Where the queries run: local, or spark (inputs: `spanlens ingest` Parquet at paths the
+    /// cluster reads; only aggregates come back)
+    #[arg(long, value_enum, default_value = "local")]
+    pub engine: EngineArg,
+    /// Spark Connect server for --engine spark: sc://HOST:PORT[/;token=...;use_ssl=true]
+    #[arg(long, env = "SPARK_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: ReportFormat,

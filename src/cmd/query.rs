@@ -14,11 +14,9 @@ pub fn run(args: QueryArgs, ctx: &Context) -> Result<i32> {
     let name = args.sql.display().to_string();
     let p = prepare(&args.report, ctx, crate::engine::KindFilter::All)?;
     let mut engine = p.engine;
-    let q = Expander::new(engine.dialect(), engine.percentiles(), &p.scope).expand(
-        &name,
-        &text,
-        &[],
-    )?;
+    let q = Expander::new(engine.dialect(), engine.percentiles(), &p.scope)
+        .with_partitions(engine.partition_filter(p.scope.window))
+        .expand(&name, &text, &[])?;
     if args.explain {
         to_stdout(|w| writeln!(w, "{}", q.sql))?;
         return Ok(crate::exit::OK);

@@ -18,7 +18,7 @@ use crate::window::{self, Window};
 pub const DEFAULT_TOP: usize = 50;
 
 pub struct Prepared {
-    pub engine: LocalEngine,
+    pub engine: Box<dyn Engine>,
     pub scope: Scope,
     pub baseline: Window,
     pub key_names: Vec<String>,
@@ -68,6 +68,61 @@ fn window_arg(v: Option<&str>, flag: &str) -> Result<Option<window::WindowSpec>>
 }
 
 /// Parse the shared options, read the inputs, resolve the windows.
+/// The engine the report runs on, and the `inputs` meta line.
+fn open_engine(
+    a: &ReportArgs,
+    ctx: &Context,
+    method: crate::engine::PercentileMethod,
+) -> Result<(Box<dyn Engine>, String)> {
+    if a.engine == crate::cli::EngineArg::Spark {
+        return spark_engine(a);
+    }
+    let opts = ctx.load_options(&a.input)?;
+    let ds = frame::load(&a.input.inputs, &opts)?;
+    let rejected = ds.rejected();
+    let nspans = ds.spans.height();
+    let nfiles = ds.files.len();
+    if rejected > 0 && !ctx.quiet {
+        to_stderr(|w| {
+            writeln!(
+                w,
+                "spanlens: note: {rejected} malformed record(s) skipped; `spanlens ingest` lists each file:line"
+            )
+        });
+    }
+    Ok((
+        Box::new(LocalEngine::new(ds.spans, ds.evals).with_method(method)),
+        format!("{nfiles} file(s), {nspans} spans, {rejected} malformed record(s) skipped"),
+    ))
+}
+
+#[cfg(feature = "spark")]
+fn spark_engine(a: &ReportArgs) -> Result<(Box<dyn Engine>, String)> {
+    let remote = a.remote.as_deref().ok_or_else(|| {
+        Error::usage(
+            "--engine spark needs a Spark Connect server",
+            "give --remote sc://HOST:PORT or set SPARK_REMOTE",
+        )
+    })?;
+    let engine = crate::engine::spark::SparkEngine::connect(remote, &a.input.inputs)?;
+    Ok((
+        Box::new(engine),
+        format!(
+            "{} input(s) read by Spark at {}",
+            a.input.inputs.len(),
+            remote.split("/;").next().unwrap_or(remote)
+        ),
+    ))
+}
+
+#[cfg(not(feature = "spark"))]
+fn spark_engine(_a: &ReportArgs) -> Result<(Box<dyn Engine>, String)> {
+    Err(Error::usage(
+        "this spanlens was built without the Spark engine",
+        "build with `cargo build --release --features spark`",
+    ))
+}
+
 pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Result<Prepared> {
     let rc = &ctx.config.report;
     let by = if a.by.is_empty() {
@@ -113,24 +168,11 @@ pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Resul
         ));
     }
 
-    let opts = ctx.load_options(&a.input)?;
-    let ds = frame::load(&a.input.inputs, &opts)?;
-    let rejected = ds.rejected();
-    let nspans = ds.spans.height();
-    let nfiles = ds.files.len();
-    if rejected > 0 && !ctx.quiet {
-        to_stderr(|w| {
-            writeln!(
-                w,
-                "spanlens: note: {rejected} malformed record(s) skipped; `spanlens ingest` lists each file:line"
-            )
-        });
-    }
     let method = match a.percentiles {
         crate::cli::PercentilesArg::Exact => crate::engine::PercentileMethod::Exact,
         crate::cli::PercentilesArg::LogBucket => crate::engine::PercentileMethod::LogBucket,
     };
-    let mut engine = LocalEngine::new(ds.spans, ds.evals).with_method(method);
+    let (mut engine, inputs_meta) = open_engine(a, ctx, method)?;
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let last = engine.last_start_ns()?;
     let (cur, base) = window::resolve(current, baseline, until, last, now);
@@ -161,10 +203,7 @@ pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Resul
                 format::time_ns(cur.end_ns)
             ),
         ),
-        (
-            "inputs".to_string(),
-            format!("{nfiles} file(s), {nspans} spans, {rejected} malformed record(s) skipped"),
-        ),
+        ("inputs".to_string(), inputs_meta),
         (
             "engine".to_string(),
             format!(

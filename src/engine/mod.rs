@@ -23,6 +23,8 @@
 //! `timebucket(t, SECONDS)`, `modelkey()`.
 
 pub mod local;
+#[cfg(feature = "spark")]
+pub mod spark;
 pub mod template;
 
 use polars::prelude::DataFrame;
@@ -57,11 +59,40 @@ pub trait Engine {
     fn percentiles(&self) -> PercentileMethod;
     /// The newest span start in the data (for relative windows); None when empty.
     fn last_start_ns(&mut self) -> Result<Option<i64>>;
+    /// A predicate on partition columns selecting at least the spans of
+    /// window `w` (partition pruning on remote engines); None reads all.
+    fn partition_filter(&self, _w: crate::window::Window) -> Option<String> {
+        None
+    }
     /// Make a small table (e.g. resolved prices) visible to later queries.
     fn register(&mut self, name: &str, table: DataFrame) -> Result<()>;
     /// Run fully expanded queries, in one pass over the data where the
     /// engine can; one frame per query, in order.
     fn run(&mut self, queries: &[template::Expanded]) -> Result<Vec<DataFrame>>;
+}
+
+impl<E: Engine + ?Sized> Engine for Box<E> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn dialect(&self) -> template::Dialect {
+        (**self).dialect()
+    }
+    fn percentiles(&self) -> PercentileMethod {
+        (**self).percentiles()
+    }
+    fn partition_filter(&self, w: crate::window::Window) -> Option<String> {
+        (**self).partition_filter(w)
+    }
+    fn last_start_ns(&mut self) -> Result<Option<i64>> {
+        (**self).last_start_ns()
+    }
+    fn register(&mut self, name: &str, table: DataFrame) -> Result<()> {
+        (**self).register(name, table)
+    }
+    fn run(&mut self, queries: &[template::Expanded]) -> Result<Vec<DataFrame>> {
+        (**self).run(queries)
+    }
 }
 
 /// A cohort key: a canonical field or an attribute.

@@ -193,6 +193,8 @@ pub struct Expander<'a> {
     pub scope: &'a Scope,
     field: Option<&'a Key>,
     attr_keys: Vec<String>,
+    /// the engine's partition-pruning predicate for the scope's window
+    partitions: Option<String>,
 }
 
 impl<'a> Expander<'a> {
@@ -203,6 +205,7 @@ impl<'a> Expander<'a> {
             scope,
             field: None,
             attr_keys: Vec::new(),
+            partitions: None,
         };
         // Every expansion of one scope numbers its attributes alike, so a
         // template wrapping another's expanded SQL (`{{param:...}}`)
@@ -222,6 +225,12 @@ impl<'a> Expander<'a> {
             e.key_sql(k);
         }
         e
+    }
+
+    /// A predicate on partition columns added to `{{spans}}` (remote engines).
+    pub fn with_partitions(mut self, filter: Option<String>) -> Self {
+        self.partitions = filter;
+        self
     }
 
     /// The field `{{field}}` stands for.
@@ -274,6 +283,9 @@ impl<'a> Expander<'a> {
             col::START_NS,
             s.window.end_ns
         )];
+        if let Some(p) = &self.partitions {
+            filters.push(format!("({p})"));
+        }
         for c in &s.conditions {
             let f = self.condition_sql(c);
             filters.push(f);

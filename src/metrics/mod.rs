@@ -133,11 +133,9 @@ pub fn expand(
     name: &str,
     params: &[(&str, String)],
 ) -> Result<Expanded> {
-    Expander::new(engine.dialect(), engine.percentiles(), scope).expand(
-        name,
-        template::builtin(name),
-        params,
-    )
+    Expander::new(engine.dialect(), engine.percentiles(), scope)
+        .with_partitions(engine.partition_filter(scope.window))
+        .expand(name, template::builtin(name), params)
 }
 
 /// Expand a bundled per-field template (`{{field}}` = `field`).
@@ -149,6 +147,7 @@ pub fn expand_field(
     params: &[(&str, String)],
 ) -> Result<Expanded> {
     Expander::new(engine.dialect(), engine.percentiles(), scope)
+        .with_partitions(engine.partition_filter(scope.window))
         .with_field(field)
         .expand(name, template::builtin(name), params)
 }
