@@ -122,6 +122,10 @@ pub struct ReportArgs {
     /// Spark Connect server for --engine spark: sc://HOST:PORT[/;token=...;use_ssl=true]
     #[arg(long, env = "SPARK_REMOTE", value_name = "URL")]
     pub remote: Option<String>,
+    /// Remote engines refuse a query returning more than N rows (reports bring back aggregates,
+    /// never spans; default 1000000)
+    #[arg(long, value_name = "N")]
+    pub max_rows: Option<usize>,
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: ReportFormat,

@@ -104,7 +104,8 @@ fn spark_engine(a: &ReportArgs) -> Result<(Box<dyn Engine>, String)> {
             "give --remote sc://HOST:PORT or set SPARK_REMOTE",
         )
     })?;
-    let engine = crate::engine::spark::SparkEngine::connect(remote, &a.input.inputs)?;
+    let cap = a.max_rows.unwrap_or(crate::engine::spark::ROW_CAP);
+    let engine = crate::engine::spark::SparkEngine::connect(remote, &a.input.inputs, cap)?;
     Ok((
         Box::new(engine),
         format!(

@@ -58,7 +58,7 @@ fn layout(input: &str) -> (String, Option<String>) {
 impl SparkEngine {
     /// Connect to `remote` (`sc://HOST:PORT[/;token=...;use_ssl=true]`) and
     /// register the inputs as the `spans` and `evals` views.
-    pub fn connect(remote: &str, inputs: &[String]) -> Result<SparkEngine> {
+    pub fn connect(remote: &str, inputs: &[String], row_cap: usize) -> Result<SparkEngine> {
         let session = SparkSession::builder()
             .remote(remote)
             .get_or_create()
@@ -71,7 +71,7 @@ impl SparkEngine {
         let mut e = SparkEngine {
             session,
             day_partitions: false,
-            row_cap: ROW_CAP,
+            row_cap,
         };
         e.load(inputs)?;
         Ok(e)
@@ -237,7 +237,7 @@ impl Engine for SparkEngine {
     }
 
     fn register(&mut self, name: &str, table: DataFrame) -> Result<()> {
-        let cols = table.get_columns();
+        let cols = table.columns();
         let select: Vec<String> = cols
             .iter()
             .enumerate()

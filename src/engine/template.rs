@@ -157,6 +157,42 @@ pub fn model_key_sql() -> String {
     )
 }
 
+/// The templates' polars/DuckDB spellings in Spark SQL, outside string
+/// literals: `VARCHAR` -> `STRING` (Spark's VARCHAR needs a length),
+/// `QUANTILE_CONT(x, p)` -> `percentile(x, p)` (both exact, type 7).
+pub fn spark_words(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut word = String::new();
+    let mut in_str = false;
+    let flush = |word: &mut String, out: &mut String| {
+        let w = match word.to_ascii_uppercase().as_str() {
+            "VARCHAR" => "STRING".to_string(),
+            "QUANTILE_CONT" => "percentile".to_string(),
+            _ => std::mem::take(word),
+        };
+        out.push_str(&w);
+        word.clear();
+    };
+    for c in sql.chars() {
+        if in_str {
+            out.push(c);
+            if c == '\'' {
+                in_str = false;
+            }
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+            if c == '\'' {
+                in_str = true;
+            }
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// A SQL string literal.
 pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -454,12 +490,15 @@ impl<'a> Expander<'a> {
                  {{fail_labels}}, {{score_threshold}}, {{eval_outcome}}",
             ));
         }
-        let sql = self.macros(&sql).map_err(|e| {
+        let mut sql = self.macros(&sql).map_err(|e| {
             Error::usage(
                 format!("query {name}: {e}"),
                 "see queries/README.md for the macros",
             )
         })?;
+        if self.dialect == Dialect::Spark {
+            sql = spark_words(&sql);
+        }
         Ok(Expanded {
             name: name.to_string(),
             sql,
@@ -612,6 +651,17 @@ mod tests {
             score_threshold: 0.5,
             arms: None,
         }
+    }
+
+    #[test]
+    fn spark_spellings_outside_literals() {
+        assert_eq!(
+            spark_words(
+                "SELECT CAST(x AS VARCHAR), QUANTILE_CONT(v, 0.5) FROM t WHERE y = 'AS VARCHAR'''"
+            ),
+            "SELECT CAST(x AS STRING), percentile(v, 0.5) FROM t WHERE y = 'AS VARCHAR'''"
+        );
+        assert_eq!(spark_words("my_varchar_col"), "my_varchar_col");
     }
 
     #[test]

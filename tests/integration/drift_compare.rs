@@ -130,7 +130,7 @@ fn rfc3339(ns: i64) -> String {
 /// eighth day on v2. On /changed, v2 plants a regression and a drift:
 /// error rate 1% -> 6%, latency median x1.4, output tokens x1.65 (and so
 /// cost). /stable changes nothing but its prompt version.
-fn planted(dir: &Path) -> PathBuf {
+pub fn planted(dir: &Path) -> PathBuf {
     let path = dir.join("planted.jsonl");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     let mut rng = StdRng::seed_from_u64(20261124);

@@ -9,3 +9,5 @@ mod fixtures;
 mod nightly;
 mod real_exports;
 mod reports;
+#[cfg(feature = "spark")]
+mod spark;
