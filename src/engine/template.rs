@@ -819,7 +819,7 @@ mod tests {
             .with_field(&f)
             .expand("t", "SELECT {{field}} FROM x", &[])
             .unwrap();
-        assert_eq!(e.sql, "SELECT CAST(finish_reason AS VARCHAR) FROM x");
+        assert_eq!(e.sql, "SELECT CAST(finish_reason AS STRING) FROM x");
         let err = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
             .expand("t", "SELECT {{field}} FROM x", &[])
             .unwrap_err();
