@@ -30,7 +30,9 @@ def setup():
     if not (VENV / "bin" / "python").exists():
         sh([sys.executable, "-m", "venv", str(VENV)])
     sh([str(VENV / "bin" / "pip"), "install", "-q", "duckdb", "tracelift"])
-    sh(["cargo", "build", "--release", "--quiet", "--bin", "spanlens", "--bin", "spanlens-gen"], cwd=ROOT)
+    features = os.environ.get("SPANLENS_FEATURES")
+    sh(["cargo", "build", "--release", "--quiet", "--bin", "spanlens", "--bin", "spanlens-gen",
+        *(["--features", features] if features else [])], cwd=ROOT)
     DATA.mkdir(exist_ok=True)
     files = {}
     for fmt, ext in [("otlp", "otlp.jsonl"), ("flat", "jsonl")]:
