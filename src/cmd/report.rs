@@ -67,7 +67,6 @@ fn window_arg(v: Option<&str>, flag: &str) -> Result<Option<window::WindowSpec>>
     .transpose()
 }
 
-/// Parse the shared options, read the inputs, resolve the windows.
 /// The engine the report runs on, and the `inputs` meta line.
 fn open_engine(
     a: &ReportArgs,
@@ -124,6 +123,7 @@ fn spark_engine(_a: &ReportArgs) -> Result<(Box<dyn Engine>, String)> {
     ))
 }
 
+/// Parse the shared options, read the inputs, resolve the windows.
 pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Result<Prepared> {
     let rc = &ctx.config.report;
     let by = if a.by.is_empty() {

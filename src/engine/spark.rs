@@ -50,6 +50,10 @@ fn layout(input: &str) -> (String, Option<String>) {
         let found = !trimmed.contains("://") && std::path::Path::new(&evals).exists();
         return (trimmed.to_string(), found.then_some(evals));
     }
+    if !trimmed.contains("://") && !std::path::Path::new(&format!("{trimmed}/spans")).is_dir() {
+        // a local directory of span Parquet files (not an ingest output)
+        return (trimmed.to_string(), None);
+    }
     let evals = format!("{trimmed}/evals");
     let has_evals = trimmed.contains("://") || std::path::Path::new(&evals).exists();
     (format!("{trimmed}/spans"), has_evals.then_some(evals))
