@@ -115,6 +115,14 @@ pub fn parse_until(s: Option<&str>) -> Result<Until, String> {
     }
 }
 
+/// Whether resolving the windows needs the newest span's start: only a
+/// relative current window ending at the data's end does (an absolute
+/// current window fixes the baseline's end too). Engines that scan a lake
+/// then skip that scan.
+pub fn needs_data_end(current: Option<WindowSpec>, until: Until) -> bool {
+    until == Until::DataEnd && !matches!(current, Some(WindowSpec::Absolute(_)))
+}
+
 /// Resolve the current and baseline windows. `last_start_ns` is the start
 /// of the newest span (None for empty data); `now_ns` the clock.
 pub fn resolve(
@@ -199,6 +207,11 @@ mod tests {
         );
         assert_eq!((cur.start_ns, cur.end_ns), (JAN1 - 3600 * NS_PER_SEC, JAN1));
         assert_eq!(parse_until(Some("now")), Ok(Until::Now));
+        assert!(needs_data_end(None, Until::DataEnd));
+        assert!(!needs_data_end(None, Until::Now));
+        let abs = parse_window("2026-01-01..2026-01-08").ok();
+        assert!(!needs_data_end(abs, Until::DataEnd));
+        assert!(needs_data_end(parse_window("1d").ok(), Until::DataEnd));
         assert_eq!(parse_until(Some("2026-01-01")), Ok(Until::At(JAN1)));
     }
 }

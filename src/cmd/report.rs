@@ -175,7 +175,11 @@ pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Resul
     };
     let (mut engine, inputs_meta) = open_engine(a, ctx, method)?;
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-    let last = engine.last_start_ns()?;
+    let last = if window::needs_data_end(current, until) {
+        engine.last_start_ns()?
+    } else {
+        None
+    };
     let (cur, base) = window::resolve(current, baseline, until, last, now);
     let key_names = if keys.is_empty() {
         vec!["cohort".to_string()]

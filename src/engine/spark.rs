@@ -227,17 +227,51 @@ impl Engine for SparkEngine {
     }
 
     fn last_start_ns(&mut self) -> Result<Option<i64>> {
-        let q = Expanded {
-            name: "last_start".into(),
-            sql: format!("SELECT MAX({}) AS m FROM spans", col::START_NS),
-            attr_keys: Vec::new(),
+        let scalar =
+            |this: &Self, sql: String, dt: DataType| -> Result<Option<AnyValue<'static>>> {
+                let q = Expanded {
+                    name: "last_start".into(),
+                    sql,
+                    attr_keys: Vec::new(),
+                };
+                let df = this.fetch(&q)?;
+                Ok(df
+                    .column("m")
+                    .ok()
+                    .and_then(|c| c.cast(&dt).ok())
+                    .and_then(|c| c.get(0).ok().map(|v| v.into_static())))
+            };
+        // on a day-partitioned lake only the newest day's spans are read:
+        // its partition value first (Parquet footers only), then that day
+        let prune = if self.day_partitions {
+            // answered from the partition listing, no file opened (the
+            // optimization's caveat, partitions of empty files, does not
+            // arise: ingest writes no empty partition)
+            self.exec(
+                "SET spark.sql.optimizer.metadataOnly=true",
+                "reading the partitions",
+            )?;
+            let newest = scalar(
+                self,
+                "SELECT CAST(MAX(day) AS STRING) AS m FROM spans".into(),
+                DataType::String,
+            );
+            self.exec(
+                "SET spark.sql.optimizer.metadataOnly=false",
+                "reading the partitions",
+            )?;
+            match newest? {
+                Some(AnyValue::StringOwned(d)) => format!(" WHERE day = {}", quote(d.as_str())),
+                _ => return Ok(None),
+            }
+        } else {
+            String::new()
         };
-        let df = self.fetch(&q)?;
-        Ok(df
-            .column("m")
-            .ok()
-            .and_then(|c| c.cast(&DataType::Int64).ok())
-            .and_then(|c| c.i64().ok().and_then(|ca| ca.get(0))))
+        let sql = format!("SELECT MAX({}) AS m FROM spans{prune}", col::START_NS);
+        Ok(match scalar(self, sql, DataType::Int64)? {
+            Some(AnyValue::Int64(v)) => Some(v),
+            _ => None,
+        })
     }
 
     fn register(&mut self, name: &str, table: DataFrame) -> Result<()> {
