@@ -26,7 +26,7 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-def setup():
+def setup(formats=("otlp", "flat")):
     if not (VENV / "bin" / "python").exists():
         sh([sys.executable, "-m", "venv", str(VENV)])
     sh([str(VENV / "bin" / "pip"), "install", "-q", "duckdb", "tracelift"])
@@ -36,6 +36,8 @@ def setup():
     DATA.mkdir(exist_ok=True)
     files = {}
     for fmt, ext in [("otlp", "otlp.jsonl"), ("flat", "jsonl")]:
+        if fmt not in formats:
+            continue
         p = DATA / f"spans-{SPANS}.{ext}"
         if not p.exists():
             sh([str(TARGET / "release" / "spanlens-gen"), "--spans", str(SPANS), "--seed", "7", "--format", fmt, "-o", str(p)])

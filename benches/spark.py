@@ -6,7 +6,8 @@ process only, not the Spark JVM.
 usage: SPARK_REMOTE=sc://127.0.0.1:PORT python3 benches/spark.py [SPANS]
 Needs a release build with `--features spark` in CARGO_TARGET_DIR and a
 server (`.ci/spark-connect CACHE_DIR` starts one). Reuses benches/e2e.py's
-generated files (8 days from 2026-01-01).
+generated flat JSONL (8 days from 2026-01-01). For large sets give the
+server memory: SPARK_DRIVER_MEMORY=8g .ci/spark-connect CACHE_DIR.
 """
 import os
 import sys
@@ -22,7 +23,7 @@ def main():
     if not remote:
         sys.exit("spark.py: set SPARK_REMOTE=sc://HOST:PORT")
     os.environ.setdefault("SPANLENS_FEATURES", "spark")
-    files = e2e.setup()
+    files = e2e.setup(formats=("flat",))
     sl = str(e2e.TARGET / "release" / "spanlens")
     py = str(e2e.VENV / "bin" / "python")
     lake = e2e.DATA / f"lake-{e2e.SPANS}"

@@ -82,10 +82,8 @@ impl SparkEngine {
     }
 
     fn exec(&self, sql: &str, what: &str) -> Result<()> {
-        self.session
-            .sql(sql)
-            .and_then(|df| df.collect())
-            .map_err(|e| spark_err(what, e))?;
+        let df = self.session.sql(sql).map_err(|e| spark_err(what, e))?;
+        df.collect().map_err(|e| spark_err(what, e))?;
         Ok(())
     }
 
@@ -127,11 +125,12 @@ impl SparkEngine {
             &format!("CREATE OR REPLACE TEMP VIEW evals AS {evals_sql}"),
             "reading the evaluations",
         )?;
-        let columns = self
+        let what = "reading the spans' schema";
+        let df = self
             .session
             .sql("SELECT * FROM spans")
-            .and_then(|df| df.columns())
-            .map_err(|e| spark_err("reading the spans' schema", e))?;
+            .map_err(|e| spark_err(what, e))?;
+        let columns = df.columns().map_err(|e| spark_err(what, e))?;
         self.day_partitions = columns.iter().any(|c| c == "day");
         Ok(())
     }
