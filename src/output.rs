@@ -7,15 +7,48 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// Temporary files are `.spanlens-PID-RANDOM.tmp`: the pid tells a file
+/// left by a killed run (kill -9 cannot clean up) from one being written.
+const TMP_PREFIX: &str = ".spanlens-";
+const TMP_SUFFIX: &str = ".tmp";
+
+/// Remove the temporary files in `dir` whose writing process is gone.
+/// Only where `/proc` tells which processes run (elsewhere nothing is
+/// removed: a live run's file must never be).
+fn remove_stale_temps(dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = name
+            .strip_prefix(TMP_PREFIX)
+            .filter(|_| name.ends_with(TMP_SUFFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Write `path` atomically with `write`.
 pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
     let dir = parent_dir(path);
+    remove_stale_temps(&dir);
     let mut tmp = tempfile::Builder::new()
-        .prefix(".spanlens-")
-        .suffix(".tmp")
+        .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
+        .suffix(TMP_SUFFIX)
         .tempfile_in(&dir)
         .map_err(|e| Error::output_io(path, &e))?;
     {
@@ -140,5 +173,64 @@ impl DirLock {
 impl Drop for DirLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temps(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(TMP_SUFFIX))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A writer failing half way (a full disk, injected): exit 4, the old
+    /// file intact, no temporary file left.
+    #[test]
+    fn issue7_a_failing_writer_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("report.md");
+        std::fs::write(&out, "old report\n").unwrap();
+        let e = write_atomic(&out, |w| {
+            w.write_all(&[b'x'; 100_000])?;
+            Err(io::Error::from(io::ErrorKind::StorageFull))
+        })
+        .unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit::OUTPUT);
+        assert!(e.to_string().contains("report.md"), "{e}");
+        assert!(e.hint().unwrap().contains("disk is full"));
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "old report\n");
+        assert!(temps(dir.path()).is_empty(), "{:?}", temps(dir.path()));
+        write_atomic(&out, |w| w.write_all(b"new report\n")).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "new report\n");
+    }
+
+    /// Temporary files of a killed run are removed by the next write; a
+    /// live process's file and unrelated files are kept.
+    #[test]
+    fn issue7_stale_temporary_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid_max is at most 2^22 on Linux: this pid cannot run
+        let dead = dir.path().join(".spanlens-4294967-abc.tmp");
+        let live = dir
+            .path()
+            .join(format!(".spanlens-{}-xyz.tmp", std::process::id()));
+        let other = dir.path().join(".spanlens-notapid.tmp");
+        for p in [&dead, &live, &other] {
+            std::fs::write(p, "partial").unwrap();
+        }
+        write_atomic(&dir.path().join("out.json"), |w| w.write_all(b"{}")).unwrap();
+        let mut kept = vec![
+            ".spanlens-notapid.tmp".to_string(),
+            live.file_name().unwrap().to_string_lossy().into_owned(),
+        ];
+        kept.sort();
+        assert_eq!(temps(dir.path()), kept);
     }
 }

@@ -5,6 +5,7 @@ mod anomalies;
 mod cli;
 mod common;
 mod drift_compare;
+mod faults;
 mod fixtures;
 mod nightly;
 mod real_exports;
