@@ -8,6 +8,7 @@ mod drift_compare;
 mod faults;
 mod fixtures;
 mod nightly;
+mod properties;
 mod real_exports;
 mod reports;
 #[cfg(feature = "spark")]
