@@ -138,11 +138,21 @@ pub fn markdown_safe(s: &str, max: usize) -> String {
 }
 
 /// A CSV text cell that a spreadsheet would run as a formula gets a
-/// leading apostrophe (OWASP CSV injection).
+/// leading apostrophe (OWASP CSV injection); control characters other than
+/// line ends and tabs (ANSI escapes, bells: a CSV is often printed to a
+/// terminal) are replaced by U+FFFD.
 pub fn csv_safe(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_string(),
+    let clean: String = s
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => c,
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect();
+    match clean.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{clean}"),
+        _ => clean,
     }
 }
 
@@ -175,5 +185,7 @@ mod tests {
         );
         assert_eq!(csv_safe("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_safe("/chat"), "/chat");
+        assert_eq!(csv_safe("a\x1b[31mb\x07"), "a\u{fffd}[31mb\u{fffd}");
+        assert_eq!(csv_safe("two\nlines\tok"), "two\nlines\tok");
     }
 }

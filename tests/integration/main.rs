@@ -7,6 +7,7 @@ mod common;
 mod drift_compare;
 mod faults;
 mod fixtures;
+mod hostile;
 mod nightly;
 mod properties;
 mod real_exports;
