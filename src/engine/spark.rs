@@ -87,6 +87,44 @@ impl SparkEngine {
         Ok(())
     }
 
+    /// The column names of one Parquet source (its schema, read by Spark).
+    fn columns_of(&self, path: &str, what: &str) -> Result<Vec<String>> {
+        let df = self
+            .session
+            .sql(&format!("SELECT * FROM {}", parquet_source(path)))
+            .map_err(|e| spark_err(what, e))?;
+        df.columns().map_err(|e| spark_err(what, e))
+    }
+
+    /// The inputs as one relation: the columns every input has, by name
+    /// (Spark SQL's UNION is positional), in the first input's order. A
+    /// `day` partition column that only some inputs have is dropped, so no
+    /// span is lost to pruning on it.
+    fn union(&self, paths: &[String], what: &str) -> Result<String> {
+        let first = match paths.first() {
+            Some(p) if paths.len() == 1 => {
+                return Ok(format!("SELECT * FROM {}", parquet_source(p)));
+            }
+            Some(p) => self.columns_of(p, what)?,
+            None => return Ok(String::new()),
+        };
+        let mut common = first;
+        for p in &paths[1..] {
+            let cols = self.columns_of(p, what)?;
+            common.retain(|c| cols.contains(c));
+        }
+        let list = common
+            .iter()
+            .map(|c| format!("`{}`", c.replace('`', "``")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(paths
+            .iter()
+            .map(|p| format!("SELECT {list} FROM {}", parquet_source(p)))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL "))
+    }
+
     fn load(&mut self, inputs: &[String]) -> Result<()> {
         let mut spans = Vec::new();
         let mut evals = Vec::new();
@@ -95,15 +133,11 @@ impl SparkEngine {
             spans.push(s);
             evals.extend(e);
         }
-        let union = |paths: &[String]| -> String {
-            paths
-                .iter()
-                .map(|p| format!("SELECT * FROM {}", parquet_source(p)))
-                .collect::<Vec<_>>()
-                .join(" UNION ALL BY NAME ")
-        };
         self.exec(
-            &format!("CREATE OR REPLACE TEMP VIEW spans AS {}", union(&spans)),
+            &format!(
+                "CREATE OR REPLACE TEMP VIEW spans AS {}",
+                self.union(&spans, "reading the spans")?
+            ),
             "reading the spans",
         )?;
         let evals_sql = if evals.is_empty() {
@@ -119,7 +153,7 @@ impl SparkEngine {
                 col::EVAL_SOURCE
             )
         } else {
-            union(&evals)
+            self.union(&evals, "reading the evaluations")?
         };
         self.exec(
             &format!("CREATE OR REPLACE TEMP VIEW evals AS {evals_sql}"),
@@ -241,11 +275,11 @@ impl Engine for SparkEngine {
                     .and_then(|c| c.get(0).ok().map(|v| v.into_static())))
             };
         // on a day-partitioned lake only the newest day's spans are read:
-        // its partition value first (Parquet footers only), then that day
+        // the newest partition value first, answered from the partition
+        // listing with no file opened (the optimization's caveat, a
+        // partition of empty files, does not arise: ingest writes none),
+        // then that day's start times
         let prune = if self.day_partitions {
-            // answered from the partition listing, no file opened (the
-            // optimization's caveat, partitions of empty files, does not
-            // arise: ingest writes no empty partition)
             self.exec(
                 "SET spark.sql.optimizer.metadataOnly=true",
                 "reading the partitions",

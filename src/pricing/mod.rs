@@ -176,6 +176,24 @@ fn rate(obj: &serde_json::Map<String, Value>, key: &str) -> Option<f64> {
     obj.get(key).and_then(Value::as_f64)
 }
 
+/// The first rate of `p` that is negative or not finite, as text.
+fn bad_rate(p: &ModelPrice) -> Option<String> {
+    std::iter::once(&p.base)
+        .chain(p.tiers.iter().map(|t| &t.rates))
+        .flat_map(|r| {
+            [
+                Some(r.input),
+                Some(r.output),
+                r.cache_read,
+                r.cache_write,
+                r.reasoning,
+            ]
+        })
+        .flatten()
+        .find(|x| !x.is_finite() || *x < 0.0)
+        .map(|x| x.to_string())
+}
+
 /// Base or tier rates: `suffix` is "" or "_above_200k_tokens".
 fn rates_with(
     obj: &serde_json::Map<String, Value>,
@@ -367,6 +385,11 @@ impl PriceTable {
                 }
                 continue;
             };
+            if let Some(bad) = bad_rate(&price) {
+                return Err(format!(
+                    "`{key}`: {bad} is not a price (USD per token must be a finite number >= 0)"
+                ));
+            }
             if let Some(m) = v.get("match").and_then(Value::as_str) {
                 let re = Regex::new(m).map_err(|e| format!("`{key}`: bad `match` regex: {e}"))?;
                 patterns.push((re, key.clone()));
@@ -514,6 +537,38 @@ mod tests {
             .add("bad.json", br#"{"m": {"input_cost_per_token": "cheap"}}"#)
             .unwrap_err()
             .contains("numbers"));
+        // reliability.md's bad price tables
+        let e = t
+            .add(
+                "neg.json",
+                br#"{"m": {"input_cost_per_token": 1e-6, "output_cost_per_token": -2e-6}}"#,
+            )
+            .unwrap_err();
+        assert!(e.contains("`m`") && e.contains("-0.000002"), "{e}");
+        let e = t
+            .add(
+                "neg.json",
+                br#"{"m": {"input_cost_per_token": 1e-6, "cache_read_input_token_cost": -1}}"#,
+            )
+            .unwrap_err();
+        assert!(e.contains("is not a price"), "{e}");
+        assert!(t
+            .add("bad.json", b"{\"m\": ")
+            .unwrap_err()
+            .contains("line 1"));
+        // unknown fields are ignored; a model listed twice: the later entry wins
+        t.add(
+            "twice.json",
+            br#"{"twice": {"input_cost_per_token": 1e-6, "new_field": [1]},
+                "twice": {"input_cost_per_token": 4e-6, "output_cost_per_token": 8e-6}}"#,
+        )
+        .unwrap();
+        let (p, _) = t.lookup(None, Some("twice"), None).unwrap();
+        assert_eq!((p.base.input, p.base.output), (4e-6, 8e-6));
+        // an empty table adds nothing and is not an error
+        let n = t.len();
+        t.add("empty.json", b"{}").unwrap();
+        assert_eq!(t.len(), n);
     }
 
     // Hand-computed (USD per 1M tokens from formats.md §6.4):

@@ -287,3 +287,64 @@ fn issue6_windows_prune_day_partitions() {
     assert_ne!(o.status.code(), Some(0), "the corrupt day was not read");
     assert!(stderr(&o).starts_with("spanlens: error:"), "{}", stderr(&o));
 }
+
+/// Several inputs at once, a day-partitioned lake and a plain Parquet
+/// file (no `day` column): read as one table on Spark, equal to the local
+/// engine's reading of the same inputs.
+#[test]
+fn issue6_several_inputs_are_one_table() {
+    let Some(remote) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let pq = dir.path().join("cost.parquet");
+    for (input, out, extra) in [
+        (
+            "fixtures/example/export.otlp.jsonl.gz",
+            &lake,
+            vec!["--partition", "day"],
+        ),
+        ("fixtures/tiny/cost.jsonl", &pq, vec![]),
+    ] {
+        let input = root().join(input);
+        let mut args = vec![
+            "ingest",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend(extra);
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let (lake, pq) = (lake.to_str().unwrap(), pq.to_str().unwrap());
+    for cmd in ["slo", "cost"] {
+        let args = vec![
+            cmd,
+            lake,
+            pq,
+            "--by",
+            "route",
+            "--current",
+            "3650d",
+            "--format",
+            "json",
+            "--percentiles",
+            "log-bucket",
+            "--kind",
+            "all",
+            "-q",
+        ];
+        let mut local = json(&args);
+        let mut on_spark = args.clone();
+        on_spark.extend(["--engine", "spark", "--remote", &remote]);
+        let mut spark = json(&on_spark);
+        local["meta"] = Value::Null;
+        spark["meta"] = Value::Null;
+        if cmd == "slo" {
+            let routes = local["tables"]["cohorts"].as_array().unwrap().len();
+            assert!(routes >= 5, "both inputs' routes: {local}");
+        }
+        same(&local, &spark, cmd);
+    }
+}
