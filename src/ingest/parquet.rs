@@ -99,6 +99,7 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
                 ));
             }
         }
+        bound_token_counts(&mut df, chunk).map_err(|e| bad(path, e))?;
         chunk.stats.spans += df.height() as u64;
         out.span_frames.push((chunk.file, df));
         return Ok(());
@@ -119,6 +120,33 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
         "parquet (span export)".into()
     };
     read_rows(&df, chunk);
+    Ok(())
+}
+
+/// Token counts outside 0..=MAX_COUNT (a canonical table written by
+/// something else, or corrupt) become null and are counted as invalid
+/// values, as the JSON readers do: their sums could otherwise wrap.
+fn bound_token_counts(df: &mut DataFrame, chunk: &mut Chunk<'_>) -> PolarsResult<()> {
+    use crate::ingest::resolve::MAX_COUNT;
+    for c in [
+        s::INPUT_TOKENS,
+        s::OUTPUT_TOKENS,
+        s::CACHE_READ_TOKENS,
+        s::CACHE_WRITE_TOKENS,
+        s::REASONING_TOKENS,
+    ] {
+        let ca = df.column(c)?.i64()?;
+        let ok = |x: &i64| (0..=MAX_COUNT).contains(x);
+        let bad = ca.iter().flatten().filter(|x| !ok(x)).count();
+        if bad == 0 {
+            continue;
+        }
+        let fixed: Int64Chunked = ca.iter().map(|v| v.filter(ok)).collect();
+        df.with_column(fixed.with_name(c.into()).into_column())?;
+        for _ in 0..bad {
+            chunk.stats.invalid(c);
+        }
+    }
     Ok(())
 }
 

@@ -712,7 +712,22 @@ pub fn first_text(v: &Val<'_>) -> Option<String> {
 }
 
 /// A token count: a non-negative integer, from a number or a decimal string.
+/// The largest token count one span may carry: 2^32. No model reads or
+/// writes four billion tokens in one call, so a larger count is corrupt
+/// data (counted as an invalid value); bounding it keeps every i64 sum of
+/// counts exact, with no wrap, over up to 2^31 spans (reliability.md).
+pub const MAX_COUNT: i64 = 1 << 32;
+
 fn to_count(v: &Val<'_>, coerced: &mut u64) -> Result<i64, ()> {
+    let n = to_count_unbounded(v, coerced)?;
+    if n <= MAX_COUNT {
+        Ok(n)
+    } else {
+        Err(())
+    }
+}
+
+fn to_count_unbounded(v: &Val<'_>, coerced: &mut u64) -> Result<i64, ()> {
     match v {
         Val::I64(n) if *n >= 0 => Ok(*n),
         Val::F64(f) if f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f < 9.2e18 => {
@@ -988,6 +1003,9 @@ mod tests {
         assert!(to_count(&Val::I64(-1), &mut c).is_err());
         assert!(to_count(&Val::Str("NaN".into()), &mut c).is_err());
         assert!(to_count(&Val::Str("99999999999999999999".into()), &mut c).is_err());
+        assert_eq!(to_count(&Val::I64(MAX_COUNT), &mut c), Ok(MAX_COUNT));
+        assert!(to_count(&Val::I64(MAX_COUNT + 1), &mut c).is_err());
+        assert!(to_count(&Val::I64(i64::MAX), &mut c).is_err());
     }
 
     #[test]

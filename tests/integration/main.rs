@@ -2,6 +2,7 @@
 //! fixtures and the real exports, and the real CLI against bad inputs.
 
 mod anomalies;
+mod bad_inputs;
 mod cli;
 mod common;
 mod drift_compare;

@@ -1,0 +1,350 @@
+//! Issue 7: the bad inputs of reliability.md not covered elsewhere (the
+//! tiny fixtures, cli.rs and pricing's unit tests hold the rest), each
+//! with its expected behaviour: what is read, what is rejected with its
+//! line, what the numbers become.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::common::{load_paths, run, stderr};
+
+/// `ingest --format json` of `body` (as `name`): the summary document.
+fn ingest(dir: &Path, name: &str, body: &[u8]) -> Value {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    let out = dir.join(format!("{name}.parquet"));
+    let o = run(&[
+        "ingest",
+        p.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn rejected(v: &Value) -> Vec<(u64, String)> {
+    v["input"]["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn flat(id: u64, extra: Value) -> Value {
+    let mut v = json!({
+        "trace_id": format!("{id:032x}"),
+        "span_id": format!("{id:016x}"),
+        "name": "chat",
+        "start_time": "2026-01-01T00:00:00Z",
+        "end_time": "2026-01-01T00:00:01Z",
+        "attributes": {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"},
+    });
+    for (k, x) in extra.as_object().unwrap() {
+        if k == "attributes" {
+            for (a, y) in x.as_object().unwrap() {
+                v["attributes"][a] = y.clone();
+            }
+        } else {
+            v[k] = x.clone();
+        }
+    }
+    v
+}
+
+#[test]
+fn issue7_bom_and_crlf_line_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "\u{feff}{}\r\n{}\r\n",
+        flat(1, json!({})),
+        flat(2, json!({}))
+    );
+    let v = ingest(dir.path(), "bom.jsonl", body.as_bytes());
+    assert_eq!(v["input"]["spans"], 2);
+    assert!(rejected(&v).is_empty(), "{:?}", rejected(&v));
+}
+
+#[test]
+fn issue7_timestamps_zero_far_future_and_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        flat(1, json!({"start_time": 0, "end_time": 1})),
+        flat(
+            2,
+            json!({"start_time": "3000-01-01T00:00:00Z", "end_time": "3000-01-01T00:00:01Z"}),
+        ),
+        flat(
+            3,
+            json!({"start_time": "1767225600000000000", "end_time": "1767225601000000000"}),
+        ),
+        flat(
+            4,
+            json!({"start_time": 1767225600.5, "end_time": 1767225601.5}),
+        ),
+    ];
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let v = ingest(dir.path(), "times.jsonl", body.as_bytes());
+    let got = rejected(&v);
+    assert_eq!(v["input"]["spans"], 2);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, 1);
+    assert!(got[0].1.contains("start time is zero"), "{got:?}");
+    assert_eq!(got[1].0, 2);
+    assert!(got[1].1.contains("out of range"), "{got:?}");
+    // nanoseconds as a string and float seconds are the same instants
+    let ds = load_paths(&[&dir.path().join("times.jsonl")]);
+    let starts: Vec<i64> = ds
+        .spans
+        .column("start_ns")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(
+        starts,
+        vec![1_767_225_600_000_000_000, 1_767_225_600_500_000_000]
+    );
+}
+
+/// `inspect --format json` of one file.
+fn inspect(path: &Path) -> Value {
+    let o = run(&["inspect", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// NaN, Infinity, negative, fractional and absurd token counts are left
+/// empty and counted per field; a bare NaN is not JSON (the line is
+/// rejected); i64::MAX tokens twice cannot wrap a sum (they are over the
+/// 2^32 bound), so cost runs and prices what is valid.
+#[test]
+fn issue7_bad_token_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        flat(
+            1,
+            json!({"attributes": {"gen_ai.usage.input_tokens": "NaN", "gen_ai.usage.output_tokens": "Infinity"}}),
+        ),
+        flat(
+            2,
+            json!({"attributes": {"gen_ai.usage.input_tokens": -5, "gen_ai.usage.output_tokens": 1.5}}),
+        ),
+        flat(
+            3,
+            json!({"attributes": {"gen_ai.usage.input_tokens": i64::MAX, "gen_ai.usage.output_tokens": "99999999999999999999"}}),
+        ),
+        flat(
+            4,
+            json!({"attributes": {"gen_ai.usage.input_tokens": i64::MAX, "gen_ai.usage.output_tokens": 10}}),
+        ),
+    ];
+    let mut body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    body.push_str(&format!(
+        "{{\"trace_id\":\"{:032x}\",\"span_id\":\"{:016x}\",\"name\":\"chat\",\"start_time\":\"2026-01-01T00:00:00Z\",\"attributes\":{{\"gen_ai.usage.input_tokens\":NaN}}}}\n",
+        5, 5
+    ));
+    let p = dir.path().join("tokens.jsonl");
+    std::fs::write(&p, &body).unwrap();
+    let v = inspect(&p);
+    assert_eq!(v["spans"], 4);
+    let lines: Vec<u64> = v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![5]);
+    let invalid = v["inputs"][0]["invalid_values"].to_string();
+    assert!(invalid.contains("[\"input_tokens\",4]"), "{invalid}");
+    assert!(invalid.contains("[\"output_tokens\",3]"), "{invalid}");
+    let ds = load_paths(&[&p]);
+    let input = ds.spans.column("input_tokens").unwrap();
+    assert_eq!(input.null_count(), 4);
+    let o = run(&[
+        "cost",
+        p.to_str().unwrap(),
+        "--current",
+        "2026-01-01..2026-01-02",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+/// A canonical Parquet table written by something else with absurd token
+/// counts: they are left empty and counted there too, and sums cannot wrap.
+#[test]
+fn issue7_canonical_parquet_with_absurd_token_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("in.jsonl");
+    let lines = [
+        flat(
+            1,
+            json!({"attributes": {"gen_ai.usage.input_tokens": 4_000_000_000i64}}),
+        ),
+        flat(
+            2,
+            json!({"attributes": {"gen_ai.usage.input_tokens": 4_000_000_000i64}}),
+        ),
+    ];
+    std::fs::write(
+        &p,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let mut ds = load_paths(&[&p]);
+    // overwrite the counts with i64::MAX as another writer might
+    let n = ds.spans.height();
+    let huge = polars::prelude::Column::new("input_tokens".into(), vec![i64::MAX; n]);
+    ds.spans.with_column(huge).unwrap();
+    let pq = dir.path().join("spans.parquet");
+    let mut f = std::fs::File::create(&pq).unwrap();
+    polars::prelude::ParquetWriter::new(&mut f)
+        .finish(&mut ds.spans)
+        .unwrap();
+    drop(f);
+    let v = inspect(&pq);
+    assert_eq!(v["spans"], 2);
+    assert!(
+        v["inputs"][0]["invalid_values"]
+            .to_string()
+            .contains("[\"input_tokens\",2]"),
+        "{}",
+        v["inputs"][0]["invalid_values"]
+    );
+    let o = run(&[
+        "cost",
+        pq.to_str().unwrap(),
+        "--current",
+        "2026-01-01..2026-01-02",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// OTLP attribute values of every type: kvlist, bytes and arrays are kept
+/// in `attrs`, never a panic or a rejected span.
+#[test]
+fn issue7_unusual_attribute_types_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let span = json!({
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "spanId": "b7ad6b7169203331",
+        "name": "chat",
+        "startTimeUnixNano": "1767225600000000000",
+        "endTimeUnixNano": "1767225601000000000",
+        "attributes": [
+            {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+            {"key": "app.kv", "value": {"kvlistValue": {"values": [{"key": "a", "value": {"intValue": "1"}}]}}},
+            {"key": "app.bytes", "value": {"bytesValue": "AAEC"}},
+            {"key": "app.list", "value": {"arrayValue": {"values": [{"stringValue": "x"}, {"doubleValue": 2.5}]}}},
+            {"key": "app.empty", "value": {}},
+            {"key": "app.weird", "value": {"fancyValue": 3}}
+        ]
+    });
+    let line = json!({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]});
+    let p = dir.path().join("types.otlp.jsonl");
+    let mut f = std::fs::File::create(&p).unwrap();
+    writeln!(f, "{line}").unwrap();
+    drop(f);
+    let v = inspect(&p);
+    assert_eq!(v["spans"], 1);
+    assert_eq!(v["rejected_count"], 0);
+    let ds = load_paths(&[&p]);
+    let attrs = spanlens::frame::build::attrs_of_row(&ds.spans, 0).unwrap();
+    let get = |k: &str| attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
+    // a kvlist is flattened into dotted keys, bytes stay base64 text, an
+    // array is JSON text; an empty value or one of an unknown type is
+    // OTLP's empty AnyValue (no value), so there is nothing to keep
+    assert_eq!(get("app.kv.a").as_deref(), Some("1"), "{attrs:?}");
+    assert_eq!(get("app.bytes").as_deref(), Some("AAEC"), "{attrs:?}");
+    assert_eq!(get("app.list").as_deref(), Some("[\"x\",2.5]"), "{attrs:?}");
+    assert_eq!(get("app.empty"), None);
+    assert_eq!(get("app.weird"), None);
+}
+
+/// A FIFO (a named pipe, as a shell's process substitution gives) is read
+/// as a stream.
+#[test]
+fn issue7_fifo_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("spans.jsonl");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("bad_inputs: no mkfifo here; skipped");
+        return;
+    }
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            for i in 1..=3 {
+                writeln!(f, "{}", flat(i, json!({}))).unwrap();
+            }
+        })
+    };
+    let v = inspect(&fifo);
+    writer.join().unwrap();
+    assert_eq!(v["spans"], 3);
+}
+
+/// Degenerate data: a window with no spans, a cohort of one span, equal
+/// latencies (MAD = 0), one category, no eval labels: every report runs
+/// and says what it could not compute instead of failing.
+#[test]
+fn issue7_degenerate_windows_and_cohorts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("one.jsonl");
+    let mut body = String::new();
+    for i in 1..=30u64 {
+        // every latency 1 s, one model, one route but for a single span
+        let route = if i == 30 { "/alone" } else { "/same" };
+        body.push_str(&format!(
+            "{}\n",
+            flat(
+                i,
+                json!({"attributes": {"http.route": route, "gen_ai.usage.input_tokens": 100}})
+            )
+        ));
+    }
+    std::fs::write(&p, body).unwrap();
+    let input = p.to_str().unwrap();
+    for cmd in ["slo", "cost", "drift", "compare", "anomalies", "report"] {
+        for window in ["2020-01-01..2020-01-02", "2026-01-01..2026-01-02"] {
+            let o = run(&[
+                cmd,
+                input,
+                "--by",
+                "route",
+                "--current",
+                window,
+                "--baseline",
+                "2025-12-25..2026-01-01",
+                "--format",
+                "json",
+                "-q",
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{cmd} {window}: {}", stderr(&o));
+            let v: Value =
+                serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{cmd} {window}: {e}"));
+            assert!(v.is_object(), "{cmd}");
+        }
+    }
+}
