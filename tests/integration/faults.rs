@@ -19,6 +19,25 @@ fn example() -> String {
         .to_string()
 }
 
+/// The nightly report of the example to `report` and `out_dir`, quiet.
+fn nightly(report: &Path, out_dir: &Path) -> Vec<String> {
+    let config = root().join("fixtures/example/spanlens.toml");
+    [
+        "--config",
+        config.to_str().unwrap(),
+        "report",
+        &example(),
+        "-o",
+        report.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "-q",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// A tmpfs mounted at a new directory, unmounted on drop.
 struct Mount {
     dir: tempfile::TempDir,
@@ -82,20 +101,10 @@ fn issue7_full_disk_exits_4_and_keeps_the_old_file() {
     );
 
     // the nightly report's Parquet tables and charts do not fit either
-    let o = run(&[
-        "--config",
-        root()
-            .join("fixtures/example/spanlens.toml")
-            .to_str()
-            .unwrap(),
-        "report",
-        &example(),
-        "-o",
-        m.path().join("r.md").to_str().unwrap(),
-        "--out-dir",
-        m.path().join("r").to_str().unwrap(),
-        "-q",
-    ]);
+    let o = bin()
+        .args(nightly(&m.path().join("r.md"), &m.path().join("r")))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let leftovers: Vec<String> = walk(m.path())
         .into_iter()
@@ -218,20 +227,7 @@ fn issue7_concurrent_nightly_runs_on_one_out_dir() {
     let out = dir.path().join("nightly");
     let spawn = |n: usize| {
         bin()
-            .args([
-                "--config",
-                root()
-                    .join("fixtures/example/spanlens.toml")
-                    .to_str()
-                    .unwrap(),
-                "report",
-                &example(),
-                "-o",
-                dir.path().join(format!("r{n}.md")).to_str().unwrap(),
-                "--out-dir",
-                out.to_str().unwrap(),
-                "-q",
-            ])
+            .args(nightly(&dir.path().join(format!("r{n}.md")), &out))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -58,11 +58,9 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-#[test]
-fn issue6_every_report_on_spark_equals_the_local_engine() {
-    let Some(remote) = remote() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
+/// The bundled example ingested as a day-partitioned lake in `dir`.
+fn example_lake(dir: &std::path::Path) -> std::path::PathBuf {
+    let lake = dir.join("lake");
     let o = run(&[
         "ingest",
         root()
@@ -76,6 +74,14 @@ fn issue6_every_report_on_spark_equals_the_local_engine() {
         "-q",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    lake
+}
+
+#[test]
+fn issue6_every_report_on_spark_equals_the_local_engine() {
+    let Some(remote) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = example_lake(dir.path());
     let lake = lake.to_str().unwrap();
     let windows = ["--current", "1d", "--baseline", "7d"];
     let commands: Vec<Vec<&str>> = vec![
@@ -220,20 +226,7 @@ fn issue6_a_query_pulling_raw_spans_is_refused() {
 fn issue6_windows_prune_day_partitions() {
     let Some(remote) = remote() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    let o = run(&[
-        "ingest",
-        root()
-            .join("fixtures/example/export.otlp.jsonl.gz")
-            .to_str()
-            .unwrap(),
-        "-o",
-        lake.to_str().unwrap(),
-        "--partition",
-        "day",
-        "-q",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lake = example_lake(dir.path());
     let mut days: Vec<String> = std::fs::read_dir(lake.join("spans"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
