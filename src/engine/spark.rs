@@ -188,7 +188,9 @@ impl SparkEngine {
                     "query {} would bring more than {} rows back from Spark",
                     q.name, self.row_cap
                 ),
-                "templates must return aggregates (per cohort, bucket or model), not spans",
+                "a query must return aggregates (per cohort, bucket or model), not spans; \
+                 the bundled outlier query (anomaly_traces) returns one row per trace in the \
+                 window: raise --max-rows if the driver can hold them",
             ));
         }
         if out.width() == 0 {
