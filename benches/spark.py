@@ -50,7 +50,9 @@ def main():
     if chunks == 1:
         t_local, m_local = e2e.timed(report)
         rows.append(("spanlens report, local engine", t_local, m_local, ""))
-    t_spark, m_spark = e2e.timed(report + ["--engine", "spark", "--remote", remote])
+    # e.g. MAX_ROWS=4000000 past ~1M traces a window (anomaly_traces is per trace)
+    cap = ["--max-rows", os.environ["MAX_ROWS"]] if os.environ.get("MAX_ROWS") else []
+    t_spark, m_spark = e2e.timed(report + ["--engine", "spark", "--remote", remote, *cap])
     rows.append(("spanlens report, Spark local[2]", t_spark, m_spark,
                  f"{t_spark / t_local:.2f}x local" if chunks == 1 else ""))
     glob = f"{e2e.DATA}/lake-{e2e.SPANS}*/spans/**/*.parquet" if chunks > 1 \
