@@ -87,13 +87,29 @@ impl SparkEngine {
         Ok(())
     }
 
-    /// The column names of one Parquet source (its schema, read by Spark).
-    fn columns_of(&self, path: &str, what: &str) -> Result<Vec<String>> {
+    /// The column names of a relation (a view, or `parquet.`PATH``), from
+    /// its schema as Spark reads it.
+    fn columns(&self, relation: &str, what: &str) -> Result<Vec<String>> {
         let df = self
             .session
-            .sql(&format!("SELECT * FROM {}", parquet_source(path)))
+            .sql(&format!("SELECT * FROM {relation}"))
             .map_err(|e| spark_err(what, e))?;
         df.columns().map_err(|e| spark_err(what, e))
+    }
+
+    /// The first row's column `m` of a one-value query, cast to `dt`.
+    fn scalar(&self, sql: String, dt: DataType) -> Result<Option<AnyValue<'static>>> {
+        let q = Expanded {
+            name: "last_start".into(),
+            sql,
+            attr_keys: Vec::new(),
+        };
+        let df = self.fetch(&q)?;
+        Ok(df
+            .column("m")
+            .ok()
+            .and_then(|c| c.cast(&dt).ok())
+            .and_then(|c| c.get(0).ok().map(|v| v.into_static())))
     }
 
     /// The inputs as one relation: the columns every input has, by name
@@ -105,12 +121,12 @@ impl SparkEngine {
             Some(p) if paths.len() == 1 => {
                 return Ok(format!("SELECT * FROM {}", parquet_source(p)));
             }
-            Some(p) => self.columns_of(p, what)?,
+            Some(p) => self.columns(&parquet_source(p), what)?,
             None => return Ok(String::new()),
         };
         let mut common = first;
         for p in &paths[1..] {
-            let cols = self.columns_of(p, what)?;
+            let cols = self.columns(&parquet_source(p), what)?;
             common.retain(|c| cols.contains(c));
         }
         let list = common
@@ -159,12 +175,7 @@ impl SparkEngine {
             &format!("CREATE OR REPLACE TEMP VIEW evals AS {evals_sql}"),
             "reading the evaluations",
         )?;
-        let what = "reading the spans' schema";
-        let df = self
-            .session
-            .sql("SELECT * FROM spans")
-            .map_err(|e| spark_err(what, e))?;
-        let columns = df.columns().map_err(|e| spark_err(what, e))?;
+        let columns = self.columns("spans", "reading the spans' schema")?;
         self.day_partitions = columns.iter().any(|c| c == "day");
         Ok(())
     }
@@ -262,20 +273,6 @@ impl Engine for SparkEngine {
     }
 
     fn last_start_ns(&mut self) -> Result<Option<i64>> {
-        let scalar =
-            |this: &Self, sql: String, dt: DataType| -> Result<Option<AnyValue<'static>>> {
-                let q = Expanded {
-                    name: "last_start".into(),
-                    sql,
-                    attr_keys: Vec::new(),
-                };
-                let df = this.fetch(&q)?;
-                Ok(df
-                    .column("m")
-                    .ok()
-                    .and_then(|c| c.cast(&dt).ok())
-                    .and_then(|c| c.get(0).ok().map(|v| v.into_static())))
-            };
         // on a day-partitioned lake only the newest day's spans are read:
         // the newest partition value first, answered from the partition
         // listing with no file opened (the optimization's caveat, a
@@ -286,8 +283,7 @@ impl Engine for SparkEngine {
                 "SET spark.sql.optimizer.metadataOnly=true",
                 "reading the partitions",
             )?;
-            let newest = scalar(
-                self,
+            let newest = self.scalar(
                 "SELECT CAST(MAX(day) AS STRING) AS m FROM spans".into(),
                 DataType::String,
             );
@@ -303,7 +299,7 @@ impl Engine for SparkEngine {
             String::new()
         };
         let sql = format!("SELECT MAX({}) AS m FROM spans{prune}", col::START_NS);
-        Ok(match scalar(self, sql, DataType::Int64)? {
+        Ok(match self.scalar(sql, DataType::Int64)? {
             Some(AnyValue::Int64(v)) => Some(v),
             _ => None,
         })

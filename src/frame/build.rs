@@ -125,15 +125,7 @@ pub fn to_canonical_types(df: &mut DataFrame) -> PolarsResult<()> {
             df.with_column(casted)?;
         }
     }
-    for name in [
-        s::START_NS,
-        s::END_NS,
-        s::INPUT_TOKENS,
-        s::OUTPUT_TOKENS,
-        s::CACHE_READ_TOKENS,
-        s::CACHE_WRITE_TOKENS,
-        s::REASONING_TOKENS,
-    ] {
+    for name in [s::START_NS, s::END_NS].into_iter().chain(s::TOKEN_COLUMNS) {
         let c = df.column(name)?;
         if c.dtype() != &DataType::Int64 {
             let casted = c.cast(&DataType::Int64)?;

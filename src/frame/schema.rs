@@ -22,6 +22,14 @@ pub const OUTPUT_TOKENS: &str = "output_tokens";
 pub const CACHE_READ_TOKENS: &str = "cache_read_tokens";
 pub const CACHE_WRITE_TOKENS: &str = "cache_write_tokens";
 pub const REASONING_TOKENS: &str = "reasoning_tokens";
+/// Every token count column (Int64).
+pub const TOKEN_COLUMNS: [&str; 5] = [
+    INPUT_TOKENS,
+    OUTPUT_TOKENS,
+    CACHE_READ_TOKENS,
+    CACHE_WRITE_TOKENS,
+    REASONING_TOKENS,
+];
 pub const REPORTED_COST_USD: &str = "reported_cost_usd";
 pub const TTFT_MS: &str = "ttft_ms";
 pub const FINISH_REASON: &str = "finish_reason";

@@ -128,13 +128,7 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
 /// values, as the JSON readers do: their sums could otherwise wrap.
 fn bound_token_counts(df: &mut DataFrame, chunk: &mut Chunk<'_>) -> PolarsResult<()> {
     use crate::ingest::resolve::MAX_COUNT;
-    for c in [
-        s::INPUT_TOKENS,
-        s::OUTPUT_TOKENS,
-        s::CACHE_READ_TOKENS,
-        s::CACHE_WRITE_TOKENS,
-        s::REASONING_TOKENS,
-    ] {
+    for c in s::TOKEN_COLUMNS {
         let ca = df.column(c)?.i64()?;
         let ok = |x: &i64| (0..=MAX_COUNT).contains(x);
         let bad = ca.iter().flatten().filter(|x| !ok(x)).count();
@@ -143,9 +137,7 @@ fn bound_token_counts(df: &mut DataFrame, chunk: &mut Chunk<'_>) -> PolarsResult
         }
         let fixed: Int64Chunked = ca.iter().map(|v| v.filter(ok)).collect();
         df.with_column(fixed.with_name(c.into()).into_column())?;
-        for _ in 0..bad {
-            chunk.stats.invalid(c);
-        }
+        chunk.stats.invalid_n(c, bad as u64);
     }
     Ok(())
 }

@@ -711,24 +711,16 @@ pub fn first_text(v: &Val<'_>) -> Option<String> {
     }
 }
 
-/// A token count: a non-negative integer, from a number or a decimal string.
 /// The largest token count one span may carry: 2^32. No model reads or
 /// writes four billion tokens in one call, so a larger count is corrupt
 /// data (counted as an invalid value); bounding it keeps every i64 sum of
 /// counts exact, with no wrap, over up to 2^31 spans (reliability.md).
 pub const MAX_COUNT: i64 = 1 << 32;
 
+/// A token count: a non-negative integer up to [`MAX_COUNT`], from a number
+/// or a decimal string.
 fn to_count(v: &Val<'_>, coerced: &mut u64) -> Result<i64, ()> {
-    let n = to_count_unbounded(v, coerced)?;
-    if n <= MAX_COUNT {
-        Ok(n)
-    } else {
-        Err(())
-    }
-}
-
-fn to_count_unbounded(v: &Val<'_>, coerced: &mut u64) -> Result<i64, ()> {
-    match v {
+    let n = match v {
         Val::I64(n) if *n >= 0 => Ok(*n),
         Val::F64(f) if f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f < 9.2e18 => {
             Ok(*f as i64)
@@ -736,17 +728,23 @@ fn to_count_unbounded(v: &Val<'_>, coerced: &mut u64) -> Result<i64, ()> {
         Val::Str(s) => {
             *coerced += 1;
             let t = s.trim();
-            if let Ok(n) = t.parse::<i64>() {
-                return if n >= 0 { Ok(n) } else { Err(()) };
-            }
-            match t.parse::<f64>() {
-                Ok(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 9.2e18 => {
-                    Ok(f as i64)
-                }
-                _ => Err(()),
+            match t.parse::<i64>() {
+                Ok(n) if n >= 0 => Ok(n),
+                Ok(_) => Err(()),
+                Err(_) => match t.parse::<f64>() {
+                    Ok(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 9.2e18 => {
+                        Ok(f as i64)
+                    }
+                    _ => Err(()),
+                },
             }
         }
         _ => Err(()),
+    }?;
+    if n <= MAX_COUNT {
+        Ok(n)
+    } else {
+        Err(())
     }
 }
 
@@ -1006,6 +1004,8 @@ mod tests {
         assert_eq!(to_count(&Val::I64(MAX_COUNT), &mut c), Ok(MAX_COUNT));
         assert!(to_count(&Val::I64(MAX_COUNT + 1), &mut c).is_err());
         assert!(to_count(&Val::I64(i64::MAX), &mut c).is_err());
+        assert!(to_count(&Val::Str("9223372036854775807".into()), &mut c).is_err());
+        assert!(to_count(&Val::F64(1e13), &mut c).is_err());
     }
 
     #[test]

@@ -63,7 +63,12 @@ impl FileStats {
     }
 
     pub fn invalid(&mut self, field: &'static str) {
-        *self.invalid_values.entry(field).or_default() += 1;
+        self.invalid_n(field, 1);
+    }
+
+    /// `n` invalid values of `field` at once.
+    pub fn invalid_n(&mut self, field: &'static str, n: u64) {
+        *self.invalid_values.entry(field).or_default() += n;
     }
 
     /// Fold a chunk's counts into this file's.

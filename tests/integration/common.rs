@@ -117,3 +117,66 @@ pub fn parquet_rows(path: &Path) -> Vec<Value> {
         .map(|i| Value::Object(row_json(&df, i)))
         .collect()
 }
+
+/// Every file below `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(walk(&p));
+        } else {
+            v.push(p);
+        }
+    }
+    v
+}
+
+/// Markdown parsed as GitHub renders it (tables on): every table row has
+/// its header's cell count, and span data created no link, HTML or
+/// heading (no heading text holds `marker`); an image is allowed only where
+/// `image_ok(url)`. Returns (tables, body rows).
+pub fn assert_inert_markdown(
+    md: &str,
+    marker: &str,
+    image_ok: impl Fn(&str) -> bool,
+) -> (usize, usize) {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let (mut cols, mut cells, mut tables, mut rows) = (0, 0, 0, 0);
+    let mut in_heading = false;
+    for ev in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        match &ev {
+            Event::Start(Tag::Table(align)) => {
+                cols = align.len();
+                tables += 1;
+            }
+            Event::Start(Tag::TableHead) | Event::Start(Tag::TableRow) => cells = 0,
+            Event::Start(Tag::TableCell) => cells += 1,
+            Event::End(TagEnd::TableHead) | Event::End(TagEnd::TableRow) => {
+                assert_eq!(
+                    cells, cols,
+                    "a row with {cells} cells in a {cols}-column table"
+                );
+            }
+            _ => {}
+        }
+        match ev {
+            Event::End(TagEnd::TableRow) => rows += 1,
+            Event::Start(Tag::Link { .. }) => panic!("span data created a link"),
+            Event::Start(Tag::Image { dest_url, .. }) => {
+                assert!(
+                    image_ok(&dest_url),
+                    "span data created an image: {dest_url}"
+                )
+            }
+            Event::Html(h) | Event::InlineHtml(h) => panic!("span data created HTML: {h}"),
+            Event::Start(Tag::Heading { .. }) => in_heading = true,
+            Event::End(TagEnd::Heading(_)) => in_heading = false,
+            Event::Text(t) if in_heading => {
+                assert!(!t.contains(marker), "span data created a heading: {t}")
+            }
+            _ => {}
+        }
+    }
+    (tables, rows)
+}

@@ -6,11 +6,11 @@
 //! skipped (the injected writer error in src/output.rs covers a full disk
 //! everywhere).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{bin, root, run, stderr};
+use crate::common::{bin, root, run, stderr, walk};
 
 fn example() -> String {
     root()
@@ -112,18 +112,6 @@ fn issue7_full_disk_exits_4_and_keeps_the_old_file() {
         .map(|p| p.display().to_string())
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            v.extend(walk(&p));
-        }
-        v.push(p);
-    }
-    v
 }
 
 #[test]

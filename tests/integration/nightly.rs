@@ -6,9 +6,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Options, Parser, Tag};
 
-use crate::common::{root, run, stderr};
+use crate::common::{assert_inert_markdown, root, run, stderr, walk};
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -18,19 +18,6 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     }
     out.sort();
     out
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            v.extend(walk(&p));
-        } else {
-            v.push(p);
-        }
-    }
-    v
 }
 
 /// cli.md's nightly cron example, in `dir`.
@@ -152,41 +139,12 @@ fn images(md: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every table row has as many cells as its header, and no link, image
-/// (other than the report's own charts), HTML or heading came from span data.
+/// Span data created no Markdown structure (common::assert_inert_markdown);
+/// the only images are the report's own charts.
 fn assert_inert(md: &str, marker: &str) {
-    let mut cols = 0;
-    let mut cells = 0;
-    let mut in_heading = false;
-    let mut tables = 0;
-    for ev in Parser::new_ext(md, Options::ENABLE_TABLES) {
-        match ev {
-            Event::Start(Tag::Table(align)) => {
-                cols = align.len();
-                tables += 1;
-            }
-            Event::Start(Tag::TableHead) | Event::Start(Tag::TableRow) => cells = 0,
-            Event::Start(Tag::TableCell) => cells += 1,
-            Event::End(TagEnd::TableHead) | Event::End(TagEnd::TableRow) => {
-                assert_eq!(
-                    cells, cols,
-                    "a row with {cells} cells in a {cols}-column table"
-                )
-            }
-            Event::Start(Tag::Link { .. }) => panic!("span data created a link"),
-            Event::Start(Tag::Image { dest_url, .. }) => assert!(
-                dest_url.starts_with("r-charts/") && dest_url.ends_with(".svg"),
-                "span data created an image: {dest_url}"
-            ),
-            Event::Html(h) | Event::InlineHtml(h) => panic!("span data created HTML: {h}"),
-            Event::Start(Tag::Heading { .. }) => in_heading = true,
-            Event::End(TagEnd::Heading(_)) => in_heading = false,
-            Event::Text(t) if in_heading => {
-                assert!(!t.contains(marker), "span data created a heading: {t}")
-            }
-            _ => {}
-        }
-    }
+    let (tables, _) = assert_inert_markdown(md, marker, |url| {
+        url.starts_with("r-charts/") && url.ends_with(".svg")
+    });
     assert!(tables > 5, "{tables} tables");
 }
 
