@@ -122,8 +122,9 @@ pub struct ReportArgs {
     /// Spark Connect server for --engine spark: sc://HOST:PORT[/;token=...;use_ssl=true]
     #[arg(long, env = "SPARK_REMOTE", value_name = "URL")]
     pub remote: Option<String>,
-    /// Remote engines refuse a query returning more than N rows (reports bring back aggregates,
-    /// never spans; default 1000000)
+    /// Refuse a query returning more than N rows (reports bring back aggregates, never spans;
+    /// default 1000000 on remote engines, none locally); with a cap, per-trace outliers are
+    /// found in the engine
     #[arg(long, value_name = "N")]
     pub max_rows: Option<usize>,
     /// Output format

@@ -90,7 +90,11 @@ fn open_engine(
         });
     }
     Ok((
-        Box::new(LocalEngine::new(ds.spans, ds.evals).with_method(method)),
+        Box::new(
+            LocalEngine::new(ds.spans, ds.evals)
+                .with_method(method)
+                .with_row_cap(a.max_rows),
+        ),
         format!("{nfiles} file(s), {nspans} spans, {rejected} malformed record(s) skipped"),
     ))
 }

@@ -16,6 +16,7 @@ pub struct LocalEngine {
     evals: DataFrame,
     small: Vec<(String, DataFrame)>,
     method: PercentileMethod,
+    row_cap: Option<usize>,
 }
 
 impl LocalEngine {
@@ -25,7 +26,15 @@ impl LocalEngine {
             evals,
             small: Vec::new(),
             method: PercentileMethod::Exact,
+            row_cap: None,
         }
+    }
+
+    /// Refuse a query returning more than `cap` rows (`--max-rows`), as a
+    /// remote engine does; the reports then keep per-trace work in the engine.
+    pub fn with_row_cap(mut self, cap: Option<usize>) -> LocalEngine {
+        self.row_cap = cap;
+        self
     }
 
     /// Answer percentiles from log-bucket histograms, as a remote engine does.
@@ -127,7 +136,23 @@ impl Engine for LocalEngine {
         Ok(())
     }
 
+    fn row_cap(&self) -> Option<usize> {
+        self.row_cap
+    }
+
     fn run(&mut self, queries: &[Expanded]) -> Result<Vec<DataFrame>> {
+        let out = self.run_all(queries)?;
+        if let Some(cap) = self.row_cap {
+            if let Some((q, _)) = queries.iter().zip(&out).find(|(_, f)| f.height() > cap) {
+                return Err(super::too_many_rows(&q.name, cap, "the local engine"));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl LocalEngine {
+    fn run_all(&mut self, queries: &[Expanded]) -> Result<Vec<DataFrame>> {
         if queries.iter().any(|q| q.sql.contains(MODEL_KEY)) {
             self.add_model_key()?;
         }

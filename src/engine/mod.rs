@@ -69,6 +69,21 @@ pub trait Engine {
     /// Run fully expanded queries, in one pass over the data where the
     /// engine can; one frame per query, in order.
     fn run(&mut self, queries: &[template::Expanded]) -> Result<Vec<DataFrame>>;
+    /// The most rows one query may return (`--max-rows`), if capped: on
+    /// such an engine the reports compute per-trace statistics in the
+    /// engine and bring back only the traces they list.
+    fn row_cap(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// The refusal of a query that returned more than `cap` rows.
+pub fn too_many_rows(query: &str, cap: usize, engine: &str) -> crate::error::Error {
+    crate::error::Error::usage(
+        format!("query {query} would bring more than {cap} rows back from {engine}"),
+        "a query must return aggregates (per cohort, bucket or model), not spans; \
+         raise --max-rows if the machine running spanlens can hold them",
+    )
 }
 
 impl<E: Engine + ?Sized> Engine for Box<E> {
@@ -92,6 +107,9 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
     }
     fn run(&mut self, queries: &[template::Expanded]) -> Result<Vec<DataFrame>> {
         (**self).run(queries)
+    }
+    fn row_cap(&self) -> Option<usize> {
+        (**self).row_cap()
     }
 }
 

@@ -194,15 +194,7 @@ impl SparkEngine {
             .finish()
             .map_err(|e| spark_err(&format!("reading the result of {}", q.name), e))?;
         if out.height() > self.row_cap {
-            return Err(Error::usage(
-                format!(
-                    "query {} would bring more than {} rows back from Spark",
-                    q.name, self.row_cap
-                ),
-                "a query must return aggregates (per cohort, bucket or model), not spans; \
-                 the bundled outlier query (anomaly_traces) returns one row per trace in the \
-                 window: raise --max-rows if the driver can hold them",
-            ));
+            return Err(super::too_many_rows(&q.name, self.row_cap, "Spark"));
         }
         if out.width() == 0 {
             let names = capped
@@ -348,6 +340,10 @@ impl Engine for SparkEngine {
 
     fn run(&mut self, queries: &[Expanded]) -> Result<Vec<DataFrame>> {
         queries.iter().map(|q| self.fetch(q)).collect()
+    }
+
+    fn row_cap(&self) -> Option<usize> {
+        Some(self.row_cap)
     }
 }
 

@@ -93,6 +93,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../queries/anomaly_traces.sql"),
     ),
     (
+        "anomaly_trace_outliers",
+        include_str!("../../queries/anomaly_trace_outliers.sql"),
+    ),
+    (
+        "anomaly_top_traces",
+        include_str!("../../queries/anomaly_top_traces.sql"),
+    ),
+    (
         "anomaly_token_medians",
         include_str!("../../queries/anomaly_token_medians.sql"),
     ),

@@ -3,6 +3,11 @@
 //! medians, 5-minute span/error counts, spend per window and the response
 //! model mix per cohort in one pass; a second pass fetches the spans to
 //! open for the rows that need them. Scores come from `stats::anomaly`.
+//!
+//! On an engine that caps the rows a query returns (Spark, `--max-rows`),
+//! the per-trace robust z is found in the engine (anomaly_trace_outliers:
+//! medians and MADs per cohort, only the traces past the bound come back)
+//! instead of bringing every trace of the window back.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +18,9 @@ use crate::engine::{parse_key, Arms, Engine, KindFilter, Scope, OTHER};
 use crate::error::Result;
 use crate::report::format;
 use crate::report::model::{Cell, Finding, Report, Table, Unit};
-use crate::stats::anomaly::{binomial_tail, robust, total_variation, Z_THRESHOLD};
+use crate::stats::anomaly::{
+    binomial_tail, robust, total_variation, Robust, MAD_Z, MEAN_DEV_Z, Z_THRESHOLD,
+};
 use crate::window::Window;
 
 const NS_PER_MIN: i64 = 60_000_000_000;
@@ -21,6 +28,8 @@ const BUCKET_NS: i64 = 5 * NS_PER_MIN;
 const HOUR_NS: i64 = 60 * NS_PER_MIN;
 /// Spans opened per anomaly.
 const IDS: usize = 5;
+/// Costliest traces fetched per spend spike, re-ranked on rounded costs.
+const TOP_FETCH: usize = 50;
 
 pub struct AnomalyOptions {
     pub key_names: Vec<String>,
@@ -167,13 +176,35 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         |f: &str| parse_key(f).map_err(|e| crate::error::Error::usage(e, "a bundled field name"));
     let (pv, rm) = (field("prompt_version")?, field("response_model")?);
     let args = field(TOOL_ARGS)?;
+    let traces_sql = expand(
+        engine,
+        &all_kinds,
+        "anomaly_traces",
+        &[("trace_costs", trace_costs)],
+    )?;
+    // on a capped engine only the outlying traces come back
+    let in_engine = engine.row_cap().is_some();
+    let nk = cur.keys.len();
     let queries = vec![
-        expand(
-            engine,
-            &all_kinds,
-            "anomaly_traces",
-            &[("trace_costs", trace_costs)],
-        )?,
+        if in_engine {
+            let on = (0..nk.max(1))
+                .map(|i| format!("a.k{i} = b.k{i}"))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            expand(
+                engine,
+                &all_kinds,
+                "anomaly_trace_outliers",
+                &[
+                    ("traces", traces_sql.sql.clone()),
+                    ("on", on),
+                    ("mad_k", format!("{:?}", Z_THRESHOLD / MAD_Z)),
+                    ("mean_k", format!("{:?}", Z_THRESHOLD * MEAN_DEV_Z)),
+                ],
+            )?
+        } else {
+            traces_sql.clone()
+        },
         expand(engine, &cur, "anomaly_token_medians", &[])?,
         expand(engine, &both, "anomaly_buckets", &[])?,
         expand(
@@ -190,7 +221,6 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         let _t = crate::timing::phase("engine");
         engine.run(&queries)?
     };
-    let nk = cur.keys.len();
 
     // deploy windows: (cohort, first appearance) of versions new in the report window
     let mut quiet: Vec<(Vec<String>, Window)> = Vec::new();
@@ -217,7 +247,11 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     };
 
     let mut list: Vec<Anomaly> = Vec::new();
-    let traces = read_traces(&Rows::new(&frames[0], "anomaly_traces"), nk)?;
+    let traces = if in_engine {
+        read_outliers(&Rows::new(&frames[0], "anomaly_trace_outliers"), nk)?
+    } else {
+        every_trace(read_traces(&Rows::new(&frames[0], "anomaly_traces"), nk)?)
+    };
     trace_rules(&traces, o, &suppressed, &mut list);
     tool_repeat_rule(
         &Rows::new(&frames[6], "anomaly_tool_repeats"),
@@ -273,6 +307,23 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             &[("cond", cond), ("order", order)],
         )?);
     }
+    // spend spikes list their cohort's costliest traces: fetched here when
+    // only the outlying traces came back
+    let spikes: Vec<usize> = (0..list.len())
+        .filter(|&i| list[i].kind == "spend_spike" && !traces.every)
+        .collect();
+    for &i in &spikes {
+        pass2.push(expand(
+            engine,
+            &all_kinds,
+            "anomaly_top_traces",
+            &[
+                ("traces", traces_sql.sql.clone()),
+                ("cond", cohort_sql(&list[i].cohort)),
+                ("limit", TOP_FETCH.to_string()),
+            ],
+        )?);
+    }
     if !pass2.is_empty() {
         let frames = engine.run(&pass2)?;
         let mut at = 0;
@@ -298,6 +349,21 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
                     )
                 })
                 .collect();
+        }
+        at += wanting.len();
+        for (j, &i) in spikes.iter().enumerate() {
+            let r = Rows::new(&frames[at + j], "anomaly_top_traces");
+            let (t, c) = (r.strs("trace_id")?, r.f64s("cost")?);
+            let mut top: Vec<(f64, String)> = (0..r.len())
+                .map(|k| {
+                    (
+                        super::settle(c[k].unwrap_or(0.0)),
+                        t[k].clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            top.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            list[i].ids = top.into_iter().take(IDS).map(|(_, t)| t).collect();
         }
     }
 
@@ -452,30 +518,127 @@ fn read_traces(r: &Rows, nk: usize) -> Result<BTreeMap<Vec<String>, Vec<TraceRow
     Ok(out)
 }
 
+/// A per-trace metric of the outlier rules: its anomaly kind, value, unit
+/// and column prefix in anomaly_trace_outliers.
+type Metric = (
+    &'static str,
+    fn(&TraceRow) -> Option<f64>,
+    Unit,
+    &'static str,
+);
+
+const METRICS: [Metric; 4] = [
+    ("cost_outlier", |t| t.cost, Unit::Usd, "cost"),
+    ("token_outlier", |t| Some(t.tokens), Unit::Number, "tokens"),
+    ("agent_loop", |t| Some(t.llm_calls), Unit::Number, "calls"),
+    (
+        "duration_outlier",
+        |t| Some(t.duration_ms),
+        Unit::Ms,
+        "duration",
+    ),
+];
+
+/// One cohort's traces for the outlier rules: how many it has, per metric
+/// the robust location and scale with the number of values, and the traces
+/// to test.
+#[derive(Debug, Default)]
+struct TraceSet {
+    traces: usize,
+    stats: [Option<(Robust, usize)>; 4],
+    rows: Vec<TraceRow>,
+}
+
+/// Every cohort's [`TraceSet`]; `every`: the sets hold all traces of the
+/// window (else only those past the bound somewhere).
+struct Traces {
+    cohorts: BTreeMap<Vec<String>, TraceSet>,
+    every: bool,
+}
+
+/// Every trace of the window came back: the statistics from them.
+fn every_trace(traces: BTreeMap<Vec<String>, Vec<TraceRow>>) -> Traces {
+    let cohorts = traces
+        .into_iter()
+        .map(|(cohort, rows)| {
+            let stats = METRICS.map(|(_, get, _, _)| {
+                let vals: Vec<f64> = rows.iter().filter_map(get).collect();
+                robust(&vals).map(|r| (r, vals.len()))
+            });
+            let set = TraceSet {
+                traces: rows.len(),
+                stats,
+                rows,
+            };
+            (cohort, set)
+        })
+        .collect();
+    Traces {
+        cohorts,
+        every: true,
+    }
+}
+
+/// The engine found the outlying traces (anomaly_trace_outliers): each row
+/// carries its cohort's statistics.
+fn read_outliers(r: &Rows, nk: usize) -> Result<Traces> {
+    let rows = read_traces(r, nk)?;
+    let keys = r.keys(nk)?;
+    let traces = r.u64s("traces")?;
+    let mut cols = Vec::new();
+    for (_, _, _, m) in METRICS {
+        cols.push((
+            r.u64s(&format!("{m}_n"))?,
+            r.f64s(&format!("{m}_med"))?,
+            r.f64s(&format!("{m}_mad"))?,
+            r.f64s(&format!("{m}_mean_dev"))?,
+        ));
+    }
+    let mut cohorts: BTreeMap<Vec<String>, TraceSet> = BTreeMap::new();
+    for i in 0..r.len() {
+        cohorts.entry(keys[i].clone()).or_insert_with(|| TraceSet {
+            traces: traces[i] as usize,
+            stats: std::array::from_fn(|m| {
+                let (n, med, mad, dev) = &cols[m];
+                match (med[i], mad[i], dev[i]) {
+                    (Some(med), Some(mad), Some(dev)) if n[i] > 0 => {
+                        let med = if m == 0 { super::settle(med) } else { med };
+                        Some((Robust::from_parts(med, mad, dev), n[i] as usize))
+                    }
+                    _ => None,
+                }
+            }),
+            rows: Vec::new(),
+        });
+    }
+    for (cohort, rows) in rows {
+        if let Some(set) = cohorts.get_mut(&cohort) {
+            set.rows = rows;
+        }
+    }
+    Ok(Traces {
+        cohorts,
+        every: false,
+    })
+}
+
 /// Robust z per cohort on cost, tokens, LLM calls and duration per trace:
 /// one row per (cohort, metric) holding every trace past |z| 3.5; LLM
 /// calls only count as an agent loop at the absolute floor too.
 fn trace_rules(
-    traces: &BTreeMap<Vec<String>, Vec<TraceRow>>,
+    traces: &Traces,
     o: &AnomalyOptions,
     suppressed: &dyn Fn(&[String], i64) -> bool,
     list: &mut Vec<Anomaly>,
 ) {
-    type Get = fn(&TraceRow) -> Option<f64>;
-    let metrics: [(&'static str, Get, Unit); 4] = [
-        ("cost_outlier", |t| t.cost, Unit::Usd),
-        ("token_outlier", |t| Some(t.tokens), Unit::Number),
-        ("agent_loop", |t| Some(t.llm_calls), Unit::Number),
-        ("duration_outlier", |t| Some(t.duration_ms), Unit::Ms),
-    ];
-    for (cohort, rows) in traces {
-        if cohort.iter().any(|k| k == OTHER) && rows.len() < 2 {
+    for (cohort, set) in &traces.cohorts {
+        if cohort.iter().any(|k| k == OTHER) && set.traces < 2 {
             continue;
         }
-        for (kind, get, unit) in metrics {
-            let vals: Vec<f64> = rows.iter().filter_map(get).collect();
-            let Some(r) = robust(&vals) else { continue };
-            let mut hits: Vec<(f64, &TraceRow, f64)> = rows
+        for (m, (kind, get, unit, _)) in METRICS.into_iter().enumerate() {
+            let Some((r, n)) = set.stats[m] else { continue };
+            let mut hits: Vec<(f64, &TraceRow, f64)> = set
+                .rows
                 .iter()
                 .filter_map(|t| get(t).map(|v| (r.z(v), t, v)))
                 .filter(|(z, t, v)| {
@@ -504,9 +667,8 @@ fn trace_rules(
                 strength: score / Z_THRESHOLD,
                 unit,
                 detail: format!(
-                    "{} of {} traces past |robust z| {Z_THRESHOLD}; the largest {}",
+                    "{} of {n} traces past |robust z| {Z_THRESHOLD}; the largest {}",
                     hits.len(),
-                    vals.len(),
                     if kind == "agent_loop" {
                         format!("made {v} LLM calls (median {})", r.median)
                     } else {
@@ -825,7 +987,7 @@ fn spend_rule(
     nk: usize,
     o: &AnomalyOptions,
     current: Window,
-    traces: &BTreeMap<Vec<String>, Vec<TraceRow>>,
+    traces: &Traces,
     suppressed: &dyn Fn(&[String], i64) -> bool,
     list: &mut Vec<Anomaly>,
 ) -> Result<()> {
@@ -854,9 +1016,12 @@ fn spend_rule(
             continue;
         }
         let ratio = cdaily / bdaily;
+        // (filled by a second query when only the outliers came back)
         let mut top: Vec<&TraceRow> = traces
+            .cohorts
             .get(&cohort)
-            .map(|v| v.iter().filter(|t| t.cost.is_some()).collect())
+            .filter(|_| traces.every)
+            .map(|v| v.rows.iter().filter(|t| t.cost.is_some()).collect())
             .unwrap_or_default();
         top.sort_by(|a, b| {
             b.cost

@@ -6,13 +6,17 @@ use statrs::function::beta::beta_reg;
 
 /// |z| above this is an outlier (Iglewicz-Hoaglin).
 pub const Z_THRESHOLD: f64 = 3.5;
+/// z = MAD_Z (x - median) / MAD
+pub const MAD_Z: f64 = 0.6745;
+/// MAD = 0: z = (x - median) / (MEAN_DEV_Z mean |x - median|)
+pub const MEAN_DEV_Z: f64 = 1.253314;
 
 /// How a robust z is scaled.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Scale {
-    /// 0.6745 (x - median) / MAD
+    /// MAD_Z (x - median) / MAD
     Mad(f64),
-    /// MAD = 0: (x - median) / (1.253314 mean |x - median|)
+    /// MAD = 0: (x - median) / (MEAN_DEV_Z mean |x - median|)
     MeanAbsDev(f64),
     /// every value equals the median but some: those are flagged (z = ±inf)
     None,
@@ -44,22 +48,28 @@ pub fn robust(values: &[f64]) -> Option<Robust> {
     let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
     let mean_dev = dev.iter().sum::<f64>() / dev.len() as f64;
     let mad = median_of(&mut dev);
-    let scale = if mad > 0.0 {
-        Scale::Mad(mad)
-    } else if mean_dev > 0.0 {
-        Scale::MeanAbsDev(mean_dev)
-    } else {
-        Scale::None
-    };
-    Some(Robust { median, scale })
+    Some(Robust::from_parts(median, mad, mean_dev))
 }
 
 impl Robust {
+    /// From a median, the MAD and the mean absolute deviation from the
+    /// median computed elsewhere (an engine's aggregates).
+    pub fn from_parts(median: f64, mad: f64, mean_dev: f64) -> Robust {
+        let scale = if mad > 0.0 {
+            Scale::Mad(mad)
+        } else if mean_dev > 0.0 {
+            Scale::MeanAbsDev(mean_dev)
+        } else {
+            Scale::None
+        };
+        Robust { median, scale }
+    }
+
     pub fn z(&self, x: f64) -> f64 {
         let d = x - self.median;
         match self.scale {
-            Scale::Mad(mad) => 0.6745 * d / mad,
-            Scale::MeanAbsDev(m) => d / (1.253314 * m),
+            Scale::Mad(mad) => MAD_Z * d / mad,
+            Scale::MeanAbsDev(m) => d / (MEAN_DEV_Z * m),
             Scale::None if d == 0.0 => 0.0,
             Scale::None => d.signum() * f64::INFINITY,
         }
@@ -128,6 +138,19 @@ mod tests {
         assert_eq!(r.z(3.0), 0.0);
         assert_eq!(r.z(4.0), f64::INFINITY);
         assert_eq!(robust(&[]), None);
+    }
+
+    // by hand: an engine's median, MAD and mean deviation give the same z
+    #[test]
+    fn robust_from_an_engines_aggregates() {
+        // median 2; deviations 0 0 0 1 9: MAD 0, mean deviation 2
+        let r = robust(&[2.0, 2.0, 2.0, 3.0, 11.0]).unwrap();
+        assert_eq!(r, Robust::from_parts(2.0, 0.0, 2.0));
+        assert_eq!(r.scale, Scale::MeanAbsDev(2.0));
+        // z(11) = 9 / (1.253314 * 2)
+        assert!((r.z(11.0) - 9.0 / 2.506628).abs() < 1e-12);
+        assert_eq!(Robust::from_parts(1.0, 0.5, 0.7).scale, Scale::Mad(0.5));
+        assert_eq!(Robust::from_parts(1.0, 0.0, 0.0).scale, Scale::None);
     }
 
     // scipy.stats.binom.sf(k - 1, n, p)

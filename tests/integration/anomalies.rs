@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::common::{parquet_rows, root, run, snapshot_output, stderr};
+use crate::common::{parquet_rows, root, run, same, snapshot_output, stderr};
 
 const MIN_NS: i64 = 60_000_000_000;
 const HOUR_NS: i64 = 60 * MIN_NS;
@@ -125,7 +125,7 @@ impl Gen {
 ///   arguments (a tool loop);
 /// * /calm: nothing; every day at 06:00 two traces repeat a tool but not
 ///   in a loop (other arguments; equal arguments not in a row).
-fn planted(dir: &Path) -> PathBuf {
+pub fn planted(dir: &Path) -> PathBuf {
     let path = dir.join("anomalies.jsonl");
     let mut g = Gen {
         rng: StdRng::seed_from_u64(5),
@@ -441,6 +441,103 @@ all = ["spend_spike", "error_burst"]
         "-q",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+/// The planted day's windows.
+pub const PLANTED_DAY: [&str; 4] = [
+    "--baseline",
+    "2026-01-01..2026-01-08",
+    "--current",
+    "2026-01-08..2026-01-09",
+];
+
+/// Issue 6: with a row cap (as on Spark) the per-trace robust z is computed
+/// in the engine and only the outlying traces come back; the list equals
+/// the one from every trace (the MAD = 0 fallback included: LLM calls per
+/// trace are 1 but for the loops).
+#[test]
+fn issue6_outliers_found_in_the_engine_equal_every_trace_pulled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = planted(dir.path());
+    let input = input.to_str().unwrap();
+    let every = anomalies(input, &PLANTED_DAY);
+    let mut args = PLANTED_DAY.to_vec();
+    args.extend(["--max-rows", "1000000"]);
+    let capped = anomalies(input, &args);
+    for kind in [
+        "token_outlier",
+        "cost_outlier",
+        "agent_loop",
+        "duration_outlier",
+        "spend_spike",
+    ] {
+        assert!(
+            rows(&every).iter().any(|r| r["kind"] == kind),
+            "{kind}: {:#}",
+            every["tables"]
+        );
+    }
+    same(&every, &capped, "anomalies");
+}
+
+/// Issue 6: a window holding more traces than `--max-rows` still gets its
+/// outliers, because only they come back.
+#[test]
+fn issue6_outliers_of_more_traces_than_the_row_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.jsonl");
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(6),
+        id: 0,
+        out: std::io::BufWriter::new(std::fs::File::create(&path).unwrap()),
+    };
+    // two hours of one route on 2026-01-07 (1000 traces) and 2026-01-08
+    // (3000), and three 10x-token traces on the 8th
+    for (day, n) in [(D8 - DAY_NS, 1000), (D8, 3000)] {
+        for i in 0..n {
+            let (tok, ms) = (g.normal_tokens(), g.normal_ms());
+            let t = day + i * (2 * HOUR_NS / n);
+            g.trace("/chat", t, 1, tok, ms, "gpt-4o-mini", "v1", false);
+        }
+    }
+    for k in 0..3 {
+        let t = D8 + (20 + 30 * k) * MIN_NS + 1;
+        g.trace("/chat", t, 1, 10_000, 1000.0, "gpt-4o-mini", "v1", false);
+    }
+    g.out.flush().unwrap();
+    let input = path.to_str().unwrap();
+    let windows = [
+        "--baseline",
+        "2026-01-07T00:00:00Z..2026-01-07T02:00:00Z",
+        "--current",
+        "2026-01-08T00:00:00Z..2026-01-08T02:00:00Z",
+    ];
+    let mut args = windows.to_vec();
+    args.extend(["--max-rows", "1000"]);
+    let capped = anomalies(input, &args);
+    let r = find(&capped, "/chat", "token_outlier");
+    assert_eq!(r["observed"], 10000.0);
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 of 3003 traces past"),
+        "{r}"
+    );
+    assert_eq!(r["open"].as_str().unwrap().split(' ').count(), 3, "{r}");
+    same(&anomalies(input, &windows), &capped, "anomalies");
+    // the per-trace query itself is what the cap refuses
+    let sql = dir.path().join("traces.sql");
+    std::fs::write(&sql, "SELECT trace_id FROM {{spans}} s GROUP BY trace_id").unwrap();
+    let mut args = vec!["query", sql.to_str().unwrap(), input, "--max-rows", "1000"];
+    args.extend(&windows[2..]);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("would bring more than 1000 rows back from the local engine"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::common::{root, run, stderr};
+use crate::common::{root, run, same, stderr};
 
 fn remote() -> Option<String> {
     match std::env::var("SPARK_REMOTE") {
@@ -19,32 +19,6 @@ fn remote() -> Option<String> {
             eprintln!("spark: SPARK_REMOTE not set; skipped");
             None
         }
-    }
-}
-
-/// `a` and `b` equal: numbers to 1e-9 relative, everything else exactly.
-fn same(a: &Value, b: &Value, at: &str) {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            let tol = 1e-9 * x.abs().max(y.abs()).max(1e-300);
-            assert!((x - y).abs() <= tol, "{at}: local {x} vs spark {y}");
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            assert_eq!(x.len(), y.len(), "{at}: lengths");
-            for (i, (p, q)) in x.iter().zip(y).enumerate() {
-                same(p, q, &format!("{at}[{i}]"));
-            }
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            let kx: Vec<&String> = x.keys().collect();
-            let ky: Vec<&String> = y.keys().collect();
-            assert_eq!(kx, ky, "{at}: keys");
-            for (k, v) in x {
-                same(v, &y[k], &format!("{at}.{k}"));
-            }
-        }
-        _ => assert_eq!(a, b, "{at}"),
     }
 }
 
@@ -123,6 +97,44 @@ fn issue6_every_report_on_spark_equals_the_local_engine() {
         };
         same(&strip(local), &strip(spark), c[0]);
     }
+}
+
+/// The planted anomalies of issue 5 (every kind, the MAD = 0 fallback,
+/// a spend spike): the outliers found on the cluster equal the local list.
+#[test]
+fn issue6_planted_anomalies_on_spark_equal_the_local_engine() {
+    let Some(remote) = remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let input = crate::anomalies::planted(dir.path());
+    let lake = dir.path().join("lake");
+    let o = run(&[
+        "ingest",
+        input.to_str().unwrap(),
+        "-o",
+        lake.to_str().unwrap(),
+        "--partition",
+        "day",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut args = vec!["anomalies", lake.to_str().unwrap(), "--by", "route"];
+    args.extend(crate::anomalies::PLANTED_DAY);
+    args.extend(["--format", "json", "-q"]);
+    let mut local = json(&args);
+    args.extend(["--engine", "spark", "--remote", &remote]);
+    let mut spark = json(&args);
+    let kinds: Vec<&str> = local["tables"]["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["token_outlier", "agent_loop", "spend_spike"] {
+        assert!(kinds.contains(&kind), "{kind}: {kinds:?}");
+    }
+    local["meta"] = Value::Null;
+    spark["meta"] = Value::Null;
+    same(&local, &spark, "anomalies");
 }
 
 /// Drift and compare with enough values for every statistic (the planted
