@@ -123,8 +123,8 @@ pub struct ReportArgs {
     #[arg(long, env = "SPARK_REMOTE", value_name = "URL")]
     pub remote: Option<String>,
     /// Refuse a query returning more than N rows (reports bring back aggregates, never spans;
-    /// default 1000000 on remote engines, none locally); with a cap, per-trace outliers are
-    /// found in the engine
+    /// default 1000000 on Spark and on a streamed Parquet input, none in memory); with a cap,
+    /// per-trace outliers are found in the engine
     #[arg(long, value_name = "N")]
     pub max_rows: Option<usize>,
     /// Output format

@@ -76,6 +76,19 @@ fn open_engine(
     if a.engine == crate::cli::EngineArg::Spark {
         return spark_engine(a);
     }
+    if let Some(st) = frame::stream::open(&a.input.inputs, frame::stream::threshold())? {
+        let cap = a.max_rows.unwrap_or(crate::engine::ROW_CAP);
+        return Ok((
+            Box::new(LocalEngine::streamed(st.spans, st.evals, cap)),
+            format!(
+                "{} file(s), {} spans, streamed from Parquet (over {} spans: log-bucket \
+                 percentiles, spans not deduplicated across files)",
+                st.files,
+                st.span_rows,
+                frame::stream::threshold()
+            ),
+        ));
+    }
     let opts = ctx.load_options(&a.input)?;
     let ds = frame::load(&a.input.inputs, &opts)?;
     let rejected = ds.rejected();
@@ -107,7 +120,7 @@ fn spark_engine(a: &ReportArgs) -> Result<(Box<dyn Engine>, String)> {
             "give --remote sc://HOST:PORT or set SPARK_REMOTE",
         )
     })?;
-    let cap = a.max_rows.unwrap_or(crate::engine::spark::ROW_CAP);
+    let cap = a.max_rows.unwrap_or(crate::engine::ROW_CAP);
     let engine = crate::engine::spark::SparkEngine::connect(remote, &a.input.inputs, cap)?;
     Ok((
         Box::new(engine),

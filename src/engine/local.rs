@@ -1,6 +1,9 @@
-//! The local engine: polars' SQL context over the in-memory canonical
-//! tables. Percentiles are exact by default (`pbucket(x)` keeps the value
-//! itself); `--percentiles log-bucket` answers them as a remote engine does.
+//! The local engine: polars' SQL context over the canonical tables, held
+//! in memory or (large `spanlens ingest` Parquet, `frame::stream`) scanned
+//! lazily by polars' streaming engine query by query. Percentiles are exact
+//! by default in memory (`pbucket(x)` keeps the value itself);
+//! `--percentiles log-bucket`, and every streamed run, answer them from
+//! log-bucket histograms as a remote engine does.
 
 use polars::prelude::*;
 use polars::sql::SQLContext;
@@ -11,9 +14,20 @@ use super::{Engine, PercentileMethod};
 use crate::error::{Error, Result};
 use crate::frame::schema as col;
 
+/// Where the span and eval tables are.
+enum Tables {
+    Memory {
+        spans: DataFrame,
+        evals: DataFrame,
+    },
+    Streamed {
+        spans: Box<LazyFrame>,
+        evals: Box<LazyFrame>,
+    },
+}
+
 pub struct LocalEngine {
-    spans: DataFrame,
-    evals: DataFrame,
+    tables: Tables,
     small: Vec<(String, DataFrame)>,
     method: PercentileMethod,
     row_cap: Option<usize>,
@@ -22,11 +36,26 @@ pub struct LocalEngine {
 impl LocalEngine {
     pub fn new(spans: DataFrame, evals: DataFrame) -> LocalEngine {
         LocalEngine {
-            spans,
-            evals,
+            tables: Tables::Memory { spans, evals },
             small: Vec::new(),
             method: PercentileMethod::Exact,
             row_cap: None,
+        }
+    }
+
+    /// Over lazy scans (`frame::stream`): each query runs on polars'
+    /// streaming engine, percentiles come from log buckets, and a query
+    /// returns at most `cap` rows (`--max-rows`, default
+    /// [`super::ROW_CAP`]), so per-trace work stays in the engine.
+    pub fn streamed(spans: LazyFrame, evals: LazyFrame, cap: usize) -> LocalEngine {
+        LocalEngine {
+            tables: Tables::Streamed {
+                spans: Box::new(spans),
+                evals: Box::new(evals),
+            },
+            small: Vec::new(),
+            method: PercentileMethod::LogBucket,
+            row_cap: Some(cap),
         }
     }
 
@@ -49,22 +78,39 @@ impl LocalEngine {
     /// price table on it (concatenating three columns per row per query
     /// cost more than the join).
     fn add_model_key(&mut self) -> Result<()> {
-        if self.spans.get_column_index(MODEL_KEY).is_some() {
-            return Ok(());
+        let expr = format!("SELECT *, {} AS {MODEL_KEY} FROM spans", model_key_sql());
+        match &mut self.tables {
+            Tables::Memory { spans, .. } => {
+                if spans.get_column_index(MODEL_KEY).is_some() {
+                    return Ok(());
+                }
+                let mut ctx = SQLContext::new();
+                ctx.register("spans", spans.clone().lazy());
+                let key = ctx
+                    .execute(&expr)
+                    .and_then(|lf| lf.select([polars::prelude::col(MODEL_KEY)]).collect())
+                    .and_then(|df| df.column(MODEL_KEY).cloned())
+                    .map_err(|e| engine_err("modelkey()", e))?;
+                spans
+                    .with_column(key)
+                    .map_err(|e| engine_err("modelkey()", e))?;
+            }
+            Tables::Streamed { spans, .. } => {
+                // a lazy column: computed by each query that reads it
+                let has = spans
+                    .collect_schema()
+                    .map_err(|e| engine_err("modelkey()", e))?
+                    .contains(MODEL_KEY);
+                if has {
+                    return Ok(());
+                }
+                let mut ctx = SQLContext::new();
+                ctx.register("spans", (**spans).clone());
+                **spans = ctx
+                    .execute(&expr)
+                    .map_err(|e| engine_err("modelkey()", e))?;
+            }
         }
-        let mut ctx = SQLContext::new();
-        ctx.register("spans", self.spans.clone().lazy());
-        let key = ctx
-            .execute(&format!(
-                "SELECT {} AS {MODEL_KEY} FROM spans",
-                model_key_sql()
-            ))
-            .and_then(|lf| lf.collect())
-            .and_then(|df| df.column(MODEL_KEY).cloned())
-            .map_err(|e| engine_err("modelkey()", e))?;
-        self.spans
-            .with_column(key)
-            .map_err(|e| engine_err("modelkey()", e))?;
         Ok(())
     }
 }
@@ -78,7 +124,12 @@ fn engine_err(query: &str, e: PolarsError) -> Error {
 
 /// The value of attribute `key` on every span (null where absent).
 pub fn attr_column(spans: &DataFrame, key: &str, name: &str) -> PolarsResult<Column> {
-    let ca = spans.column(col::ATTRS)?.list()?;
+    attr_values(spans.column(col::ATTRS)?, key, name)
+}
+
+/// [`attr_column`] over an `attrs` column (also as a lazy expression).
+fn attr_values(attrs: &Column, key: &str, name: &str) -> PolarsResult<Column> {
+    let ca = attrs.list()?;
     let mut out: Vec<Option<&str>> = Vec::with_capacity(ca.len());
     for arr in ca.downcast_iter() {
         let arr: &ListArray<i64> = arr;
@@ -111,7 +162,10 @@ pub fn attr_column(spans: &DataFrame, key: &str, name: &str) -> PolarsResult<Col
 
 impl Engine for LocalEngine {
     fn name(&self) -> &'static str {
-        "local"
+        match self.tables {
+            Tables::Memory { .. } => "local",
+            Tables::Streamed { .. } => "local (streaming)",
+        }
     }
 
     fn dialect(&self) -> Dialect {
@@ -123,11 +177,24 @@ impl Engine for LocalEngine {
     }
 
     fn last_start_ns(&mut self) -> Result<Option<i64>> {
-        Ok(self
-            .spans
-            .column(col::START_NS)
-            .ok()
-            .and_then(|c| c.i64().ok().and_then(|ca| ca.max())))
+        match &self.tables {
+            Tables::Memory { spans, .. } => Ok(spans
+                .column(col::START_NS)
+                .ok()
+                .and_then(|c| c.i64().ok().and_then(|ca| ca.max()))),
+            Tables::Streamed { spans, .. } => {
+                let df = spans
+                    .clone()
+                    .select([polars::prelude::col(col::START_NS).max()])
+                    .collect_with_engine(polars::prelude::Engine::Streaming)
+                    .map(|r| r.unwrap_single())
+                    .map_err(|e| engine_err("the newest span start", e))?;
+                Ok(df
+                    .column(col::START_NS)
+                    .ok()
+                    .and_then(|c| c.i64().ok().and_then(|ca| ca.get(0))))
+            }
+        }
     }
 
     fn register(&mut self, name: &str, table: DataFrame) -> Result<()> {
@@ -152,6 +219,40 @@ impl Engine for LocalEngine {
 }
 
 impl LocalEngine {
+    /// The `spans` table with the attribute columns `__attr_N` of `keys`.
+    fn spans_with(&self, keys: &[String]) -> PolarsResult<LazyFrame> {
+        match &self.tables {
+            Tables::Memory { spans, .. } => {
+                let mut out = spans.clone();
+                for (i, k) in keys.iter().enumerate() {
+                    out.with_column(attr_column(spans, k, &format!("__attr_{i}"))?)?;
+                }
+                Ok(out.lazy())
+            }
+            Tables::Streamed { spans, .. } => {
+                let cols: Vec<Expr> = keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| {
+                        let (k, name) = (k.clone(), format!("__attr_{i}"));
+                        let out = name.clone();
+                        polars::prelude::col(col::ATTRS)
+                            .map(
+                                move |c| attr_values(&c, &k, &name),
+                                |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
+                            )
+                            .alias(out)
+                    })
+                    .collect();
+                Ok(if cols.is_empty() {
+                    (**spans).clone()
+                } else {
+                    (**spans).clone().with_columns(cols)
+                })
+            }
+        }
+    }
+
     fn run_all(&mut self, queries: &[Expanded]) -> Result<Vec<DataFrame>> {
         if queries.iter().any(|q| q.sql.contains(MODEL_KEY)) {
             self.add_model_key()?;
@@ -160,7 +261,10 @@ impl LocalEngine {
         // `spans` plan, so polars computes their common subplans (the
         // `{{spans}}` derived table of one scope) once per batch.
         let mut contexts: Vec<(&[String], SQLContext)> = Vec::new();
-        let evals = self.evals.clone().lazy();
+        let evals = match &self.tables {
+            Tables::Memory { evals, .. } => evals.clone().lazy(),
+            Tables::Streamed { evals, .. } => (**evals).clone(),
+        };
         let mut plans = Vec::with_capacity(queries.len());
         for q in queries {
             let at = match contexts
@@ -169,14 +273,11 @@ impl LocalEngine {
             {
                 Some(i) => i,
                 None => {
-                    let mut spans = self.spans.clone();
-                    for (i, k) in q.attr_keys.iter().enumerate() {
-                        let c = attr_column(&self.spans, k, &format!("__attr_{i}"))
-                            .map_err(|e| engine_err(&q.name, e))?;
-                        spans.with_column(c).map_err(|e| engine_err(&q.name, e))?;
-                    }
+                    let spans = self
+                        .spans_with(&q.attr_keys)
+                        .map_err(|e| engine_err(&q.name, e))?;
                     let ctx = SQLContext::new();
-                    ctx.register("spans", spans.lazy());
+                    ctx.register("spans", spans);
                     ctx.register("evals", evals.clone());
                     for (n, t) in &self.small {
                         ctx.register(n, t.clone().lazy());
@@ -190,6 +291,28 @@ impl LocalEngine {
                 .execute(&q.sql)
                 .map_err(|e| engine_err(&q.name, e))?;
             plans.push(lf.logical_plan);
+        }
+        if let Tables::Streamed { .. } = self.tables {
+            // one streaming query at a time: each scans only what it reads,
+            // and no shared subplan is cached whole in memory
+            let mut out = Vec::with_capacity(plans.len());
+            for (p, q) in plans.into_iter().zip(queries) {
+                let t = std::time::Instant::now();
+                out.push(
+                    LazyFrame::from(p)
+                        .collect_with_engine(polars::prelude::Engine::Streaming)
+                        .map(|r| r.unwrap_single())
+                        .map_err(|e| engine_err(&q.name, e))?,
+                );
+                if crate::timing::per_query() {
+                    eprintln!(
+                        "spanlens: timing: query {:<24} {:>8.3} s (streaming)",
+                        q.name,
+                        t.elapsed().as_secs_f64()
+                    );
+                }
+            }
+            return Ok(out);
         }
         if crate::timing::per_query() {
             let mut out = Vec::with_capacity(plans.len());

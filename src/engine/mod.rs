@@ -77,6 +77,10 @@ pub trait Engine {
     }
 }
 
+/// The default cap of the rows one query may return on engines that cap
+/// them (Spark, a streamed input): reports bring back aggregates.
+pub const ROW_CAP: usize = 1_000_000;
+
 /// The refusal of a query that returned more than `cap` rows.
 pub fn too_many_rows(query: &str, cap: usize, engine: &str) -> crate::error::Error {
     crate::error::Error::usage(

@@ -15,10 +15,6 @@ use crate::error::{Error, Result};
 use crate::frame::schema as col;
 use crate::window::{Window, NS_PER_DAY};
 
-/// Rows a query may return: aggregates are per cohort, bucket or model;
-/// more means the query reads raw spans back.
-pub const ROW_CAP: usize = 1_000_000;
-
 pub struct SparkEngine {
     session: SparkSession,
     /// `spans` has a `day=YYYY-MM-DD` partition column (ingest --partition day)

@@ -6,6 +6,7 @@ pub mod build;
 pub mod inherit;
 pub mod row;
 pub mod schema;
+pub mod stream;
 pub mod summary;
 
 use ahash::AHashSet;

@@ -305,6 +305,46 @@ fn issue7_fifo_input() {
     assert_eq!(v["spans"], 3);
 }
 
+/// An input this user may not read: exit 3 naming the file, with the
+/// permission hint. Root reads anything, so as root the binary runs as
+/// `nobody` (setpriv) from a directory that user can enter.
+#[test]
+fn issue7_unreadable_input_names_the_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    mode(dir.path(), 0o755).unwrap();
+    let bin = dir.path().join("spanlens");
+    std::fs::copy(env!("CARGO_BIN_EXE_spanlens"), &bin).unwrap();
+    mode(&bin, 0o755).unwrap();
+    let good = dir.path().join("good.jsonl");
+    let secret = dir.path().join("secret.jsonl");
+    for p in [&good, &secret] {
+        std::fs::write(p, format!("{}\n", flat(1, json!({})))).unwrap();
+    }
+    mode(&good, 0o644).unwrap();
+    mode(&secret, 0o000).unwrap();
+    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
+    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        std::process::Command::new(&bin)
+    };
+    let o = cmd
+        .current_dir(dir.path())
+        .args(["inspect", "good.jsonl", "secret.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("spanlens: error: secret.jsonl"), "{e}");
+    assert!(e.contains("not readable by this user"), "{e}");
+}
+
 /// Degenerate data: a window with no spans, a cohort of one span, equal
 /// latencies (MAD = 0), one category, no eval labels: every report runs
 /// and says what it could not compute instead of failing.

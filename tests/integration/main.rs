@@ -8,10 +8,12 @@ mod common;
 mod drift_compare;
 mod faults;
 mod fixtures;
+mod fuzz_corpus;
 mod hostile;
 mod nightly;
 mod properties;
 mod real_exports;
 mod reports;
+mod scale;
 #[cfg(feature = "spark")]
 mod spark;
