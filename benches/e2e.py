@@ -31,8 +31,10 @@ def setup(formats=("otlp", "flat")):
         sh([sys.executable, "-m", "venv", str(VENV)])
     sh([str(VENV / "bin" / "pip"), "install", "-q", "duckdb", "tracelift"])
     features = os.environ.get("SPANLENS_FEATURES")
-    sh(["cargo", "build", "--release", "--quiet", "--bin", "spanlens", "--bin", "spanlens-gen",
-        *(["--features", features] if features else [])], cwd=ROOT)
+    # BENCH_NO_BUILD=1: measure the binaries already in CARGO_TARGET_DIR
+    if os.environ.get("BENCH_NO_BUILD") != "1":
+        sh(["cargo", "build", "--release", "--quiet", "--bin", "spanlens", "--bin", "spanlens-gen",
+            *(["--features", features] if features else [])], cwd=ROOT)
     DATA.mkdir(exist_ok=True)
     files = {}
     for fmt, ext in [("otlp", "otlp.jsonl"), ("flat", "jsonl")]:

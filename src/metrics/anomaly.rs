@@ -601,8 +601,8 @@ fn read_outliers(r: &Rows, nk: usize) -> Result<Traces> {
             stats: std::array::from_fn(|m| {
                 let (n, med, mad, dev) = &cols[m];
                 match (med[i], mad[i], dev[i]) {
+                    // (costs were rounded in SQL as the local path rounds them)
                     (Some(med), Some(mad), Some(dev)) if n[i] > 0 => {
-                        let med = if m == 0 { super::settle(med) } else { med };
                         Some((Robust::from_parts(med, mad, dev), n[i] as usize))
                     }
                     _ => None,
