@@ -69,8 +69,12 @@ fn kind(path: &Path) -> Kind {
     let Ok(f) = File::open(path) else {
         return Kind::Other;
     };
-    let mut r = ParquetReader::new(f);
-    let (Ok(schema), Ok(rows)) = (r.schema(), r.num_rows()) else {
+    // (a corrupt footer: the loader reports it)
+    let footer = crate::ingest::parquet::read_guarded(path, || {
+        let mut r = ParquetReader::new(f);
+        Ok((r.schema()?, r.num_rows()?))
+    });
+    let Ok((schema, rows)) = footer else {
         return Kind::Other;
     };
     let schema = Schema::from_arrow_schema(&schema);

@@ -30,7 +30,7 @@ fn bad(path: &Path, e: impl std::fmt::Display) -> Error {
 
 pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<()> {
     let f = File::open(path).map_err(|e| Error::input_io(path, &e))?;
-    let df = ParquetReader::new(f).finish().map_err(|e| bad(path, e))?;
+    let df = read_guarded(path, || ParquetReader::new(f).finish())?;
     let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
     chunk.stats.records += df.height() as u64;
 
@@ -121,6 +121,20 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
     };
     read_rows(&df, chunk);
     Ok(())
+}
+
+/// Run a polars Parquet read, turning its panics on a corrupt file into an
+/// error naming the file: polars' footer decoder unwraps some malformed
+/// Thrift fields (found by the parquet_file fuzz target).
+pub fn read_guarded<T>(path: &Path, read: impl FnOnce() -> PolarsResult<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(r) => r.map_err(|e| bad(path, e)),
+        Err(_) => Err(Error::input(
+            path,
+            "a corrupt Parquet file (its footer does not decode)",
+            "re-create it, e.g. with `spanlens ingest`",
+        )),
+    }
 }
 
 /// Token counts outside 0..=MAX_COUNT (a canonical table written by

@@ -176,7 +176,7 @@ fn rate(obj: &serde_json::Map<String, Value>, key: &str) -> Option<f64> {
     obj.get(key).and_then(Value::as_f64)
 }
 
-/// The first rate of `p` that is negative or not finite, as text.
+/// The first rate of `p` that is negative, not finite or above [`MAX_RATE`], as text.
 fn bad_rate(p: &ModelPrice) -> Option<String> {
     std::iter::once(&p.base)
         .chain(p.tiers.iter().map(|t| &t.rates))
@@ -190,9 +190,15 @@ fn bad_rate(p: &ModelPrice) -> Option<String> {
             ]
         })
         .flatten()
-        .find(|x| !x.is_finite() || *x < 0.0)
-        .map(|x| x.to_string())
+        .find(|x| !(0.0..=MAX_RATE).contains(x))
+        .map(|x| format!("{x:?}"))
 }
+
+/// The most a token may cost, USD: a thousand times the dearest list price
+/// (o1-pro output, $600 per million tokens = 6e-4), and small enough that
+/// no span's cost (counts below 2^32 per kind) can overflow to infinity
+/// (found by the price_table fuzz target: a 1e307 cache rate).
+pub const MAX_RATE: f64 = 1.0;
 
 /// Base or tier rates: `suffix` is "" or "_above_200k_tokens".
 fn rates_with(
@@ -387,7 +393,7 @@ impl PriceTable {
             };
             if let Some(bad) = bad_rate(&price) {
                 return Err(format!(
-                    "`{key}`: {bad} is not a price (USD per token must be a finite number >= 0)"
+                    "`{key}`: {bad} is not a price (USD per token must be a number from 0 to {MAX_RATE})"
                 ));
             }
             if let Some(m) = v.get("match").and_then(Value::as_str) {
@@ -544,7 +550,15 @@ mod tests {
                 br#"{"m": {"input_cost_per_token": 1e-6, "output_cost_per_token": -2e-6}}"#,
             )
             .unwrap_err();
-        assert!(e.contains("`m`") && e.contains("-0.000002"), "{e}");
+        assert!(e.contains("`m`") && e.contains("-2e-6"), "{e}");
+        // fuzz/regressions/price_table: a finite rate so large a span's cost overflows
+        let e = t
+            .add(
+                "huge.json",
+                br#"{"m": {"input_cost_per_token": 0, "cache_read_input_token_cost": 1e307}}"#,
+            )
+            .unwrap_err();
+        assert!(e.contains("1e307 is not a price"), "{e}");
         let e = t
             .add(
                 "neg.json",
