@@ -61,20 +61,10 @@ pub fn load(args: &[String], opts: &LoadOptions) -> Result<Dataset> {
     let mut expanded = source::expand(args)?;
     let mut extra = Vec::new();
     for i in &expanded.inputs {
-        if let Some(p) = i.path() {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if let Some(stem) = name
-                .strip_suffix(".parquet")
-                .filter(|s| !s.ends_with(".evals"))
-            {
-                let sib = p.with_file_name(format!("{stem}.evals.parquet"));
-                let sib_input = Input::Path(sib.clone());
-                if sib.is_file()
-                    && !expanded.inputs.contains(&sib_input)
-                    && !extra.contains(&sib_input)
-                {
-                    extra.push(sib_input);
-                }
+        if let Some(sib) = i.path().and_then(evals_sibling) {
+            let sib_input = Input::Path(sib);
+            if !expanded.inputs.contains(&sib_input) && !extra.contains(&sib_input) {
+                extra.push(sib_input);
             }
         }
     }
@@ -116,6 +106,16 @@ pub fn load(args: &[String], opts: &LoadOptions) -> Result<Dataset> {
         }
     }
     Ok(ds)
+}
+
+/// The evals file `spanlens ingest` writes beside a spans file
+/// (`x.parquet` -> `x.evals.parquet`), when it exists.
+pub fn evals_sibling(p: &std::path::Path) -> Option<std::path::PathBuf> {
+    let name = p.file_name()?.to_str()?;
+    let stem = name
+        .strip_suffix(".parquet")
+        .filter(|s| !s.ends_with(".evals"))?;
+    Some(p.with_file_name(format!("{stem}.evals.parquet"))).filter(|sib| sib.is_file())
 }
 
 fn make_progress(inputs: &[Input], enabled: bool) -> Option<indicatif::ProgressBar> {

@@ -107,12 +107,11 @@ pub fn open(args: &[String], bound: u64) -> Result<Option<Streamed>> {
                 rows += n;
                 spans.push((p.clone(), schema));
                 // the evals beside a spans file, as the loader reads them
-                let sib = p.with_extension("evals.parquet");
-                if sib.is_file()
-                    && !evals.contains(&sib)
-                    && !expanded.inputs.contains(&Input::Path(sib.clone()))
-                {
-                    evals.push(sib);
+                if let Some(sib) = super::evals_sibling(p) {
+                    if !evals.contains(&sib) && !expanded.inputs.contains(&Input::Path(sib.clone()))
+                    {
+                        evals.push(sib);
+                    }
                 }
             }
             Kind::Evals => evals.push(p.clone()),

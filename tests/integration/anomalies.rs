@@ -274,12 +274,7 @@ fn issue5_planted_anomalies_are_listed_and_the_control_is_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let input = planted(dir.path());
     let input = input.to_str().unwrap();
-    let day = [
-        "--baseline",
-        "2026-01-01..2026-01-08",
-        "--current",
-        "2026-01-08..2026-01-09",
-    ];
+    let day = PLANTED_DAY;
     let v = anomalies(input, &day);
     let hour = |h: i64| D8 + h * HOUR_NS;
     let at = |h: i64, m: i64| hour(h) + m * MIN_NS + 45_000_000_000;

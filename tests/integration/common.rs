@@ -206,3 +206,31 @@ pub fn same(a: &Value, b: &Value, at: &str) {
         _ => assert_eq!(a, b, "{at}"),
     }
 }
+
+/// `spanlens ingest INPUT -o OUT EXTRA... -q`, asserted to succeed.
+pub fn ingest_ok(input: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "ingest",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    args.push("-q");
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// A report's JSON without its meta lines (and its sections'), which name
+/// the engine and the inputs: what must equal across engines.
+pub fn without_meta(mut v: Value) -> Value {
+    if let Some(m) = v.get_mut("meta") {
+        *m = Value::Null;
+    }
+    if let Some(s) = v.get_mut("sections").and_then(Value::as_object_mut) {
+        for (_, sec) in s.iter_mut() {
+            sec["meta"] = Value::Null;
+        }
+    }
+    v
+}

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::common::{bin, root, run, same, stderr};
+use crate::common::{bin, ingest_ok, root, same, stderr, without_meta};
 
 fn report(args: &[&str], stream: bool) -> Value {
     let mut c = bin();
@@ -23,37 +23,14 @@ fn report(args: &[&str], stream: bool) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-/// Every section's tables and findings (the meta lines name the engine).
-fn body(mut v: Value) -> Value {
-    if let Some(m) = v.get_mut("meta") {
-        *m = Value::Null;
-    }
-    if let Some(s) = v.get_mut("sections").and_then(Value::as_object_mut) {
-        for (_, sec) in s.iter_mut() {
-            sec["meta"] = Value::Null;
-        }
-    }
-    v
-}
-
 #[test]
 fn issue7_streamed_parquet_equals_the_in_memory_engine() {
     let dir = tempfile::tempdir().unwrap();
     let example = root().join("fixtures/example/export.otlp.jsonl.gz");
     let lake = dir.path().join("lake");
     let file = dir.path().join("spans.parquet");
-    for (out, extra) in [(&lake, vec!["--partition", "day"]), (&file, vec![])] {
-        let mut args = vec![
-            "ingest",
-            example.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "-q",
-        ];
-        args.extend(extra);
-        let o = run(&args);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    }
+    ingest_ok(&example, &lake, &["--partition", "day"]);
+    ingest_ok(&example, &file, &[]);
     let config = root().join("fixtures/example/spanlens.toml");
     let config = config.to_str().unwrap();
     for input in [lake.to_str().unwrap(), file.to_str().unwrap()] {
@@ -90,8 +67,8 @@ fn issue7_streamed_parquet_equals_the_in_memory_engine() {
                 assert!(engine.starts_with("local (streaming)"), "{c:?}: {engine}");
             }
             same(
-                &body(report(&memory, false)),
-                &body(streamed),
+                &without_meta(report(&memory, false)),
+                &without_meta(streamed),
                 &format!("{input} {}", c[0]),
             );
         }

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::common::{root, run, same, stderr};
+use crate::common::{ingest_ok, root, run, same, stderr, without_meta};
 
 fn remote() -> Option<String> {
     match std::env::var("SPARK_REMOTE") {
@@ -35,19 +35,8 @@ fn json(args: &[&str]) -> Value {
 /// The bundled example ingested as a day-partitioned lake in `dir`.
 fn example_lake(dir: &std::path::Path) -> std::path::PathBuf {
     let lake = dir.join("lake");
-    let o = run(&[
-        "ingest",
-        root()
-            .join("fixtures/example/export.otlp.jsonl.gz")
-            .to_str()
-            .unwrap(),
-        "-o",
-        lake.to_str().unwrap(),
-        "--partition",
-        "day",
-        "-q",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let example = root().join("fixtures/example/export.otlp.jsonl.gz");
+    ingest_ok(&example, &lake, &["--partition", "day"]);
     lake
 }
 
@@ -83,19 +72,7 @@ fn issue6_every_report_on_spark_equals_the_local_engine() {
         let mut on_spark = args.clone();
         on_spark.extend(["--engine", "spark", "--remote", &remote]);
         let spark = json(&on_spark);
-        let strip = |mut v: Value| -> Value {
-            // the meta lines name the engine and the inputs
-            if let Some(m) = v.get_mut("meta") {
-                *m = Value::Null;
-            }
-            if let Some(s) = v.get_mut("sections").and_then(Value::as_object_mut) {
-                for (_, sec) in s.iter_mut() {
-                    sec["meta"] = Value::Null;
-                }
-            }
-            v
-        };
-        same(&strip(local), &strip(spark), c[0]);
+        same(&without_meta(local), &without_meta(spark), c[0]);
     }
 }
 
@@ -107,22 +84,13 @@ fn issue6_planted_anomalies_on_spark_equal_the_local_engine() {
     let dir = tempfile::tempdir().unwrap();
     let input = crate::anomalies::planted(dir.path());
     let lake = dir.path().join("lake");
-    let o = run(&[
-        "ingest",
-        input.to_str().unwrap(),
-        "-o",
-        lake.to_str().unwrap(),
-        "--partition",
-        "day",
-        "-q",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    ingest_ok(&input, &lake, &["--partition", "day"]);
     let mut args = vec!["anomalies", lake.to_str().unwrap(), "--by", "route"];
     args.extend(crate::anomalies::PLANTED_DAY);
     args.extend(["--format", "json", "-q"]);
-    let mut local = json(&args);
+    let local = json(&args);
     args.extend(["--engine", "spark", "--remote", &remote]);
-    let mut spark = json(&args);
+    let spark = json(&args);
     let kinds: Vec<&str> = local["tables"]["anomalies"]
         .as_array()
         .unwrap()
@@ -132,9 +100,7 @@ fn issue6_planted_anomalies_on_spark_equal_the_local_engine() {
     for kind in ["token_outlier", "agent_loop", "spend_spike"] {
         assert!(kinds.contains(&kind), "{kind}: {kinds:?}");
     }
-    local["meta"] = Value::Null;
-    spark["meta"] = Value::Null;
-    same(&local, &spark, "anomalies");
+    same(&without_meta(local), &without_meta(spark), "anomalies");
 }
 
 /// Drift and compare with enough values for every statistic (the planted
@@ -145,16 +111,7 @@ fn issue6_drift_and_compare_statistics_equal_on_spark() {
     let dir = tempfile::tempdir().unwrap();
     let input = crate::drift_compare::planted(dir.path());
     let lake = dir.path().join("lake");
-    let o = run(&[
-        "ingest",
-        input.to_str().unwrap(),
-        "-o",
-        lake.to_str().unwrap(),
-        "--partition",
-        "day",
-        "-q",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    ingest_ok(&input, &lake, &["--partition", "day"]);
     let lake = lake.to_str().unwrap();
     let windows = [
         "--baseline",
@@ -186,14 +143,7 @@ fn issue6_a_query_pulling_raw_spans_is_refused() {
     let Some(remote) = remote() else { return };
     let dir = tempfile::tempdir().unwrap();
     let pq = dir.path().join("spans.parquet");
-    let o = run(&[
-        "ingest",
-        root().join("fixtures/tiny/cost.jsonl").to_str().unwrap(),
-        "-o",
-        pq.to_str().unwrap(),
-        "-q",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    ingest_ok(&root().join("fixtures/tiny/cost.jsonl"), &pq, &[]);
     // a user query returning one row per span (6 spans)
     let sql = dir.path().join("raw.sql");
     std::fs::write(&sql, "SELECT span_id FROM {{spans}} s").unwrap();
@@ -310,17 +260,7 @@ fn issue6_several_inputs_are_one_table() {
         ),
         ("fixtures/tiny/cost.jsonl", &pq, vec![]),
     ] {
-        let input = root().join(input);
-        let mut args = vec![
-            "ingest",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "-q",
-        ];
-        args.extend(extra);
-        let o = run(&args);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        ingest_ok(&root().join(input), out, &extra);
     }
     let (lake, pq) = (lake.to_str().unwrap(), pq.to_str().unwrap());
     for cmd in ["slo", "cost"] {
