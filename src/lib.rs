@@ -23,6 +23,7 @@ pub mod error;
 pub mod exit;
 pub mod frame;
 pub mod gate;
+pub mod guard;
 pub mod ingest;
 pub mod metrics;
 pub mod output;

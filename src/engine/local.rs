@@ -115,10 +115,87 @@ impl LocalEngine {
     }
 }
 
+/// The optimizations of a streamed query, without common subplan
+/// elimination: a scan shared by two branches feeds them through a buffer
+/// that holds every row the slower branch has not read yet, and a join
+/// branch reads nothing until its build side is done. So a self-join of the
+/// spans (per-trace aggregates joined back, the two halves of an eval
+/// attribution) held most of its probe side. Each branch now reads the
+/// Parquet itself, which costs a second scan of a few columns.
+fn no_shared_scans() -> OptFlags {
+    let mut f = OptFlags::default();
+    f.set(OptFlags::COMM_SUBPLAN_ELIM, false);
+    f
+}
+
+/// Every equi-join of a streamed query builds its hash table on the right
+/// side. The templates keep the smaller side of each join on the right (the
+/// price table, the evaluations, per-cohort or per-trace aggregates; see
+/// queries/README.md). Left to choose, polars' streaming join first buffers
+/// up to 10M rows of each side to sample their sizes (POLARS_JOIN_SAMPLE_LIMIT),
+/// which was most of the peak memory of a streamed report, and with both
+/// sides that long it can pick the spans side.
+fn build_right(plan: &mut DslPlan) {
+    use polars::prelude::JoinBuildSide;
+    use std::sync::Arc;
+    match plan {
+        DslPlan::Join {
+            input_left,
+            input_right,
+            options,
+            ..
+        } => {
+            let o = Arc::make_mut(options);
+            if o.args.build_side.is_none() && o.args.maintain_order == MaintainOrderJoin::None {
+                o.args.build_side = Some(JoinBuildSide::ForceRight);
+            }
+            build_right(Arc::make_mut(input_left));
+            build_right(Arc::make_mut(input_right));
+        }
+        DslPlan::Select { input, .. }
+        | DslPlan::GroupBy { input, .. }
+        | DslPlan::Filter { input, .. }
+        | DslPlan::Distinct { input, .. }
+        | DslPlan::Sort { input, .. }
+        | DslPlan::Slice { input, .. }
+        | DslPlan::HStack { input, .. }
+        | DslPlan::MatchToSchema { input, .. }
+        | DslPlan::MapFunction { input, .. }
+        | DslPlan::Sink { input, .. }
+        | DslPlan::Cache { input, .. } => build_right(Arc::make_mut(input)),
+        DslPlan::Union { inputs, .. }
+        | DslPlan::HConcat { inputs, .. }
+        | DslPlan::SinkMultiple { inputs } => inputs.iter_mut().for_each(build_right),
+        DslPlan::Gather { input, idxs, .. } => {
+            build_right(Arc::make_mut(input));
+            build_right(Arc::make_mut(idxs));
+        }
+        DslPlan::ExtContext { input, contexts } => {
+            build_right(Arc::make_mut(input));
+            contexts.iter_mut().for_each(build_right);
+        }
+        DslPlan::IR { dsl, node, .. } => {
+            // a conversion cached by an earlier call: convert the edited plan
+            *node = None;
+            build_right(Arc::make_mut(dsl));
+        }
+        // sources, and nodes the SQL front end does not produce
+        _ => {}
+    }
+}
+
 fn engine_err(query: &str, e: PolarsError) -> Error {
     Error::usage(
         format!("query {query} failed on the local engine: {e}"),
         "check the SQL of the template (polars SQL dialect); spanlens query --explain shows the expanded text",
+    )
+}
+
+fn streaming_panic(query: &str, msg: &str) -> Error {
+    Error::usage(
+        format!("query {query} failed in polars' streaming engine: {msg}"),
+        "rewrite the query (e.g. COUNT(col) for COUNT(*)), or raise SPANLENS_STREAM_SPANS above \
+         the input's span count to run it in memory",
     )
 }
 
@@ -296,14 +373,19 @@ impl LocalEngine {
             // one streaming query at a time: each scans only what it reads,
             // and no shared subplan is cached whole in memory
             let mut out = Vec::with_capacity(plans.len());
-            for (p, q) in plans.into_iter().zip(queries) {
+            for (mut p, q) in plans.into_iter().zip(queries) {
                 let t = std::time::Instant::now();
-                out.push(
+                build_right(&mut p);
+                let run = crate::guard::catch(|| {
                     LazyFrame::from(p)
+                        .with_optimizations(no_shared_scans())
                         .collect_with_engine(polars::prelude::Engine::Streaming)
                         .map(|r| r.unwrap_single())
-                        .map_err(|e| engine_err(&q.name, e))?,
-                );
+                });
+                out.push(match run {
+                    Ok(r) => r.map_err(|e| engine_err(&q.name, e))?,
+                    Err(msg) => return Err(streaming_panic(&q.name, &msg)),
+                });
                 if crate::timing::per_query() {
                     eprintln!(
                         "spanlens: timing: query {:<24} {:>8.3} s (streaming)",

@@ -121,44 +121,68 @@ pub fn open(args: &[String], bound: u64) -> Result<Option<Streamed>> {
     if spans.is_empty() || rows <= bound {
         return Ok(None);
     }
-    let mut span_scans = Vec::with_capacity(spans.len());
-    for (p, schema) in &spans {
-        span_scans.push(scan(p)?.select(span_exprs(schema)));
+    // One multi-file scan per distinct file schema (normally one for the
+    // whole input), read one after the other. A union of one scan per file
+    // runs every file at once in the streaming engine, each decoding its
+    // row groups ahead: memory then grows with the number of files (100M
+    // spans in 90 day files did not fit in 21 GiB). A multi-file scan
+    // bounds what it reads ahead, and an ordered union reads its inputs in
+    // turn.
+    let mut groups: Vec<(Schema, Vec<PathBuf>)> = Vec::new();
+    for (p, schema) in spans {
+        match groups.iter_mut().find(|(s, _)| *s == schema) {
+            Some((_, paths)) => paths.push(p),
+            None => groups.push((schema, vec![p])),
+        }
     }
-    let union = UnionArgs {
-        parallel: true,
+    let first = groups[0].1[0].clone();
+    let mut span_scans = Vec::with_capacity(groups.len());
+    for (schema, paths) in &groups {
+        span_scans.push(scan(paths)?.select(span_exprs(schema)));
+    }
+    let files = groups.iter().map(|(_, p)| p.len()).sum::<usize>() + evals.len();
+    let in_turn = UnionArgs {
+        parallel: false,
         rechunk: false,
+        maintain_order: true,
         ..Default::default()
     };
-    let spans_lf = concat(span_scans, union).map_err(|e| bad(&spans[0].0, e))?;
+    let spans_lf = concat(span_scans, in_turn).map_err(|e| bad(&first, e))?;
     let evals_lf = if evals.is_empty() {
         super::build::evals_frame(&[])
-            .map_err(|e| bad(&spans[0].0, e))?
+            .map_err(|e| bad(&first, e))?
             .lazy()
     } else {
+        // evals files share one schema (`spanlens ingest` writes them with
+        // the evals columns only), cast to the loader's types per file
         let mut scans = Vec::with_capacity(evals.len());
         for p in &evals {
-            scans.push(scan(p)?.select(eval_exprs()));
+            scans.push(scan(std::slice::from_ref(p))?.select(eval_exprs()));
         }
-        concat(scans, union).map_err(|e| bad(&evals[0], e))?
+        concat(scans, in_turn).map_err(|e| bad(&evals[0], e))?
     };
     Ok(Some(Streamed {
         spans: spans_lf,
         evals: evals_lf,
-        files: spans.len() + evals.len(),
+        files,
         span_rows: rows,
     }))
 }
 
-fn scan(path: &Path) -> Result<LazyFrame> {
-    let p = path.to_string_lossy();
+fn scan(paths: &[PathBuf]) -> Result<LazyFrame> {
     // the `day=` directories are not columns (the window filters on
-    // start_ns, which the row-group statistics prune)
+    // start_ns, which the row-group statistics prune); the paths are files
+    // already expanded, not globs
     let args = ScanArgsParquet {
         hive_options: HiveOptions::new_disabled(),
+        glob: false,
         ..Default::default()
     };
-    LazyFrame::scan_parquet(PlRefPath::new(p.as_ref()), args).map_err(|e| bad(path, e))
+    let sources = paths
+        .iter()
+        .map(|p| PlRefPath::new(p.to_string_lossy().as_ref()))
+        .collect();
+    LazyFrame::scan_parquet_files(sources, args).map_err(|e| bad(&paths[0], e))
 }
 
 /// The canonical columns with the loader's types, and token counts outside

@@ -125,9 +125,10 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
 
 /// Run a polars Parquet read, turning its panics on a corrupt file into an
 /// error naming the file: polars' footer decoder unwraps some malformed
-/// Thrift fields (found by the parquet_file fuzz target).
+/// Thrift fields (found by the parquet_file fuzz target). The panic prints
+/// nothing ([`crate::guard`]).
 pub fn read_guarded<T>(path: &Path, read: impl FnOnce() -> PolarsResult<T>) -> Result<T> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+    match crate::guard::catch(read) {
         Ok(r) => r.map_err(|e| bad(path, e)),
         Err(_) => Err(Error::input(
             path,
