@@ -4,7 +4,8 @@ Parquet (`spanlens ingest --partition day`), and at 10M from flat JSONL;
 wall time, peak RSS and throughput of the spanlens process, with DuckDB's
 DIY job (duckdb_reports + duckdb_drift_compare) on the same Parquet files
 in the same run. Sizes above 10M are several 10M lakes (seeds 7, 8, ...)
-read together; past 20M spans spanlens streams them (frame::stream).
+read together. spanlens runs streamed (frame::stream, `SPANLENS_STREAM_SPANS=0`)
+at every size, and in memory too up to 20M spans (past that it streams anyway).
 
 usage: python3 benches/scale.py [SIZE...]   (default 1000000 10000000 100000000)
 Needs /usr/bin/time; e2e.setup builds the release binaries (SPANLENS_FEATURES=spark
@@ -57,24 +58,31 @@ def main():
         out = e2e.DATA / "report-scale"
         report = [sl, "-q", "report", "--by", "route", *WINDOWS, "-o", str(out) + ".md",
                   "--out-dir", str(out)]
-        t, m = e2e.timed(report[:3] + [str(x) for x in ls] + report[3:])
+        cmd = report[:3] + [str(x) for x in ls] + report[3:]
+        # streamed at every size (the 100M path), and in memory where it fits
+        os.environ["SPANLENS_STREAM_SPANS"] = "0"
+        ts, ms = e2e.timed(cmd)
+        del os.environ["SPANLENS_STREAM_SPANS"]
+        t, m = e2e.timed(cmd) if n <= 2 * TEN_M else (None, None)
         glob = (f"{e2e.DATA}/lake-{TEN_M}*/spans/**/*.parquet" if n > TEN_M
                 else f"{ls[0]}/spans/**/*.parquet")
         t1, m1 = e2e.timed([py, str(e2e.BENCH / "duckdb_reports.sql.py"), "parquet", glob])
         t2, m2 = e2e.timed([py, str(e2e.BENCH / "duckdb_drift_compare.sql.py"), "parquet", glob,
                             "2026-01-01", "2026-01-08", "2026-01-09"])
-        rows.append((n, "Parquet", t, m, t1 + t2, max(m1, m2)))
+        rows.append((n, "Parquet, streamed", ts, ms, t1 + t2, max(m1, m2)))
+        if t is not None:
+            rows.append((n, "Parquet, in memory", t, m, t1 + t2, max(m1, m2)))
         if flat is not None and n == TEN_M:
             tj, mj = e2e.timed(report[:3] + [str(flat)] + report[3:])
             rows.append((n, "flat JSONL", tj, mj, None, None))
     print(f"\nspanlens report vs DuckDB DIY, median of {e2e.REPS}, {os.cpu_count()} cores")
-    print(f"{'spans':>12} {'input':10} {'spanlens s':>10} {'peak MiB':>9} {'Mspans/s':>9} "
+    print(f"{'spans':>12} {'input':18} {'spanlens s':>10} {'peak MiB':>9} {'Mspans/s':>9} "
           f"{'duckdb s':>9} {'peak MiB':>9} {'spanlens/duckdb':>15}")
     for n, kind, t, m, td, md in rows:
         ratio = f"{t / td:15.2f}" if td else f"{'':>15}"
         tds = f"{td:9.1f}" if td else f"{'':>9}"
         mds = f"{md:9.0f}" if md else f"{'':>9}"
-        print(f"{n:>12,} {kind:10} {t:10.1f} {m:9.0f} {n / t / 1e6:9.2f} {tds} {mds} {ratio}")
+        print(f"{n:>12,} {kind:18} {t:10.1f} {m:9.0f} {n / t / 1e6:9.2f} {tds} {mds} {ratio}")
 
 
 if __name__ == "__main__":

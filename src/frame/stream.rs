@@ -153,8 +153,8 @@ pub fn open(args: &[String], bound: u64) -> Result<Option<Streamed>> {
             .map_err(|e| bad(&first, e))?
             .lazy()
     } else {
-        // evals files share one schema (`spanlens ingest` writes them with
-        // the evals columns only), cast to the loader's types per file
+        // a scan per evals file, each cast to the loader's types (evals
+        // files are few and small beside the spans), read in turn
         let mut scans = Vec::with_capacity(evals.len());
         for p in &evals {
             scans.push(scan(std::slice::from_ref(p))?.select(eval_exprs()));

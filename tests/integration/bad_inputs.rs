@@ -345,6 +345,33 @@ fn issue7_unreadable_input_names_the_file() {
     assert!(e.contains("not readable by this user"), "{e}");
 }
 
+/// A Parquet file whose footer polars' decoder panics on (found by the
+/// parquet_file fuzz target, kept in fuzz/regressions): exit 3 naming the
+/// file with a hint, and none of polars' panic text or backtrace on stderr.
+#[test]
+fn issue7_corrupt_parquet_footer_is_an_input_error_without_panic_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let crash = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions/parquet_file/crash-6cfddb581eea84572faa259c99e4a34bdc641d44");
+    let path = dir.path().join("broken.parquet");
+    std::fs::copy(crash, &path).unwrap();
+    let o = run(&["inspect", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with(&format!("spanlens: error: {}", path.display())),
+        "{e}"
+    );
+    assert!(
+        e.contains("a corrupt Parquet file (its footer does not decode)"),
+        "{e}"
+    );
+    assert!(e.contains("hint: "), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    assert!(!e.contains("backtrace"), "{e}");
+    assert_eq!(e.lines().count(), 2, "{e}");
+}
+
 /// Degenerate data: a window with no spans, a cohort of one span, equal
 /// latencies (MAD = 0), one category, no eval labels: every report runs
 /// and says what it could not compute instead of failing.
