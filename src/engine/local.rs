@@ -421,3 +421,39 @@ impl LocalEngine {
         .map_err(|e| engine_err("(batch)", e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both joins of a nested plan (an inner join in a subquery, a left join
+    /// around it) build on the right after `build_right`, and the streamed
+    /// answer is unchanged.
+    #[test]
+    fn every_join_of_a_streamed_plan_builds_on_the_right() {
+        let big = df!("k" => [1i64, 2, 2, 3], "x" => [10i64, 20, 21, 30])
+            .unwrap()
+            .lazy();
+        let small = df!("k" => [2i64, 3], "y" => [200i64, 300]).unwrap().lazy();
+        let mut ctx = SQLContext::new();
+        ctx.register("big", big);
+        ctx.register("small", small);
+        let sql = "SELECT t.k, t.x, s2.y FROM (SELECT big.k, big.x FROM big JOIN small ON big.k = small.k) t \
+                   LEFT JOIN small s2 ON t.k = s2.k ORDER BY t.x";
+        let lf = ctx.execute(sql).unwrap();
+        let mut plan = lf.logical_plan.clone();
+        let forced = |p: &DslPlan| format!("{p:?}").matches("ForceRight").count();
+        assert_eq!(forced(&plan), 0);
+        build_right(&mut plan);
+        assert_eq!(forced(&plan), 2);
+        let out = LazyFrame::from(plan)
+            .with_optimizations(no_shared_scans())
+            .collect_with_engine(polars::prelude::Engine::Streaming)
+            .unwrap()
+            .unwrap_single();
+        let x: Vec<Option<i64>> = out.column("x").unwrap().i64().unwrap().iter().collect();
+        let y: Vec<Option<i64>> = out.column("y").unwrap().i64().unwrap().iter().collect();
+        assert_eq!(x, [Some(20), Some(21), Some(30)]);
+        assert_eq!(y, [Some(200), Some(200), Some(300)]);
+    }
+}
