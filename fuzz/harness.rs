@@ -9,6 +9,7 @@ use std::path::Path;
 use spanlens::config::Config;
 use spanlens::engine::{parse_condition, parse_key};
 use spanlens::frame::{assemble, load, LoadOptions};
+use spanlens::guard;
 use spanlens::ingest::aliases::AliasTable;
 use spanlens::ingest::resolve::{ResolveOptions, Resolver};
 use spanlens::ingest::scan::{Chunk, ScanOutput};
@@ -87,12 +88,10 @@ pub fn parquet_file(data: &[u8]) {
     };
     // polars' decoder panics on some corrupt footers; spanlens catches that
     // (`ingest::parquet::read_guarded`) and reports the file. libFuzzer's
-    // panic hook would abort even on a caught panic, so a quiet hook stands
-    // in while loading: a panic that escapes spanlens still crashes the run.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let loaded = std::panic::catch_unwind(|| load(&[path.to_string_lossy().into_owned()], &opts));
-    std::panic::set_hook(hook);
+    // panic hook would abort even on a caught panic, so the load runs inside
+    // `guard::catch`, whose hook stays quiet meanwhile and otherwise hands
+    // over to libFuzzer's: a panic that escapes spanlens still crashes the run.
+    let loaded = guard::catch(|| load(&[path.to_string_lossy().into_owned()], &opts));
     match loaded {
         Ok(Ok(ds)) => assert_eq!(ds.files.len(), 1),
         Ok(Err(e)) => assert!(!e.to_string().is_empty()),
