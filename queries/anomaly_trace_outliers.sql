@@ -1,6 +1,7 @@
 -- The per-trace robust z of statistics.md "Anomalies" computed where the
 -- data is, for engines that cap the rows a query returns: only the traces
--- of anomaly_traces (wrapped) past |robust z| 3.5 on cost, tokens, LLM
+-- of anomaly_traces ({{param:traces}} reads them, staged once as a table:
+-- t is read three times below) past |robust z| 3.5 on cost, tokens, LLM
 -- calls or duration come back, each with its cohort's trace count and, per
 -- metric, the values counted, the median, the MAD (median absolute
 -- deviation) and the mean absolute deviation from the median. Rust

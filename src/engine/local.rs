@@ -280,6 +280,19 @@ impl Engine for LocalEngine {
         Ok(())
     }
 
+    fn stage(&mut self, name: &str, query: &Expanded) -> Result<()> {
+        let table = self
+            .run_all(std::slice::from_ref(query))?
+            .pop()
+            .unwrap_or_default();
+        self.register(name, table)
+    }
+
+    fn unstage(&mut self, name: &str) -> Result<()> {
+        self.small.retain(|(n, _)| n != name);
+        Ok(())
+    }
+
     fn row_cap(&self) -> Option<usize> {
         self.row_cap
     }

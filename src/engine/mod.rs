@@ -66,6 +66,14 @@ pub trait Engine {
     }
     /// Make a small table (e.g. resolved prices) visible to later queries.
     fn register(&mut self, name: &str, table: DataFrame) -> Result<()>;
+    /// Make the result of `query` a table named `name` for later queries,
+    /// where several of them read it: computed once and kept in memory on
+    /// the local engine (a streamed query would otherwise derive it again
+    /// in each of its branches), a temp view on Spark. It stays in the
+    /// engine, so no row cap applies.
+    fn stage(&mut self, name: &str, query: &template::Expanded) -> Result<()>;
+    /// Drop a table made by [`Engine::stage`] (its memory, on the local engine).
+    fn unstage(&mut self, name: &str) -> Result<()>;
     /// Run fully expanded queries, in one pass over the data where the
     /// engine can; one frame per query, in order.
     fn run(&mut self, queries: &[template::Expanded]) -> Result<Vec<DataFrame>>;
@@ -108,6 +116,12 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
     }
     fn register(&mut self, name: &str, table: DataFrame) -> Result<()> {
         (**self).register(name, table)
+    }
+    fn stage(&mut self, name: &str, query: &template::Expanded) -> Result<()> {
+        (**self).stage(name, query)
+    }
+    fn unstage(&mut self, name: &str) -> Result<()> {
+        (**self).unstage(name)
     }
     fn run(&mut self, queries: &[template::Expanded]) -> Result<Vec<DataFrame>> {
         (**self).run(queries)

@@ -334,6 +334,21 @@ impl Engine for SparkEngine {
         )
     }
 
+    fn stage(&mut self, name: &str, query: &Expanded) -> Result<()> {
+        // a view: Spark plans it into each query that reads it
+        self.exec(
+            &format!("CREATE OR REPLACE TEMP VIEW {name} AS {}", query.sql),
+            &format!("query {}", query.name),
+        )
+    }
+
+    fn unstage(&mut self, name: &str) -> Result<()> {
+        self.exec(
+            &format!("DROP VIEW IF EXISTS {name}"),
+            &format!("dropping {name}"),
+        )
+    }
+
     fn run(&mut self, queries: &[Expanded]) -> Result<Vec<DataFrame>> {
         queries.iter().map(|q| self.fetch(q)).collect()
     }

@@ -121,6 +121,11 @@ pub fn open(args: &[String], bound: u64) -> Result<Option<Streamed>> {
     if spans.is_empty() || rows <= bound {
         return Ok(None);
     }
+    // corrupt page headers abort polars' decoder (ingest::pages); the
+    // in-memory loader checks each file the same way
+    for p in spans.iter().map(|(p, _)| p).chain(&evals) {
+        crate::ingest::pages::check(p)?;
+    }
     // One multi-file scan per distinct file schema (normally one for the
     // whole input), read one after the other. A union of one scan per file
     // runs every file at once in the streaming engine, each decoding its

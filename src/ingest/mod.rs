@@ -5,6 +5,7 @@ pub mod aliases;
 pub mod flat;
 pub mod json;
 pub mod otlp;
+pub mod pages;
 pub mod parquet;
 pub mod resolve;
 pub mod scan;

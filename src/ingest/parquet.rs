@@ -30,6 +30,7 @@ fn bad(path: &Path, e: impl std::fmt::Display) -> Error {
 
 pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<()> {
     let f = File::open(path).map_err(|e| Error::input_io(path, &e))?;
+    super::pages::check(path)?;
     let df = read_guarded(path, || ParquetReader::new(f).finish())?;
     let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
     chunk.stats.records += df.height() as u64;

@@ -149,6 +149,10 @@ struct TraceRow {
     duration_ms: f64,
 }
 
+/// The staged per-trace statistics of anomaly_traces on engines that cap
+/// rows (read by anomaly_trace_outliers).
+const TRACE_TABLE: &str = "anomaly_trace_stats";
+
 pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<Report> {
     let current = scope.window;
     // both windows, for the cohort guard and the rules comparing with the baseline
@@ -184,6 +188,12 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     )?;
     // on a capped engine only the outlying traces come back
     let in_engine = engine.row_cap().is_some();
+    if in_engine {
+        // the per-trace statistics once: the medians, the deviations and
+        // the outliers all read them (derived three times over the spans
+        // before, which set the peak memory of a streamed 100M-span report)
+        engine.stage(TRACE_TABLE, &traces_sql)?;
+    }
     let nk = cur.keys.len();
     let queries = vec![
         if in_engine {
@@ -196,7 +206,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
                 &all_kinds,
                 "anomaly_trace_outliers",
                 &[
-                    ("traces", traces_sql.sql.clone()),
+                    ("traces", format!("SELECT * FROM {TRACE_TABLE}")),
                     ("on", on),
                     ("mad_k", format!("{:?}", Z_THRESHOLD / MAD_Z)),
                     ("mean_k", format!("{:?}", Z_THRESHOLD * MEAN_DEV_Z)),
@@ -221,6 +231,9 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         let _t = crate::timing::phase("engine");
         engine.run(&queries)?
     };
+    if in_engine {
+        engine.unstage(TRACE_TABLE)?;
+    }
 
     // deploy windows: (cohort, first appearance) of versions new in the report window
     let mut quiet: Vec<(Vec<String>, Window)> = Vec::new();

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::common::{load_paths, run, stderr};
+use crate::common::{bin, load_paths, run, stderr};
 
 /// `ingest --format json` of `body` (as `name`): the summary document.
 fn ingest(dir: &Path, name: &str, body: &[u8]) -> Value {
@@ -370,6 +370,43 @@ fn issue7_corrupt_parquet_footer_is_an_input_error_without_panic_text() {
     assert!(!e.contains("panicked"), "{e}");
     assert!(!e.contains("backtrace"), "{e}");
     assert_eq!(e.lines().count(), 2, "{e}");
+}
+
+/// A corrupt page header (the parquet_file fuzz target, kept in
+/// fuzz/regressions): a negative value count that polars-parquet 0.55.2
+/// would turn into a 2^61-byte allocation and an abort. The page headers
+/// are checked first (ingest::pages): exit 3 naming the file, the column
+/// and the bad count, with no panic or abort text.
+#[test]
+fn issue7_corrupt_page_header_is_an_input_error_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let crash = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions/parquet_file/crash-522348bd1c8a723dfe405abeda042895497f7cc0");
+    let path = dir.path().join("pages.parquet");
+    std::fs::copy(crash, &path).unwrap();
+    // loaded in memory, and streamed (the check runs before the scans)
+    for (args, stream) in [(["inspect"], None), (["slo"], None), (["slo"], Some("0"))] {
+        let mut cmd = bin();
+        cmd.args(args).arg(&path);
+        if let Some(v) = stream {
+            cmd.env("SPANLENS_STREAM_SPANS", v);
+        }
+        let o = cmd.output().unwrap();
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {e}");
+        assert_eq!(
+            e.lines().next().unwrap(),
+            format!(
+                "spanlens: error: {}: a corrupt Parquet file (row group 0, column start_ns: \
+                 page at byte 1461: num_values is -20)",
+                path.display()
+            ),
+            "{e}"
+        );
+        assert!(e.contains("hint: "), "{e}");
+        assert!(!e.contains("memory allocation"), "{e}");
+        assert_eq!(e.lines().count(), 2, "{e}");
+    }
 }
 
 /// Degenerate data: a window with no spans, a cohort of one span, equal
