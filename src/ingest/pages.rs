@@ -21,13 +21,13 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use polars_parquet::parquet::read::read_metadata;
 use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
-use polars_parquet_format::{FileMetaData, PageHeader};
+use polars_parquet_format::PageHeader;
 
 use crate::error::{Error, Result};
 
-/// The most bytes one Thrift footer or page header may decode to (polars'
-/// own bound for a footer is of this order).
+/// The most bytes one page header may decode to.
 const MAX_THRIFT: usize = 1 << 30;
 
 /// Check the page headers of the Parquet file at `path` (see the module).
@@ -40,30 +40,23 @@ pub fn check(path: &Path) -> Result<()> {
         )
     };
     let io = |e: std::io::Error| Error::input_io(path, &e);
-    let mut f = BufReader::new(File::open(path).map_err(io)?);
+    // a small buffer: each page header is a few dozen bytes, read after a seek
+    let mut f = BufReader::with_capacity(512, File::open(path).map_err(io)?);
     let len = f.seek(SeekFrom::End(0)).map_err(io)?;
-    let Some(meta) = footer(&mut f, len).map_err(io)? else {
-        return Ok(());
+    // the footer as polars reads it (its own decoder, which is more lenient
+    // than the generated Thrift types; it also panics on some footers)
+    let meta = match crate::guard::catch(|| read_metadata(&mut f)) {
+        Ok(Ok(m)) => m,
+        // polars' read reports these
+        Ok(Err(_)) | Err(_) => return Ok(()),
     };
-    let data_end = len - 8 - meta.1;
-    let meta = meta.0;
     for (g, rg) in meta.row_groups.iter().enumerate() {
-        for chunk in &rg.columns {
-            let Some(m) = &chunk.meta_data else {
-                continue;
-            };
-            let at = |s: &str| format!("row group {g}, column {}: {s}", m.path_in_schema.join("."));
-            let start = match m.dictionary_page_offset {
-                Some(d) if d > 0 && d < m.data_page_offset => d,
-                _ => m.data_page_offset,
-            };
-            let end = start.checked_add(m.total_compressed_size);
-            let (Ok(start), Some(Ok(end))) = (u64::try_from(start), end.map(u64::try_from)) else {
-                return Err(corrupt(at(
-                    "the column chunk has a negative offset or size",
-                )));
-            };
-            if end > data_end || start > end {
+        for chunk in rg.parquet_columns() {
+            let name = chunk.descriptor().path_in_schema.join(".");
+            let at = |s: &str| format!("row group {g}, column {name}: {s}");
+            let range = chunk.byte_range();
+            let (start, end) = (range.start, range.end);
+            if end > len || start > end {
                 return Err(corrupt(at("the column chunk lies outside the file")));
             }
             let mut pos = start;
@@ -91,40 +84,15 @@ pub fn check(path: &Path) -> Result<()> {
             if pos != end {
                 return Err(corrupt(at("its last page runs past the column chunk")));
             }
-            if values != m.num_values {
+            if values != chunk.num_values() {
                 return Err(corrupt(at(&format!(
                     "its data pages hold {values} values, the footer says {}",
-                    m.num_values
+                    chunk.num_values()
                 ))));
             }
         }
     }
     Ok(())
-}
-
-/// The footer and its length, or None when the file does not end like
-/// Parquet or the footer does not decode (polars reports those).
-fn footer(f: &mut BufReader<File>, len: u64) -> std::io::Result<Option<(FileMetaData, u64)>> {
-    if len < 12 {
-        return Ok(None);
-    }
-    f.seek(SeekFrom::Start(len - 8))?;
-    let mut tail = [0u8; 8];
-    f.read_exact(&mut tail)?;
-    if &tail[4..] != b"PAR1" {
-        return Ok(None);
-    }
-    let meta_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    if meta_len > len - 12 {
-        return Ok(None);
-    }
-    f.seek(SeekFrom::Start(len - 8 - meta_len))?;
-    let mut buf = vec![0u8; meta_len as usize];
-    f.read_exact(&mut buf)?;
-    let mut prot = TCompactInputProtocol::new(buf.as_slice(), MAX_THRIFT);
-    Ok(FileMetaData::read_from_in_protocol(&mut prot)
-        .ok()
-        .map(|m| (m, meta_len)))
 }
 
 /// The values a page adds to its chunk's count (0 for a dictionary or index
