@@ -4,9 +4,10 @@
 //! `i32` read as `usize`, so a corrupt negative count becomes a bitmap
 //! reservation of 2^61 bytes, and the failed allocation aborts the process
 //! (found by the parquet_file fuzz target; an abort cannot be caught the
-//! way a panic is, [`crate::guard`]). So the headers are walked first, with
-//! the Thrift types polars itself reads them with (`polars-parquet-format`),
-//! and a count or size that no writer produces is an input error naming the
+//! way a panic is, [`crate::guard`]). So the headers are walked first: the
+//! footer read by polars' own reader, each page header decoded with the
+//! Thrift type polars decodes it with (`polars-parquet-format`), and a
+//! count or size that no writer produces is an input error naming the
 //! file. Only the footer and the page headers are read: a seek and a few
 //! bytes per page, against decoding every page.
 //!
@@ -26,9 +27,6 @@ use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
 use polars_parquet_format::PageHeader;
 
 use crate::error::{Error, Result};
-
-/// The most bytes one page header may decode to.
-const MAX_THRIFT: usize = 1 << 30;
 
 /// Check the page headers of the Parquet file at `path` (see the module).
 pub fn check(path: &Path) -> Result<()> {
@@ -68,7 +66,10 @@ pub fn check(path: &Path) -> Result<()> {
                     n: 0,
                 };
                 let header = {
-                    let mut prot = TCompactInputProtocol::new(&mut counted, MAX_THRIFT);
+                    // what a header may decode to is bounded by the bytes
+                    // left in the chunk (a corrupt length cannot allocate more)
+                    let left = usize::try_from(end - pos).unwrap_or(usize::MAX);
+                    let mut prot = TCompactInputProtocol::new(&mut counted, left);
                     PageHeader::read_from_in_protocol(&mut prot)
                 };
                 let header = header.map_err(|e| {
