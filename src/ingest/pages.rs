@@ -4,27 +4,26 @@
 //! `i32` read as `usize`, so a corrupt negative count becomes a bitmap
 //! reservation of 2^61 bytes, and the failed allocation aborts the process
 //! (found by the parquet_file fuzz target; an abort cannot be caught the
-//! way a panic is, [`crate::guard`]). So the headers are walked first: the
-//! footer read by polars' own reader, each page header decoded with the
-//! Thrift type polars decodes it with (`polars-parquet-format`), and a
-//! count or size that no writer produces is an input error naming the
-//! file. Only the footer and the page headers are read: a seek and a few
+//! way a panic is, [`crate::guard`]). Its footer decoder likewise reserves
+//! whatever a corrupt list length says. So the footer and the page headers
+//! are decoded first with the generated Thrift types of the Parquet format
+//! (`polars-parquet-format`, which polars reads page headers with; they
+//! bound every allocation by the bytes decoded), and a footer that does not
+//! decode, or a count or size that no writer produces, is an input error
+//! naming the file. Only the footer and the page headers are read: a seek and a few
 //! bytes per page, against decoding every page.
 //!
 //! What is checked, per column chunk of the footer: the chunk lies inside
 //! the file; its pages follow each other to its end; every count and size
 //! in a page header is non-negative (a v2 page's level bytes fit in the
-//! page); and the data pages' value counts add up to the chunk's. A footer
-//! that does not decode is left to polars, whose error (or caught panic)
-//! names it.
+//! page); and the data pages' value counts add up to the chunk's.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use polars_parquet::parquet::read::read_metadata;
 use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
-use polars_parquet_format::PageHeader;
+use polars_parquet_format::{FileMetaData, PageHeader};
 
 use crate::error::{Error, Result};
 
@@ -41,20 +40,29 @@ pub fn check(path: &Path) -> Result<()> {
     // a small buffer: each page header is a few dozen bytes, read after a seek
     let mut f = BufReader::with_capacity(512, File::open(path).map_err(io)?);
     let len = f.seek(SeekFrom::End(0)).map_err(io)?;
-    // the footer as polars reads it (its own decoder, which is more lenient
-    // than the generated Thrift types; it also panics on some footers)
-    let meta = match crate::guard::catch(|| read_metadata(&mut f)) {
-        Ok(Ok(m)) => m,
-        // polars' read reports these
-        Ok(Err(_)) | Err(_) => return Ok(()),
+    let Some((meta, meta_len)) = footer(&mut f, len).map_err(io)? else {
+        return Ok(());
     };
+    let meta = meta.map_err(|e| corrupt(format!("its footer does not decode: {e}")))?;
+    let data_end = len - 8 - meta_len;
     for (g, rg) in meta.row_groups.iter().enumerate() {
-        for chunk in rg.parquet_columns() {
-            let name = chunk.descriptor().path_in_schema.join(".");
+        for chunk in &rg.columns {
+            let Some(m) = &chunk.meta_data else {
+                continue;
+            };
+            let name = m.path_in_schema.join(".");
             let at = |s: &str| format!("row group {g}, column {name}: {s}");
-            let range = chunk.byte_range();
-            let (start, end) = (range.start, range.end);
-            if end > len || start > end {
+            let start = match m.dictionary_page_offset {
+                Some(d) if d > 0 && d < m.data_page_offset => d,
+                _ => m.data_page_offset,
+            };
+            let end = start.checked_add(m.total_compressed_size);
+            let (Ok(start), Some(Ok(end))) = (u64::try_from(start), end.map(u64::try_from)) else {
+                return Err(corrupt(at(
+                    "the column chunk has a negative offset or size",
+                )));
+            };
+            if end > data_end || start > end {
                 return Err(corrupt(at("the column chunk lies outside the file")));
             }
             let mut pos = start;
@@ -85,15 +93,49 @@ pub fn check(path: &Path) -> Result<()> {
             if pos != end {
                 return Err(corrupt(at("its last page runs past the column chunk")));
             }
-            if values != chunk.num_values() {
+            if values != m.num_values {
                 return Err(corrupt(at(&format!(
                     "its data pages hold {values} values, the footer says {}",
-                    chunk.num_values()
+                    m.num_values
                 ))));
             }
         }
     }
     Ok(())
+}
+
+/// The footer (decoded with the generated Thrift types of the Parquet
+/// format, which bound what a list may allocate by the bytes it may decode
+/// to) and its length; None when the file does not end like Parquet (polars
+/// reports that). polars' own footer decoder reserves whatever a corrupt
+/// list length says and aborts (a fuzzed footer asked for 194 GB), so a
+/// footer is decoded here first, and one that does not decode is an error.
+fn footer(
+    f: &mut BufReader<File>,
+    len: u64,
+) -> std::io::Result<Option<(std::result::Result<FileMetaData, String>, u64)>> {
+    if len < 12 {
+        return Ok(None);
+    }
+    f.seek(SeekFrom::Start(len - 8))?;
+    let mut tail = [0u8; 8];
+    f.read_exact(&mut tail)?;
+    if &tail[4..] != b"PAR1" {
+        return Ok(None);
+    }
+    let meta_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if meta_len > len - 12 {
+        return Ok(None);
+    }
+    f.seek(SeekFrom::Start(len - 8 - meta_len))?;
+    let mut buf = vec![0u8; meta_len as usize];
+    f.read_exact(&mut buf)?;
+    // decoded structs are larger than their encoding; a bound well above
+    // any real footer's, far below what fails to allocate
+    let bound = (buf.len().saturating_mul(64)).clamp(16 << 20, 1 << 30);
+    let mut prot = TCompactInputProtocol::new(buf.as_slice(), bound);
+    let meta = FileMetaData::read_from_in_protocol(&mut prot).map_err(|e| e.to_string());
+    Ok(Some((meta, meta_len)))
 }
 
 /// The values a page adds to its chunk's count (0 for a dictionary or index

@@ -363,7 +363,7 @@ fn issue7_corrupt_parquet_footer_is_an_input_error_without_panic_text() {
         "{e}"
     );
     assert!(
-        e.contains("a corrupt Parquet file (its footer does not decode)"),
+        e.contains("a corrupt Parquet file (its footer does not decode: "),
         "{e}"
     );
     assert!(e.contains("hint: "), "{e}");
