@@ -69,7 +69,7 @@ fn kind(path: &Path) -> Kind {
     let Ok(f) = File::open(path) else {
         return Kind::Other;
     };
-    // (a corrupt footer: the loader reports it)
+    // (a corrupt file: the loader reports it)
     let footer = crate::ingest::parquet::read_guarded(path, || {
         let mut r = ParquetReader::new(f);
         Ok((r.schema()?, r.num_rows()?))
@@ -121,10 +121,13 @@ pub fn open(args: &[String], bound: u64) -> Result<Option<Streamed>> {
     if spans.is_empty() || rows <= bound {
         return Ok(None);
     }
-    // corrupt page headers abort polars' decoder (ingest::pages); the
-    // in-memory loader checks each file the same way
-    for p in spans.iter().map(|(p, _)| p).chain(&evals) {
-        crate::ingest::pages::check(p)?;
+    // corrupt page headers abort polars' decoder (ingest::pages): every
+    // file kind() read was checked by read_guarded, the evals beside the
+    // spans files not yet
+    for p in &evals {
+        if !expanded.inputs.contains(&Input::Path(p.clone())) {
+            crate::ingest::pages::check(p)?;
+        }
     }
     // One multi-file scan per distinct file schema (normally one for the
     // whole input), read one after the other. A union of one scan per file

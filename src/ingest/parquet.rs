@@ -30,7 +30,6 @@ fn bad(path: &Path, e: impl std::fmt::Display) -> Error {
 
 pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<()> {
     let f = File::open(path).map_err(|e| Error::input_io(path, &e))?;
-    super::pages::check(path)?;
     let df = read_guarded(path, || ParquetReader::new(f).finish())?;
     let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
     chunk.stats.records += df.height() as u64;
@@ -124,11 +123,14 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
     Ok(())
 }
 
-/// Run a polars Parquet read, turning its panics on a corrupt file into an
-/// error naming the file: polars' footer decoder unwraps some malformed
-/// Thrift fields (found by the parquet_file fuzz target). The panic prints
-/// nothing ([`crate::guard`]).
+/// Run a polars Parquet read of the file at `path`, after checking its
+/// footer and page headers ([`super::pages`]: polars' decoders abort on
+/// some corrupt counts, which no catch can stop), and turning its panics on
+/// a corrupt file into an error naming the file: polars' footer decoder
+/// unwraps some malformed Thrift fields (both found by the parquet_file
+/// fuzz target). The panic prints nothing ([`crate::guard`]).
 pub fn read_guarded<T>(path: &Path, read: impl FnOnce() -> PolarsResult<T>) -> Result<T> {
+    super::pages::check(path)?;
     match crate::guard::catch(read) {
         Ok(r) => r.map_err(|e| bad(path, e)),
         Err(_) => Err(Error::input(

@@ -351,10 +351,10 @@ fn issue7_unreadable_input_names_the_file() {
 #[test]
 fn issue7_corrupt_parquet_footer_is_an_input_error_without_panic_text() {
     let dir = tempfile::tempdir().unwrap();
-    let crash = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/regressions/parquet_file/crash-6cfddb581eea84572faa259c99e4a34bdc641d44");
-    let path = dir.path().join("broken.parquet");
-    std::fs::copy(crash, &path).unwrap();
+    let path = parquet_regression(
+        "crash-6cfddb581eea84572faa259c99e4a34bdc641d44",
+        &dir.path().join("broken.parquet"),
+    );
     let o = run(&["inspect", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let e = stderr(&o);
@@ -372,6 +372,15 @@ fn issue7_corrupt_parquet_footer_is_an_input_error_without_panic_text() {
     assert_eq!(e.lines().count(), 2, "{e}");
 }
 
+/// The parquet_file fuzz input `name` (fuzz/regressions) copied to `to`.
+fn parquet_regression(name: &str, to: &Path) -> std::path::PathBuf {
+    let crash = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions/parquet_file")
+        .join(name);
+    std::fs::copy(crash, to).unwrap();
+    to.to_path_buf()
+}
+
 /// A corrupt page header (the parquet_file fuzz target, kept in
 /// fuzz/regressions): a negative value count that polars-parquet 0.55.2
 /// would turn into a 2^61-byte allocation and an abort. The page headers
@@ -380,10 +389,10 @@ fn issue7_corrupt_parquet_footer_is_an_input_error_without_panic_text() {
 #[test]
 fn issue7_corrupt_page_header_is_an_input_error_not_an_abort() {
     let dir = tempfile::tempdir().unwrap();
-    let crash = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/regressions/parquet_file/crash-522348bd1c8a723dfe405abeda042895497f7cc0");
-    let path = dir.path().join("pages.parquet");
-    std::fs::copy(crash, &path).unwrap();
+    let path = parquet_regression(
+        "crash-522348bd1c8a723dfe405abeda042895497f7cc0",
+        &dir.path().join("pages.parquet"),
+    );
     // loaded in memory, and streamed (the check runs before the scans)
     for (args, stream) in [(["inspect"], None), (["slo"], None), (["slo"], Some("0"))] {
         let mut cmd = bin();
