@@ -90,10 +90,12 @@ fn open_engine(
         ));
     }
     let opts = ctx.load_options(&a.input)?;
-    let ds = frame::load(&a.input.inputs, &opts)?;
-    let rejected = ds.rejected();
-    let nspans = ds.spans.height();
-    let nfiles = ds.files.len();
+    let bound = frame::spill::threshold();
+    let loaded = frame::load_bounded(&a.input.inputs, &opts, bound)?;
+    let (rejected, nfiles) = match &loaded {
+        frame::Loaded::Memory(ds) => (ds.rejected(), ds.files.len()),
+        frame::Loaded::Spilled(sp) => (sp.rejected(), sp.files.len()),
+    };
     if rejected > 0 && !ctx.quiet {
         to_stderr(|w| {
             writeln!(
@@ -102,14 +104,36 @@ fn open_engine(
             )
         });
     }
-    Ok((
-        Box::new(
-            LocalEngine::new(ds.spans, ds.evals)
-                .with_method(method)
-                .with_row_cap(a.max_rows),
-        ),
-        format!("{nfiles} file(s), {nspans} spans, {rejected} malformed record(s) skipped"),
-    ))
+    Ok(match loaded {
+        frame::Loaded::Memory(ds) => {
+            let nspans = ds.spans.height();
+            (
+                Box::new(
+                    LocalEngine::new(ds.spans, ds.evals)
+                        .with_method(method)
+                        .with_row_cap(a.max_rows),
+                ),
+                format!("{nfiles} file(s), {nspans} spans, {rejected} malformed record(s) skipped"),
+            )
+        }
+        frame::Loaded::Spilled(sp) => {
+            let cap = a.max_rows.unwrap_or(crate::engine::ROW_CAP);
+            let inputs = format!(
+                "{nfiles} file(s), {} spans, {rejected} malformed record(s) skipped; \
+                 over {bound} spans: spilled to Parquet in {} partitions by trace and \
+                 streamed (log-bucket percentiles)",
+                sp.spans, sp.partitions
+            );
+            let sp = *sp;
+            (
+                Box::new(
+                    LocalEngine::streamed(sp.streamed.spans, sp.streamed.evals, cap)
+                        .holding(sp.dir),
+                ),
+                inputs,
+            )
+        }
+    })
 }
 
 #[cfg(feature = "spark")]

@@ -31,6 +31,9 @@ pub struct LocalEngine {
     small: Vec<(String, DataFrame)>,
     method: PercentileMethod,
     row_cap: Option<usize>,
+    /// The spilled input's files the streamed tables read (`frame::spill`):
+    /// kept as long as the engine, removed with it.
+    spill: Option<tempfile::TempDir>,
 }
 
 impl LocalEngine {
@@ -40,6 +43,7 @@ impl LocalEngine {
             small: Vec::new(),
             method: PercentileMethod::Exact,
             row_cap: None,
+            spill: None,
         }
     }
 
@@ -56,7 +60,14 @@ impl LocalEngine {
             small: Vec::new(),
             method: PercentileMethod::LogBucket,
             row_cap: Some(cap),
+            spill: None,
         }
+    }
+
+    /// Keep the directory the streamed tables read until the engine goes.
+    pub fn holding(mut self, dir: tempfile::TempDir) -> LocalEngine {
+        self.spill = Some(dir);
+        self
     }
 
     /// Refuse a query returning more than `cap` rows (`--max-rows`), as a

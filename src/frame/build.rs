@@ -4,11 +4,11 @@
 //! the physical layout of a Parquet/Arrow map.
 
 use polars::prelude::*;
-use polars_arrow::array::{ListArray, StructArray, Utf8ViewArray};
+use polars_arrow::array::{Array, ListArray, StructArray, Utf8ViewArray};
 use polars_arrow::datatypes::{ArrowDataType, Field as ArrowField};
 use polars_arrow::offset::OffsetsBuffer;
 
-use super::row::{EvalRow, SpanRow};
+use super::row::{EvalRow, Kind, SpanRow, SpanType, Status};
 use super::schema as s;
 
 /// Rows kept in batches, as the scan made them.
@@ -174,4 +174,181 @@ pub fn attrs_of_row(df: &DataFrame, row: usize) -> PolarsResult<Vec<(String, Str
         .zip(vals.iter())
         .map(|(k, v)| (k.unwrap_or("").to_string(), v.unwrap_or("").to_string()))
         .collect())
+}
+
+/// Text columns as `&str` per row, whether stored as text or categorical.
+fn text_values(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
+    let c = df.column(name)?;
+    let c = if c.dtype() == &DataType::String {
+        c.clone()
+    } else {
+        c.cast(&DataType::String)?
+    };
+    Ok(c.str()?.rechunk().into_owned())
+}
+
+/// The rows of a spans frame in canonical columns (the inverse of
+/// [`spans_frame`]: `spans_frame(&[rows_from_frame(df)])` equals `df`), so
+/// spilled spans can be deduplicated and inherited as rows again
+/// (`frame::spill`). `file` gives each row's input file index. Repeated
+/// strings share one allocation through `interner`.
+pub fn rows_from_frame(
+    df: &DataFrame,
+    file: &[u32],
+    interner: &mut crate::ingest::resolve::Interner,
+) -> PolarsResult<Vec<SpanRow>> {
+    let n = df.height();
+    if file.len() != n {
+        polars_bail!(ComputeError: "{} file indices for {n} rows", file.len());
+    }
+    let mut rows: Vec<SpanRow> = file
+        .iter()
+        .map(|&f| SpanRow {
+            file: f,
+            ..Default::default()
+        })
+        .collect();
+    // ids: one allocation each, as the readers make them
+    type SetId = fn(&mut SpanRow, &str);
+    let ids: [(&str, SetId); 3] = [
+        (s::TRACE_ID, |r, v| r.trace_id = v.into()),
+        (s::SPAN_ID, |r, v| r.span_id = v.into()),
+        (s::PARENT_SPAN_ID, |r, v| r.parent_span_id = Some(v.into())),
+    ];
+    for (name, set) in ids {
+        for (r, v) in rows.iter_mut().zip(text_values(df, name)?.iter()) {
+            if let Some(v) = v {
+                set(r, v);
+            }
+        }
+    }
+    for (r, v) in rows.iter_mut().zip(text_values(df, s::NAME)?.iter()) {
+        r.name = interner.get(v.unwrap_or(""));
+    }
+    for (r, v) in rows.iter_mut().zip(text_values(df, s::KIND)?.iter()) {
+        r.kind = v.and_then(Kind::parse);
+    }
+    for (r, v) in rows.iter_mut().zip(text_values(df, s::SPAN_TYPE)?.iter()) {
+        r.span_type = v.and_then(SpanType::parse);
+    }
+    for (r, v) in rows.iter_mut().zip(text_values(df, s::STATUS)?.iter()) {
+        r.status = v.and_then(Status::parse);
+    }
+    type Shared = fn(&mut SpanRow) -> &mut Option<std::sync::Arc<str>>;
+    let shared: [(&str, Shared); 14] = [
+        (s::ERROR_TYPE, |r| &mut r.error_type),
+        (s::SERVICE, |r| &mut r.service),
+        (s::OPERATION, |r| &mut r.operation),
+        (s::PROVIDER, |r| &mut r.provider),
+        (s::REQUEST_MODEL, |r| &mut r.request_model),
+        (s::RESPONSE_MODEL, |r| &mut r.response_model),
+        (s::FINISH_REASON, |r| &mut r.finish_reason),
+        (s::ROUTE, |r| &mut r.route),
+        (s::TENANT, |r| &mut r.tenant),
+        (s::USER, |r| &mut r.user),
+        (s::SESSION, |r| &mut r.session),
+        (s::PROMPT_VERSION, |r| &mut r.prompt_version),
+        (s::AGENT, |r| &mut r.agent),
+        (s::TOOL, |r| &mut r.tool),
+    ];
+    for (name, field) in shared {
+        for (r, v) in rows.iter_mut().zip(text_values(df, name)?.iter()) {
+            *field(r) = v.map(|v| interner.get(v));
+        }
+    }
+    let int = |name: &str| -> PolarsResult<Int64Chunked> {
+        Ok(df
+            .column(name)?
+            .cast(&DataType::Int64)?
+            .i64()?
+            .rechunk()
+            .into_owned())
+    };
+    let float = |name: &str| -> PolarsResult<Float64Chunked> {
+        Ok(df
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .rechunk()
+            .into_owned())
+    };
+    for (r, v) in rows.iter_mut().zip(int(s::START_NS)?.iter()) {
+        r.start_ns = v.unwrap_or(0);
+    }
+    type IntField = fn(&mut SpanRow) -> &mut Option<i64>;
+    let ints: [(&str, IntField); 6] = [
+        (s::END_NS, |r| &mut r.end_ns),
+        (s::INPUT_TOKENS, |r| &mut r.input_tokens),
+        (s::OUTPUT_TOKENS, |r| &mut r.output_tokens),
+        (s::CACHE_READ_TOKENS, |r| &mut r.cache_read_tokens),
+        (s::CACHE_WRITE_TOKENS, |r| &mut r.cache_write_tokens),
+        (s::REASONING_TOKENS, |r| &mut r.reasoning_tokens),
+    ];
+    for (name, field) in ints {
+        for (r, v) in rows.iter_mut().zip(int(name)?.iter()) {
+            *field(r) = v;
+        }
+    }
+    type FloatField = fn(&mut SpanRow) -> &mut Option<f64>;
+    let floats: [(&str, FloatField); 3] = [
+        (s::DURATION_MS, |r| &mut r.duration_ms),
+        (s::REPORTED_COST_USD, |r| &mut r.reported_cost_usd),
+        (s::TTFT_MS, |r| &mut r.ttft_ms),
+    ];
+    for (name, field) in floats {
+        for (r, v) in rows.iter_mut().zip(float(name)?.iter()) {
+            *field(r) = v;
+        }
+    }
+    read_attrs(df, &mut rows, interner)?;
+    Ok(rows)
+}
+
+/// The `attrs` list<struct<key, value>> column back into each row's pairs.
+fn read_attrs(
+    df: &DataFrame,
+    rows: &mut [SpanRow],
+    interner: &mut crate::ingest::resolve::Interner,
+) -> PolarsResult<()> {
+    let list = df.column(s::ATTRS)?.list()?.rechunk();
+    let mut at = 0usize;
+    for arr in list.downcast_iter() {
+        let st = arr
+            .values()
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .ok_or_else(|| polars_err!(ComputeError: "attrs is not a list of structs"))?;
+        let text = |i: usize| -> PolarsResult<&Utf8ViewArray> {
+            st.values()
+                .get(i)
+                .and_then(|a| a.as_any().downcast_ref::<Utf8ViewArray>())
+                .ok_or_else(|| polars_err!(ComputeError: "attrs field {i} is not text"))
+        };
+        let (keys, values) = (text(0)?, text(1)?);
+        let offsets = arr.offsets();
+        for i in 0..arr.len() {
+            let row = rows
+                .get_mut(at + i)
+                .ok_or_else(|| polars_err!(ComputeError: "attrs longer than the frame"))?;
+            if !arr.is_valid(i) {
+                continue;
+            }
+            let (start, end) = offsets.start_end(i);
+            row.attrs.reserve_exact(end - start);
+            for j in start..end {
+                if !st.is_valid(j) {
+                    continue;
+                }
+                let k = if keys.is_valid(j) { keys.value(j) } else { "" };
+                let v = if values.is_valid(j) {
+                    values.value(j)
+                } else {
+                    ""
+                };
+                row.attrs.push((interner.get(k), interner.get(v)));
+            }
+        }
+        at += arr.len();
+    }
+    Ok(())
 }

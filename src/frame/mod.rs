@@ -6,6 +6,7 @@ pub mod build;
 pub mod inherit;
 pub mod row;
 pub mod schema;
+pub mod spill;
 pub mod stream;
 pub mod summary;
 
@@ -55,9 +56,53 @@ fn polars_err(e: PolarsError) -> Error {
     )
 }
 
+/// What a bounded load gives: the tables in memory, or spilled to
+/// canonical Parquet files and streamed ([`spill`]).
+pub enum Loaded {
+    Memory(Dataset),
+    Spilled(Box<spill::Spilled>),
+}
+
 /// Expand inputs, add the `<stem>.evals.parquet` sibling of an explicit
-/// spans Parquet file, and read everything.
+/// spans Parquet file, and read everything into memory.
 pub fn load(args: &[String], opts: &LoadOptions) -> Result<Dataset> {
+    let (out, skipped) = read_inputs(args, opts, None)?;
+    in_memory(out, skipped, opts)
+}
+
+/// [`load`], spilling to disk once more than `bound` spans are held.
+pub fn load_bounded(args: &[String], opts: &LoadOptions, bound: u64) -> Result<Loaded> {
+    let mut spiller = spill::Spiller::new(bound);
+    let (out, skipped) = read_inputs(args, opts, Some(&mut spiller))?;
+    match spiller.into_spill() {
+        Some(spill) => {
+            let mut sp = spill.finish(out)?;
+            sp.skipped.extend(skipped);
+            check_max_bad(&sp.files, opts.max_bad)?;
+            Ok(Loaded::Spilled(Box::new(sp)))
+        }
+        None => in_memory(out, skipped, opts).map(Loaded::Memory),
+    }
+}
+
+fn in_memory(
+    out: ScanOutput,
+    skipped: Vec<(String, String)>,
+    opts: &LoadOptions,
+) -> Result<Dataset> {
+    let mut ds = assemble(out)?;
+    ds.skipped.extend(skipped);
+    check_max_bad(&ds.files, opts.max_bad)?;
+    Ok(ds)
+}
+
+/// Scan every input (and the evals beside spans files); the files skipped
+/// while expanding directories come back beside what was read.
+fn read_inputs(
+    args: &[String],
+    opts: &LoadOptions,
+    sink: Option<&mut dyn scan::Sink>,
+) -> Result<(ScanOutput, Vec<(String, String)>)> {
     let mut expanded = source::expand(args)?;
     let mut extra = Vec::new();
     for i in &expanded.inputs {
@@ -77,35 +122,35 @@ pub fn load(args: &[String], opts: &LoadOptions) -> Result<Dataset> {
     };
     let out = {
         let _t = crate::timing::phase("scan");
-        scan::scan(&inputs, &resolver, progress.as_ref())?
+        scan::scan_into(&inputs, &resolver, progress.as_ref(), sink)?
     };
     if let Some(p) = progress {
         p.finish_and_clear();
     }
-    let mut ds = assemble(out)?;
-    ds.skipped.extend(expanded.skipped);
-    if let Some(max) = opts.max_bad {
-        let n = ds.rejected();
-        if n > max {
-            let first = ds
-                .files
-                .iter()
-                .find_map(|f| {
-                    f.rejects
-                        .first()
-                        .map(|r| format!("{}:{}: {}", f.path, r.line, r.reason))
-                })
-                .unwrap_or_default();
-            return Err(Error::TooManyRejects {
-                what: format!(
-                    "{n} malformed record(s), more than --max-bad {max} allows; first: {first}"
-                ),
-                hint: "fix the input, or drop --strict / raise --max-bad to skip and count them"
-                    .into(),
-            });
-        }
+    Ok((out, expanded.skipped))
+}
+
+/// Refuse a run with more rejected records than `--max-bad` allows.
+fn check_max_bad(files: &[FileStats], max_bad: Option<u64>) -> Result<()> {
+    let Some(max) = max_bad else {
+        return Ok(());
+    };
+    let n: u64 = files.iter().map(|f| f.rejected).sum();
+    if n <= max {
+        return Ok(());
     }
-    Ok(ds)
+    let first = files
+        .iter()
+        .find_map(|f| {
+            f.rejects
+                .first()
+                .map(|r| format!("{}:{}: {}", f.path, r.line, r.reason))
+        })
+        .unwrap_or_default();
+    Err(Error::TooManyRejects {
+        what: format!("{n} malformed record(s), more than --max-bad {max} allows; first: {first}"),
+        hint: "fix the input, or drop --strict / raise --max-bad to skip and count them".into(),
+    })
 }
 
 /// The evals file `spanlens ingest` writes beside a spans file
@@ -146,12 +191,10 @@ fn make_progress(inputs: &[Input], enabled: bool) -> Option<indicatif::ProgressB
 /// Rows per frame chunk when the span table is built from batches.
 const FRAME_CHUNK_ROWS: usize = 1 << 17;
 
-/// Dedup (first occurrence wins), inherit, build frames.
-pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
-    let nfiles = out.files.len();
+/// Drop repeated spans (first occurrence of a (trace_id, span_id) wins,
+/// counted per input file in `dup_per_file`), then fill inherited keys.
+pub(crate) fn dedup_and_inherit(batches: &mut Vec<Vec<SpanRow>>, dup_per_file: &mut [u64]) {
     let t = crate::timing::phase("dedup");
-    let mut batches = std::mem::take(&mut out.batches);
-    let mut dup_per_file = vec![0u64; nfiles];
     {
         let n: usize = batches.iter().map(Vec::len).sum();
         let mut seen: AHashSet<(&str, &str)> = AHashSet::with_capacity(n);
@@ -179,9 +222,46 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
         batches.retain(|b| !b.is_empty());
     }
     drop(t);
-    let t = crate::timing::phase("inherit");
-    inherit::inherit(&mut batches);
-    drop(t);
+    let _t = crate::timing::phase("inherit");
+    inherit::inherit(batches);
+}
+
+/// The spans frame of rows in batches, built a chunk at a time in
+/// parallel, freeing rows as they become columns, so rows and columns are
+/// never both held in full.
+pub(crate) fn rows_to_frame(batches: Vec<Vec<SpanRow>>) -> Result<DataFrame> {
+    let _t = crate::timing::phase("build frame");
+    let mut groups: Vec<Vec<Vec<SpanRow>>> = Vec::new();
+    let mut rows_in_last = usize::MAX;
+    for b in batches {
+        if rows_in_last >= FRAME_CHUNK_ROWS {
+            groups.push(Vec::new());
+            rows_in_last = 0;
+        }
+        rows_in_last += b.len();
+        if let Some(g) = groups.last_mut() {
+            g.push(b);
+        }
+    }
+    let frames: Vec<PolarsResult<DataFrame>> = groups
+        .into_par_iter()
+        .map(|g| build::spans_frame(&g))
+        .collect();
+    let mut spans = build::spans_frame(&[]).map_err(polars_err)?;
+    for f in frames {
+        spans
+            .vstack_mut(&f.map_err(polars_err)?)
+            .map_err(polars_err)?;
+    }
+    Ok(spans)
+}
+
+/// Dedup (first occurrence wins), inherit, build frames.
+pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
+    let nfiles = out.files.len();
+    let mut batches = std::mem::take(&mut out.batches);
+    let mut dup_per_file = vec![0u64; nfiles];
+    dedup_and_inherit(&mut batches, &mut dup_per_file);
     let t = crate::timing::phase("build frame");
     let mut ranges = vec![(0usize, 0usize); nfiles];
     for (at, r) in batches.iter().flatten().enumerate() {
@@ -217,31 +297,8 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
             });
         }
     }
-    // Build the table a chunk at a time, in parallel, freeing rows as they
-    // become columns, so rows and columns are never both held in full.
-    let mut groups: Vec<Vec<Vec<SpanRow>>> = Vec::new();
-    let mut rows_in_last = usize::MAX;
-    for b in batches {
-        if rows_in_last >= FRAME_CHUNK_ROWS {
-            groups.push(Vec::new());
-            rows_in_last = 0;
-        }
-        rows_in_last += b.len();
-        if let Some(g) = groups.last_mut() {
-            g.push(b);
-        }
-    }
-    let frames: Vec<PolarsResult<DataFrame>> = groups
-        .into_par_iter()
-        .map(|g| build::spans_frame(&g))
-        .collect();
-    let mut spans = build::spans_frame(&[]).map_err(polars_err)?;
-    for f in frames {
-        spans
-            .vstack_mut(&f.map_err(polars_err)?)
-            .map_err(polars_err)?;
-    }
     drop(t);
+    let mut spans = rows_to_frame(batches)?;
     for ((file, df), mask) in out.span_frames.into_iter().zip(frame_masks) {
         let read = df.height();
         let kept = match mask {

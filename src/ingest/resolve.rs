@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use ahash::AHashMap;
+use ahash::{AHashMap, AHashSet};
 use base64::Engine as _;
 
 use super::aliases::{
@@ -148,19 +148,20 @@ pub fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// Interns attribute keys within one chunk so repeated keys share memory.
+/// Interns repeated strings (attribute keys and values, names, models)
+/// within one chunk so they share memory; each distinct string is held once.
 #[derive(Default)]
 pub struct Interner {
-    map: AHashMap<Box<str>, Arc<str>>,
+    set: AHashSet<Arc<str>>,
 }
 
 impl Interner {
     pub fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.map.get(s) {
+        if let Some(a) = self.set.get(s) {
             return a.clone();
         }
         let a: Arc<str> = Arc::from(s);
-        self.map.insert(s.into(), a.clone());
+        self.set.insert(a.clone());
         a
     }
 }

@@ -115,11 +115,16 @@ impl<'r> Chunk<'r> {
     }
 
     /// Move this chunk's rows, in order, onto `dest` as whole batches.
-    fn hand_over_rows(&mut self, dest: &mut Vec<Vec<SpanRow>>) {
+    pub fn hand_over_rows(&mut self, dest: &mut Vec<Vec<SpanRow>>) {
         if !self.rows.is_empty() {
             dest.push(std::mem::take(&mut self.rows));
         }
         dest.append(&mut self.batches);
+    }
+
+    /// Rows held (not yet handed over).
+    pub fn held_rows(&self) -> usize {
+        self.rows.len() + self.batches.iter().map(Vec::len).sum::<usize>()
     }
 
     fn absorb(&mut self, mut other: Chunk<'_>) {
@@ -186,13 +191,49 @@ pub struct ScanOutput {
     pub skipped: Vec<(String, String)>,
 }
 
+/// Where the scan hands what it holds, after each block of lines and each
+/// file, so a large input need not be held whole (`frame::spill`).
+pub trait Sink {
+    /// `out` holds what earlier inputs gave, `current` what the file being
+    /// read gave so far; the sink may take rows and evals from both.
+    /// `read` is the input bytes consumed so far (compressed, as on disk),
+    /// `total` all the inputs' bytes when known (not for stdin).
+    fn offer(
+        &mut self,
+        out: &mut ScanOutput,
+        current: &mut Chunk<'_>,
+        read: u64,
+        total: Option<u64>,
+    ) -> Result<()>;
+}
+
 /// Read every input. `progress` is advanced by compressed bytes consumed.
 pub fn scan(
     inputs: &[Input],
     resolver: &Resolver<'_>,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<ScanOutput> {
+    scan_into(inputs, resolver, progress, None)
+}
+
+/// [`scan`], offering what it holds to `sink` as it goes.
+pub fn scan_into(
+    inputs: &[Input],
+    resolver: &Resolver<'_>,
+    progress: Option<&indicatif::ProgressBar>,
+    mut sink: Option<&mut dyn Sink>,
+) -> Result<ScanOutput> {
     let mut out = ScanOutput::default();
+    let sizes: Vec<Option<u64>> = inputs
+        .iter()
+        .map(|i| {
+            i.path()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+        })
+        .collect();
+    let total: Option<u64> = sizes.iter().copied().sum();
+    let mut before = 0u64;
     for (i, input) in inputs.iter().enumerate() {
         let file = i as u32;
         let opened = source::open(input)?;
@@ -213,15 +254,47 @@ pub fn scan(
                 p.inc(stats.bytes);
             }
             out.files.push(stats);
+            before += sizes[i].unwrap_or(0);
+            if let Some(s) = sink.as_deref_mut() {
+                s.offer(&mut out, &mut Chunk::new(resolver, file), before, total)?;
+            }
             continue;
         }
-        let mut chunk = read_json(input, opened, resolver, file, &mut stats, progress)?;
+        let feed = Feed {
+            sink: sink.as_deref_mut(),
+            out: &mut out,
+            before,
+            total,
+        };
+        let mut chunk = read_json(input, opened, resolver, file, &mut stats, progress, feed)?;
         chunk.hand_over_rows(&mut out.batches);
         stats.merge(chunk.stats);
         out.evals.extend(chunk.evals);
         out.files.push(stats);
+        before += sizes[i].unwrap_or(0);
+        if let Some(s) = sink.as_deref_mut() {
+            s.offer(&mut out, &mut Chunk::new(resolver, file), before, total)?;
+        }
     }
     Ok(out)
+}
+
+/// The sink as one file's reader sees it.
+struct Feed<'s, 'k> {
+    sink: Option<&'s mut (dyn Sink + 'k)>,
+    out: &'s mut ScanOutput,
+    /// Bytes of the inputs before this one.
+    before: u64,
+    total: Option<u64>,
+}
+
+impl Feed<'_, '_> {
+    fn offer(&mut self, current: &mut Chunk<'_>, read: u64) -> Result<()> {
+        match self.sink.as_deref_mut() {
+            Some(s) => s.offer(self.out, current, self.before + read, self.total),
+            None => Ok(()),
+        }
+    }
 }
 
 fn read_json<'r>(
@@ -231,6 +304,7 @@ fn read_json<'r>(
     file: u32,
     stats: &mut FileStats,
     progress: Option<&indicatif::ProgressBar>,
+    mut feed: Feed<'_, '_>,
 ) -> Result<Chunk<'r>> {
     let display = input.display();
     let mut reader = opened.reader;
@@ -325,6 +399,7 @@ fn read_json<'r>(
         line_no += lines_in_block;
         stats.bytes += (end - start) as u64;
         report(consumed.load(Ordering::Relaxed));
+        feed.offer(&mut total, consumed.load(Ordering::Relaxed))?;
         if eof {
             break;
         }
@@ -589,8 +664,14 @@ pub fn scan_bytes(name: &str, data: Vec<u8>, resolver: &Resolver<'_>) -> Result<
     };
     let input = Input::Path(name.into());
     let mut stats = FileStats::new(name, resolver.table);
-    let mut chunk = read_json(&input, opened, resolver, 0, &mut stats, None)?;
     let mut out = ScanOutput::default();
+    let feed = Feed {
+        sink: None,
+        out: &mut out,
+        before: 0,
+        total: None,
+    };
+    let mut chunk = read_json(&input, opened, resolver, 0, &mut stats, None, feed)?;
     chunk.hand_over_rows(&mut out.batches);
     stats.merge(chunk.stats);
     out.evals = chunk.evals;

@@ -247,3 +247,111 @@ fn issue7_concurrent_nightly_runs_on_one_out_dir() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The example report with every span spilled (`frame::spill`) to `tmp`.
+fn spilled_report(tmp: &Path, report: &Path) -> Command {
+    let mut c = bin();
+    c.env("SPANLENS_SPILL_SPANS", "0").env("TMPDIR", tmp).args([
+        "report",
+        &example(),
+        "-o",
+        report.to_str().unwrap(),
+        "-q",
+    ]);
+    c
+}
+
+/// A large input's spill files (issue 7) on a full disk: exit 4 naming the
+/// spill, a hint that says where spill files go, no report written and no
+/// spill file left behind.
+#[test]
+fn issue7_full_spill_directory_exits_4_and_leaves_nothing() {
+    let Some(m) = Mount::new("size=64k") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let report = out.path().join("r.md");
+    let o = spilled_report(m.path(), &report).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(
+        err.starts_with("spanlens: error: ")
+            && err.contains("cannot write the spill files of a large input")
+            && err.contains(m.path().to_str().unwrap()),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: ") && err.contains("set TMPDIR"),
+        "{err}"
+    );
+    assert!(names(m.path()).is_empty(), "{:?}", names(m.path()));
+    assert!(!report.exists());
+}
+
+/// A spill directory that does not exist: exit 4 naming it, on any machine.
+#[test]
+fn issue7_missing_spill_directory_exits_4() {
+    let out = tempfile::tempdir().unwrap();
+    let missing = out.path().join("no-such-dir");
+    let o = spilled_report(&missing, &out.path().join("r.md"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "spanlens: error: {}: cannot write the spill files of a large input: ",
+            missing.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("set TMPDIR"), "{err}");
+}
+
+/// kill -9 while a run has spilled leaves its spill directory (no exit
+/// code runs); the next run that spills removes it, and keeps a directory
+/// whose run is alive.
+#[test]
+fn issue7_a_killed_runs_spill_files_are_removed_by_the_next_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let report = out.path().join("r.md");
+    let spill_dirs = || -> Vec<String> {
+        names(tmp.path())
+            .into_iter()
+            .filter(|n| n.starts_with("spanlens-spill-"))
+            .collect()
+    };
+    // the run's directory, once it has named its owner
+    let owned = || {
+        spill_dirs()
+            .iter()
+            .any(|d| tmp.path().join(d).join("pid").is_file())
+    };
+    let mut child = spilled_report(tmp.path(), &report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !owned() && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    let left = spill_dirs();
+    assert_eq!(left.len(), 1, "the killed run's spill directory: {left:?}");
+    // a directory of a live run (this test's process) is not touched
+    let live = tmp.path().join("spanlens-spill-live");
+    std::fs::create_dir(&live).unwrap();
+    std::fs::write(live.join("pid"), std::process::id().to_string()).unwrap();
+    let o = spilled_report(tmp.path(), &report).output().unwrap();
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(spill_dirs(), vec!["spanlens-spill-live".to_string()]);
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.contains("spilled to Parquet"), "{md}");
+}
