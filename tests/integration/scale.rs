@@ -1,9 +1,11 @@
 //! Issue 7 (scale): a large `spanlens ingest` Parquet input is streamed
 //! (lazy scans, polars' streaming engine, one query at a time) instead of
-//! loaded. `SPANLENS_STREAM_SPANS=0` streams any such input, so the
-//! streamed reports are checked here against the in-memory engine on the
-//! bundled example: equal to 1e-9 (both with log-bucket percentiles, which
-//! a streamed run always uses, and the row cap it always has).
+//! loaded, and any other large input is spilled to Parquet by trace and
+//! then streamed (`frame::spill`). `SPANLENS_STREAM_SPANS=0` streams any
+//! canonical Parquet input and `SPANLENS_SPILL_SPANS=0` spills any input, so
+//! both paths are checked here against the in-memory engine on the bundled
+//! example: equal to 1e-9 (both with log-bucket percentiles, which a
+//! streamed run always uses, and the row cap it always has).
 
 use serde_json::Value;
 
