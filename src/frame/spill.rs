@@ -46,7 +46,13 @@ pub const SPILL_SPANS: u64 = 2_000_000;
 /// about 1.1 KiB a span as rows plus its frame.
 const PART_SPANS: u64 = 400_000;
 const MIN_PARTS: usize = 4;
-const MAX_PARTS: usize = 1024;
+/// Every partition's spill file stays open through the scan: at most 512
+/// (a common soft limit on open files is 1,024), so inputs past about 200M
+/// spans get larger partitions instead of more.
+const MAX_PARTS: usize = 512;
+/// Write buffer of each open spill file (a batch is written whole, so a
+/// larger buffer buys nothing; 512 of them hold 128 MiB).
+const SPILL_BUF: usize = 256 << 10;
 /// Input file index of each spilled span (a column of the spill files only).
 const FILE_COL: &str = "_file";
 /// Rows per row group of the finished files: small enough that a window's
@@ -218,7 +224,7 @@ fn spill_error(dir: &Path, what: impl std::fmt::Display) -> Error {
 
 fn writer(path: &Path, schema: &Schema, dir: &Path) -> Result<Writer> {
     let f = File::create(path).map_err(|e| spill_error(dir, crate::error::io_text(&e)))?;
-    ParquetWriter::new(BufWriter::with_capacity(1 << 20, f))
+    ParquetWriter::new(BufWriter::with_capacity(SPILL_BUF, f))
         .with_compression(ParquetCompression::Lz4Raw)
         .with_statistics(StatisticsOptions::full())
         .batched(schema)
@@ -552,6 +558,8 @@ mod tests {
         // unknown size (stdin): 8x what is held
         assert_eq!(partitions(1_000, 10, None), MIN_PARTS);
         assert_eq!(partitions(1_000_000, 10, None), 32);
+        // 300M spans would want 750 -> 1024: capped at 512 open files
+        assert_eq!(partitions(300_000_000, 1, Some(1)), 512);
         assert_eq!(partitions(usize::MAX / 16, 1, Some(1 << 40)), MAX_PARTS);
     }
 }
