@@ -145,7 +145,7 @@ fn partitions(held: usize, read: u64, total: Option<u64>) -> usize {
 
 type Writer = BatchedWriter<BufWriter<File>>;
 
-/// Spill directories are `TMPDIR/spanlens-spill-XXXXXX`, holding the
+/// Spill directories are `TMPDIR/spanlens-spill-` plus a random suffix, holding the
 /// process id of the run that made them in [`OWNER`].
 const PREFIX: &str = "spanlens-spill-";
 const OWNER: &str = "pid";

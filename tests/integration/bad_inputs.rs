@@ -384,24 +384,31 @@ fn issue7_footer_overlapping_the_leading_magic_is_an_input_error_not_an_abort() 
         "crash-e7bed2cb5b91f23d5e77834235b7e8c49bc0b0a0",
         &dir.path().join("overlap.parquet"),
     );
+    assert_corrupt_parquet_exits_3(
+        &path,
+        &format!(
+            "spanlens: error: {}: a corrupt Parquet file (its footer does not decode: \
+             transport error)",
+            path.display()
+        ),
+    );
+}
+
+/// `inspect` and `slo` over the corrupt Parquet file at `path`, loaded in
+/// memory and streamed: exit 3, `first` as the error line, then a hint, and
+/// no abort text.
+fn assert_corrupt_parquet_exits_3(path: &Path, first: &str) {
     for (args, stream) in [(["inspect"], None), (["slo"], None), (["slo"], Some("0"))] {
         let mut cmd = bin();
-        cmd.args(args).arg(&path);
+        cmd.args(args).arg(path);
         if let Some(v) = stream {
             cmd.env("SPANLENS_STREAM_SPANS", v);
         }
         let o = cmd.output().unwrap();
         let e = stderr(&o);
         assert_eq!(o.status.code(), Some(3), "{args:?}: {e}");
-        assert_eq!(
-            e.lines().next().unwrap(),
-            format!(
-                "spanlens: error: {}: a corrupt Parquet file (its footer does not decode: \
-                 transport error)",
-                path.display()
-            ),
-            "{e}"
-        );
+        assert_eq!(e.lines().next().unwrap(), first, "{e}");
+        assert!(e.contains("hint: "), "{e}");
         assert!(!e.contains("memory allocation"), "{e}");
         assert_eq!(e.lines().count(), 2, "{e}");
     }
@@ -429,28 +436,14 @@ fn issue7_corrupt_page_header_is_an_input_error_not_an_abort() {
         &dir.path().join("pages.parquet"),
     );
     // loaded in memory, and streamed (the check runs before the scans)
-    for (args, stream) in [(["inspect"], None), (["slo"], None), (["slo"], Some("0"))] {
-        let mut cmd = bin();
-        cmd.args(args).arg(&path);
-        if let Some(v) = stream {
-            cmd.env("SPANLENS_STREAM_SPANS", v);
-        }
-        let o = cmd.output().unwrap();
-        let e = stderr(&o);
-        assert_eq!(o.status.code(), Some(3), "{args:?}: {e}");
-        assert_eq!(
-            e.lines().next().unwrap(),
-            format!(
-                "spanlens: error: {}: a corrupt Parquet file (row group 0, column start_ns: \
-                 page at byte 1461: num_values is -20)",
-                path.display()
-            ),
-            "{e}"
-        );
-        assert!(e.contains("hint: "), "{e}");
-        assert!(!e.contains("memory allocation"), "{e}");
-        assert_eq!(e.lines().count(), 2, "{e}");
-    }
+    assert_corrupt_parquet_exits_3(
+        &path,
+        &format!(
+            "spanlens: error: {}: a corrupt Parquet file (row group 0, column start_ns: \
+             page at byte 1461: num_values is -20)",
+            path.display()
+        ),
+    );
 }
 
 /// Degenerate data: a window with no spans, a cohort of one span, equal
