@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "SLOs, cost, drift, regressions and anomalies from LLM trace exports",
     long_about = "spanlens reads raw LLM trace exports (OTLP/JSON, OpenInference, OpenLLMetry, \
 Langfuse, Phoenix Parquet; plain, .gz or .zst) into one canonical span table and answers \
-questions about it.\n\nExit codes: 0 ok, 1 gated finding, 2 usage error, 3 input error, 4 output error."
+questions about it.\n\nExit codes: 0 ok, 1 gated finding, 2 usage error, 3 input error (unreadable, nothing to \
+judge, too many rejected records), 4 output error, 5 internal error (a bug: please report it)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -108,9 +109,14 @@ pub struct ReportArgs {
     /// Keep the K largest cohorts; the rest goes to __other__ (default 50)
     #[arg(long, value_name = "K")]
     pub top: Option<usize>,
-    /// Span type the rates count: llm (default), embedding, tool, ..., or `all`
+    /// Span type the rates count: llm (default), embedding, tool, retriever, agent, chain,
+    /// guardrail, evaluator, other, or `all`
     #[arg(long, value_name = "TYPE")]
     pub kind: Option<String>,
+    /// Warn (and find `stale`, for --fail-on) when the newest span is older than this on the
+    /// clock; `off` turns it off (default 36h; only for windows ending at the newest span)
+    #[arg(long, value_name = "D")]
+    pub stale_after: Option<String>,
     /// Percentiles: exact (type 7, = DuckDB quantile_cont) or from log-bucket
     /// histograms (1% relative accuracy; what a remote engine returns)
     #[arg(long, value_enum, default_value = "exact")]
@@ -137,7 +143,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
     /// Exit 1 when one of these findings occurs: breach, unpriced, budget, drift, regression,
-    /// inconclusive
+    /// inconclusive, anomaly, stale
     #[arg(long, value_delimiter = ',', value_name = "KIND[,KIND]")]
     pub fail_on: Vec<String>,
 }

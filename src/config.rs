@@ -61,6 +61,7 @@ pub struct ReportConfig {
     pub min_count: Option<u64>,
     pub top: Option<usize>,
     pub kind: Option<String>,
+    pub stale_after: Option<String>,
     pub current: Option<String>,
     pub baseline: Option<String>,
     pub until: Option<String>,
@@ -205,6 +206,33 @@ pub struct ObjectivesFile {
     pub objectives: Vec<ObjectiveConfig>,
 }
 
+/// A budget in USD: finite and above zero.
+pub fn check_budget_usd(usd: f64) -> std::result::Result<(), String> {
+    if usd > 0.0 && usd.is_finite() {
+        Ok(())
+    } else {
+        Err(format!("{usd} is not an amount above zero"))
+    }
+}
+
+/// The compare gate's family-wise significance level: in (0, 1).
+pub fn check_alpha(a: f64) -> std::result::Result<(), String> {
+    if a > 0.0 && a < 1.0 {
+        Ok(())
+    } else {
+        Err(format!("{a} is not in (0, 1)"))
+    }
+}
+
+/// A minimum effect: finite and >= 0.
+pub fn check_min_effect(v: f64) -> std::result::Result<(), String> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("{v} is not a number >= 0"))
+    }
+}
+
 /// Parse a TOML document, errors naming the file and line.
 pub fn parse_toml<T: serde::de::DeserializeOwned>(
     text: &str,
@@ -279,7 +307,30 @@ impl Config {
             "see the README's spanlens.toml section for the accepted keys",
         )?;
         c.path = Some(path.to_path_buf());
+        c.validate()
+            .map_err(|e| Error::usage(format!("{}: {e}", path.display()), "see the README's spanlens.toml section"))?;
         Ok(c)
+    }
+
+    /// The numbers a flag would refuse are refused here too, by the same
+    /// checks (a NaN alpha or budget must not switch a gate off).
+    fn validate(&self) -> std::result::Result<(), String> {
+        for b in &self.budgets {
+            check_budget_usd(b.usd).map_err(|e| format!("[[budget]] usd: {e}"))?;
+        }
+        if let Some(a) = self.compare.alpha {
+            check_alpha(a).map_err(|e| format!("[compare] alpha: {e}"))?;
+        }
+        for (k, v) in &self.compare.min_effect {
+            check_min_effect(*v).map_err(|e| format!("[compare] min_effect.{k}: {e}"))?;
+        }
+        if !self.slo.score_threshold.is_finite() {
+            return Err(format!(
+                "[slo] score_threshold: {} is not a number",
+                self.slo.score_threshold
+            ));
+        }
+        Ok(())
     }
 
     pub fn field_overrides(&self) -> Vec<(String, Vec<String>)> {

@@ -18,12 +18,19 @@ pub enum Error {
     },
     #[error("{what}")]
     TooManyRejects { what: String, hint: String },
+    /// The inputs hold nothing the command can judge (no span, none in
+    /// the window, an empty compare arm): exit 3, never a silent pass.
+    #[error("{what}")]
+    NoData { what: String, hint: String },
     #[error("{path}: {what}")]
     Output {
         path: String,
         what: String,
         hint: String,
     },
+    /// spanlens' own fault (a bundled query failed): exit 5.
+    #[error("internal error: {what}")]
+    Internal { what: String },
     #[error("stdout closed")]
     BrokenPipe,
 }
@@ -34,8 +41,11 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage { .. } => exit::USAGE,
-            Error::Input { .. } | Error::TooManyRejects { .. } => exit::INPUT,
+            Error::Input { .. } | Error::TooManyRejects { .. } | Error::NoData { .. } => {
+                exit::INPUT
+            }
             Error::Output { .. } => exit::OUTPUT,
+            Error::Internal { .. } => exit::INTERNAL,
             Error::BrokenPipe => exit::OK,
         }
     }
@@ -45,7 +55,12 @@ impl Error {
             Error::Usage { hint, .. }
             | Error::Input { hint, .. }
             | Error::TooManyRejects { hint, .. }
+            | Error::NoData { hint, .. }
             | Error::Output { hint, .. } => Some(hint.as_str()).filter(|h| !h.is_empty()),
+            Error::Internal { .. } => Some(
+                "this is a bug in spanlens, not in your input or flags: please report it with the \
+                 command line, `spanlens --version` and this message",
+            ),
             Error::BrokenPipe => None,
         }
     }
@@ -55,6 +70,17 @@ impl Error {
             what: what.into(),
             hint: hint.into(),
         }
+    }
+
+    pub fn no_data(what: impl Into<String>, hint: impl Into<String>) -> Error {
+        Error::NoData {
+            what: what.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn internal(what: impl Into<String>) -> Error {
+        Error::Internal { what: what.into() }
     }
 
     pub fn input(

@@ -13,6 +13,7 @@ pub const KINDS: &[&str] = &[
     "inconclusive",
     "unpriced",
     "budget",
+    "stale",
 ];
 
 /// Check the `--fail-on` list against the finding kinds.

@@ -19,7 +19,10 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let code = match spanlens::run(cli) {
+    // a panic is a bug: exit 5 with the same error style as any other
+    let run = spanlens::guard::catch(|| spanlens::run(cli))
+        .unwrap_or_else(|msg| Err(spanlens::Error::internal(format!("panic: {msg}"))));
+    let code = match run {
         Ok(code) => code,
         Err(spanlens::Error::BrokenPipe) => spanlens::exit::OK,
         Err(e) => {

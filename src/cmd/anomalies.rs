@@ -1,6 +1,6 @@
 //! `spanlens anomalies IN...`
 
-use super::report::{emit, prepare};
+use super::report::{emit, prepare, Need};
 use super::Context;
 use crate::cli::AnomaliesArgs;
 use crate::config::AnomaliesConfig;
@@ -31,7 +31,7 @@ pub fn run(args: AnomaliesArgs, ctx: &Context) -> Result<i32> {
     }
     let quiet_min = args.deploy_quiet.or(ac.deploy_quiet_minutes).unwrap_or(30);
     let cost = super::cost::cost_options(ctx, &args.prices)?;
-    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
+    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]), Need::CurrentWindow)?;
     let mut engine = p.engine;
     let opts = AnomalyOptions {
         key_names: p.key_names,
@@ -45,7 +45,7 @@ pub fn run(args: AnomaliesArgs, ctx: &Context) -> Result<i32> {
         composites: composites(ac)?,
     };
     let mut report = anomaly::run(&mut engine, p.scope, &opts)?;
-    report.meta.splice(0..0, p.meta);
+    p.pre.apply(&mut report);
     emit(&report, &args.report, &p.fail_on, ctx)
 }
 

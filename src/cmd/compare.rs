@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::report::{conditions, emit, prepare};
+use super::report::{conditions, emit, prepare, Need};
 use super::Context;
 use crate::cli::CompareArgs;
 use crate::engine::{parse_key, Arm, Arms, Condition, KindFilter};
@@ -156,27 +156,23 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
                 format!("use {}", all()),
             ));
         }
-        if !(v.is_finite() && *v >= 0.0) {
-            return Err(Error::usage(
-                format!("minimum effect of {k} must be >= 0, not {v}"),
+        crate::config::check_min_effect(*v).map_err(|e| {
+            Error::usage(
+                format!("minimum effect of {k}: {e}"),
                 "e.g. --min-effect error_rate=0.01",
-            ));
-        }
+            )
+        })?;
     }
     let alpha = args.alpha.or(cc.alpha).unwrap_or(compare::ALPHA);
-    if !(alpha > 0.0 && alpha < 1.0) {
-        return Err(Error::usage(
-            format!("--alpha {alpha} is not in (0, 1)"),
-            "e.g. --alpha 0.05",
-        ));
-    }
+    crate::config::check_alpha(alpha)
+        .map_err(|e| Error::usage(format!("--alpha: {e}"), "e.g. --alpha 0.05"))?;
     let seed = args.seed.or(cc.seed).unwrap_or(compare::SEED);
 
     let cost = super::cost::cost_options(ctx, &args.prices)?;
 
-    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
+    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]), Need::AnySpan)?;
     let mut scope = p.scope;
-    let mut meta = p.meta;
+    let mut pre = p.pre;
     let where_of = |c: &[String], flag: &str| -> Result<Vec<Condition>> { conditions(c, flag) };
     let (spec, b_desc, c_desc) =
         match (cand, base) {
@@ -244,14 +240,14 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
             start_ns: crate::stats::quantile::ZERO_BUCKET,
             end_ns: end,
         };
-        for (k, v) in meta.iter_mut() {
+        for (k, v) in pre.meta.iter_mut() {
             if k == "window" {
                 *v = format!("all spans up to {}", format::time_ns(end));
             }
         }
     }
-    meta.push(("baseline arm".into(), b_desc));
-    meta.push(("candidate arm".into(), c_desc));
+    pre.meta.push(("baseline arm".into(), b_desc));
+    pre.meta.push(("candidate arm".into(), c_desc));
     let mut engine = p.engine;
     let opts = CompareOptions {
         key_names: p.key_names,
@@ -265,7 +261,7 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
         cost,
     };
     let mut report = compare::run(&mut engine, scope, &opts)?;
-    report.meta.splice(0..0, meta);
+    pre.apply(&mut report);
     emit(&report, &args.report, &p.fail_on, ctx)
 }
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::report::{conditions, emit, prepare};
+use super::report::{conditions, emit, prepare, Need};
 use super::Context;
 use crate::cli::CostArgs;
 use crate::engine::KindFilter;
@@ -72,7 +72,7 @@ pub fn run(args: CostArgs, ctx: &Context) -> Result<i32> {
     files.extend(args.prices.iter().cloned());
     let prices = Arc::new(PriceTable::load(&files)?);
     let budgets = budgets(ctx, &args.budget)?;
-    let p = prepare(&args.report, ctx, default_kind())?;
+    let p = prepare(&args.report, ctx, default_kind(), Need::CurrentWindow)?;
     let mut engine = p.engine;
     let opts = CostReportOptions {
         key_names: p.key_names,
@@ -87,6 +87,6 @@ pub fn run(args: CostArgs, ctx: &Context) -> Result<i32> {
         },
     };
     let mut report = cost::run(&mut engine, p.scope, &opts)?;
-    report.meta.splice(0..0, p.meta);
+    p.pre.apply(&mut report);
     emit(&report, &args.report, &p.fail_on, ctx)
 }

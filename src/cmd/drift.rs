@@ -1,6 +1,6 @@
 //! `spanlens drift IN... --baseline W --current W`
 
-use super::report::{emit, prepare};
+use super::report::{emit, prepare, Need};
 use super::Context;
 use crate::cli::DriftArgs;
 use crate::engine::KindFilter;
@@ -37,7 +37,7 @@ pub fn run(args: DriftArgs, ctx: &Context) -> Result<i32> {
     } else {
         None
     };
-    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
+    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]), Need::CurrentWindow)?;
     let mut engine = p.engine;
     let opts = DriftOptions {
         key_names: p.key_names,
@@ -48,6 +48,6 @@ pub fn run(args: DriftArgs, ctx: &Context) -> Result<i32> {
         cost,
     };
     let mut report = drift::run(&mut engine, p.scope, &opts)?;
-    report.meta.splice(0..0, p.meta);
+    p.pre.apply(&mut report);
     emit(&report, &args.report, &p.fail_on, ctx)
 }

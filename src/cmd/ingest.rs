@@ -45,6 +45,21 @@ pub fn run(args: IngestArgs, ctx: &Context) -> Result<i32> {
     let sum = summary::summarize(&ds, &opts.table, 20)
         .map_err(|e| Error::output(&args.output, e.to_string(), ""))?;
     drop(t);
+    if ds.spans.height() == 0 {
+        // nothing to write: an empty table would pass for a day's export
+        if !ctx.quiet {
+            to_stderr(|w| report::summary::ingest_text(&sum, w));
+        }
+        return Err(Error::no_data(
+            format!(
+                "no span read from the inputs ({} file(s), {} malformed record(s) skipped); \
+                 nothing written",
+                ds.files.len(),
+                ds.rejected()
+            ),
+            "check that the inputs are trace exports (spanlens inspect IN shows what each file holds)",
+        ));
+    }
     let mut spans = ds.spans;
     let mut evals = ds.evals;
     let written: Vec<(PathBuf, usize)> = match args.partition {

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::report::prepare;
+use super::report::{prepare, Need};
 use super::{to_stdout, Context};
 use crate::cli::{NightlyArgs, ReportFormat};
 use crate::engine::{parse_key, KindFilter};
@@ -40,9 +40,21 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     if args.report.by.is_empty() && ctx.config.report.by.is_none() {
         args.report.by = vec!["route".into()];
     }
+    if let Some(d) = &args.out_dir {
+        crate::output::refuse_input_as_output(d, &args.report.input.inputs)?;
+    }
+    let (objectives, slo_cost) =
+        super::slo::objectives(ctx, args.objectives.as_deref(), &args.prices)?;
+    let budgets = super::cost::budgets(ctx, &args.budget)?;
+    let prices = super::cost::cost_options(ctx, &args.prices)?;
+    let user_kind = args.report.kind.is_some() || ctx.config.report.kind.is_some();
+
+    let t = crate::timing::phase("prepare");
+    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]), Need::CurrentWindow)?;
+    drop(t);
+    // output directories only once there is something to write
     let _lock = match &args.out_dir {
         Some(d) => {
-            crate::output::refuse_input_as_output(d, &args.report.input.inputs)?;
             std::fs::create_dir_all(d).map_err(|e| Error::output_io(d, &e))?;
             Some(DirLock::acquire(d)?)
         }
@@ -69,15 +81,6 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         }
         _ => None,
     };
-    let (objectives, slo_cost) =
-        super::slo::objectives(ctx, args.objectives.as_deref(), &args.prices)?;
-    let budgets = super::cost::budgets(ctx, &args.budget)?;
-    let prices = super::cost::cost_options(ctx, &args.prices)?;
-    let user_kind = args.report.kind.is_some() || ctx.config.report.kind.is_some();
-
-    let t = crate::timing::phase("prepare");
-    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
-    drop(t);
     let mut engine = p.engine;
     let scope = p.scope;
     let (key_names, min_count, top) = (p.key_names, p.min_count, p.top);
@@ -244,7 +247,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         },
     )?;
     drop(t);
-    let mut nightly = summarize(sections, p.meta, trends.spend);
+    let mut nightly = summarize(sections, p.pre, trends.spend);
     for (name, chart) in trends.charts {
         if let Some(s) = nightly.sections.iter_mut().find(|s| s.name == name) {
             s.report.charts.push(chart);
@@ -370,7 +373,7 @@ fn change(now: f64, then: f64) -> String {
 /// baseline's daily mean.
 fn summarize(
     sections: Vec<Section>,
-    meta: Vec<(String, String)>,
+    pre: super::report::Preamble,
     (now, prev, base_daily): (f64, f64, f64),
 ) -> Nightly {
     let of = |name: &str| -> Vec<Finding> {
@@ -400,6 +403,7 @@ fn summarize(
     ];
     let mut parts = Vec::new();
     for (n, what) in [
+        (pre.findings.len(), "stale export"),
         (breaches.len(), "breach(es)"),
         (regressions.len(), "regression(s)"),
         (drifts.len(), "drift(s)"),
@@ -418,7 +422,8 @@ fn summarize(
     Nightly {
         charts: Vec::new(),
         headline,
-        meta,
+        meta: pre.meta,
+        preamble_findings: pre.findings,
         summary: vec![
             block("Breaches", breaches),
             block("Regressions", regressions),

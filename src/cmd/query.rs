@@ -1,7 +1,7 @@
 //! `spanlens query FILE.sql IN...`: a user's template over the canonical
 //! tables, expanded like the bundled ones.
 
-use super::report::{emit, prepare};
+use super::report::{emit, prepare, Need};
 use super::{to_stdout, Context};
 use crate::cli::QueryArgs;
 use crate::engine::template::Expander;
@@ -12,7 +12,7 @@ use crate::report::model::{Cell, Report, Table, Unit};
 pub fn run(args: QueryArgs, ctx: &Context) -> Result<i32> {
     let text = std::fs::read_to_string(&args.sql).map_err(|e| Error::input_io(&args.sql, &e))?;
     let name = args.sql.display().to_string();
-    let p = prepare(&args.report, ctx, crate::engine::KindFilter::All)?;
+    let p = prepare(&args.report, ctx, crate::engine::KindFilter::All, Need::AnySpan)?;
     let mut engine = p.engine;
     let q = Expander::new(engine.dialect(), engine.percentiles(), &p.scope)
         .with_partitions(engine.partition_filter(p.scope.window))
@@ -67,9 +67,9 @@ pub fn run(args: QueryArgs, ctx: &Context) -> Result<i32> {
     }
     let report = Report {
         command: "query".into(),
-        meta: p.meta,
+        meta: p.pre.meta,
         tables: vec![t],
-        findings: Vec::new(),
+        findings: p.pre.findings,
         notes: Vec::new(),
         headline: None,
         charts: Vec::new(),

@@ -9,6 +9,7 @@ use crate::engine::local::LocalEngine;
 use crate::engine::{parse_condition, parse_key, Condition, Engine, Key, KindFilter, Scope};
 use crate::error::{Error, Result};
 use crate::frame;
+use crate::frame::row::SpanType;
 use crate::report::format;
 use crate::report::model::{Finding, Report};
 use crate::report::render;
@@ -16,6 +17,23 @@ use crate::window::{self, Window};
 
 /// Default --top: more cohorts than this go to __other__.
 pub const DEFAULT_TOP: usize = 50;
+
+/// Spans later than the clock by more than this are a skewed clock's: they
+/// are counted and left out of "the newest span" that relative windows end at.
+pub const FUTURE_TOLERANCE_NS: i64 = 15 * 60 * crate::window::NS_PER_SEC;
+
+/// Default `--stale-after`: data ending this long before the clock is stale.
+pub const DEFAULT_STALE_AFTER: &str = "36h";
+
+/// What a command needs from the data before it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// At least one span of the kind, passing `--where`, in the current
+    /// window (slo, cost, drift, anomalies, report).
+    CurrentWindow,
+    /// At least one span read (compare checks its arms itself; query).
+    AnySpan,
+}
 
 pub struct Prepared {
     pub engine: Box<dyn Engine>,
@@ -25,7 +43,24 @@ pub struct Prepared {
     pub min_count: u64,
     pub top: usize,
     pub fail_on: Vec<String>,
+    pub pre: Preamble,
+}
+
+/// What the preparation says before any section: meta lines (window,
+/// inputs, engine, clock notes) and findings about the data itself (a
+/// stale export).
+#[derive(Default)]
+pub struct Preamble {
     pub meta: Vec<(String, String)>,
+    pub findings: Vec<Finding>,
+}
+
+impl Preamble {
+    /// Put the preamble in front of a report's own meta and findings.
+    pub fn apply(self, report: &mut Report) {
+        report.meta.splice(0..0, self.meta);
+        report.findings.splice(0..0, self.findings);
+    }
 }
 
 pub fn keys(by: &[String]) -> Result<Vec<Key>> {
@@ -92,9 +127,22 @@ fn open_engine(
     let opts = ctx.load_options(&a.input)?;
     let bound = frame::spill::threshold();
     let loaded = frame::load_bounded(&a.input.inputs, &opts, bound)?;
-    let (rejected, nfiles) = match &loaded {
-        frame::Loaded::Memory(ds) => (ds.rejected(), ds.files.len()),
-        frame::Loaded::Spilled(sp) => (sp.rejected(), sp.files.len()),
+    let (rejected, nfiles, dups) = match &loaded {
+        frame::Loaded::Memory(ds) => (
+            ds.rejected(),
+            ds.files.len(),
+            (ds.duplicates(), ds.eval_duplicates),
+        ),
+        frame::Loaded::Spilled(sp) => (
+            sp.rejected(),
+            sp.files.len(),
+            (sp.duplicates(), sp.eval_duplicates),
+        ),
+    };
+    let dup_text = match dups {
+        (0, 0) => String::new(),
+        (s, 0) => format!(", {s} duplicate span(s) dropped"),
+        (s, e) => format!(", {s} duplicate span(s) and {e} duplicate evaluation(s) dropped"),
     };
     if rejected > 0 && !ctx.quiet {
         to_stderr(|w| {
@@ -113,13 +161,15 @@ fn open_engine(
                         .with_method(method)
                         .with_row_cap(a.max_rows),
                 ),
-                format!("{nfiles} file(s), {nspans} spans, {rejected} malformed record(s) skipped"),
+                format!(
+                    "{nfiles} file(s), {nspans} spans, {rejected} malformed record(s) skipped{dup_text}"
+                ),
             )
         }
         frame::Loaded::Spilled(sp) => {
             let cap = a.max_rows.unwrap_or(crate::engine::ROW_CAP);
             let inputs = format!(
-                "{nfiles} file(s), {} spans, {rejected} malformed record(s) skipped; \
+                "{nfiles} file(s), {} spans, {rejected} malformed record(s) skipped{dup_text}; \
                  over {bound} spans: spilled to Parquet in {} partitions by trace and \
                  streamed (log-bucket percentiles)",
                 sp.spans, sp.partitions
@@ -165,7 +215,12 @@ fn spark_engine(_a: &ReportArgs) -> Result<(Box<dyn Engine>, String)> {
 }
 
 /// Parse the shared options, read the inputs, resolve the windows.
-pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Result<Prepared> {
+pub fn prepare(
+    a: &ReportArgs,
+    ctx: &Context,
+    default_kind: KindFilter,
+    need: Need,
+) -> Result<Prepared> {
     let rc = &ctx.config.report;
     let by = if a.by.is_empty() {
         rc.by.clone().unwrap_or_default()
@@ -190,11 +245,8 @@ pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Resul
             "write `now` or a time such as 2026-01-31T00:00:00Z",
         )
     })?;
-    let kind = match a.kind.as_deref().or(rc.kind.as_deref()) {
-        None => default_kind,
-        Some("all") => KindFilter::All,
-        Some(t) => KindFilter::SpanTypes(vec![t.to_string()]),
-    };
+    let kind = kind_filter(a.kind.as_deref().or(rc.kind.as_deref()), default_kind)?;
+    let stale_after = stale_after(a.stale_after.as_deref().or(rc.stale_after.as_deref()))?;
     let mut fail_on = a.fail_on.clone();
     if fail_on.is_empty() {
         fail_on = rc.fail_on.clone().unwrap_or_default();
@@ -216,11 +268,47 @@ pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Resul
     };
     let (mut engine, inputs_meta) = open_engine(a, ctx, method)?;
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-    let last = if window::needs_data_end(current, until) {
-        engine.last_start_ns()?
+    let cutoff = now.saturating_add(FUTURE_TOLERANCE_NS);
+    let mut clock_meta = Vec::new();
+    let mut findings = Vec::new();
+    let relative = window::needs_data_end(current, until);
+    let last = if relative {
+        let future = engine.span_extent(Some(cutoff))?;
+        if future.spans > 0 {
+            let what = format!(
+                "{} span(s) start after the clock ({} .. {}): left out of the newest span the \
+                 windows end at (a host with a skewed clock?)",
+                future.spans,
+                format::time_ns(future.first_ns.unwrap_or(0)),
+                format::time_ns(future.last_ns.unwrap_or(0))
+            );
+            warn(ctx, &what);
+            clock_meta.push(("future spans".to_string(), what));
+        }
+        let last = engine.last_start_ns(cutoff)?;
+        if last.is_none() {
+            return Err(nothing_read(&mut *engine, &inputs_meta)?);
+        }
+        last
     } else {
         None
     };
+    if let (Some(t), Some(limit)) = (last, stale_after) {
+        if now.saturating_sub(t) > limit {
+            let what = format!(
+                "the newest span starts at {}, more than {} before the clock: a stale export? \
+                 (--stale-after)",
+                format::time_ns(t),
+                format::duration_ns(limit)
+            );
+            warn(ctx, &what);
+            clock_meta.push(("stale".to_string(), what.clone()));
+            findings.push(Finding {
+                kind: "stale".into(),
+                message: what,
+            });
+        }
+    }
     let (cur, base) = window::resolve(current, baseline, until, last, now);
     let key_names = if keys.is_empty() {
         vec!["cohort".to_string()]
@@ -240,7 +328,16 @@ pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Resul
         score_threshold: s.score_threshold,
         arms: None,
     };
-    let meta = vec![
+    match need {
+        Need::CurrentWindow => require_current(&mut *engine, &scope, &inputs_meta)?,
+        Need::AnySpan if !relative => {
+            if engine.span_extent(None)?.spans == 0 {
+                return Err(nothing_read(&mut *engine, &inputs_meta)?);
+            }
+        }
+        Need::AnySpan => {}
+    }
+    let mut meta = vec![
         (
             "window".to_string(),
             format!(
@@ -259,6 +356,7 @@ pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Resul
             ),
         ),
     ];
+    meta.extend(clock_meta);
     Ok(Prepared {
         engine,
         scope,
@@ -267,8 +365,109 @@ pub fn prepare(a: &ReportArgs, ctx: &Context, default_kind: KindFilter) -> Resul
         min_count: a.min_count.or(rc.min_count).unwrap_or(1),
         top: a.top.or(rc.top).unwrap_or(DEFAULT_TOP),
         fail_on,
-        meta,
+        pre: Preamble { meta, findings },
     })
+}
+
+/// `--kind`: `all` or one span type; anything else is a usage error.
+pub fn kind_filter(v: Option<&str>, default: KindFilter) -> Result<KindFilter> {
+    let Some(t) = v.map(str::trim) else {
+        return Ok(default);
+    };
+    if t.eq_ignore_ascii_case("all") {
+        return Ok(KindFilter::All);
+    }
+    let t = t.to_ascii_lowercase();
+    match SpanType::parse(&t) {
+        Some(st) => Ok(KindFilter::SpanTypes(vec![st.as_str().to_string()])),
+        None => Err(Error::usage(
+            format!("--kind: unknown span type `{t}`"),
+            format!(
+                "use all or one of {}",
+                SpanType::ALL
+                    .iter()
+                    .map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// `--stale-after D` (`off` turns the check off).
+fn stale_after(v: Option<&str>) -> Result<Option<i64>> {
+    let v = v.unwrap_or(DEFAULT_STALE_AFTER).trim();
+    if v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    window::parse_duration(v).map(Some).map_err(|e| {
+        Error::usage(
+            format!("--stale-after: {e}"),
+            "write a length such as 36h or 2d, or off",
+        )
+    })
+}
+
+/// A warning on stderr (unless --quiet); it is in the report's meta too.
+fn warn(ctx: &Context, what: &str) {
+    if !ctx.quiet {
+        to_stderr(|w| writeln!(w, "spanlens: warning: {}", format::terminal_safe(what, 400)));
+    }
+}
+
+/// The error for inputs with no span (or none before the clock).
+fn nothing_read(engine: &mut dyn Engine, inputs_meta: &str) -> Result<Error> {
+    let all = engine.span_extent(None)?;
+    Ok(if all.spans == 0 {
+        Error::no_data(
+            format!("no span read from the inputs ({inputs_meta})"),
+            "check that the inputs are trace exports (spanlens inspect IN shows what each file \
+             holds); spanlens ingest lists every rejected record with file:line",
+        )
+    } else {
+        Error::no_data(
+            format!(
+                "every span read ({}) starts after the clock ({} .. {})",
+                all.spans,
+                format::time_ns(all.first_ns.unwrap_or(0)),
+                format::time_ns(all.last_ns.unwrap_or(0))
+            ),
+            "check the exporting hosts' clocks, or give absolute windows \
+             (--current 2026-01-08..2026-01-09)",
+        )
+    })
+}
+
+/// Exit 3 unless the current window holds a span the report can judge.
+fn require_current(engine: &mut dyn Engine, scope: &Scope, inputs_meta: &str) -> Result<()> {
+    let q = crate::metrics::expand(engine, scope, "window_spans", &[])?;
+    let n = engine.run(&[q])?;
+    let n = crate::metrics::Rows::new(&n[0], "window_spans").u64s("n")?;
+    if n.iter().sum::<u64>() > 0 {
+        return Ok(());
+    }
+    let all = engine.span_extent(None)?;
+    if all.spans == 0 {
+        return Err(nothing_read(engine, inputs_meta)?);
+    }
+    let mut what = String::from("no span");
+    if let KindFilter::SpanTypes(t) = &scope.kind {
+        what.push_str(&format!(" of type {}", t.join(" or ")));
+    }
+    if !scope.conditions.is_empty() {
+        what.push_str(" matching the --where conditions");
+    }
+    Err(Error::no_data(
+        format!(
+            "{what} in the current window {} .. {}; the data covers {} .. {} ({} spans)",
+            format::time_ns(scope.window.start_ns),
+            format::time_ns(scope.window.end_ns),
+            format::time_ns(all.first_ns.unwrap_or(0)),
+            format::time_ns(all.last_ns.unwrap_or(0)),
+            all.spans
+        ),
+        "move the window (--current, --until) to where the data is, or check --where and --kind",
+    ))
 }
 
 /// Render in the chosen format to -o (atomically) or stdout, then gate.

@@ -1,6 +1,6 @@
 //! `spanlens slo IN... [--objectives slo.toml]`
 
-use super::report::{conditions, emit, prepare};
+use super::report::{conditions, emit, prepare, Need};
 use super::Context;
 use crate::cli::SloArgs;
 use crate::config::{self, ObjectiveConfig};
@@ -34,7 +34,7 @@ pub fn objectives(
 
 pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
     let (objectives, cost) = objectives(ctx, args.objectives.as_deref(), &args.prices)?;
-    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]))?;
+    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]), Need::CurrentWindow)?;
     let mut engine = p.engine;
     let opts = SloOptions {
         key_names: p.key_names,
@@ -44,7 +44,7 @@ pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
         cost,
     };
     let mut report = slo::run(&mut engine, p.scope, &opts)?;
-    report.meta.splice(0..0, p.meta);
+    p.pre.apply(&mut report);
     emit(&report, &args.report, &p.fail_on, ctx)
 }
 

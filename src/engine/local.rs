@@ -195,16 +195,33 @@ fn build_right(plan: &mut DslPlan) {
     }
 }
 
-fn engine_err(query: &str, e: PolarsError) -> Error {
-    Error::usage(
-        format!("query {query} failed on the local engine: {e}"),
-        "check the SQL of the template (polars SQL dialect); spanlens query --explain shows the expanded text",
-    )
+/// A failure of spanlens' own work on the local engine (not a query).
+fn engine_err(what: &str, e: PolarsError) -> Error {
+    Error::internal(format!("{what} failed on the local engine: {e}"))
 }
 
-fn streaming_panic(query: &str, msg: &str) -> Error {
+/// A failed query: a bundled template's failure is spanlens' bug (exit
+/// 5); a user's own SQL (`spanlens query`) is a usage error.
+fn query_err(q: &Expanded, e: impl std::fmt::Display) -> Error {
+    if q.bundled {
+        Error::internal(format!("bundled query {} failed on the local engine: {e}", q.name))
+    } else {
+        Error::usage(
+            format!("query {} failed on the local engine: {e}", q.name),
+            "check the SQL of the template (polars SQL dialect); spanlens query --explain shows the expanded text",
+        )
+    }
+}
+
+fn streaming_panic(q: &Expanded, msg: &str) -> Error {
+    if q.bundled {
+        return Error::internal(format!(
+            "bundled query {} failed in polars' streaming engine: {msg}",
+            q.name
+        ));
+    }
     Error::usage(
-        format!("query {query} failed in polars' streaming engine: {msg}"),
+        format!("query {} failed in polars' streaming engine: {msg}", q.name),
         "rewrite the query (e.g. COUNT(col) for COUNT(*)), or raise SPANLENS_STREAM_SPANS above \
          the input's span count to run it in memory",
     )
@@ -264,16 +281,19 @@ impl Engine for LocalEngine {
         self.method
     }
 
-    fn last_start_ns(&mut self) -> Result<Option<i64>> {
+    fn last_start_ns(&mut self, cutoff_ns: i64) -> Result<Option<i64>> {
         match &self.tables {
             Tables::Memory { spans, .. } => Ok(spans
                 .column(col::START_NS)
                 .ok()
-                .and_then(|c| c.i64().ok().and_then(|ca| ca.max()))),
+                .and_then(|c| c.i64().ok())
+                .and_then(|ca| ca.iter().flatten().filter(|t| *t <= cutoff_ns).max())),
             Tables::Streamed { spans, .. } => {
+                let start = polars::prelude::col(col::START_NS);
                 let df = spans
                     .clone()
-                    .select([polars::prelude::col(col::START_NS).max()])
+                    .filter(start.clone().lt_eq(lit(cutoff_ns)))
+                    .select([start.max()])
                     .collect_with_engine(polars::prelude::Engine::Streaming)
                     .map(|r| r.unwrap_single())
                     .map_err(|e| engine_err("the newest span start", e))?;
@@ -376,7 +396,7 @@ impl LocalEngine {
                 None => {
                     let spans = self
                         .spans_with(&q.attr_keys)
-                        .map_err(|e| engine_err(&q.name, e))?;
+                        .map_err(|e| query_err(q, e))?;
                     let ctx = SQLContext::new();
                     ctx.register("spans", spans);
                     ctx.register("evals", evals.clone());
@@ -390,7 +410,7 @@ impl LocalEngine {
             let lf = contexts[at]
                 .1
                 .execute(&q.sql)
-                .map_err(|e| engine_err(&q.name, e))?;
+                .map_err(|e| query_err(q, e))?;
             plans.push(lf.logical_plan);
         }
         if let Tables::Streamed { .. } = self.tables {
@@ -407,8 +427,8 @@ impl LocalEngine {
                         .map(|r| r.unwrap_single())
                 });
                 out.push(match run {
-                    Ok(r) => r.map_err(|e| engine_err(&q.name, e))?,
-                    Err(msg) => return Err(streaming_panic(&q.name, &msg)),
+                    Ok(r) => r.map_err(|e| query_err(q, e))?,
+                    Err(msg) => return Err(streaming_panic(q, &msg)),
                 });
                 if crate::timing::per_query() {
                     eprintln!(
@@ -427,7 +447,7 @@ impl LocalEngine {
                 out.push(
                     LazyFrame::from(p)
                         .collect()
-                        .map_err(|e| engine_err(&q.name, e))?,
+                        .map_err(|e| query_err(q, e))?,
                 );
                 eprintln!(
                     "spanlens: timing: query {:<24} {:>8.3} s",
@@ -437,12 +457,19 @@ impl LocalEngine {
             }
             return Ok(out);
         }
+        let kept = plans.clone();
         LazyFrame::collect_all_with_engine(
             plans,
             polars::prelude::Engine::Auto,
             OptFlags::default(),
         )
-        .map_err(|e| engine_err("(batch)", e))
+        .map_err(|e| {
+            // name the query that failed: run each alone (only on failure)
+            kept.into_iter()
+                .zip(queries)
+                .find_map(|(p, q)| LazyFrame::from(p).collect().err().map(|e| query_err(q, e)))
+                .unwrap_or_else(|| engine_err("a batch of queries", e))
+        })
     }
 }
 

@@ -57,8 +57,17 @@ pub trait Engine {
     /// The SQL dialect the templates are expanded in.
     fn dialect(&self) -> template::Dialect;
     fn percentiles(&self) -> PercentileMethod;
-    /// The newest span start in the data (for relative windows); None when empty.
-    fn last_start_ns(&mut self) -> Result<Option<i64>>;
+    /// The newest span start at or before `cutoff_ns` (for relative
+    /// windows: spans from a clock in the future do not move them); None
+    /// when there is none.
+    fn last_start_ns(&mut self, cutoff_ns: i64) -> Result<Option<i64>>;
+    /// How many spans start after `after_ns` (every span with None), and
+    /// the first and last of their starts.
+    fn span_extent(&mut self, after_ns: Option<i64>) -> Result<Extent> {
+        let filter = after_ns.map_or(String::new(), |t| format!("{} > {t}", col::START_NS));
+        let frames = self.run(&[Extent::query(&filter)])?;
+        Ok(frames.first().map(Extent::of).unwrap_or_default())
+    }
     /// A predicate on partition columns selecting at least the spans of
     /// window `w` (partition pruning on remote engines); None reads all.
     fn partition_filter(&self, _w: crate::window::Window) -> Option<String> {
@@ -82,6 +91,51 @@ pub trait Engine {
     /// engine and bring back only the traces they list.
     fn row_cap(&self) -> Option<usize> {
         None
+    }
+}
+
+/// Span starts: how many, the first and the last.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Extent {
+    pub spans: u64,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+}
+
+impl Extent {
+    /// The query behind [`Engine::span_extent`], over spans passing `filter`
+    /// (SQL; empty for every span).
+    pub fn query(filter: &str) -> template::Expanded {
+        let filter = if filter.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {filter}")
+        };
+        template::Expanded::internal(
+            "span_extent",
+            format!(
+                "SELECT COUNT({c}) AS n, MIN({c}) AS lo, MAX({c}) AS hi FROM spans{filter}",
+                c = col::START_NS
+            ),
+        )
+    }
+
+    /// Read the answer of [`Extent::query`].
+    pub fn of(df: &DataFrame) -> Extent {
+        let get = |name: &str| -> Option<i64> {
+            df.column(name)
+                .ok()?
+                .cast(&polars::prelude::DataType::Int64)
+                .ok()?
+                .i64()
+                .ok()?
+                .get(0)
+        };
+        Extent {
+            spans: get("n").unwrap_or(0).max(0) as u64,
+            first_ns: get("lo"),
+            last_ns: get("hi"),
+        }
     }
 }
 
@@ -111,8 +165,11 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
     fn partition_filter(&self, w: crate::window::Window) -> Option<String> {
         (**self).partition_filter(w)
     }
-    fn last_start_ns(&mut self) -> Result<Option<i64>> {
-        (**self).last_start_ns()
+    fn last_start_ns(&mut self, cutoff_ns: i64) -> Result<Option<i64>> {
+        (**self).last_start_ns(cutoff_ns)
+    }
+    fn span_extent(&mut self, after_ns: Option<i64>) -> Result<Extent> {
+        (**self).span_extent(after_ns)
     }
     fn register(&mut self, name: &str, table: DataFrame) -> Result<()> {
         (**self).register(name, table)
@@ -134,10 +191,22 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
 /// A cohort key: a canonical field or an attribute.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Key {
-    /// A SQL expression over canonical columns.
-    Field { name: String, sql: String },
+    /// An expression over canonical columns.
+    Field { name: String, expr: FieldExpr },
     /// `attr:KEY` (span attribute) or `resource:KEY` (resource attribute, stored as `resource:KEY`).
     Attr { name: String, attr_key: String },
+}
+
+/// What a [`Key::Field`] reads; spelled per dialect by the expander, with
+/// every column name quoted (`user` is a keyword in SQL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldExpr {
+    /// A column as text.
+    Text(&'static str),
+    /// A numeric column as it is.
+    Number(&'static str),
+    /// `model`: the request model, else the response model.
+    Model,
 }
 
 impl Key {
@@ -194,23 +263,21 @@ pub fn parse_key(s: &str) -> std::result::Result<Key, String> {
             attr_key: s.to_string(),
         });
     }
-    let sql = match s {
-        "model" => format!(
-            "COALESCE(CAST({} AS VARCHAR), CAST({} AS VARCHAR))",
-            col::REQUEST_MODEL,
-            col::RESPONSE_MODEL
-        ),
-        f if FIELDS.contains(&f) => format!("CAST({f} AS VARCHAR)"),
-        _ => {
+    let expr = match s {
+        "model" => FieldExpr::Model,
+        f => match FIELDS.iter().find(|c| **c == f) {
+            Some(c) => FieldExpr::Text(c),
+            None => {
             return Err(format!(
                 "unknown field `{s}`; use one of {} or attr:KEY / resource:KEY",
                 FIELDS.join(", ")
             ))
-        }
+            }
+        },
     };
     Ok(Key::Field {
         name: s.to_string(),
-        sql,
+        expr,
     })
 }
 

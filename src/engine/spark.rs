@@ -9,7 +9,7 @@ use std::io::Cursor;
 use polars::prelude::*;
 use spark_connect::SparkSession;
 
-use super::template::{quote, Dialect, Expanded};
+use super::template::{literal as sql_literal, quote, Dialect, Expanded};
 use super::{Engine, PercentileMethod};
 use crate::error::{Error, Result};
 use crate::frame::schema as col;
@@ -95,11 +95,7 @@ impl SparkEngine {
 
     /// The first row's column `m` of a one-value query, cast to `dt`.
     fn scalar(&self, sql: String, dt: DataType) -> Result<Option<AnyValue<'static>>> {
-        let q = Expanded {
-            name: "last_start".into(),
-            sql,
-            attr_keys: Vec::new(),
-        };
+        let q = Expanded::internal("last_start", sql);
         let df = self.fetch(&q)?;
         Ok(df
             .column("m")
@@ -227,8 +223,8 @@ fn literal(v: AnyValue) -> String {
         AnyValue::Float64(_) | AnyValue::Float32(_) => "NULL".into(),
         v if v.dtype().is_integer() => v.to_string(),
         v => match v.get_str() {
-            Some(s) => quote(s),
-            None => quote(&v.to_string()),
+            Some(s) => sql_literal(s, Dialect::Spark),
+            None => sql_literal(&v.to_string(), Dialect::Spark),
         },
     }
 }
@@ -260,7 +256,21 @@ impl Engine for SparkEngine {
         ))
     }
 
-    fn last_start_ns(&mut self) -> Result<Option<i64>> {
+    fn span_extent(&mut self, after_ns: Option<i64>) -> Result<super::Extent> {
+        // spans after an instant live in the partitions of its day and later
+        let filter = match after_ns {
+            None => String::new(),
+            Some(t) if self.day_partitions => format!(
+                "{} > {t} AND day >= {}",
+                col::START_NS,
+                sql_literal(&crate::report::format::time_ns(t)[..10], Dialect::Spark)
+            ),
+            Some(t) => format!("{} > {t}", col::START_NS),
+        };
+        Ok(super::Extent::of(&self.fetch(&super::Extent::query(&filter))?))
+    }
+
+    fn last_start_ns(&mut self, cutoff_ns: i64) -> Result<Option<i64>> {
         // on a day-partitioned lake only the newest day's spans are read:
         // the newest partition value first, answered from the partition
         // listing with no file opened (the optimization's caveat, a
@@ -271,8 +281,12 @@ impl Engine for SparkEngine {
                 "SET spark.sql.optimizer.metadataOnly=true",
                 "reading the partitions",
             )?;
+            let cutoff_day = crate::report::format::time_ns(cutoff_ns)[..10].to_string();
             let newest = self.scalar(
-                "SELECT CAST(MAX(day) AS STRING) AS m FROM spans".into(),
+                format!(
+                    "SELECT CAST(MAX(day) AS STRING) AS m FROM spans WHERE day <= {}",
+                    sql_literal(&cutoff_day, Dialect::Spark)
+                ),
                 DataType::String,
             );
             self.exec(
@@ -280,17 +294,29 @@ impl Engine for SparkEngine {
                 "reading the partitions",
             )?;
             match newest? {
-                Some(AnyValue::StringOwned(d)) => format!(" WHERE day = {}", quote(d.as_str())),
+                Some(AnyValue::StringOwned(d)) => {
+                    format!(" AND day = {}", sql_literal(d.as_str(), Dialect::Spark))
+                }
                 _ => return Ok(None),
             }
         } else {
             String::new()
         };
-        let sql = format!("SELECT MAX({}) AS m FROM spans{prune}", col::START_NS);
-        Ok(match self.scalar(sql, DataType::Int64)? {
-            Some(AnyValue::Int64(v)) => Some(v),
-            _ => None,
-        })
+        let max = |prune: &str| -> Result<Option<i64>> {
+            let sql = format!(
+                "SELECT MAX({c}) AS m FROM spans WHERE {c} <= {cutoff_ns}{prune}",
+                c = col::START_NS
+            );
+            Ok(match self.scalar(sql, DataType::Int64)? {
+                Some(AnyValue::Int64(v)) => Some(v),
+                _ => None,
+            })
+        };
+        match max(&prune)? {
+            // the newest day held only spans after the cutoff: every day
+            None if !prune.is_empty() => max(""),
+            found => Ok(found),
+        }
     }
 
     fn register(&mut self, name: &str, table: DataFrame) -> Result<()> {
@@ -376,7 +402,7 @@ mod tests {
             ("/nowhere/x.parquet".into(), None)
         );
         assert_eq!(parquet_source("/a`b"), "parquet.`/a``b`");
-        assert_eq!(literal(AnyValue::String("it's")), "'it''s'");
+        assert_eq!(literal(AnyValue::String("it's")), "'it\\'s'");
         assert_eq!(literal(AnyValue::Float64(0.5)), "0.5");
         assert_eq!(literal(AnyValue::Int64(-3)), "-3");
     }

@@ -1,6 +1,8 @@
 //! Template expansion: placeholders and dialect macros (see `engine`).
 
-use super::{Arm, Condition, Key, KindFilter, PercentileMethod, Scope, BASELINE, NONE, OTHER};
+use super::{
+    Arm, Condition, FieldExpr, Key, KindFilter, PercentileMethod, Scope, BASELINE, NONE, OTHER,
+};
 use crate::error::{Error, Result};
 use crate::frame::schema as col;
 
@@ -18,8 +20,35 @@ pub enum Dialect {
 #[derive(Clone, Debug)]
 pub struct Expanded {
     pub name: String,
+    /// The SQL as the engine runs it, literals bound.
     pub sql: String,
     pub attr_keys: Vec<String>,
+    /// A bundled template (a failure is spanlens' bug, exit 5) or a
+    /// user's own (`spanlens query`: a usage error).
+    pub bundled: bool,
+    /// The SQL with its literals still as tokens: what another template
+    /// embeds through `{{param:...}}` (see [`Expanded::as_param`]).
+    fragment: String,
+}
+
+impl Expanded {
+    /// SQL spanlens writes itself and sends as it is (no template, no
+    /// tokens: literals made with [`literal`]).
+    pub fn internal(name: &str, sql: String) -> Expanded {
+        Expanded {
+            name: name.to_string(),
+            fragment: sql.clone(),
+            sql,
+            attr_keys: Vec::new(),
+            bundled: true,
+        }
+    }
+
+    /// This query as a parameter of another template: its literals stay
+    /// tokens, so the outer expansion cannot rewrite inside them.
+    pub fn as_param(&self) -> String {
+        self.fragment.clone()
+    }
 }
 
 /// The bundled templates, by file name without `.sql`.
@@ -140,6 +169,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "report_version_evals",
         include_str!("../../queries/report_version_evals.sql"),
     ),
+    (
+        "window_spans",
+        include_str!("../../queries/window_spans.sql"),
+    ),
 ];
 
 pub fn builtin(name: &str) -> &'static str {
@@ -201,9 +234,67 @@ pub fn spark_words(sql: &str) -> String {
     out
 }
 
-/// A SQL string literal.
+/// Marks the start and end of a bound literal in SQL under expansion.
+const LIT_OPEN: char = '\u{1}';
+const LIT_CLOSE: char = '\u{2}';
+
+/// A string literal for a template under expansion. The value is not
+/// pasted into the SQL: it stands there as a token (its UTF-8 bytes in hex
+/// between two control characters) that no placeholder, macro or comment
+/// pass can match, and [`bind`] turns every token into the dialect's
+/// literal once expansion is over. So a span value such as `{{keys}}`,
+/// `logbucket(1)` or `--` is data on every path, never template text.
 pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    let mut out = String::with_capacity(s.len() * 2 + 2);
+    out.push(LIT_OPEN);
+    for b in s.bytes() {
+        out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+        out.push(char::from_digit(u32::from(b & 15), 16).unwrap_or('0'));
+    }
+    out.push(LIT_CLOSE);
+    out
+}
+
+/// A column name in `dialect`, quoted (canonical names such as `user` are
+/// SQL keywords).
+pub fn ident(c: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Polars => format!("\"{}\"", c.replace('"', "\"\"")),
+        Dialect::Spark => format!("`{}`", c.replace('`', "``")),
+    }
+}
+
+/// A string literal in `dialect`, for SQL sent as it is (not expanded).
+pub fn literal(s: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Polars => format!("'{}'", s.replace('\'', "''")),
+        // Spark reads backslash escapes inside literals
+        Dialect::Spark => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+    }
+}
+
+/// Replace every [`quote`] token of `sql` by the dialect's literal, in one
+/// left-to-right pass (the values inserted are never scanned again).
+pub fn bind(sql: &str, dialect: Dialect) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(i) = rest.find(LIT_OPEN) {
+        out.push_str(&rest[..i]);
+        let body = &rest[i + LIT_OPEN.len_utf8()..];
+        let end = body.find(LIT_CLOSE).unwrap_or(body.len());
+        let hex = body[..end].as_bytes();
+        let bytes: Vec<u8> = hex
+            .chunks(2)
+            .map(|p| {
+                let d = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                (d(p[0]) << 4) | p.get(1).map_or(0, |&c| d(c))
+            })
+            .collect();
+        out.push_str(&literal(&String::from_utf8_lossy(&bytes), dialect));
+        rest = body.get(end + LIT_CLOSE.len_utf8()..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
 }
 
 fn list(values: &[String]) -> String {
@@ -284,8 +375,17 @@ impl<'a> Expander<'a> {
     }
 
     fn key_sql(&mut self, k: &Key) -> String {
+        let text = |c: &str| format!("CAST({} AS VARCHAR)", ident(c, self.dialect));
         match k {
-            Key::Field { sql, .. } => sql.clone(),
+            Key::Field { expr, .. } => match expr {
+                FieldExpr::Text(c) => text(c),
+                FieldExpr::Number(c) => ident(c, self.dialect),
+                FieldExpr::Model => format!(
+                    "COALESCE({}, {})",
+                    text(col::REQUEST_MODEL),
+                    text(col::RESPONSE_MODEL)
+                ),
+            },
             Key::Attr { attr_key, .. } => match self.dialect {
                 Dialect::Polars => {
                     let i = match self.attr_keys.iter().position(|a| a == attr_key) {
@@ -449,11 +549,33 @@ impl<'a> Expander<'a> {
     }
 
     /// Expand `template` (named `name`, for messages) with `params`.
-    pub fn expand(
+    pub fn expand(self, name: &str, template: &str, params: &[(&str, String)]) -> Result<Expanded> {
+        if template.contains([LIT_OPEN, LIT_CLOSE]) {
+            return Err(Error::usage(
+                format!("query {name}: the SQL holds the control character U+0001 or U+0002"),
+                "remove it; spanlens uses these to bind literals",
+            ));
+        }
+        self.expand_text(name, template, params, false)
+    }
+
+    /// Expand `template` as a bundled one (tests of the binding).
+    #[cfg(test)]
+    fn expand_builtin_text(self, name: &str, template: &str) -> Result<Expanded> {
+        self.expand_text(name, template, &[], true)
+    }
+
+    /// Expand the bundled template `id`.
+    pub fn expand_builtin(self, id: &str, params: &[(&str, String)]) -> Result<Expanded> {
+        self.expand_text(id, builtin(id), params, true)
+    }
+
+    fn expand_text(
         mut self,
         name: &str,
         template: &str,
         params: &[(&str, String)],
+        bundled: bool,
     ) -> Result<Expanded> {
         // comments first: a placeholder named in a comment must not pull a
         // value (which may hold newlines from span data) into the SQL
@@ -509,8 +631,10 @@ impl<'a> Expander<'a> {
         }
         Ok(Expanded {
             name: name.to_string(),
-            sql,
+            sql: bind(&sql, self.dialect),
             attr_keys: self.attr_keys,
+            bundled,
+            fragment: sql,
         })
     }
 
@@ -531,9 +655,17 @@ impl<'a> Expander<'a> {
         };
         Ok(match m {
             "logbucket" => {
+                // Total over every value: engines evaluate every branch of a
+                // CASE on every row, so the logarithm only ever sees a
+                // positive finite number (1 where the branch is not taken);
+                // zeros and negatives take the zero bucket, +inf the top one
+                // (stats::quantile::log_bucket, the same in Rust).
                 let x = one()?;
+                let finite = format!("({x}) > 0 AND ({x}) <= {:e}", f64::MAX);
                 format!(
-                    "CASE WHEN ({x}) > 0 THEN CAST(FLOOR(LN({x}) / LN(1.02)) AS BIGINT) ELSE {} END",
+                    "CASE WHEN {finite} THEN CAST(FLOOR(LN(CASE WHEN {finite} THEN ({x}) ELSE 1.0 END) \
+                     / LN(1.02)) AS BIGINT) WHEN ({x}) > 0 THEN {} ELSE {} END",
+                    crate::stats::quantile::TOP_BUCKET,
                     crate::stats::quantile::ZERO_BUCKET
                 )
             }
@@ -641,6 +773,7 @@ fn expand_macro(
 mod tests {
     use super::*;
     use crate::engine::parse_condition;
+    use proptest::strategy::Strategy;
     use crate::window::Window;
 
     fn scope() -> Scope {
@@ -699,7 +832,12 @@ mod tests {
             )
             .unwrap();
         assert!(
-            e.sql.contains("FLOOR(LN(duration_ms) / LN(1.02))"),
+            e.sql.contains(
+                "CASE WHEN (duration_ms) > 0 AND (duration_ms) <= 1.7976931348623157e308 THEN \
+                 CAST(FLOOR(LN(CASE WHEN (duration_ms) > 0 AND (duration_ms) <= \
+                 1.7976931348623157e308 THEN (duration_ms) ELSE 1.0 END) / LN(1.02)) AS BIGINT) \
+                 WHEN (duration_ms) > 0 THEN 35842 ELSE -9223372036854775807 END"
+            ),
             "{}",
             e.sql
         );
@@ -729,7 +867,7 @@ mod tests {
             "{}",
             e.sql
         );
-        assert!(e.sql.contains("NOT (COALESCE(CAST(request_model AS VARCHAR), CAST(response_model AS VARCHAR)) IN ('gpt-4o'))"), "{}", e.sql);
+        assert!(e.sql.contains("NOT (COALESCE(CAST(\"request_model\" AS VARCHAR), CAST(\"response_model\" AS VARCHAR)) IN ('gpt-4o'))"), "{}", e.sql);
         assert!(e.sql.contains("ELSE '__other__' END AS k0"), "{}", e.sql);
         assert!(
             e.sql.contains("CAST(span_type AS VARCHAR) IN ('llm')"),
@@ -768,7 +906,7 @@ mod tests {
             "{}",
             e.sql
         );
-        assert_eq!(quote("it's"), "'it''s'");
+        assert_eq!(bind(&quote("it's"), Dialect::Polars), "'it''s'");
     }
 
     // Regression: params were substituted before comments were stripped, so
@@ -785,6 +923,115 @@ mod tests {
             )
             .unwrap();
         assert_eq!(e.sql, "\nSELECT 1 WHERE x = 'a\nDROP'");
+    }
+
+    /// Span values are bound after expansion: a value spelled like a
+    /// placeholder, a macro or a comment comes out as the same literal, and
+    /// the SQL around it is exactly the SQL around a harmless value.
+    #[test]
+    fn span_values_are_bound_literals_never_template_text() {
+        let hostile = [
+            "{{keys}}",
+            "{{spans}}",
+            "x logbucket(1) y",
+            "modelkey()",
+            "timebucket(",
+            "a -- b",
+            "it's",
+            "{{param:x}}",
+            "\u{1}00\u{2}",
+            "back\\slash",
+        ];
+        let template = "SELECT {{keys}}, logbucket(duration_ms) AS b FROM {{spans}} s WHERE {{kind}} -- {{keys}}";
+        for v in hostile {
+            let mut s = scope();
+            s.kept = Some(vec![vec![v.to_string()]]);
+            s.conditions = vec![parse_condition(&format!("route={v}")).unwrap()];
+            let mut h = scope();
+            h.kept = Some(vec![vec!["HARMLESS".into()]]);
+            h.conditions = vec![parse_condition("route=HARMLESS").unwrap()];
+            let got = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
+                .expand_builtin_text("t", template)
+                .unwrap();
+            let want = Expander::new(Dialect::Polars, PercentileMethod::Exact, &h)
+                .expand_builtin_text("t", template)
+                .unwrap();
+            assert_eq!(
+                got.sql,
+                want.sql.replace("'HARMLESS'", &literal(v, Dialect::Polars)),
+                "{v}"
+            );
+            // embedded as a parameter of another template, still the same
+            let outer = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
+                .expand("o", "SELECT * FROM ({{param:inner}}) i", &[("inner", got.as_param())])
+                .unwrap();
+            assert_eq!(outer.sql, format!("SELECT * FROM ({}) i", got.sql), "{v}");
+        }
+        // a user's template may not hold the token characters
+        let s = scope();
+        let err = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
+            .expand("t", "SELECT '\u{1}'", &[])
+            .unwrap_err();
+        assert!(err.to_string().contains("U+0001"), "{err}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 256,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(18),
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// Any value (drawn from the characters and words the passes look
+        /// for) expands to the SQL of a harmless value with its literal.
+        #[test]
+        fn any_span_value_is_data(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::string::string_regex("[{}()'\\,a-z_ -]{0,6}").unwrap(),
+                    proptest::sample::select(vec![
+                        "{{keys}}", "{{spans}}", "{{kind}}", "{{field}}", "{{param:x}}",
+                        "logbucket(", "pbucket(", "timebucket(", "modelkey(", "--", "'", "\u{1}",
+                        "\u{2}", "\n",
+                    ]).prop_map(str::to_string),
+                ],
+                0..6,
+            )
+        ) {
+            let v: String = parts.concat();
+            let mut s = scope();
+            s.kept = Some(vec![vec![v.clone()]]);
+            let mut h = scope();
+            h.kept = Some(vec![vec!["HARMLESS".into()]]);
+            let template = "SELECT {{keys}}, logbucket(x), timebucket(start_ns, 60) FROM {{spans}} s WHERE {{kind}}";
+            for d in [Dialect::Polars, Dialect::Spark] {
+                let got = Expander::new(d, PercentileMethod::LogBucket, &s)
+                    .expand_builtin_text("t", template)
+                    .unwrap();
+                let want = Expander::new(d, PercentileMethod::LogBucket, &h)
+                    .expand_builtin_text("t", template)
+                    .unwrap();
+                proptest::prop_assert_eq!(
+                    got.sql,
+                    want.sql.replace(&literal("HARMLESS", d), &literal(&v, d))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn literals_per_dialect() {
+        assert_eq!(bind(&quote("it's"), Dialect::Polars), "'it''s'");
+        assert_eq!(bind(&quote("a\\'b"), Dialect::Spark), "'a\\\\\\'b'");
+        assert_eq!(bind(&quote(""), Dialect::Polars), "''");
+        assert_eq!(bind(&quote("é✓"), Dialect::Polars), "'é✓'");
+        assert_eq!(
+            bind(&format!("x = {} AND y = {}", quote("a"), quote("b")), Dialect::Polars),
+            "x = 'a' AND y = 'b'"
+        );
+        assert_eq!(ident("user", Dialect::Polars), "\"user\"");
+        assert_eq!(ident("user", Dialect::Spark), "`user`");
     }
 
     #[test]
@@ -813,7 +1060,7 @@ mod tests {
         assert!(
             e.sql.contains(
                 "CASE WHEN (start_ns >= 0 AND start_ns < 10) THEN 'baseline' WHEN \
-                 ((COALESCE(CAST(route AS VARCHAR), '(none)') = '/chat' AND __attr_0 = 'v''2')) THEN \
+                 ((COALESCE(CAST(\"route\" AS VARCHAR), '(none)') = '/chat' AND __attr_0 = 'v''2')) THEN \
                  'candidate' END AS arm"
             ),
             "{}",
@@ -827,7 +1074,7 @@ mod tests {
             .with_field(&f)
             .expand("t", "SELECT {{field}} FROM x", &[])
             .unwrap();
-        assert_eq!(e.sql, "SELECT CAST(finish_reason AS STRING) FROM x");
+        assert_eq!(e.sql, "SELECT CAST(`finish_reason` AS STRING) FROM x");
         let err = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
             .expand("t", "SELECT {{field}} FROM x", &[])
             .unwrap_err();

@@ -40,11 +40,17 @@ pub struct Dataset {
     /// Row range of each file in `spans` (offset, len), by file index.
     pub ranges: Vec<(usize, usize)>,
     pub skipped: Vec<(String, String)>,
+    /// Evaluation rows dropped as repeats of earlier ones.
+    pub eval_duplicates: u64,
 }
 
 impl Dataset {
     pub fn rejected(&self) -> u64 {
         self.files.iter().map(|f| f.rejected).sum()
+    }
+    /// Spans dropped as repeats of earlier ones.
+    pub fn duplicates(&self) -> u64 {
+        self.files.iter().map(|f| f.duplicates).sum()
     }
 }
 
@@ -320,11 +326,49 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
         evals.vstack_mut(&df).map_err(polars_err)?;
     }
     evals.rechunk_mut();
+    let (evals, eval_duplicates) = dedup_evals(evals).map_err(polars_err)?;
     Ok(Dataset {
         spans,
         evals,
         files: out.files,
         ranges,
         skipped: out.skipped,
+        eval_duplicates,
     })
+}
+
+/// Drop repeated evaluation rows, as spans are: a row equal to an earlier
+/// one in every column (the same export read twice) goes, the first stays.
+/// Without this, two copies of an export double every pass rate's sample.
+pub fn dedup_evals(evals: DataFrame) -> PolarsResult<(DataFrame, u64)> {
+    let text = |c: &str| -> PolarsResult<StringChunked> {
+        Ok(evals.column(c)?.cast(&DataType::String)?.str()?.clone())
+    };
+    let (tid, sid, name) = (
+        text(schema::TRACE_ID)?,
+        text(schema::SPAN_ID)?,
+        text(schema::EVAL_NAME)?,
+    );
+    let (label, source) = (text(schema::EVAL_LABEL)?, text(schema::EVAL_SOURCE)?);
+    let score = evals.column(schema::EVAL_SCORE)?.cast(&DataType::Float64)?;
+    let score = score.f64()?;
+    let mut seen = AHashSet::with_capacity(evals.height());
+    let keep: Vec<bool> = (0..evals.height())
+        .map(|i| {
+            seen.insert((
+                tid.get(i),
+                sid.get(i),
+                name.get(i),
+                score.get(i).map(f64::to_bits),
+                label.get(i),
+                source.get(i),
+            ))
+        })
+        .collect();
+    let dropped = keep.iter().filter(|k| !**k).count() as u64;
+    if dropped == 0 {
+        return Ok((evals, 0));
+    }
+    let out = evals.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+    Ok((out, dropped))
 }

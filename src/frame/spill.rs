@@ -77,11 +77,17 @@ pub struct Spilled {
     /// Spans after deduplication.
     pub spans: u64,
     pub partitions: usize,
+    /// Evaluation rows dropped as repeats of earlier ones.
+    pub eval_duplicates: u64,
 }
 
 impl Spilled {
     pub fn rejected(&self) -> u64 {
         self.files.iter().map(|f| f.rejected).sum()
+    }
+    /// Spans dropped as repeats of earlier ones.
+    pub fn duplicates(&self) -> u64 {
+        self.files.iter().map(|f| f.duplicates).sum()
     }
 }
 
@@ -471,7 +477,7 @@ impl Spill {
         } else {
             None
         };
-        let streamed = match streamed {
+        let mut streamed = match streamed {
             Some(st) => st,
             None => stream::Streamed {
                 spans: build::spans_frame(&[]).map_err(err)?.lazy(),
@@ -480,7 +486,15 @@ impl Spill {
                 span_rows: 0,
             },
         };
+        // evaluations are deduplicated as in memory (they are few beside
+        // the spans: held whole)
+        let evals = File::open(&self.evals_path)
+            .map_err(|e| spill_error(&root, crate::error::io_text(&e)))
+            .and_then(|f| ParquetReader::new(f).finish().map_err(err))?;
+        let (evals, eval_duplicates) = super::dedup_evals(evals).map_err(err)?;
+        streamed.evals = evals.lazy();
         Ok(Spilled {
+            eval_duplicates,
             streamed,
             partitions: self.parts.len(),
             dir: self.dir,

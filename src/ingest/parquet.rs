@@ -100,6 +100,7 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
             }
         }
         bound_token_counts(&mut df, chunk).map_err(|e| bad(path, e))?;
+        let df = validate_rows(df, chunk).map_err(|e| bad(path, e))?;
         chunk.stats.spans += df.height() as u64;
         out.span_frames.push((chunk.file, df));
         return Ok(());
@@ -139,6 +140,45 @@ pub fn read_guarded<T>(path: &Path, read: impl FnOnce() -> PolarsResult<T>) -> R
             "re-create it, e.g. with `spanlens ingest`",
         )),
     }
+}
+
+/// A canonical table is checked as the JSON readers check records: a row
+/// without a trace id, span id or start time is rejected (counted, with its
+/// row number), and a duration, TTFT or reported cost that is NaN, infinite
+/// or negative becomes null and is counted as an invalid value.
+fn validate_rows(mut df: DataFrame, chunk: &mut Chunk<'_>) -> PolarsResult<DataFrame> {
+    for c in [s::DURATION_MS, s::TTFT_MS, s::REPORTED_COST_USD] {
+        let fixed: Float64Chunked = {
+            let ca = df.column(c)?.f64()?;
+            let ok = |x: &f64| x.is_finite() && *x >= 0.0;
+            let bad = ca.iter().flatten().filter(|x| !ok(x)).count();
+            if bad == 0 {
+                continue;
+            }
+            chunk.stats.invalid_n(c, bad as u64);
+            ca.iter().map(|v| v.filter(ok)).collect()
+        };
+        df.with_column(fixed.with_name(c.into()).into_column())?;
+    }
+    let (tid, sid) = (df.column(s::TRACE_ID)?.str()?, df.column(s::SPAN_ID)?.str()?);
+    let start = df.column(s::START_NS)?.i64()?;
+    let mut keep = Vec::with_capacity(df.height());
+    for (i, ((t, sp), st)) in tid.iter().zip(sid.iter()).zip(start.iter()).enumerate() {
+        let why = match (t.filter(|t| !t.is_empty()), sp.filter(|s| !s.is_empty()), st) {
+            (None, _, _) => Some("row without a trace_id"),
+            (_, None, _) => Some("row without a span_id"),
+            (_, _, None) => Some("row without a start_ns"),
+            _ => None,
+        };
+        if let Some(why) = why {
+            chunk.stats.reject(i as u64 + 1, why);
+        }
+        keep.push(why.is_none());
+    }
+    if keep.iter().all(|k| *k) {
+        return Ok(df);
+    }
+    df.filter(&BooleanChunked::from_slice("keep".into(), &keep))
 }
 
 /// Token counts outside 0..=MAX_COUNT (a canonical table written by

@@ -331,7 +331,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             &all_kinds,
             "anomaly_top_traces",
             &[
-                ("traces", traces_sql.sql.clone()),
+                ("traces", traces_sql.as_param()),
                 ("cond", cohort_sql(&list[i].cohort)),
                 ("limit", TOP_FETCH.to_string()),
             ],

@@ -342,6 +342,18 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             a.refusals += rf[i];
         }
     }
+    let need_both = match &o.arms {
+        ArmsSpec::Fixed(_) => true,
+        ArmsSpec::Latest { missing_ok, .. } => !missing_ok,
+    };
+    if need_both {
+        let (b, c) = data
+            .values()
+            .fold((0, 0), |acc, (x, y)| (acc.0 + x.spans, acc.1 + y.spans));
+        if b == 0 || c == 0 {
+            return Err(empty_arm(engine, &scope, b == 0, c == 0)?);
+        }
+    }
     {
         let r = Rows::new(&frames[1], "slo_evals");
         let (keys, base) = (r.keys(nk)?, r.is_baseline()?);
@@ -738,6 +750,86 @@ fn compare_one(
 
 /// Per cohort, the newest value of `field` against the previous one (or
 /// `baseline`): the arms, and a table of what was chosen.
+/// The error for a comparison with an empty arm: a gate that cannot
+/// judge never passes. Names the arm and, for each field its conditions
+/// read, the values the data does hold.
+fn empty_arm(
+    engine: &mut dyn Engine,
+    scope: &Scope,
+    baseline_empty: bool,
+    candidate_empty: bool,
+) -> Result<Error> {
+    let Some(arms) = &scope.arms else {
+        return Ok(Error::internal("a comparison without arms"));
+    };
+    let which = match (baseline_empty, candidate_empty) {
+        (true, true) => "neither arm matches",
+        (true, false) => "the baseline arm matches",
+        _ => "the candidate arm matches",
+    };
+    let mut fields: Vec<&Key> = Vec::new();
+    for arm in [&arms.baseline, &arms.candidate] {
+        match arm {
+            Arm::Where(c) => fields.extend(c.iter().map(|c| &c.key)),
+            Arm::PerCohort { field, .. } => fields.push(field),
+            Arm::Window(_) => {}
+        }
+    }
+    fields.dedup_by(|a, b| a.name() == b.name());
+    let mut plain = scope.clone();
+    plain.arms = None;
+    plain.keys.clear();
+    plain.kept = None;
+    let mut seen = Vec::new();
+    for f in fields {
+        let q = expand_field(engine, &plain, "compare_versions", f, &[])?;
+        let frames = engine.run(&[q])?;
+        let r = Rows::new(&frames[0], "compare_versions");
+        let (v, n) = (r.strs("v")?, r.u64s("n")?);
+        let mut vals: Vec<(u64, String)> = v
+            .into_iter()
+            .zip(n)
+            .filter_map(|(v, n)| v.map(|v| (n, v)))
+            .collect();
+        vals.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let total = vals.len();
+        let list: Vec<String> = vals
+            .iter()
+            .take(20)
+            .map(|(n, v)| format!("{} ({n})", format::terminal_safe(v, 80)))
+            .collect();
+        seen.push(if list.is_empty() {
+            format!("no span of the window has a {}", f.name())
+        } else {
+            format!(
+                "{} values seen: {}{}",
+                f.name(),
+                list.join(", "),
+                if total > 20 {
+                    format!(" and {} more", total - 20)
+                } else {
+                    String::new()
+                }
+            )
+        });
+    }
+    let per_cohort = matches!(arms.candidate, Arm::PerCohort { .. });
+    let what = if per_cohort && candidate_empty {
+        "no cohort has a newer value to compare with the one before it".to_string()
+    } else {
+        format!("{which} no span of the report's kind in the window")
+    };
+    Ok(Error::no_data(
+        if seen.is_empty() {
+            what
+        } else {
+            format!("{what}; {}", seen.join("; "))
+        },
+        "a gate that cannot judge does not pass: check the arms' values (spelling, case), \
+         --where, --kind and the window (--current, --until)",
+    ))
+}
+
 fn latest_arms(
     engine: &mut dyn Engine,
     scope: &Scope,
@@ -825,8 +917,11 @@ fn latest_arms(
             field.name()
         ));
     } else if per.is_empty() {
-        return Err(Error::usage(
-            format!("--candidate latest:{}: no span has a {0}", field.name()),
+        return Err(Error::no_data(
+            format!(
+                "--candidate latest:{}: no span in the window has a {0}",
+                field.name()
+            ),
             "check the field name, or map it in spanlens.toml [fields]",
         ));
     }

@@ -49,9 +49,7 @@ pub fn parse_budget(s: &str) -> std::result::Result<Budget, String> {
         .trim_start_matches('$')
         .parse()
         .map_err(|_| format!("`{s}`: the amount must be a number of USD, e.g. 100/day"))?;
-    if !(usd > 0.0 && usd.is_finite()) {
-        return Err(format!("`{s}`: the amount must be above zero"));
-    }
+    crate::config::check_budget_usd(usd).map_err(|e| format!("`{s}`: {e}"))?;
     let period = match period.trim() {
         "day" | "d" => BudgetPeriod::Day,
         "month" | "mo" => BudgetPeriod::Month,
@@ -213,7 +211,7 @@ pub fn span_costs_with(
             ),
         ],
     )?;
-    Ok(e.sql)
+    Ok(e.as_param())
 }
 
 /// The expanded per-trace cost query (wrapped by other templates).
@@ -225,7 +223,7 @@ pub fn trace_costs_with(
 ) -> Result<String> {
     let spans = span_costs_with(engine, scope, o, res)?;
     let e = expand(engine, scope, "cost_trace_costs", &[("span_costs", spans)])?;
-    Ok(e.sql)
+    Ok(e.as_param())
 }
 
 /// Money and tokens of one cohort.

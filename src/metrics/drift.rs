@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::cost::{self, CostOptions};
 use super::{cohort_phase, expand, expand_field, key_order, Rows};
 use crate::engine::template::Expanded;
-use crate::engine::{parse_key, Arms, Engine, Key, Scope, FIELDS, NONE};
+use crate::engine::{parse_key, Arms, Engine, FieldExpr, Key, Scope, FIELDS, NONE};
 use crate::error::Result;
 use crate::frame::schema as col;
 use crate::report::format;
@@ -100,17 +100,19 @@ pub fn parse_field(s: &str) -> std::result::Result<FieldSpec, String> {
         source,
         ty,
     };
+    if let Some(c) = NUMERIC_FIELDS.iter().find(|c| **c == s) {
+        return Ok(spec(
+            Source::Span(Key::Field {
+                name: s.to_string(),
+                expr: FieldExpr::Number(c),
+            }),
+            Some(FieldType::Numeric),
+        ));
+    }
     Ok(match s {
         "cost_usd" => spec(Source::Cost, Some(FieldType::Numeric)),
         "eval_score" => spec(Source::EvalScore, Some(FieldType::Numeric)),
         "eval_label" => spec(Source::EvalLabel, Some(FieldType::Categorical)),
-        f if NUMERIC_FIELDS.contains(&f) => spec(
-            Source::Span(Key::Field {
-                name: f.to_string(),
-                sql: f.to_string(),
-            }),
-            Some(FieldType::Numeric),
-        ),
         f if f.starts_with("attr:") || f.starts_with("resource:") => {
             spec(Source::Span(parse_key(f)?), None)
         }

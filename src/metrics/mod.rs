@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use crate::engine::template::{self, Expanded, Expander};
+use crate::engine::template::{Expanded, Expander};
 use crate::engine::{Engine, PercentileMethod, Scope, OTHER};
 use crate::error::{Error, Result};
 use crate::stats::quantile;
@@ -135,7 +135,7 @@ pub fn expand(
 ) -> Result<Expanded> {
     Expander::new(engine.dialect(), engine.percentiles(), scope)
         .with_partitions(engine.partition_filter(scope.window))
-        .expand(name, template::builtin(name), params)
+        .expand_builtin(name, params)
 }
 
 /// Expand a bundled per-field template (`{{field}}` = `field`).
@@ -149,7 +149,7 @@ pub fn expand_field(
     Expander::new(engine.dialect(), engine.percentiles(), scope)
         .with_partitions(engine.partition_filter(scope.window))
         .with_field(field)
-        .expand(name, template::builtin(name), params)
+        .expand_builtin(name, params)
 }
 
 /// Phase 1: spans per cohort, then the cardinality guard.

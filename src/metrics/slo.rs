@@ -199,8 +199,11 @@ fn objectives(
     let nk = scope.keys.len();
     let end = scope.window.end_ns;
     let bucket_ns = BUCKET_SECS * 1_000_000_000;
-    // whole 5-minute buckets ending with the bucket holding the report's end
-    let last_bucket = (end - 1) - (end - 1).rem_euclid(bucket_ns);
+    // 5-minute buckets aligned to the report's end (bucket t covers
+    // [t + offset, t + offset + 5 min)), so every burn window and period
+    // ends exactly at the end: nothing after it counts
+    let offset = end.rem_euclid(bucket_ns);
+    let shifted_end = end - offset;
     let mut cols: Vec<(&str, Unit)> = vec![
         ("objective", Unit::Text),
         ("sli", Unit::Text),
@@ -226,7 +229,7 @@ fn objectives(
         &cols,
     );
     table.footnote = Some(
-        "burn rates over whole 5-minute buckets ending at the report's end; page: 1h & 5m > 14.4 or 6h & 30m > 6; \
+        "burn rates over 5-minute buckets ending exactly at the report's end; page: 1h & 5m > 14.4 or 6h & 30m > 6; \
          ticket: 1d & 2h > 3 or 3d & 6h > 1"
             .into(),
     );
@@ -244,8 +247,8 @@ fn objectives(
             let mut s = scope.clone();
             s.kind = copts.kind.clone();
             s.window = Window {
-                start_ns: last_bucket + bucket_ns - longest,
-                end_ns: last_bucket + bucket_ns,
+                start_ns: end.saturating_sub(longest),
+                end_ns: end,
             };
             Some(super::cost::resolve(engine, &s, copts)?)
         }
@@ -255,9 +258,10 @@ fn objectives(
     for obj in &o.objectives {
         let mut s = scope.clone();
         s.window = Window {
-            start_ns: last_bucket + bucket_ns - obj.period_ns,
-            end_ns: last_bucket + bucket_ns,
+            start_ns: end.saturating_sub(obj.period_ns),
+            end_ns: end,
         };
+        let offset = ("offset", offset.to_string());
         s.conditions.extend(obj.selector.iter().cloned());
         let q = match &obj.sli {
             Sli::Availability => expand(
@@ -267,6 +271,7 @@ fn objectives(
                 &[
                     ("valid", "TRUE".into()),
                     ("bad", "CAST(status AS VARCHAR) = 'error'".into()),
+                    offset,
                 ],
             )?,
             Sli::Latency { threshold_ms } => expand(
@@ -276,6 +281,7 @@ fn objectives(
                 &[
                     ("valid", "duration_ms IS NOT NULL".into()),
                     ("bad", format!("duration_ms > {threshold_ms:?}")),
+                    offset,
                 ],
             )?,
             Sli::Ttft { threshold_ms } => expand(
@@ -285,13 +291,17 @@ fn objectives(
                 &[
                     ("valid", "ttft_ms IS NOT NULL".into()),
                     ("bad", format!("ttft_ms > {threshold_ms:?}")),
+                    offset,
                 ],
             )?,
             Sli::Quality { evaluation } => expand(
                 engine,
                 &s,
                 "slo_eval_events",
-                &[("evaluation", crate::engine::template::quote(evaluation))],
+                &[
+                    ("evaluation", crate::engine::template::quote(evaluation)),
+                    offset,
+                ],
             )?,
             Sli::Cost { max_usd } => {
                 let (Some(copts), Some(res)) = (&o.cost, &prices) else {
@@ -310,7 +320,11 @@ fn objectives(
                     engine,
                     &cs,
                     "slo_cost_events",
-                    &[("trace_costs", tc), ("max_usd", format!("{max_usd:?}"))],
+                    &[
+                        ("trace_costs", tc),
+                        ("max_usd", format!("{max_usd:?}")),
+                        offset,
+                    ],
                 )?
             }
         };
@@ -340,7 +354,7 @@ fn objectives(
         for k in cohorts {
             let buckets = &by[k];
             let sum_since = |secs: i64| -> (u64, u64) {
-                let from = last_bucket + bucket_ns - secs * 1_000_000_000;
+                let from = shifted_end - secs * 1_000_000_000;
                 buckets
                     .range(from..)
                     .fold((0, 0), |acc, (_, (v, b))| (acc.0 + v, acc.1 + b))

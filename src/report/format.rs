@@ -44,6 +44,22 @@ pub fn time_ns(ns: i64) -> String {
         .to_string()
 }
 
+/// A length of time, coarsely: `3d 4h`, `36h`, `15m`, `42s`.
+pub fn duration_ns(ns: i64) -> String {
+    let s = ns.max(0) / 1_000_000_000;
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    // under three days, whole hours read better as hours (36h, not 1d 12h)
+    let (d, h) = if d < 3 && s % 3600 == 0 { (0, d * 24 + h) } else { (d, h) };
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
 /// Text from span data made safe for a terminal: control characters
 /// (including ANSI escapes) replaced, length bounded (reliability.md #5).
 pub fn terminal_safe(s: &str, max: usize) -> String {

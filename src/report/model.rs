@@ -204,6 +204,8 @@ pub struct Nightly {
     pub summary: Vec<SummaryBlock>,
     pub sections: Vec<Section>,
     pub charts: Vec<ChartLink>,
+    /// Findings about the data itself (a stale export), before any section's.
+    pub preamble_findings: Vec<Finding>,
 }
 
 /// One block of the first screen: a title and its items (span data in the
@@ -226,9 +228,11 @@ pub struct Section {
 
 impl Nightly {
     pub fn findings(&self) -> Vec<Finding> {
-        self.sections
+        let sections = self.sections.iter().flat_map(|s| s.report.findings.iter());
+        self.preamble_findings
             .iter()
-            .flat_map(|s| s.report.findings.iter().cloned())
+            .chain(sections)
+            .cloned()
             .collect()
     }
 }

@@ -203,14 +203,27 @@ pub fn markdown_table(t: &Table, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// How an infinite number is written where the format has no number for
+/// it (JSON, CSV); None for NaN (no value).
+fn non_finite(x: f64) -> Option<&'static str> {
+    match x {
+        f64::INFINITY => Some("inf"),
+        f64::NEG_INFINITY => Some("-inf"),
+        _ => None,
+    }
+}
+
 fn json_value(c: &Cell) -> Value {
     match c {
         Cell::Null => Value::Null,
         Cell::Text(s) => Value::String(s.clone()),
         Cell::Int(i) => Value::from(*i),
-        Cell::Num(x) | Cell::Low(x) => {
-            serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number)
-        }
+        // JSON has no infinity: an infinite value (a burn rate against a
+        // 100% target) is the string "inf" / "-inf", never null ("no data")
+        Cell::Num(x) | Cell::Low(x) => serde_json::Number::from_f64(*x).map_or_else(
+            || non_finite(*x).map_or(Value::Null, |s| Value::String(s.into())),
+            Value::Number,
+        ),
     }
 }
 
@@ -267,7 +280,7 @@ pub fn csv(t: &Table, out: &mut dyn Write) -> io::Result<()> {
                 if x.is_finite() {
                     format!("{x:?}")
                 } else {
-                    String::new()
+                    non_finite(*x).unwrap_or_default().to_string()
                 }
             }
         }))

@@ -245,13 +245,13 @@ pub fn ingest_json(
         .map(|(p, n)| serde_json::json!({"path": p.display().to_string(), "rows": n}))
         .collect();
     let doc = serde_json::json!({"input": input, "output": output});
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
     writeln!(out)
 }
 
 pub fn inspect_json(s: &RunSummary, out: &mut dyn Write) -> io::Result<()> {
     let mut v = serde_json::to_value(s).map_err(io::Error::other)?;
     v["rejected"] = serde_json::Value::Array(rejected_list(s));
-    serde_json::to_writer_pretty(&mut *out, &v).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &v).map_err(io::Error::from)?;
     writeln!(out)
 }

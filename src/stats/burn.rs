@@ -71,6 +71,13 @@ pub fn budget_remaining(bad: u64, valid: u64, target: f64) -> Option<f64> {
     burn_rate(bad, valid, target).map(|c| 1.0 - c)
 }
 
+/// A burn rate strictly above a threshold, past floating-point noise: a
+/// ratio that equals the threshold exactly (2 bad of 200 at 99%: 1 in
+/// exact arithmetic, 1.0000000000000002 in doubles) does not alert.
+pub fn exceeds(burn: f64, threshold: f64) -> bool {
+    burn > threshold * (1.0 + 1e-9)
+}
+
 /// The alert level from burn rates per window name (None = no valid
 /// events in that window). A rule fires only when both of its windows have
 /// data and exceed its threshold; with no data in any window the level is
@@ -79,7 +86,7 @@ pub fn alert(burn: &dyn Fn(&str) -> Option<f64>) -> Alert {
     let mut level = None;
     for (long, short, threshold, l) in RULES {
         if let (Some(a), Some(b)) = (burn(long), burn(short)) {
-            if a > threshold && b > threshold {
+            if exceeds(a, threshold) && exceeds(b, threshold) {
                 level = match (level, l) {
                     (Some(Alert::Page), _) | (_, Alert::Page) => Some(Alert::Page),
                     _ => Some(Alert::Ticket),

@@ -13,10 +13,16 @@ pub const GAMMA: f64 = 1.02;
 /// i64::MIN itself: its literal does not parse in every SQL dialect.
 pub const ZERO_BUCKET: i64 = i64::MIN + 1;
 
-/// The log-bucket index of `x`: `floor(ln(x) / ln(1.02))`, [`ZERO_BUCKET`] for x <= 0.
+/// Bucket index used for +inf: the bucket of the largest finite double.
+pub const TOP_BUCKET: i64 = 35_842;
+
+/// The log-bucket index of `x`: `floor(ln(x) / ln(1.02))`, [`ZERO_BUCKET`]
+/// for x <= 0 (and NaN), [`TOP_BUCKET`] for +inf.
 pub fn log_bucket(x: f64) -> i64 {
-    if x > 0.0 {
+    if x > 0.0 && x.is_finite() {
         (x.ln() / GAMMA.ln()).floor() as i64
+    } else if x > 0.0 {
+        TOP_BUCKET
     } else {
         ZERO_BUCKET
     }
@@ -129,6 +135,9 @@ mod tests {
         assert_eq!(log_bucket(1.0), 0);
         assert_eq!(log_bucket(1.02f64.powi(10) * 1.0001), 10);
         assert_eq!(log_bucket(0.0), ZERO_BUCKET);
+        assert_eq!(log_bucket(-3.0), ZERO_BUCKET);
+        assert_eq!(log_bucket(f64::MAX), TOP_BUCKET);
+        assert_eq!(log_bucket(f64::INFINITY), TOP_BUCKET);
         // every value is within 1% of its bucket's representative
         for k in 1..2000 {
             let x = 0.013 * 1.0137f64.powi(k);

@@ -101,6 +101,16 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// stderr without its `spanlens: warning:` lines (a stale fixture warns
+/// before a later usage error).
+pub fn error_text(o: &Output) -> String {
+    stderr(o)
+        .lines()
+        .filter(|l| !l.starts_with("spanlens: warning:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// stdout of a successful run, as text (for snapshots).
 pub fn snapshot_output(args: &[&str]) -> String {
     let o = run(args);

@@ -11,7 +11,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 use serde_json::Value;
 
-use crate::common::{parquet_rows, root, run, snapshot_output, stderr};
+use crate::common::{error_text, parquet_rows, root, run, snapshot_output, stderr};
 
 fn p(rel: &str) -> String {
     root().join(rel).display().to_string()
@@ -396,7 +396,7 @@ fn issue4_usage_errors() {
     ] {
         let o = run(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        let e = stderr(&o);
+        let e = error_text(&o);
         assert!(e.starts_with("spanlens: error: "), "{e}");
         assert!(e.contains(msg), "{args:?}: {e}");
         assert!(e.contains("\nhint: "), "{e}");

@@ -9,6 +9,7 @@ mod drift_compare;
 mod faults;
 mod fixtures;
 mod fuzz_corpus;
+mod honest;
 mod hostile;
 mod nightly;
 mod properties;
@@ -17,3 +18,4 @@ mod reports;
 mod scale;
 #[cfg(feature = "spark")]
 mod spark;
+mod totality;

@@ -1,7 +1,8 @@
 //! Issue 7, the invariants of reliability.md as properties (proptest):
 //! PSI >= 0; JS distance in [0, 1] and symmetric; percentiles monotone in
 //! q and within [min, max]; cost additive over any partition of the spans;
-//! OTLP -> Parquet -> read back preserves every field.
+//! OTLP -> Parquet -> read back preserves every field. The cases come from
+//! a fixed seed: the same on every run, so CI passes or fails for a reason.
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -21,7 +22,11 @@ fn counts() -> impl Strategy<Value = (Vec<u64>, Vec<u64>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(7),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn psi_is_never_negative((a, b) in counts()) {
@@ -235,7 +240,11 @@ fn otlp_line(spans: &[GenSpan], trace: usize) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 24,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(7),
+        ..ProptestConfig::default()
+    })]
 
     /// Reading OTLP lines, writing the canonical Parquet and reading it
     /// back gives the same table, every column and attribute.

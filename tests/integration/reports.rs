@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::common::{parquet_rows, root, run, snapshot_output, stderr};
+use crate::common::{error_text, parquet_rows, root, run, snapshot_output, stderr};
 
 fn p(rel: &str) -> String {
     root().join(rel).display().to_string()
@@ -356,6 +356,8 @@ target = 0.5
         "json",
         "--fail-on",
         "breach",
+        "--stale-after",
+        "off",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -466,7 +468,7 @@ fn issue3_shared_options_errors_and_cardinality_guard() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = run(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        let e = stderr(&o);
+        let e = error_text(&o);
         assert!(
             e.starts_with("spanlens: error: ") && e.contains(needle),
             "{args:?}: {e}"

@@ -298,8 +298,9 @@ fn issue7_spilled_jsonl_equals_the_in_memory_engine() {
                 "1 file(s), 6003 spans, 0 malformed record(s) skipped; over 0 spans: spilled to \
                  Parquet in 4 partitions by trace"
             } else {
-                "4 file(s), 6007 spans, 2 malformed record(s) skipped; over 0 spans: spilled to \
-                 Parquet in 4 partitions by trace"
+                "4 file(s), 6007 spans, 2 malformed record(s) skipped, 6004 duplicate span(s) and \
+                 724 duplicate evaluation(s) dropped; over 0 spans: spilled to Parquet in 4 \
+                 partitions by trace"
             };
             assert!(inputs_line.starts_with(expect), "{at}: {inputs_line}");
             assert!(engine.starts_with("local (streaming)"), "{at}: {engine}");
