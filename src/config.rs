@@ -307,8 +307,12 @@ impl Config {
             "see the README's spanlens.toml section for the accepted keys",
         )?;
         c.path = Some(path.to_path_buf());
-        c.validate()
-            .map_err(|e| Error::usage(format!("{}: {e}", path.display()), "see the README's spanlens.toml section"))?;
+        c.validate().map_err(|e| {
+            Error::usage(
+                format!("{}: {e}", path.display()),
+                "see the README's spanlens.toml section",
+            )
+        })?;
         Ok(c)
     }
 

@@ -37,7 +37,12 @@ pub fn run(args: DriftArgs, ctx: &Context) -> Result<i32> {
     } else {
         None
     };
-    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]), Need::CurrentWindow)?;
+    let p = prepare(
+        &args.report,
+        ctx,
+        KindFilter::SpanTypes(vec!["llm".into()]),
+        Need::CurrentWindow,
+    )?;
     let mut engine = p.engine;
     let opts = DriftOptions {
         key_names: p.key_names,

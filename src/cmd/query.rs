@@ -12,7 +12,12 @@ use crate::report::model::{Cell, Report, Table, Unit};
 pub fn run(args: QueryArgs, ctx: &Context) -> Result<i32> {
     let text = std::fs::read_to_string(&args.sql).map_err(|e| Error::input_io(&args.sql, &e))?;
     let name = args.sql.display().to_string();
-    let p = prepare(&args.report, ctx, crate::engine::KindFilter::All, Need::AnySpan)?;
+    let p = prepare(
+        &args.report,
+        ctx,
+        crate::engine::KindFilter::All,
+        Need::AnySpan,
+    )?;
     let mut engine = p.engine;
     let q = Expander::new(engine.dialect(), engine.percentiles(), &p.scope)
         .with_partitions(engine.partition_filter(p.scope.window))

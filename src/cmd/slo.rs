@@ -34,7 +34,12 @@ pub fn objectives(
 
 pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
     let (objectives, cost) = objectives(ctx, args.objectives.as_deref(), &args.prices)?;
-    let p = prepare(&args.report, ctx, KindFilter::SpanTypes(vec!["llm".into()]), Need::CurrentWindow)?;
+    let p = prepare(
+        &args.report,
+        ctx,
+        KindFilter::SpanTypes(vec!["llm".into()]),
+        Need::CurrentWindow,
+    )?;
     let mut engine = p.engine;
     let opts = SloOptions {
         key_names: p.key_names,

@@ -204,7 +204,10 @@ fn engine_err(what: &str, e: PolarsError) -> Error {
 /// 5); a user's own SQL (`spanlens query`) is a usage error.
 fn query_err(q: &Expanded, e: impl std::fmt::Display) -> Error {
     if q.bundled {
-        Error::internal(format!("bundled query {} failed on the local engine: {e}", q.name))
+        Error::internal(format!(
+            "bundled query {} failed on the local engine: {e}",
+            q.name
+        ))
     } else {
         Error::usage(
             format!("query {} failed on the local engine: {e}", q.name),
@@ -394,9 +397,7 @@ impl LocalEngine {
             {
                 Some(i) => i,
                 None => {
-                    let spans = self
-                        .spans_with(&q.attr_keys)
-                        .map_err(|e| query_err(q, e))?;
+                    let spans = self.spans_with(&q.attr_keys).map_err(|e| query_err(q, e))?;
                     let ctx = SQLContext::new();
                     ctx.register("spans", spans);
                     ctx.register("evals", evals.clone());
@@ -444,11 +445,7 @@ impl LocalEngine {
             let mut out = Vec::with_capacity(plans.len());
             for (p, q) in plans.into_iter().zip(queries) {
                 let t = std::time::Instant::now();
-                out.push(
-                    LazyFrame::from(p)
-                        .collect()
-                        .map_err(|e| query_err(q, e))?,
-                );
+                out.push(LazyFrame::from(p).collect().map_err(|e| query_err(q, e))?);
                 eprintln!(
                     "spanlens: timing: query {:<24} {:>8.3} s",
                     q.name,
@@ -476,6 +473,28 @@ impl LocalEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A bundled query that fails is spanlens' bug (exit 5, naming the
+    /// query even inside a batch); the user's own SQL is a usage error.
+    #[test]
+    fn a_failing_bundled_query_is_an_internal_error_naming_it() {
+        let spans = crate::frame::build::spans_frame(&[]).unwrap();
+        let evals = crate::frame::build::evals_frame(&[]).unwrap();
+        let mut e = LocalEngine::new(spans, evals);
+        let ok = Expanded::internal("fine", "SELECT COUNT(trace_id) AS n FROM spans".into());
+        let bad = Expanded::internal("broken", "SELECT no_such_column FROM spans".into());
+        let err = e.run(&[ok.clone(), bad.clone()]).unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit::INTERNAL);
+        assert!(
+            err.to_string().contains("bundled query broken failed"),
+            "{err}"
+        );
+        let mut user = bad;
+        user.bundled = false;
+        let err = e.run(&[ok, user]).unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit::USAGE);
+        assert!(err.to_string().starts_with("query broken failed"), "{err}");
+    }
 
     /// Both joins of a nested plan (an inner join in a subquery, a left join
     /// around it) build on the right after `build_right`, and the streamed

@@ -268,10 +268,10 @@ pub fn parse_key(s: &str) -> std::result::Result<Key, String> {
         f => match FIELDS.iter().find(|c| **c == f) {
             Some(c) => FieldExpr::Text(c),
             None => {
-            return Err(format!(
-                "unknown field `{s}`; use one of {} or attr:KEY / resource:KEY",
-                FIELDS.join(", ")
-            ))
+                return Err(format!(
+                    "unknown field `{s}`; use one of {} or attr:KEY / resource:KEY",
+                    FIELDS.join(", ")
+                ))
             }
         },
     };

@@ -267,7 +267,9 @@ impl Engine for SparkEngine {
             ),
             Some(t) => format!("{} > {t}", col::START_NS),
         };
-        Ok(super::Extent::of(&self.fetch(&super::Extent::query(&filter))?))
+        Ok(super::Extent::of(
+            &self.fetch(&super::Extent::query(&filter))?,
+        ))
     }
 
     fn last_start_ns(&mut self, cutoff_ns: i64) -> Result<Option<i64>> {

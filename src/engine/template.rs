@@ -282,7 +282,7 @@ pub fn bind(sql: &str, dialect: Dialect) -> String {
         out.push_str(&rest[..i]);
         let body = &rest[i + LIT_OPEN.len_utf8()..];
         let end = body.find(LIT_CLOSE).unwrap_or(body.len());
-        let hex = body[..end].as_bytes();
+        let hex = &body.as_bytes()[..end];
         let bytes: Vec<u8> = hex
             .chunks(2)
             .map(|p| {
@@ -773,8 +773,8 @@ fn expand_macro(
 mod tests {
     use super::*;
     use crate::engine::parse_condition;
-    use proptest::strategy::Strategy;
     use crate::window::Window;
+    use proptest::strategy::Strategy;
 
     fn scope() -> Scope {
         Scope {
@@ -963,7 +963,11 @@ mod tests {
             );
             // embedded as a parameter of another template, still the same
             let outer = Expander::new(Dialect::Polars, PercentileMethod::Exact, &s)
-                .expand("o", "SELECT * FROM ({{param:inner}}) i", &[("inner", got.as_param())])
+                .expand(
+                    "o",
+                    "SELECT * FROM ({{param:inner}}) i",
+                    &[("inner", got.as_param())],
+                )
                 .unwrap();
             assert_eq!(outer.sql, format!("SELECT * FROM ({}) i", got.sql), "{v}");
         }
@@ -1027,7 +1031,10 @@ mod tests {
         assert_eq!(bind(&quote(""), Dialect::Polars), "''");
         assert_eq!(bind(&quote("é✓"), Dialect::Polars), "'é✓'");
         assert_eq!(
-            bind(&format!("x = {} AND y = {}", quote("a"), quote("b")), Dialect::Polars),
+            bind(
+                &format!("x = {} AND y = {}", quote("a"), quote("b")),
+                Dialect::Polars
+            ),
             "x = 'a' AND y = 'b'"
         );
         assert_eq!(ident("user", Dialect::Polars), "\"user\"");

@@ -160,11 +160,18 @@ fn validate_rows(mut df: DataFrame, chunk: &mut Chunk<'_>) -> PolarsResult<DataF
         };
         df.with_column(fixed.with_name(c.into()).into_column())?;
     }
-    let (tid, sid) = (df.column(s::TRACE_ID)?.str()?, df.column(s::SPAN_ID)?.str()?);
+    let (tid, sid) = (
+        df.column(s::TRACE_ID)?.str()?,
+        df.column(s::SPAN_ID)?.str()?,
+    );
     let start = df.column(s::START_NS)?.i64()?;
     let mut keep = Vec::with_capacity(df.height());
     for (i, ((t, sp), st)) in tid.iter().zip(sid.iter()).zip(start.iter()).enumerate() {
-        let why = match (t.filter(|t| !t.is_empty()), sp.filter(|s| !s.is_empty()), st) {
+        let why = match (
+            t.filter(|t| !t.is_empty()),
+            sp.filter(|s| !s.is_empty()),
+            st,
+        ) {
             (None, _, _) => Some("row without a trace_id"),
             (_, None, _) => Some("row without a span_id"),
             (_, _, None) => Some("row without a start_ns"),

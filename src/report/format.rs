@@ -49,7 +49,11 @@ pub fn duration_ns(ns: i64) -> String {
     let s = ns.max(0) / 1_000_000_000;
     let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
     // under three days, whole hours read better as hours (36h, not 1d 12h)
-    let (d, h) = if d < 3 && s % 3600 == 0 { (0, d * 24 + h) } else { (d, h) };
+    let (d, h) = if d < 3 && s % 3600 == 0 {
+        (0, d * 24 + h)
+    } else {
+        (d, h)
+    };
     match (d, h, m) {
         (0, 0, 0) => format!("{s}s"),
         (0, 0, m) => format!("{m}m"),

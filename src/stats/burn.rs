@@ -112,6 +112,36 @@ mod tests {
         move |w| WINDOWS.iter().position(|(n, _)| *n == w).and_then(|i| v[i])
     }
 
+    /// Regression: 1 bad of 10 against a 90% target burns at exactly 1,
+    /// 1.0000000000000002 in doubles, which fired the 3d & 6h ticket.
+    #[test]
+    fn a_burn_of_exactly_the_threshold_does_not_alert() {
+        let b = burn_rate(1, 10, 0.9).unwrap();
+        assert!(b > 1.0, "the doubles overshoot: {b}");
+        assert!(!exceeds(b, 1.0));
+        assert!(exceeds(1.000001, 1.0));
+        let at_threshold = [
+            Some(0.0),
+            Some(0.0),
+            Some(0.0),
+            Some(0.0),
+            Some(b),
+            Some(0.0),
+            Some(b),
+        ];
+        assert_eq!(alert(&rates(at_threshold)), Alert::Ok);
+        let above = [
+            Some(0.0),
+            Some(0.0),
+            Some(0.0),
+            Some(0.0),
+            Some(1.5),
+            Some(0.0),
+            Some(1.5),
+        ];
+        assert_eq!(alert(&rates(above)), Alert::Ticket);
+    }
+
     #[test]
     fn budget_arithmetic() {
         // 99.9% target, 20 bad of 10,000: ratio 0.002, budget 0.001 -> burn 2, remaining -1

@@ -487,7 +487,11 @@ fn issue7_degenerate_windows_and_cohorts() {
             let nothing = window.starts_with("2020") || cmd == "compare";
             if nothing {
                 assert_eq!(o.status.code(), Some(3), "{cmd} {window}: {}", stderr(&o));
-                assert!(stderr(&o).contains("no span"), "{cmd} {window}: {}", stderr(&o));
+                assert!(
+                    stderr(&o).contains("no span"),
+                    "{cmd} {window}: {}",
+                    stderr(&o)
+                );
                 continue;
             }
             assert_eq!(o.status.code(), Some(0), "{cmd} {window}: {}", stderr(&o));

@@ -383,7 +383,7 @@ fn issue4_usage_errors() {
         ),
         (
             vec!["compare", &input, "--alpha", "2"],
-            "--alpha 2 is not in (0, 1)",
+            "--alpha: 2 is not in (0, 1)",
         ),
         (
             vec!["drift", &input, "--field", "nope"],

@@ -81,7 +81,15 @@ fn versions_export(dir: &Path, route: &str, old: &str, new: &str) -> PathBuf {
             } else {
                 (old, i % 100 == 0)
             };
-            lines.push(flat(&format!("{n:032x}"), n, &start, route, v, error, "gpt-4o"));
+            lines.push(flat(
+                &format!("{n:032x}"),
+                n,
+                &start,
+                route,
+                v,
+                error,
+                "gpt-4o",
+            ));
             if i % 3 != 0 {
                 continue;
             }
@@ -135,11 +143,18 @@ fn issue18_hostile_span_values_give_the_same_verdict_as_harmless_ones() {
             "--stale-after",
             "off",
         ]);
+        // each value as it stands inside a JSON string (cells and messages)
+        let inner = |v: &str| {
+            serde_json::to_string(v)
+                .unwrap()
+                .trim_matches('"')
+                .to_string()
+        };
         let text = String::from_utf8(o.stdout)
             .unwrap()
-            .replace(&serde_json::to_string(route).unwrap(), "\"ROUTE\"")
-            .replace(&serde_json::to_string(old).unwrap(), "\"OLD\"")
-            .replace(&serde_json::to_string(new).unwrap(), "\"NEW\"");
+            .replace(&inner(old), "OLD")
+            .replace(&inner(new), "NEW")
+            .replace(&inner(route), "ROUTE");
         let mut v: Value = serde_json::from_str(&text).unwrap();
         v["meta"] = Value::Null;
         (o.status.code(), v)
@@ -162,7 +177,9 @@ fn issue18_a_filter_matching_nothing_exits_3_with_the_data_range() {
         "{err}"
     );
     assert!(
-        err.contains("the data covers 2026-01-01T00:12:25.855Z .. 2026-01-08T23:40:54.068Z (6003 spans)"),
+        err.contains(
+            "the data covers 2026-01-01T00:12:25.855Z .. 2026-01-08T23:40:54.068Z (6003 spans)"
+        ),
         "{err}"
     );
 }
@@ -206,7 +223,12 @@ fn issue18_inputs_with_no_span_exit_3() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     // ingest writes no empty table for an input with no span
     let out = dir.path().join("out.parquet");
-    let (c, _, err) = code(&["ingest", hostname.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let (c, _, err) = code(&[
+        "ingest",
+        hostname.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(c, Some(3), "{err}");
     assert!(err.contains("nothing written"), "{err}");
     assert!(!out.exists());
@@ -226,7 +248,10 @@ fn issue18_an_unknown_kind_is_a_usage_error() {
 fn issue18_an_empty_compare_arm_exits_3_naming_the_values_seen() {
     let (c, _, err) = code(&[
         "--config",
-        root().join("fixtures/example/spanlens.toml").to_str().unwrap(),
+        root()
+            .join("fixtures/example/spanlens.toml")
+            .to_str()
+            .unwrap(),
         "compare",
         example_ref(),
         "--baseline",
@@ -251,7 +276,14 @@ fn issue18_an_empty_compare_arm_exits_3_naming_the_values_seen() {
 
 #[test]
 fn issue18_a_stale_export_is_said_and_can_gate() {
-    let (c, out, err) = code(&["slo", example_ref(), "--format", "json", "--fail-on", "stale"]);
+    let (c, out, err) = code(&[
+        "slo",
+        example_ref(),
+        "--format",
+        "json",
+        "--fail-on",
+        "stale",
+    ]);
     assert_eq!(c, Some(1), "{err}");
     assert!(
         err.contains("spanlens: warning: the newest span starts at 2026-01-08T23:40:54.068Z, more than 36h before the clock"),
@@ -259,7 +291,14 @@ fn issue18_a_stale_export_is_said_and_can_gate() {
     );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert!(v["meta"]["stale"].as_str().unwrap().contains("36h"), "{v}");
-    let (c, _, err) = code(&["slo", example_ref(), "--stale-after", "off", "--fail-on", "stale"]);
+    let (c, _, err) = code(&[
+        "slo",
+        example_ref(),
+        "--stale-after",
+        "off",
+        "--fail-on",
+        "stale",
+    ]);
     assert_eq!(c, Some(0), "{err}");
     assert!(!err.contains("stale"), "{err}");
     // an absolute window is the user's choice: no staleness
@@ -283,12 +322,35 @@ fn issue18_spans_from_a_future_clock_do_not_move_the_windows() {
     write_lines(
         &future,
         &[
-            flat(&"f".repeat(32), 1, "2099-03-01T00:00:00Z", "/chat", "v9", false, "gpt-4o"),
-            flat(&"f".repeat(32), 2, "2099-03-02T00:00:00Z", "/chat", "v9", true, "gpt-4o"),
+            flat(
+                &"f".repeat(32),
+                1,
+                "2099-03-01T00:00:00Z",
+                "/chat",
+                "v9",
+                false,
+                "gpt-4o",
+            ),
+            flat(
+                &"f".repeat(32),
+                2,
+                "2099-03-02T00:00:00Z",
+                "/chat",
+                "v9",
+                true,
+                "gpt-4o",
+            ),
         ],
     );
     let json = |extra: Option<&Path>| -> Value {
-        let mut a = vec!["slo", example_ref(), "--format", "json", "--stale-after", "off"];
+        let mut a = vec![
+            "slo",
+            example_ref(),
+            "--format",
+            "json",
+            "--stale-after",
+            "off",
+        ];
         if let Some(p) = extra {
             a.push(p.to_str().unwrap());
         }
@@ -329,16 +391,28 @@ fn issue18_duplicate_spans_and_evaluations_are_dropped_and_counted() {
         inputs.contains("6003 duplicate span(s) and 724 duplicate evaluation(s) dropped"),
         "{inputs}"
     );
-    assert!(!one["meta"]["inputs"].as_str().unwrap().contains("duplicate"));
+    assert!(!one["meta"]["inputs"]
+        .as_str()
+        .unwrap()
+        .contains("duplicate"));
 }
 
 #[test]
 fn issue18_config_numbers_are_checked_like_flags() {
     let dir = tempfile::tempdir().unwrap();
     for (toml, what) in [
-        ("[[budget]]\nusd = nan\n", "[[budget]] usd: NaN is not an amount above zero"),
-        ("[[budget]]\nusd = -1\n", "[[budget]] usd: -1 is not an amount above zero"),
-        ("[compare]\nalpha = nan\n", "[compare] alpha: NaN is not in (0, 1)"),
+        (
+            "[[budget]]\nusd = nan\n",
+            "[[budget]] usd: NaN is not an amount above zero",
+        ),
+        (
+            "[[budget]]\nusd = -1\n",
+            "[[budget]] usd: -1 is not an amount above zero",
+        ),
+        (
+            "[compare]\nalpha = nan\n",
+            "[compare] alpha: NaN is not in (0, 1)",
+        ),
         (
             "[compare]\nmin_effect = { error_rate = nan }\n",
             "[compare] min_effect.error_rate: NaN is not a number >= 0",
@@ -359,10 +433,26 @@ fn minutes_export(dir: &Path, bad: &[&str]) -> PathBuf {
     let mut lines = Vec::new();
     for m in 0..360 {
         let start = format!("2026-01-08T{:02}:{:02}:00Z", 10 + m / 60, m % 60);
-        lines.push(flat(&format!("{:032x}", m + 1), m + 1, &start, "/chat", "v1", false, "gpt-4o"));
+        lines.push(flat(
+            &format!("{:032x}", m + 1),
+            m + 1,
+            &start,
+            "/chat",
+            "v1",
+            false,
+            "gpt-4o",
+        ));
     }
     for (i, t) in bad.iter().enumerate() {
-        lines.push(flat(&format!("{:032x}", 1000 + i), 1000 + i, t, "/chat", "v1", true, "gpt-4o"));
+        lines.push(flat(
+            &format!("{:032x}", 1000 + i),
+            1000 + i,
+            t,
+            "/chat",
+            "v1",
+            true,
+            "gpt-4o",
+        ));
     }
     let p = dir.join("minutes.jsonl");
     write_lines(&p, &lines);
@@ -455,12 +545,22 @@ fn issue18_canonical_parquet_rows_are_validated_and_counted() {
     let trace: StringChunked = (0..6)
         .map(|i| (i != 2).then(|| format!("{:032x}", i + 1)))
         .collect();
-    let dur: Float64Chunked = [Some(100.0), Some(200.0), Some(300.0), Some(f64::NAN), Some(-5.0), Some(600.0)]
-        .into_iter()
-        .collect();
-    df.with_column(start.with_name("start_ns".into()).into_column()).unwrap();
-    df.with_column(trace.with_name("trace_id".into()).into_column()).unwrap();
-    df.with_column(dur.with_name("duration_ms".into()).into_column()).unwrap();
+    let dur: Float64Chunked = [
+        Some(100.0),
+        Some(200.0),
+        Some(300.0),
+        Some(f64::NAN),
+        Some(-5.0),
+        Some(600.0),
+    ]
+    .into_iter()
+    .collect();
+    df.with_column(start.with_name("start_ns".into()).into_column())
+        .unwrap();
+    df.with_column(trace.with_name("trace_id".into()).into_column())
+        .unwrap();
+    df.with_column(dur.with_name("duration_ms".into()).into_column())
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("canonical.parquet");
     ParquetWriter::new(std::fs::File::create(&p).unwrap())
@@ -486,7 +586,10 @@ fn issue18_canonical_parquet_rows_are_validated_and_counted() {
         .iter()
         .map(|r| format!("{}: {}", r["line"], r["reason"].as_str().unwrap()))
         .collect();
-    assert_eq!(reasons, ["2: row without a start_ns", "3: row without a trace_id"]);
+    assert_eq!(
+        reasons,
+        ["2: row without a start_ns", "3: row without a trace_id"]
+    );
     assert_eq!(f["invalid_values"], json!([["duration_ms", 2]]), "{f}");
     // the latency statistics see 100 and 600 only (p50 = 350)
     let (c, stdout, err) = code(&[
@@ -499,6 +602,7 @@ fn issue18_canonical_parquet_rows_are_validated_and_counted() {
     ]);
     assert_eq!(c, Some(0), "{err}");
     let v: Value = serde_json::from_str(&stdout).unwrap();
-    let row = &v["tables"]["slo"][0];
+    let row = &v["tables"]["cohorts"][0];
+    assert_eq!(row["latency_n"], json!(2), "{row}");
     assert_eq!(row["latency_p50_ms"], json!(350.0), "{row}");
 }

@@ -84,7 +84,11 @@ fn span_spec() -> impl Strategy<Value = SpanSpec> {
             idx(FLOATS.len()),
             (idx(TOKENS.len()), idx(TOKENS.len())),
         ),
-        (any::<bool>(), prop::bool::weighted(0.1), prop::bool::weighted(0.15)),
+        (
+            any::<bool>(),
+            prop::bool::weighted(0.1),
+            prop::bool::weighted(0.15),
+        ),
         prop::option::of((0u8..FLOATS.len() as u8, prop::option::of(any::<bool>()))),
     )
         .prop_map(
@@ -154,7 +158,9 @@ fn rows(specs: &[SpanSpec], same_time: bool) -> (Vec<SpanRow>, Vec<EvalRow>) {
             route: text(s.route),
             tenant: s.tenant.map(|t| format!("t{t}").into()),
             user: text(s.route),
-            prompt_version: s.version.map(|v| format!("v{}{}", v % 3, TEXTS[v as usize]).into()),
+            prompt_version: s
+                .version
+                .map(|v| format!("v{}{}", v % 3, TEXTS[v as usize]).into()),
             ..SpanRow::default()
         });
         if let Some((score, label)) = s.eval {
@@ -261,7 +267,12 @@ fn run_case(specs: &[SpanSpec], same_time: bool, case: usize) {
         a.extend(common);
         check(dir.path(), &a, fmt, false);
     }
-    let mut a = vec!["compare", input.as_str(), "--candidate", "latest:prompt_version"];
+    let mut a = vec![
+        "compare",
+        input.as_str(),
+        "--candidate",
+        "latest:prompt_version",
+    ];
     a.extend(common);
     check(dir.path(), &a, fmt, false);
     let mut a = vec!["report", input.as_str()];
@@ -318,10 +329,22 @@ fn one_span_is_enough() {
 fn every_cohort_key_works_in_by_and_where() {
     let example = crate::common::root().join("fixtures/example/export.otlp.jsonl.gz");
     let ex = example.to_str().unwrap();
-    let mut keys: Vec<String> = spanlens::engine::FIELDS.iter().map(|s| s.to_string()).collect();
+    let mut keys: Vec<String> = spanlens::engine::FIELDS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     keys.extend(["attr:app.region".into(), "resource:service.name".into()]);
     for k in &keys {
-        let o = run(&["slo", ex, "--by", k, "--stale-after", "off", "--format", "json"]);
+        let o = run(&[
+            "slo",
+            ex,
+            "--by",
+            k,
+            "--stale-after",
+            "off",
+            "--format",
+            "json",
+        ]);
         assert_eq!(o.status.code(), Some(0), "--by {k}: {}", stderr(&o));
         let cond = format!("{k}!=no-such-value");
         let o = run(&["slo", ex, "--where", &cond, "--stale-after", "off", "-q"]);
