@@ -146,6 +146,10 @@ pub struct ReportArgs {
     /// inconclusive, anomaly, stale
     #[arg(long, value_delimiter = ',', value_name = "KIND[,KIND]")]
     pub fail_on: Vec<String>,
+    /// Files the command reads besides the inputs (prices, objectives, SQL),
+    /// set by the command: an output may never be one of them.
+    #[arg(skip)]
+    pub reads: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -295,6 +299,12 @@ pub enum SummaryFormat {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LakeMode {
+    Merge,
+    Overwrite,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Partition {
     Day,
 }
@@ -310,6 +320,11 @@ pub struct IngestArgs {
     /// Write a directory partitioned by day: OUT/spans/day=YYYY-MM-DD/part-0.parquet
     #[arg(long, value_enum)]
     pub partition: Option<Partition>,
+    /// With --partition into an existing lake: merge (default) writes only the days of this
+    /// input, each merged with the spans it holds (a span already there is kept once), and
+    /// keeps every other day; overwrite replaces the whole lake
+    #[arg(long, value_enum, default_value = "merge")]
+    pub mode: LakeMode,
     /// Summary format: human text on stderr, or JSON on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub format: SummaryFormat,

@@ -26,9 +26,12 @@ fn main() {
         Ok(code) => code,
         Err(spanlens::Error::BrokenPipe) => spanlens::exit::OK,
         Err(e) => {
-            eprintln!("spanlens: error: {e}");
+            // messages quote file names and values from the data: no raw
+            // escape sequence reaches the terminal
+            let safe = |s: &str| spanlens::report::format::terminal_safe(s, 4000);
+            eprintln!("spanlens: error: {}", safe(&e.to_string()));
             if let Some(h) = e.hint() {
-                eprintln!("hint: {h}");
+                eprintln!("hint: {}", safe(h));
             }
             e.exit_code()
         }

@@ -7,50 +7,90 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Temporary files are `.spanlens-PID-RANDOM.tmp`: the pid tells a file
-/// left by a killed run (kill -9 cannot clean up) from one being written.
+/// Temporary files are `.spanlens-PID-RANDOM.tmp`; the kernel lock their
+/// writer holds tells a file left by a killed run (kill -9 cannot clean up)
+/// from one being written.
 const TMP_PREFIX: &str = ".spanlens-";
 const TMP_SUFFIX: &str = ".tmp";
 
-/// Remove the temporary files in `dir` whose writing process is gone.
-/// Only where `/proc` tells which processes run (elsewhere nothing is
-/// removed: a live run's file must never be).
+/// Remove the temporary files in `dir` whose writer is gone: a writer
+/// holds a kernel lock on its file while it writes ([`try_lock`]), so a
+/// file whose lock can be taken was left by a killed run.
 fn remove_stale_temps(dir: &Path) {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(pid) = name
-            .strip_prefix(TMP_PREFIX)
-            .filter(|_| name.ends_with(TMP_SUFFIX))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
+        if !(name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX)) {
+            continue;
+        }
+        let Ok(f) = std::fs::File::open(e.path()) else {
             continue;
         };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+        if try_lock(&f).unwrap_or(false) {
             let _ = std::fs::remove_file(e.path());
         }
     }
 }
 
-/// Write `path` atomically with `write`.
+/// Write `path` atomically with `write`. A device, FIFO or socket at the
+/// path (after following links: `-o /dev/null`, `-o /dev/stdout`) is written
+/// through, as there is nothing to replace; a symlink stays a symlink, and
+/// its target is what is replaced.
 pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
+    if let Ok(m) = std::fs::metadata(path) {
+        if !m.is_file() && !m.is_dir() {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| Error::output_io(path, &e))?;
+            let mut w = io::BufWriter::new(f);
+            write(&mut w).map_err(|e| Error::output_io(path, &e))?;
+            return w.flush().map_err(|e| Error::output_io(path, &e));
+        }
+    }
+    let target;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            // the final target; a dangling link's first hop
+            target = std::fs::canonicalize(path)
+                .or_else(|_| std::fs::read_link(path).map(|t| parent_dir(path).join(t)))
+                .map_err(|e| Error::output_io(path, &e))?;
+            target.as_path()
+        }
+        _ => path,
+    };
     let dir = parent_dir(path);
     remove_stale_temps(&dir);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
-        .suffix(TMP_SUFFIX)
+    // a file replaced keeps its mode; a new one gets 0666 less the umask,
+    // as any Unix tool creates it (not tempfile's private 0600)
+    let existing = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.permissions());
+    let prefix = format!("{TMP_PREFIX}{}-", std::process::id());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(TMP_SUFFIX);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder
         .tempfile_in(&dir)
         .map_err(|e| Error::output_io(path, &e))?;
+    if let Some(p) = existing {
+        tmp.as_file()
+            .set_permissions(p)
+            .map_err(|e| Error::output_io(path, &e))?;
+    }
+    // held until the rename: a concurrent sweep leaves this file alone
+    try_lock(tmp.as_file()).map_err(|e| Error::output_io(path, &e))?;
     {
         let mut w = io::BufWriter::new(tmp.as_file_mut());
         write(&mut w).map_err(|e| Error::output_io(path, &e))?;
@@ -71,19 +111,58 @@ pub fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
-/// Refuse an output path that is one of the inputs.
-pub fn refuse_input_as_output(out: &Path, inputs: &[String]) -> Result<()> {
+/// Refuse an output path that resolves to a file this run reads: an
+/// input as given, any file a directory or glob input expands to (and the
+/// evaluations beside a spans file), or one of `reads` (the configuration,
+/// price tables, objectives, a query's SQL). Symlinks are followed.
+pub fn refuse_input_as_output(out: &Path, inputs: &[String], reads: &[PathBuf]) -> Result<()> {
     let canon = |p: &Path| std::fs::canonicalize(p).ok();
     let Some(o) = canon(out) else { return Ok(()) };
-    for i in inputs {
-        if canon(Path::new(i)).as_deref() == Some(o.as_path()) {
+    let mut read: Vec<PathBuf> = inputs.iter().map(PathBuf::from).collect();
+    read.extend(reads.iter().cloned());
+    if let Ok(x) = crate::ingest::source::expand(inputs) {
+        for i in x.inputs {
+            if let Some(p) = i.path() {
+                read.extend(crate::frame::evals_sibling(p));
+                read.push(p.to_path_buf());
+            }
+        }
+    }
+    for r in &read {
+        if canon(r).as_deref() == Some(o.as_path()) {
             return Err(Error::usage(
-                format!("the output {} is also an input", out.display()),
-                "write to another path; inputs are never overwritten",
+                format!(
+                    "the output {} is a file this run reads ({})",
+                    out.display(),
+                    r.display()
+                ),
+                "write to another path; nothing spanlens reads is ever overwritten",
             ));
         }
     }
     Ok(())
+}
+
+/// Where [`replace_dir`] moves the old `dest` while it swaps.
+fn old_dir(dest: &Path) -> PathBuf {
+    dest.with_file_name(format!(
+        ".{}.spanlens-old",
+        dest.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    ))
+}
+
+/// Undo a swap a kill interrupted: with no `dest` but its old copy, the
+/// old copy goes back; with both, the old copy goes.
+pub fn recover_dir(dest: &Path) {
+    let old = old_dir(dest);
+    if !old.is_dir() {
+        return;
+    }
+    if dest.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        let _ = std::fs::rename(&old, dest);
+    }
 }
 
 /// Replace directory `dest` with the fully written `staging` directory.
@@ -100,11 +179,8 @@ pub fn replace_dir(staging: &Path, dest: &Path) -> Result<()> {
                 "choose a new directory for --partition output, or remove this one",
             ));
         }
-        let old = dest.with_file_name(format!(
-            ".{}.spanlens-old-{}",
-            dest.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-            std::process::id()
-        ));
+        let old = old_dir(dest);
+        let _ = std::fs::remove_dir_all(&old);
         std::fs::rename(dest, &old).map_err(|e| Error::output_io(dest, &e))?;
         if let Err(e) = std::fs::rename(staging, dest) {
             let _ = std::fs::rename(&old, dest);
@@ -117,61 +193,88 @@ pub fn replace_dir(staging: &Path, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A lock on an output directory: `DIR/.spanlens.lock` created exclusively
-/// (holding the pid), removed on drop. A second run refuses with a clear
-/// message; a lock left by a process that no longer runs is taken over.
+/// Take an exclusive kernel lock (flock) on `f` without waiting: Ok(false)
+/// when another open file holds it. The kernel releases it when its holder
+/// closes the file or exits, however it exits: no pid to outlive its
+/// process (a pid can be reused, and in a fresh container namespace the
+/// next run may get the dead run's pid).
+pub fn try_lock(f: &std::fs::File) -> io::Result<bool> {
+    match f.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// A lock on an output directory: a kernel lock on `DIR/.spanlens.lock`,
+/// held while this value lives and the file removed when it ends. A second
+/// run refuses with a clear message; a killed run's lock goes with its
+/// process (the file it leaves is taken over).
 pub struct DirLock {
     path: PathBuf,
+    _file: std::fs::File,
 }
 
 impl DirLock {
     pub fn acquire(dir: &Path) -> Result<DirLock> {
         let path = dir.join(".spanlens.lock");
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
+        // a lock taken on a file another run removed just before is not the
+        // lock at the path: take it again on the file that is there
+        for _ in 0..8 {
+            let mut f = std::fs::OpenOptions::new()
+                .read(true)
                 .write(true)
-                .create_new(true)
+                .create(true)
+                .truncate(false)
                 .open(&path)
-            {
-                Ok(mut f) => {
-                    let _ = writeln!(f, "{}", std::process::id());
-                    return Ok(DirLock { path });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<u32>().ok());
-                    let alive =
-                        holder.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-                    if alive || holder.is_none() {
-                        return Err(Error::output(
-                            dir,
-                            format!(
-                                "another spanlens run{} is writing this directory",
-                                holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
-                            ),
-                            format!(
-                                "wait for it to finish, or remove {} if no run is active",
-                                path.display()
-                            ),
-                        ));
-                    }
-                    // stale: its process is gone
-                    let _ = std::fs::remove_file(&path);
-                }
-                Err(e) => return Err(Error::output_io(&path, &e)),
+                .map_err(|e| Error::output_io(&path, &e))?;
+            if !try_lock(&f).map_err(|e| Error::output_io(&path, &e))? {
+                let holder = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok());
+                return Err(Error::output(
+                    dir,
+                    format!(
+                        "another spanlens run{} is writing this directory",
+                        holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
+                    ),
+                    "wait for it to finish: its lock goes when it ends",
+                ));
             }
+            if !same_file(&f, &path) {
+                continue;
+            }
+            // the pid is for people reading the file; the lock is the kernel's
+            let _ = f.set_len(0);
+            let _ = writeln!(f, "{}", std::process::id());
+            return Ok(DirLock { path, _file: f });
         }
         Err(Error::output(
             dir,
             "could not take the directory lock",
-            format!("remove {} if no run is active", path.display()),
+            "another run keeps replacing it; try again",
         ))
     }
 }
 
+/// Whether the open file `f` is the file at `path` now.
+#[cfg(unix)]
+fn same_file(f: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_f: &std::fs::File, path: &Path) -> bool {
+    path.exists()
+}
+
 impl Drop for DirLock {
     fn drop(&mut self) {
+        // removed while still locked: a run waiting on this file retries
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -211,26 +314,49 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "new report\n");
     }
 
-    /// Temporary files of a killed run are removed by the next write; a
-    /// live process's file and unrelated files are kept.
+    /// Temporary files of a killed run are removed by the next write,
+    /// whatever pid their name holds (issue 19: in a fresh container the
+    /// next run may get the dead run's pid); a file whose writer holds its
+    /// lock is kept, and so are unrelated files.
     #[test]
-    fn issue7_stale_temporary_files_are_removed() {
+    fn issue19_stale_temporary_files_go_by_lock_not_pid() {
         let dir = tempfile::tempdir().unwrap();
-        // pid_max is at most 2^22 on Linux: this pid cannot run
         let dead = dir.path().join(".spanlens-4294967-abc.tmp");
-        let live = dir
+        let same_pid = dir
             .path()
-            .join(format!(".spanlens-{}-xyz.tmp", std::process::id()));
-        let other = dir.path().join(".spanlens-notapid.tmp");
-        for p in [&dead, &live, &other] {
+            .join(format!(".spanlens-{}-old.tmp", std::process::id()));
+        let live = dir.path().join(".spanlens-1-xyz.tmp");
+        let unrelated = dir.path().join("notes.tmp");
+        for p in [&dead, &same_pid, &live, &unrelated] {
             std::fs::write(p, "partial").unwrap();
         }
+        let writer = std::fs::File::open(&live).unwrap();
+        assert!(try_lock(&writer).unwrap());
         write_atomic(&dir.path().join("out.json"), |w| w.write_all(b"{}")).unwrap();
-        let mut kept = vec![
-            ".spanlens-notapid.tmp".to_string(),
-            live.file_name().unwrap().to_string_lossy().into_owned(),
-        ];
-        kept.sort();
-        assert_eq!(temps(dir.path()), kept);
+        assert_eq!(
+            temps(dir.path()),
+            [".spanlens-1-xyz.tmp".to_string(), "notes.tmp".to_string()]
+        );
+        drop(writer);
+        write_atomic(&dir.path().join("out.json"), |w| w.write_all(b"{}")).unwrap();
+        assert_eq!(temps(dir.path()), ["notes.tmp".to_string()]);
+    }
+
+    /// Regression: a lock holding a pid refused forever when the next run
+    /// got the same pid; a kernel lock goes with its holder.
+    #[test]
+    fn issue19_a_directory_lock_is_the_kernels() {
+        let dir = tempfile::tempdir().unwrap();
+        // a lock file left by a killed run, naming this very process
+        std::fs::write(
+            dir.path().join(".spanlens.lock"),
+            format!("{}\n", std::process::id()),
+        )
+        .unwrap();
+        let held = DirLock::acquire(dir.path()).unwrap();
+        let err = DirLock::acquire(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("another spanlens run"), "{err}");
+        drop(held);
+        DirLock::acquire(dir.path()).unwrap();
     }
 }

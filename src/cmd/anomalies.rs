@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::metrics::anomaly::{self, AnomalyOptions, Composite};
 use crate::window::{self, WindowSpec};
 
-pub fn run(args: AnomaliesArgs, ctx: &Context) -> Result<i32> {
+pub fn run(mut args: AnomaliesArgs, ctx: &Context) -> Result<i32> {
+    args.report.reads = args.prices.clone();
     let ac = &ctx.config.anomalies;
     let mut suppress = Vec::new();
     for s in ac.suppress.iter().chain(&args.suppress) {

@@ -53,6 +53,7 @@ fn describe_where(c: &[String]) -> String {
 }
 
 pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
+    args.report.reads = args.prices.clone();
     let cc = &ctx.config.compare;
     let cand = args
         .candidate

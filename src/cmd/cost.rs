@@ -67,7 +67,8 @@ pub fn budgets(ctx: &Context, flags: &[String]) -> Result<Vec<Budget>> {
     Ok(budgets)
 }
 
-pub fn run(args: CostArgs, ctx: &Context) -> Result<i32> {
+pub fn run(mut args: CostArgs, ctx: &Context) -> Result<i32> {
+    args.report.reads = args.prices.clone();
     let mut files = ctx.config.cost.prices.clone();
     files.extend(args.prices.iter().cloned());
     let prices = Arc::new(PriceTable::load(&files)?);

@@ -7,7 +7,8 @@ use crate::engine::KindFilter;
 use crate::error::{Error, Result};
 use crate::metrics::drift::{self, DriftOptions, FieldSpec, Source};
 
-pub fn run(args: DriftArgs, ctx: &Context) -> Result<i32> {
+pub fn run(mut args: DriftArgs, ctx: &Context) -> Result<i32> {
+    args.report.reads = args.prices.clone();
     let dc = &ctx.config.drift;
     let defaults = !args.no_default_fields && dc.default_fields.unwrap_or(true);
     let mut fields: Vec<FieldSpec> = if defaults {

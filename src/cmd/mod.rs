@@ -36,6 +36,15 @@ impl Context {
         })
     }
 
+    /// Every file a run reads besides its inputs: the command's own
+    /// (`extra`), the configuration file and the price tables it names.
+    pub fn reads(&self, extra: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+        let mut v = extra.to_vec();
+        v.extend(self.config.path.iter().cloned());
+        v.extend(self.config.cost.prices.iter().cloned());
+        v
+    }
+
     pub fn load_options(&self, input: &InputArgs) -> Result<LoadOptions> {
         let table = AliasTable::new(&self.config.field_overrides())?;
         let max_bad = if input.strict {

@@ -40,8 +40,18 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     if args.report.by.is_empty() && ctx.config.report.by.is_none() {
         args.report.by = vec!["route".into()];
     }
+    let mut reads = args.prices.clone();
+    reads.extend(args.objectives.iter().cloned());
+    args.report.reads = reads;
     if let Some(d) = &args.out_dir {
-        crate::output::refuse_input_as_output(d, &args.report.input.inputs)?;
+        crate::output::refuse_input_as_output(
+            d,
+            &args.report.input.inputs,
+            &ctx.reads(&args.report.reads),
+        )?;
+        if let Some(o) = &args.report.output {
+            refuse_collision(o, d)?;
+        }
     }
     let (objectives, slo_cost) =
         super::slo::objectives(ctx, args.objectives.as_deref(), &args.prices)?;
@@ -59,10 +69,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     drop(t);
     // output directories only once there is something to write
     let _lock = match &args.out_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).map_err(|e| Error::output_io(d, &e))?;
-            Some(DirLock::acquire(d)?)
-        }
+        Some(d) => Some(output_dir(d)?),
         None => None,
     };
     if let Some(o) = &args.report.output {
@@ -80,10 +87,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         (None, _) => None,
     };
     let _charts_lock = match &charts_dir {
-        Some(d) if args.out_dir.as_ref() != Some(d) => {
-            std::fs::create_dir_all(d).map_err(|e| Error::output_io(d, &e))?;
-            Some(DirLock::acquire(d)?)
-        }
+        Some(d) if args.out_dir.as_ref() != Some(d) => Some(output_dir(d)?),
         _ => None,
     };
     let mut engine = p.engine;
@@ -275,15 +279,59 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         }
     };
     let t = crate::timing::phase("write");
+    // the tables first: a failure there (a full disk) leaves the old report
+    if let Some(dir) = &args.out_dir {
+        write_out_dir(dir, &nightly)?;
+    }
     match &args.report.output {
         Some(o) => write_atomic(o, write)?,
         None => to_stdout(write)?,
     }
-    if let Some(dir) = &args.out_dir {
-        write_out_dir(dir, &nightly)?;
-    }
     drop(t);
     Ok(super::report::gate(&nightly.findings(), &p.fail_on, ctx))
+}
+
+/// Create and lock an output directory, marked as spanlens' own
+/// ([`crate::ingest::source::REPORT_MARKER`]): a later run reading a
+/// directory that holds it does not read its tables as inputs.
+fn output_dir(d: &Path) -> Result<DirLock> {
+    std::fs::create_dir_all(d).map_err(|e| Error::output_io(d, &e))?;
+    let lock = DirLock::acquire(d)?;
+    let marker = d.join(crate::ingest::source::REPORT_MARKER);
+    if !marker.exists() {
+        write_atomic(&marker, |w| {
+            writeln!(
+                w,
+                "written by spanlens report: tables and charts, not inputs"
+            )
+        })?;
+    }
+    Ok(lock)
+}
+
+/// Refuse a report file that `--out-dir` would overwrite (its
+/// summary.json, a table, a chart, the lock or the marker).
+fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    if abs(&crate::output::parent_dir(report)) != abs(out_dir) {
+        return Ok(());
+    }
+    let name = report.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ours = name == "summary.json"
+        || name.starts_with('.')
+        || name.ends_with(".parquet")
+        || name.ends_with(".svg");
+    if ours {
+        return Err(Error::usage(
+            format!(
+                "-o {} would be overwritten by --out-dir {}",
+                report.display(),
+                out_dir.display()
+            ),
+            "give the report another name (report.md) or write it outside --out-dir",
+        ));
+    }
+    Ok(())
 }
 
 /// Every section's charts as `DIR/FILE.svg` (atomic), with the path the

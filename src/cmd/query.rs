@@ -9,7 +9,8 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::report::model::{Cell, Report, Table, Unit};
 
-pub fn run(args: QueryArgs, ctx: &Context) -> Result<i32> {
+pub fn run(mut args: QueryArgs, ctx: &Context) -> Result<i32> {
+    args.report.reads = vec![args.sql.clone()];
     let text = std::fs::read_to_string(&args.sql).map_err(|e| Error::input_io(&args.sql, &e))?;
     let name = args.sql.display().to_string();
     let p = prepare(

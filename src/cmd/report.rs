@@ -253,7 +253,7 @@ pub fn prepare(
     }
     let fail_on = crate::gate::parse(&fail_on)?;
     if let Some(o) = &a.output {
-        crate::output::refuse_input_as_output(o, &a.input.inputs)?;
+        crate::output::refuse_input_as_output(o, &a.input.inputs, &ctx.reads(&a.reads))?;
     }
     if a.format == ReportFormat::Parquet && a.output.is_none() {
         return Err(Error::usage(

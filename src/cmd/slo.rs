@@ -32,7 +32,13 @@ pub fn objectives(
     Ok((objectives, cost))
 }
 
-pub fn run(args: SloArgs, ctx: &Context) -> Result<i32> {
+pub fn run(mut args: SloArgs, ctx: &Context) -> Result<i32> {
+    args.report.reads = args
+        .prices
+        .iter()
+        .chain(&args.objectives)
+        .cloned()
+        .collect();
     let (objectives, cost) = objectives(ctx, args.objectives.as_deref(), &args.prices)?;
     let p = prepare(
         &args.report,

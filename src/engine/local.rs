@@ -33,7 +33,7 @@ pub struct LocalEngine {
     row_cap: Option<usize>,
     /// The spilled input's files the streamed tables read (`frame::spill`):
     /// kept as long as the engine, removed with it.
-    spill: Option<tempfile::TempDir>,
+    spill: Option<crate::frame::spill::SpillDir>,
 }
 
 impl LocalEngine {
@@ -65,7 +65,7 @@ impl LocalEngine {
     }
 
     /// Keep the directory the streamed tables read until the engine goes.
-    pub fn holding(mut self, dir: tempfile::TempDir) -> LocalEngine {
+    pub fn holding(mut self, dir: crate::frame::spill::SpillDir) -> LocalEngine {
         self.spill = Some(dir);
         self
     }

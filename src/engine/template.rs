@@ -297,6 +297,31 @@ pub fn bind(sql: &str, dialect: Dialect) -> String {
     out
 }
 
+/// Several key expressions as one text value that tells every tuple
+/// apart: each part as `LENGTH:part` (a separator alone could be forged
+/// by a value holding it). One expression stands as it is.
+fn composite_sql(exprs: &[String]) -> String {
+    if let [one] = exprs {
+        return one.clone();
+    }
+    let parts: Vec<String> = exprs
+        .iter()
+        .map(|e| format!("CAST(LENGTH({e}) AS VARCHAR) || ':' || {e}"))
+        .collect();
+    format!("({})", parts.join(" || "))
+}
+
+/// The value [`composite_sql`] gives for the tuple `values`.
+fn composite_value(values: &[String]) -> String {
+    if let [one] = values {
+        return one.clone();
+    }
+    values
+        .iter()
+        .map(|v| format!("{}:{v}", v.chars().count()))
+        .collect()
+}
+
 fn list(values: &[String]) -> String {
     if values.is_empty() {
         // an impossible value keeps `IN (...)` valid
@@ -443,21 +468,14 @@ impl<'a> Expander<'a> {
         if exprs.is_empty() {
             cols.push(format!("{} AS k0", quote("all")));
         } else if let Some(kept) = &s.kept {
-            // everything outside the kept cohorts becomes __other__
+            // everything outside the kept cohorts becomes __other__: one IN
+            // list over the cohort's composite key (linear in the cohorts;
+            // an OR per cohort nested past the stack at --top 10000)
             let cond = if kept.is_empty() {
                 "FALSE".to_string()
             } else {
-                kept.iter()
-                    .map(|row| {
-                        let parts: Vec<String> = exprs
-                            .iter()
-                            .zip(row)
-                            .map(|(e, v)| format!("{e} = {}", quote(v)))
-                            .collect();
-                        format!("({})", parts.join(" AND "))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
+                let values: Vec<String> = kept.iter().map(|row| composite_value(row)).collect();
+                format!("{} IN ({})", composite_sql(&exprs), list(&values))
             };
             for (i, e) in exprs.iter().enumerate() {
                 cols.push(format!(
@@ -508,24 +526,22 @@ impl<'a> Expander<'a> {
                 format!("({})", parts.join(" AND "))
             }
             Arm::PerCohort { field, values } => {
-                let f = self.key_sql(field);
-                let alts: Vec<String> = values
+                if values.is_empty() {
+                    return "FALSE".into();
+                }
+                // (cohort keys, field value) as one composite key IN a list
+                let mut parts: Vec<String> = exprs.to_vec();
+                // a span without the field matches nothing (NULL IN ... is not true)
+                parts.push(self.key_sql(field));
+                let values: Vec<String> = values
                     .iter()
                     .map(|(cohort, v)| {
-                        let mut parts: Vec<String> = exprs
-                            .iter()
-                            .zip(cohort)
-                            .map(|(e, k)| format!("{e} = {}", quote(k)))
-                            .collect();
-                        parts.push(format!("{f} = {}", quote(v)));
-                        format!("({})", parts.join(" AND "))
+                        let mut row = cohort.clone();
+                        row.push(v.clone());
+                        composite_value(&row)
                     })
                     .collect();
-                if alts.is_empty() {
-                    "FALSE".into()
-                } else {
-                    format!("({})", alts.join(" OR "))
-                }
+                format!("({} IN ({}))", composite_sql(&parts), list(&values))
             }
         }
     }
@@ -1067,8 +1083,9 @@ mod tests {
         assert!(
             e.sql.contains(
                 "CASE WHEN (start_ns >= 0 AND start_ns < 10) THEN 'baseline' WHEN \
-                 ((COALESCE(CAST(\"route\" AS VARCHAR), '(none)') = '/chat' AND __attr_0 = 'v''2')) THEN \
-                 'candidate' END AS arm"
+                 ((CAST(LENGTH(COALESCE(CAST(\"route\" AS VARCHAR), '(none)')) AS VARCHAR) || ':' || \
+                 COALESCE(CAST(\"route\" AS VARCHAR), '(none)') || CAST(LENGTH(__attr_0) AS VARCHAR) || \
+                 ':' || __attr_0) IN ('5:/chat3:v''2')) THEN 'candidate' END AS arm"
             ),
             "{}",
             e.sql

@@ -71,7 +71,7 @@ pub fn threshold() -> u64 {
 pub struct Spilled {
     pub streamed: stream::Streamed,
     /// Holds the finished files; they go when it is dropped.
-    pub dir: tempfile::TempDir,
+    pub dir: SpillDir,
     pub files: Vec<FileStats>,
     pub skipped: Vec<(String, String)>,
     /// Spans after deduplication.
@@ -151,18 +151,29 @@ fn partitions(held: usize, read: u64, total: Option<u64>) -> usize {
 
 type Writer = BatchedWriter<BufWriter<File>>;
 
-/// Spill directories are `TMPDIR/spanlens-spill-` plus a random suffix, holding the
-/// process id of the run that made them in [`OWNER`].
+/// Spill directories are `TMPDIR/spanlens-spill-` plus a random suffix,
+/// with an [`OWNER`] file their run holds a kernel lock on while it lives.
 const PREFIX: &str = "spanlens-spill-";
-const OWNER: &str = "pid";
+const OWNER: &str = "owner.lock";
+
+/// A spill directory and the lock that marks it live: removed on drop; a
+/// killed run's lock goes with its process, and the next run that spills
+/// removes the directory ([`sweep`]).
+pub struct SpillDir {
+    dir: tempfile::TempDir,
+    _owner: File,
+}
+
+impl SpillDir {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
 
 /// Remove the spill directories of runs that no longer exist (killed, so
-/// their directory was not removed on exit). Linux only (a process is alive
-/// when /proc/PID is); a directory whose owner cannot be told is kept.
+/// their directory was not removed on exit): those whose owner lock can be
+/// taken. A directory without its owner file (one being created) is kept.
 fn sweep(tmp: &Path) {
-    if !Path::new("/proc/self").is_dir() {
-        return;
-    }
     let Ok(entries) = std::fs::read_dir(tmp) else {
         return;
     };
@@ -172,13 +183,12 @@ fn sweep(tmp: &Path) {
             continue;
         }
         let dir = e.path();
-        let owner = std::fs::read_to_string(dir.join(OWNER))
-            .ok()
-            .and_then(|p| p.trim().parse::<u32>().ok());
-        if let Some(pid) = owner {
-            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
+        let Ok(owner) = File::open(dir.join(OWNER)) else {
+            continue;
+        };
+        if crate::output::try_lock(&owner).unwrap_or(false) {
+            drop(owner);
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }
@@ -208,7 +218,7 @@ struct Part {
 
 /// Spans spilled to partition files, and the evals beside them.
 pub struct Spill {
-    dir: tempfile::TempDir,
+    dir: SpillDir,
     hasher: ahash::RandomState,
     parts: Vec<Part>,
     spans_schema: Schema,
@@ -260,8 +270,10 @@ impl Spill {
             .tempdir_in(&tmp)
             .map_err(|e| spill_error(&tmp, crate::error::io_text(&e)))?;
         let root = dir.path().to_path_buf();
-        std::fs::write(root.join(OWNER), std::process::id().to_string())
-            .map_err(|e| spill_error(&root, crate::error::io_text(&e)))?;
+        let io = |e: std::io::Error| spill_error(&root, crate::error::io_text(&e));
+        let owner = File::create(root.join(OWNER)).map_err(io)?;
+        crate::output::try_lock(&owner).map_err(io)?;
+        let dir = SpillDir { dir, _owner: owner };
         for sub in ["spill", "spans"] {
             std::fs::create_dir(root.join(sub))
                 .map_err(|e| spill_error(&root, crate::error::io_text(&e)))?;

@@ -250,8 +250,101 @@ pub fn looks_like_otlp(head: &[u8]) -> bool {
 
 /// Parse one OTLP request (a line or a document) and resolve its spans.
 pub fn read_request(bytes: &[u8], line: u64, chunk: &mut Chunk<'_>) -> Result<(), String> {
-    let req: Request = super::scan::parse_line(bytes)?;
-    handle_request(req, line, chunk)
+    match super::scan::parse_line::<Request>(bytes) {
+        Ok(req) => handle_request(req, line, chunk),
+        // one span of a wrong shape must not take its siblings with it
+        Err(e) => match span_by_span(bytes, line, chunk) {
+            Some(req) => handle_request(req, line, chunk),
+            None => Err(e),
+        },
+    }
+}
+
+/// The request of a line whose typed parse failed, read span by span:
+/// each span (and each resource's attributes) that does not parse is one
+/// rejected record, the others are kept. None when the line is not a JSON
+/// object with a `resourceSpans` list (its error stands for the line).
+fn span_by_span<'a>(bytes: &'a [u8], line: u64, chunk: &mut Chunk<'_>) -> Option<Request<'a>> {
+    use serde_json::value::RawValue;
+    #[derive(Deserialize)]
+    struct LenientRequest<'a> {
+        #[serde(borrow, default, alias = "resource_spans")]
+        #[serde(rename = "resourceSpans")]
+        resource_spans: Option<Vec<LenientResource<'a>>>,
+        #[serde(borrow, default, alias = "resource_logs")]
+        #[serde(rename = "resourceLogs")]
+        resource_logs: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct LenientResource<'a> {
+        #[serde(borrow, default)]
+        resource: Option<&'a RawValue>,
+        #[serde(
+            borrow,
+            default,
+            rename = "scopeSpans",
+            alias = "scope_spans",
+            alias = "instrumentationLibrarySpans"
+        )]
+        scope_spans: Vec<LenientScope<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct LenientScope<'a> {
+        #[serde(borrow, default)]
+        spans: Vec<&'a RawValue>,
+    }
+    let lenient: LenientRequest = serde_json::from_slice(bytes).ok()?;
+    let resource_spans = lenient.resource_spans?;
+    let mut out = Vec::with_capacity(resource_spans.len());
+    for (r, rs) in resource_spans.into_iter().enumerate() {
+        let resource = match rs
+            .resource
+            .map(|raw| serde_json::from_str::<Resource>(raw.get()))
+        {
+            None => None,
+            Some(Ok(res)) => Some(res),
+            Some(Err(e)) => {
+                let n: usize = rs.scope_spans.iter().map(|s| s.spans.len()).sum();
+                for _ in 0..n.max(1) {
+                    chunk.reject(line, format!("resourceSpans[{r}].resource: {e}"));
+                }
+                continue;
+            }
+        };
+        let mut scopes = Vec::with_capacity(rs.scope_spans.len());
+        for (k, sc) in rs.scope_spans.into_iter().enumerate() {
+            let mut spans = Vec::with_capacity(sc.spans.len());
+            for (i, raw) in sc.spans.into_iter().enumerate() {
+                match serde_json::from_str::<Span>(raw.get()) {
+                    Ok(s) => spans.push(s),
+                    Err(e) => chunk.reject(
+                        line,
+                        format!("resourceSpans[{r}].scopeSpans[{k}].spans[{i}]: {e}"),
+                    ),
+                }
+            }
+            scopes.push(ScopeSpans { spans });
+        }
+        out.push(ResourceSpans {
+            resource,
+            scope_spans: scopes,
+        });
+    }
+    let resource_logs = match lenient
+        .resource_logs
+        .map(|raw| serde_json::from_str::<Vec<ResourceLogs>>(raw.get()))
+    {
+        None => None,
+        Some(Ok(l)) => Some(l),
+        Some(Err(e)) => {
+            chunk.reject(line, format!("resourceLogs: {e}"));
+            None
+        }
+    };
+    Some(Request {
+        resource_spans: Some(out),
+        resource_logs,
+    })
 }
 
 pub fn handle_request(req: Request<'_>, line: u64, chunk: &mut Chunk<'_>) -> Result<(), String> {

@@ -335,7 +335,7 @@ fn read_json<'r>(
         report(consumed.load(Ordering::Relaxed));
         return Ok(total);
     }
-    let kind = detect_lines(&buf[bom..]);
+    let kind = detect_lines(&buf[bom..], buf.len() < BLOCK);
     let Some(kind) = kind else {
         // One JSON document (or several concatenated, pretty-printed).
         let mut rest = Vec::new();
@@ -477,28 +477,47 @@ fn skip_line(reader: &mut Box<dyn BufRead + Send>, display: &str) -> Result<()> 
 }
 
 /// JSON lines when one of the first non-blank lines is a whole JSON value.
-fn detect_lines(head: &[u8]) -> Option<LineKind> {
-    let mut tried = 0;
-    for line in head.split(|b| *b == b'\n') {
+/// JSON lines or one document, from the first block. Every complete line
+/// of the block is tried: lines when the first parses as an object, or
+/// when at least half of them do (a few garbage lines before the spans
+/// must not turn a JSON-lines file into a document); a pretty-printed
+/// document has few lines that parse alone. A block without a newline
+/// (a first line longer than the block) is a line too.
+fn detect_lines(head: &[u8], whole_file: bool) -> Option<LineKind> {
+    let kind = |t: &[u8]| {
+        if otlp::looks_like_otlp(t) {
+            LineKind::Otlp
+        } else {
+            LineKind::Flat
+        }
+    };
+    let first = head.iter().position(|b| !b.is_ascii_whitespace())?;
+    if !whole_file && memchr::memchr(b'\n', &head[first..]).is_none() {
+        return matches!(head[first], b'{' | b'[').then(|| kind(&head[first..]));
+    }
+    // the last piece is a whole line only when the block is the whole file
+    let mut lines: Vec<&[u8]> = head.split(|b| *b == b'\n').collect();
+    if !whole_file {
+        lines.pop();
+    }
+    let (mut tried, mut parsed, mut first_kind) = (0usize, 0usize, None);
+    for line in lines {
         let t = trim(line);
         if t.is_empty() {
             continue;
         }
         tried += 1;
-        if serde_json::from_slice::<serde::de::IgnoredAny>(t).is_ok()
-            && (t[0] == b'{' || t[0] == b'[')
-        {
-            return Some(if otlp::looks_like_otlp(t) {
-                LineKind::Otlp
-            } else {
-                LineKind::Flat
-            });
-        }
-        if tried >= 5 {
-            break;
+        let ok = (t[0] == b'{' || t[0] == b'[')
+            && serde_json::from_slice::<serde::de::IgnoredAny>(t).is_ok();
+        if ok {
+            parsed += 1;
+            if tried == 1 {
+                return Some(kind(t));
+            }
+            first_kind.get_or_insert(kind(t));
         }
     }
-    None
+    first_kind.filter(|_| parsed * 2 >= tried)
 }
 
 fn trim(line: &[u8]) -> &[u8] {
@@ -585,63 +604,106 @@ fn read_documents(doc: &[u8], chunk: &mut Chunk<'_>, stats: &mut FileStats) {
         "json-document"
     }
     .into();
-    let line_at = |offset: usize| -> u64 {
-        1 + memchr::memchr_iter(b'\n', &doc[..offset.min(doc.len())]).count() as u64
-    };
+    // line numbers counted forward from the last one asked (offsets only
+    // grow): linear in the file, not quadratic
+    let mut lines = LineCounter::default();
+    let mut line_at = |offset: usize| lines.at(doc, offset);
     if otlp_doc {
-        let mut stream = serde_json::Deserializer::from_slice(doc).into_iter::<otlp::Request>();
-        loop {
-            let start = stream.byte_offset();
-            match stream.next() {
-                None => break,
-                Some(Ok(req)) => {
-                    chunk.stats.records += 1;
-                    if let Err(r) = otlp::handle_request(req, line_at(start), chunk) {
-                        chunk.reject(line_at(start), r);
+        let mut base = 0;
+        'docs: while base < doc.len() {
+            let mut stream =
+                serde_json::Deserializer::from_slice(&doc[base..]).into_iter::<otlp::Request>();
+            loop {
+                let start = base + stream.byte_offset();
+                match stream.next() {
+                    None => break 'docs,
+                    Some(Ok(req)) => {
+                        chunk.stats.records += 1;
+                        let line = line_at(start);
+                        if let Err(r) = otlp::handle_request(req, line, chunk) {
+                            chunk.reject(line, r);
+                        }
                     }
-                }
-                Some(Err(e)) => {
-                    chunk.stats.records += 1;
-                    chunk.reject(line_at(stream.byte_offset().max(start)), json_error(&e));
-                    break;
+                    Some(Err(e)) => {
+                        // one rejected record, then on from the next line
+                        chunk.stats.records += 1;
+                        let at = (base + stream.byte_offset()).max(start);
+                        chunk.reject(line_at(at), json_error(&e));
+                        base = next_line(doc, at);
+                        continue 'docs;
+                    }
                 }
             }
         }
         return;
     }
-    let mut stream = serde_json::Deserializer::from_slice(doc).into_iter::<Val>();
     let mut langfuse = false;
-    loop {
-        let start = stream.byte_offset();
-        match stream.next() {
-            None => break,
-            Some(Ok(v)) => {
-                chunk.stats.records += 1;
-                let line = line_at(start);
-                let is_lf = v.get("trace").is_some() && v.get("observations").is_some();
-                langfuse |= is_lf;
-                let res = match v {
-                    Val::Obj(kv) if kv.len() == 1 && kv[0].0 == "data" => {
-                        match kv.into_iter().next() {
-                            Some((_, data)) => flat::read_flat(data, line, chunk),
-                            None => Ok(()),
+    let mut base = 0;
+    'flat: while base < doc.len() {
+        let mut stream = serde_json::Deserializer::from_slice(&doc[base..]).into_iter::<Val>();
+        loop {
+            let start = base + stream.byte_offset();
+            match stream.next() {
+                None => break 'flat,
+                Some(Ok(v)) => {
+                    chunk.stats.records += 1;
+                    let line = line_at(start);
+                    let is_lf = v.get("trace").is_some() && v.get("observations").is_some();
+                    langfuse |= is_lf;
+                    let res = match v {
+                        Val::Obj(kv) if kv.len() == 1 && kv[0].0 == "data" => {
+                            match kv.into_iter().next() {
+                                Some((_, data)) => flat::read_flat(data, line, chunk),
+                                None => Ok(()),
+                            }
                         }
+                        other => flat::read_flat(other, line, chunk),
+                    };
+                    if let Err(r) = res {
+                        chunk.reject(line, r);
                     }
-                    other => flat::read_flat(other, line, chunk),
-                };
-                if let Err(r) = res {
-                    chunk.reject(line, r);
                 }
-            }
-            Some(Err(e)) => {
-                chunk.stats.records += 1;
-                chunk.reject(line_at(stream.byte_offset().max(start)), json_error(&e));
-                break;
+                Some(Err(e)) => {
+                    // one rejected record, then on from the next line
+                    chunk.stats.records += 1;
+                    let at = (base + stream.byte_offset()).max(start);
+                    chunk.reject(line_at(at), json_error(&e));
+                    base = next_line(doc, at);
+                    continue 'flat;
+                }
             }
         }
     }
     if langfuse {
         stats.format = "langfuse-trace-json".into();
+    }
+}
+
+/// The offset of the line after the one holding `at` (the end of `doc`
+/// when there is none): where a document stream resumes after an error.
+fn next_line(doc: &[u8], at: usize) -> usize {
+    let at = at.min(doc.len());
+    memchr::memchr(b'\n', &doc[at..]).map_or(doc.len(), |i| at + i + 1)
+}
+
+/// 1-based line numbers of byte offsets asked in increasing order,
+/// counting each newline once.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    line: u64,
+}
+
+impl LineCounter {
+    fn at(&mut self, doc: &[u8], offset: usize) -> u64 {
+        let offset = offset.min(doc.len());
+        if offset < self.offset {
+            // not expected (offsets only grow): count from the start
+            *self = LineCounter::default();
+        }
+        self.line += memchr::memchr_iter(b'\n', &doc[self.offset..offset]).count() as u64;
+        self.offset = offset;
+        self.line + 1
     }
 }
 

@@ -114,7 +114,50 @@ pub fn expand(args: &[String]) -> Result<Expanded> {
     Ok(out)
 }
 
+/// The file `spanlens report --out-dir` leaves in its directory: a
+/// directory holding it is spanlens' own output, never read as an input.
+pub const REPORT_MARKER: &str = ".spanlens-report";
+
+/// A directory's identity (device, inode): a directory reached twice
+/// (a symlink loop, or two links to one directory) is read once.
+#[cfg(unix)]
+fn dir_id(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn dir_id(p: &Path) -> Option<(u64, u64)> {
+    let _ = p;
+    None
+}
+
 fn walk(dir: &Path, out: &mut Expanded) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    walk_in(dir, out, &mut seen)
+}
+
+fn walk_in(
+    dir: &Path,
+    out: &mut Expanded,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+) -> Result<()> {
+    if let Some(id) = dir_id(dir) {
+        if !seen.insert(id) {
+            out.skipped.push((
+                dir.display().to_string(),
+                "a directory already read (a symlink loop?)".into(),
+            ));
+            return Ok(());
+        }
+    }
+    if dir.join(REPORT_MARKER).exists() {
+        out.skipped.push((
+            dir.display().to_string(),
+            "a spanlens report's --out-dir (its own tables)".into(),
+        ));
+        return Ok(());
+    }
     let rd = std::fs::read_dir(dir).map_err(|e| Error::input_io(dir, &e))?;
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
@@ -126,7 +169,7 @@ fn walk(dir: &Path, out: &mut Expanded) -> Result<()> {
             continue;
         }
         if p.is_dir() {
-            walk(&p, out)?;
+            walk_in(&p, out, seen)?;
         } else if known_extension(&p) || sniff_file(&p) {
             out.inputs.push(Input::Path(p));
         } else {
@@ -198,15 +241,52 @@ impl<R: Read> Read for RatioGuard<R> {
 
 /// The collector file exporter's legacy zstd framing: `[u32 BE length][zstd frame]`
 /// records, each one JSON message. Yields the messages, newline-separated.
+/// Each frame is decompressed as a stream, so the ratio guard around this
+/// reader sees its output as it grows (a 98 KB frame once inflated to 4.5 GB
+/// in memory before any guard saw it).
 struct LengthPrefixedZstd<R> {
     inner: R,
-    pending: Vec<u8>,
-    pos: usize,
+    /// The frame being decompressed.
+    frame: Option<zstd::stream::read::Decoder<'static, io::BufReader<io::Cursor<Vec<u8>>>>>,
+    /// The last byte the frame gave (a message not ending in a newline gets one).
+    last: u8,
+    /// A newline still owed after the frame's end.
+    newline: bool,
+}
+
+impl<R: Read> LengthPrefixedZstd<R> {
+    fn new(inner: R) -> Self {
+        LengthPrefixedZstd {
+            inner,
+            frame: None,
+            last: b'\n',
+            newline: false,
+        }
+    }
 }
 
 impl<R: Read> Read for LengthPrefixedZstd<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.pending.len() {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.newline {
+                self.newline = false;
+                buf[0] = b'\n';
+                return Ok(1);
+            }
+            if let Some(dec) = &mut self.frame {
+                let n = dec.read(buf)?;
+                if n > 0 {
+                    self.last = buf[n - 1];
+                    return Ok(n);
+                }
+                self.frame = None;
+                self.newline = self.last != b'\n';
+                self.last = b'\n';
+                continue;
+            }
             let mut len = [0u8; 4];
             match read_exact_or_eof(&mut self.inner, &mut len)? {
                 0 => return Ok(0),
@@ -219,22 +299,16 @@ impl<R: Read> Read for LengthPrefixedZstd<R> {
                 }
             }
             let n = u32::from_be_bytes(len) as usize;
-            let mut frame = vec![0u8; n];
-            self.inner.read_exact(&mut frame).map_err(|_| {
-                io::Error::new(io::ErrorKind::UnexpectedEof, "truncated zstd record")
-            })?;
-            let mut dec = Vec::new();
-            zstd::stream::read::Decoder::new(&frame[..])?.read_to_end(&mut dec)?;
-            if dec.last() != Some(&b'\n') {
-                dec.push(b'\n');
+            let mut frame = Vec::new();
+            (&mut self.inner).take(n as u64).read_to_end(&mut frame)?;
+            if frame.len() < n {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "truncated zstd record",
+                ));
             }
-            self.pending = dec;
-            self.pos = 0;
+            self.frame = Some(zstd::stream::read::Decoder::new(io::Cursor::new(frame))?);
         }
-        let n = (self.pending.len() - self.pos).min(buf.len());
-        buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
     }
 }
 
@@ -309,11 +383,7 @@ pub fn open(input: &Input) -> Result<Opened> {
             (guard(Box::new(dec)), Some("zstd"))
         } else if head.len() >= 8 && head[4..8] == zstd_magic {
             (
-                guard(Box::new(LengthPrefixedZstd {
-                    inner: buffered,
-                    pending: Vec::new(),
-                    pos: 0,
-                })),
+                guard(Box::new(LengthPrefixedZstd::new(buffered))),
                 Some("zstd (collector length-prefixed)"),
             )
         } else {

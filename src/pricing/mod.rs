@@ -200,6 +200,48 @@ fn bad_rate(p: &ModelPrice) -> Option<String> {
 /// (found by the price_table fuzz target: a 1e307 cache rate).
 pub const MAX_RATE: f64 = 1.0;
 
+/// A tier boundary no call can reach (more tokens than one call reads,
+/// [`crate::ingest::resolve::MAX_COUNT`]) or that does not fit a count: such
+/// an entry is refused, never wrapped (`_above_18446744073709552k_tokens`
+/// once wrapped to a 384-token boundary).
+fn bad_tier(v: &Value) -> Option<String> {
+    let obj = v.as_object()?;
+    let max = crate::ingest::resolve::MAX_COUNT as f64;
+    for k in obj.keys() {
+        let Some(n) = k
+            .strip_prefix("input_cost_per_token_above_")
+            .and_then(|r| r.strip_suffix("k_tokens"))
+        else {
+            continue;
+        };
+        let fits = n
+            .parse::<u64>()
+            .ok()
+            .and_then(|t| t.checked_mul(1000))
+            .is_some_and(|t| t as f64 <= max);
+        if !fits {
+            return Some(format!(
+                "`{k}`: a tier boundary of {n}k tokens is beyond any call (at most {} tokens)",
+                crate::ingest::resolve::MAX_COUNT
+            ));
+        }
+    }
+    let ranges = obj.get("tiered_pricing").and_then(Value::as_array)?;
+    for t in ranges {
+        let lo = t
+            .get("range")
+            .and_then(Value::as_array)
+            .and_then(|r| r.first())
+            .and_then(Value::as_f64);
+        if let Some(lo) = lo.filter(|lo| !(lo.is_finite() && *lo >= 0.0 && *lo <= max)) {
+            return Some(format!(
+                "tiered_pricing: a range starting at {lo} tokens is not a token count of one call"
+            ));
+        }
+    }
+    None
+}
+
 /// Base or tier rates: `suffix` is "" or "_above_200k_tokens".
 fn rates_with(
     obj: &serde_json::Map<String, Value>,
@@ -268,7 +310,7 @@ pub fn parse_entry(key: &str, v: &Value) -> Option<ModelPrice> {
         let suffix = format!("_above_{n}k_tokens");
         if let Some(rates) = rates_with(obj, &suffix, Some(&base)) {
             tiers.push(Tier {
-                above: thousands * 1000,
+                above: thousands.saturating_mul(1000),
                 inclusive,
                 rates,
             });
@@ -391,6 +433,9 @@ impl PriceTable {
                 }
                 continue;
             };
+            if let Some(bad) = bad_tier(v) {
+                return Err(format!("`{key}`: {bad}"));
+            }
             if let Some(bad) = bad_rate(&price) {
                 return Err(format!(
                     "`{key}`: {bad} is not a price (USD per token must be a number from 0 to {MAX_RATE})"
@@ -586,6 +631,42 @@ mod tests {
     }
 
     // Hand-computed (USD per 1M tokens from formats.md §6.4):
+    /// Regression: `_above_18446744073709552k_tokens` wrapped to a
+    /// 384-token boundary and a cost went from $11 to $2.7M, exit 0.
+    #[test]
+    fn a_tier_boundary_beyond_any_call_is_refused() {
+        let mut t = table();
+        for (key, what) in [
+            (
+                "input_cost_per_token_above_18446744073709552k_tokens",
+                "18446744073709552k tokens is beyond any call",
+            ),
+            (
+                "input_cost_per_token_above_5000000k_tokens",
+                "5000000k tokens is beyond any call",
+            ),
+        ] {
+            let doc = format!(
+                r#"{{"m": {{"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "{key}": 9e-6}}}}"#
+            );
+            let err = t.add("p.json", doc.as_bytes()).unwrap_err();
+            assert!(err.contains(what), "{err}");
+        }
+        let err = t
+            .add(
+                "p.json",
+                br#"{"m": {"input_cost_per_token": 1e-6, "tiered_pricing": [{"range": [1e300, 2e300], "input_cost_per_token": 1e-6}]}}"#,
+            )
+            .unwrap_err();
+        assert!(err.contains("not a token count of one call"), "{err}");
+        // a real boundary still loads
+        t.add(
+            "p.json",
+            br#"{"m": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "input_cost_per_token_above_200k_tokens": 2e-6}}"#,
+        )
+        .unwrap();
+    }
+
     #[test]
     fn cost_formula_by_kind() {
         let t = table();

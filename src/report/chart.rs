@@ -14,11 +14,17 @@ const LABEL: usize = 32;
 /// Bar groups beyond this many get their labels turned upright.
 const FLAT_LABELS: usize = 8;
 
-/// A label fit for a chart: control characters (invalid in XML, terminal
-/// escapes) dropped, cut to [`LABEL`] characters. Plotters escapes `<>&"`.
+/// Whether a label keeps `c`: control characters (terminal escapes, and
+/// invalid in XML 1.0) and U+FFFE / U+FFFF (not XML characters either) go.
+fn keep(c: &char) -> bool {
+    !c.is_control() && !matches!(c, '\u{FFFE}' | '\u{FFFF}')
+}
+
+/// A label fit for a chart: what [`keep`] drops dropped, cut to [`LABEL`]
+/// characters. Plotters escapes `<>&"`.
 fn label(s: &str) -> String {
-    let mut out: String = s.chars().filter(|c| !c.is_control()).take(LABEL).collect();
-    if s.chars().filter(|c| !c.is_control()).nth(LABEL).is_some() {
+    let mut out: String = s.chars().filter(keep).take(LABEL).collect();
+    if s.chars().filter(keep).nth(LABEL).is_some() {
         out.push('…');
     }
     out
@@ -152,12 +158,8 @@ fn draw(c: &Chart, buf: &mut String) -> Result<(), Box<dyn std::error::Error>> {
 
 /// A title: as [`label`] with room for a cohort and a field.
 fn label_long(s: &str) -> String {
-    let t: String = s
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(3 * LABEL)
-        .collect();
-    if t.chars().count() < s.chars().filter(|c| !c.is_control()).count() {
+    let t: String = s.chars().filter(keep).take(3 * LABEL).collect();
+    if t.chars().count() < s.chars().filter(keep).count() {
         format!("{t}…")
     } else {
         t
@@ -207,12 +209,14 @@ mod tests {
 
     #[test]
     fn hostile_labels_are_escaped_and_control_characters_dropped() {
-        let evil = "<script>alert(1)</script>\u{1b}[31m&\"x\"";
+        let evil = "<script>alert(1)</script>\u{1b}[31m&\"x\"\u{FFFE}\u{FFFF}";
         for kind in [ChartKind::Lines, ChartKind::Bars] {
             let s = svg(&chart(kind, evil)).unwrap();
             assert!(s.starts_with("<svg"), "{}", &s[..40]);
             assert!(!s.contains("<script"), "raw tag in {s}");
             assert!(!s.contains('\u{1b}'));
+            // U+FFFE / U+FFFF are not XML characters (issue 19)
+            assert!(!s.contains(['\u{FFFE}', '\u{FFFF}']));
             assert!(s.contains("&lt;script&gt;"));
             // a well-formed document: one root element, closed
             assert_eq!(s.matches("<svg").count(), 1);

@@ -236,6 +236,7 @@ fn rejected_list(s: &RunSummary) -> Vec<serde_json::Value> {
 pub fn ingest_json(
     s: &RunSummary,
     written: &[(std::path::PathBuf, usize)],
+    lake: Option<&crate::cmd::ingest::LakeChange>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let mut input = serde_json::to_value(s).map_err(io::Error::other)?;
@@ -244,7 +245,10 @@ pub fn ingest_json(
         .iter()
         .map(|(p, n)| serde_json::json!({"path": p.display().to_string(), "rows": n}))
         .collect();
-    let doc = serde_json::json!({"input": input, "output": output});
+    let mut doc = serde_json::json!({"input": input, "output": output});
+    if let Some(l) = lake {
+        doc["lake"] = serde_json::to_value(l).map_err(io::Error::other)?;
+    }
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
     writeln!(out)
 }

@@ -141,7 +141,7 @@ pub fn planted(dir: &Path) -> PathBuf {
             let day8 = t >= D8;
             let hour = (t - D8).div_euclid(HOUR_NS);
             let (tok, ms) = (g.normal_tokens(), g.normal_ms());
-            let mut error = n % 100 == 0;
+            let mut error = n.is_multiple_of(100);
             let mut model = "gpt-4o-mini";
             let mut version = "v1";
             if route == "/hot" && day8 {

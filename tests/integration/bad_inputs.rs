@@ -501,3 +501,176 @@ fn issue7_degenerate_windows_and_cohorts() {
         }
     }
 }
+
+/// A flat span line with `id` and an attribute of `pad` bytes.
+fn flat_line(id: u64, pad: usize) -> String {
+    json!({
+        "trace_id": format!("{id:032x}"),
+        "span_id": format!("{id:016x}"),
+        "name": "chat",
+        "start_time": 1_767_225_600 + id as i64,
+        "end_time": 1_767_225_601 + id as i64,
+        "attributes": {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "pad": "x".repeat(pad)}
+    })
+    .to_string()
+}
+
+/// Regression (issue 19): five garbage lines before the spans turned a
+/// JSON-lines file into document mode, whose first syntax error dropped
+/// every record after it as one rejected record, exit 0.
+#[test]
+fn issue19_garbage_first_lines_lose_only_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::from("garbage 1\nnot json\n{broken\n]]\n???\n");
+    for id in 1..=200 {
+        body.push_str(&flat_line(id, 0));
+        body.push('\n');
+    }
+    let v = ingest(dir.path(), "garbage.jsonl", body.as_bytes());
+    let f = &v["input"]["inputs"][0];
+    assert_eq!(f["spans"], json!(200), "{f}");
+    assert_eq!(f["rejected_count"], json!(5), "{f}");
+    assert_eq!(f["format"], json!("flat-json-lines"), "{f}");
+}
+
+/// Regression (issue 19): a legitimate first line longer than the first
+/// block (16 MiB) sent the file to document mode.
+#[test]
+fn issue19_a_long_first_line_stays_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = flat_line(1, 17 << 20);
+    body.push('\n');
+    for id in 2..=50 {
+        body.push_str(&flat_line(id, 0));
+        body.push('\n');
+    }
+    let v = ingest(dir.path(), "long.jsonl", body.as_bytes());
+    let f = &v["input"]["inputs"][0];
+    assert_eq!(f["format"], json!("flat-json-lines"), "{f}");
+    assert_eq!(
+        (f["spans"].clone(), f["rejected_count"].clone()),
+        (json!(50), json!(0)),
+        "{f}"
+    );
+}
+
+/// Regression (issue 19): in document mode (pretty-printed spans one after
+/// another) a syntax error dropped everything after it; the reader goes on
+/// at the next line, and line numbers are counted in one pass (a 53 MB
+/// document took 125 s).
+#[test]
+fn issue19_document_mode_resynchronises_and_is_linear() {
+    let dir = tempfile::tempdir().unwrap();
+    let pretty = |id: u64| {
+        let v: Value = serde_json::from_str(&flat_line(id, 0)).unwrap();
+        serde_json::to_string_pretty(&v).unwrap()
+    };
+    let mut body = String::new();
+    for id in 1..=60_000 {
+        body.push_str(&pretty(id));
+        body.push('\n');
+        if id == 10 {
+            body.push_str("{\"trace_id\": \"broken\",\n");
+        }
+    }
+    let t = std::time::Instant::now();
+    let v = ingest(dir.path(), "doc.json", body.as_bytes());
+    assert!(
+        t.elapsed().as_secs() < 60,
+        "{:?} for {} MB",
+        t.elapsed(),
+        body.len() >> 20
+    );
+    let f = &v["input"]["inputs"][0];
+    assert_eq!(f["format"], json!("json-document"), "{f}");
+    assert_eq!(f["spans"], json!(60_000), "{f}");
+    assert!(f["rejected_count"].as_u64().unwrap() >= 1, "{f}");
+}
+
+/// Regression (issue 19): one span of a wrong shape (attributes as a map,
+/// a name that is a number) dropped its whole OTLP line, 256 spans, as one
+/// rejected record; `--max-bad` counted lines.
+#[test]
+fn issue19_one_bad_otlp_span_is_one_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let span = |i: u64| {
+        json!({
+            "traceId": format!("{:032x}", 1), "spanId": format!("{i:016x}"), "name": "chat",
+            "startTimeUnixNano": (1_767_225_600_000_000_000u64 + i).to_string(),
+            "endTimeUnixNano": (1_767_225_601_000_000_000u64 + i).to_string(),
+            "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}}]
+        })
+    };
+    let mut spans: Vec<Value> = (1..=256).map(span).collect();
+    spans[7]["attributes"] = json!({"gen_ai.operation.name": "chat"});
+    spans[100]["name"] = json!(42);
+    let line = json!({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": spans}]}]});
+    let v = ingest(dir.path(), "otlp.jsonl", format!("{line}\n").as_bytes());
+    let f = &v["input"]["inputs"][0];
+    assert_eq!(f["spans"], json!(254), "{f}");
+    assert_eq!(f["rejected_count"], json!(2), "{f}");
+    let reasons: Vec<String> = f["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        reasons[0].starts_with("resourceSpans[0].scopeSpans[0].spans[7]: "),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with("resourceSpans[0].scopeSpans[0].spans[100]: "),
+        "{reasons:?}"
+    );
+    // --max-bad counts spans
+    let p = dir.path().join("otlp.jsonl");
+    let o = run(&[
+        "ingest",
+        p.to_str().unwrap(),
+        "-o",
+        dir.path().join("x.parquet").to_str().unwrap(),
+        "--max-bad",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 malformed record(s)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Regression (issue 19): the collector's length-prefixed zstd frames were
+/// decompressed whole before the ratio guard saw them (a 98 KB file reached
+/// 4.5 GB). A frame inflating to 512 MB now stops at the guard, in little
+/// memory (peak RSS measured with /usr/bin/time).
+#[test]
+fn issue19_a_length_prefixed_zstd_bomb_is_stopped_while_streaming() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = zstd::bulk::compress(&vec![b' '; 512 << 20], 1).unwrap();
+    let p = dir.path().join("bomb.otlp.zst");
+    let mut f = std::fs::File::create(&p).unwrap();
+    f.write_all(&(frame.len() as u32).to_be_bytes()).unwrap();
+    f.write_all(&frame).unwrap();
+    drop(f);
+    let o = std::process::Command::new("/usr/bin/time")
+        .args([
+            "-f",
+            "maxrss_kb=%M",
+            env!("CARGO_BIN_EXE_spanlens"),
+            "ingest",
+            p.to_str().unwrap(),
+        ])
+        .args(["-o", dir.path().join("x.parquet").to_str().unwrap()])
+        .output()
+        .expect("/usr/bin/time (Debian package time) runs the binary");
+    let err = stderr(&o);
+    assert!(err.contains("decompression bomb"), "{err}");
+    let kb: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kb="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(kb < 300 * 1024, "peak RSS {kb} KB");
+}

@@ -2,6 +2,7 @@
 //! stdin, partitioning, and the bad inputs of reliability.md.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::Stdio;
 
 use polars::prelude::*;
@@ -144,7 +145,7 @@ fn usage_input_and_output_errors_have_their_exit_codes() {
     assert_error(
         &run(&["ingest", &input, "-o", &input]),
         2,
-        "is also an input",
+        "is a file this run reads",
     );
     assert_error(
         &run(&["ingest", &input, "-o", "/no/such/dir/s.parquet"]),
@@ -588,4 +589,98 @@ fn a_line_longer_than_a_read_block_is_read_whole() {
     assert_eq!(v["spans"], 3);
     let lines = rejected_lines(&v["rejected"]);
     assert_eq!(lines, vec![3], "the bad line keeps its number");
+}
+
+/// `ingest --partition day --format json` into `lake`: the run's JSON.
+fn ingest_lake(inputs: &[&str], lake: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut a = vec!["ingest"];
+    a.extend(inputs);
+    a.extend([
+        "-o",
+        lake.to_str().unwrap(),
+        "--partition",
+        "day",
+        "--format",
+        "json",
+    ]);
+    a.extend(extra);
+    let o = run(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn lake_days(lake: &Path) -> Vec<String> {
+    let mut days: Vec<String> = std::fs::read_dir(lake.join("spans"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    days.sort();
+    days
+}
+
+/// Regression (issue 19): ingesting into an existing lake replaced the
+/// whole directory, deleting every day the new input did not hold: the
+/// nightly lake lost its history on night two.
+#[test]
+fn issue19_a_lake_is_never_wiped() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let example = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let example = example.to_str().unwrap();
+    // night one: 8 days; night two: a day already in the lake (2026-01-02)
+    let v = ingest_lake(&[example], &lake, &[]);
+    assert!(v.get("lake").is_none(), "a new lake is written whole: {v}");
+    let days = lake_days(&lake);
+    assert_eq!(days.len(), 8, "{days:?}");
+    let v = ingest_lake(&[&tiny("cost.jsonl")], &lake, &[]);
+    assert_eq!(v["lake"]["written"], serde_json::json!([]), "{v}");
+    assert_eq!(
+        v["lake"]["replaced"],
+        serde_json::json!(["2026-01-02"]),
+        "{v}"
+    );
+    assert_eq!(v["lake"]["kept"].as_array().unwrap().len(), 7, "{v}");
+    assert_eq!(lake_days(&lake), days);
+    let ds = load_paths(&[&lake]);
+    // the example's 6,003 spans and cost.jsonl's 7 lines (none shared)
+    assert_eq!(ds.spans.height(), 6003 + 7);
+    // the same export again changes nothing
+    let v = ingest_lake(&[example], &lake, &[]);
+    assert_eq!(v["lake"]["duplicates"], serde_json::json!(6003), "{v}");
+    let again = load_paths(&[&lake]);
+    assert_eq!(
+        (again.spans.height(), again.evals.height()),
+        (ds.spans.height(), ds.evals.height())
+    );
+    // --mode overwrite on request: only the new input's days
+    ingest_lake(&[&tiny("cost.jsonl")], &lake, &["--mode", "overwrite"]);
+    assert_eq!(lake_days(&lake), ["day=2026-01-02"]);
+}
+
+/// A kill between the two renames of an overwrite left no lake at the
+/// path; a killed run's staging directory stayed forever. The next run
+/// puts the old lake back, and removes the staging directory.
+#[test]
+fn issue19_a_killed_lake_write_is_recovered_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    ingest_lake(&[&tiny("otlp_genai.jsonl")], &lake, &[]);
+    // as a kill after `lake -> .lake.spanlens-old` leaves it
+    std::fs::rename(&lake, dir.path().join(".lake.spanlens-old")).unwrap();
+    let staging = dir.path().join(".spanlens-partition-killed");
+    std::fs::create_dir_all(staging.join("spans")).unwrap();
+    std::fs::write(staging.join(".owner.lock"), "").unwrap();
+    let v = ingest_lake(&[&tiny("cost.jsonl")], &lake, &[]);
+    assert_eq!(
+        v["lake"]["written"],
+        serde_json::json!(["2026-01-02"]),
+        "{v}"
+    );
+    assert_eq!(lake_days(&lake), ["day=2026-01-01", "day=2026-01-02"]);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["lake"]);
 }

@@ -309,8 +309,8 @@ fn issue7_missing_spill_directory_exits_4() {
 }
 
 /// kill -9 while a run has spilled leaves its spill directory (no exit
-/// code runs); the next run that spills removes it, and keeps a directory
-/// whose run is alive.
+/// code runs); the next run that spills removes it (its owner lock went
+/// with the process), and keeps a directory whose run is alive.
 #[test]
 fn issue7_a_killed_runs_spill_files_are_removed_by_the_next_run() {
     let tmp = tempfile::tempdir().unwrap();
@@ -326,7 +326,7 @@ fn issue7_a_killed_runs_spill_files_are_removed_by_the_next_run() {
     let owned = || {
         spill_dirs()
             .iter()
-            .any(|d| tmp.path().join(d).join("pid").is_file())
+            .any(|d| tmp.path().join(d).join("owner.lock").is_file())
     };
     let mut child = spilled_report(tmp.path(), &report)
         .stdout(Stdio::null())
@@ -341,10 +341,12 @@ fn issue7_a_killed_runs_spill_files_are_removed_by_the_next_run() {
     let _ = child.wait();
     let left = spill_dirs();
     assert_eq!(left.len(), 1, "the killed run's spill directory: {left:?}");
-    // a directory of a live run (this test's process) is not touched
+    // a directory of a live run (this test's process holds its lock) is
+    // not touched
     let live = tmp.path().join("spanlens-spill-live");
     std::fs::create_dir(&live).unwrap();
-    std::fs::write(live.join("pid"), std::process::id().to_string()).unwrap();
+    let owner = std::fs::File::create(live.join("owner.lock")).unwrap();
+    assert!(spanlens::output::try_lock(&owner).unwrap());
     let o = spilled_report(tmp.path(), &report).output().unwrap();
     assert!(
         matches!(o.status.code(), Some(0) | Some(1)),

@@ -160,3 +160,288 @@ fn issue7_hostile_values_in_every_format() {
     got.sort();
     assert_eq!(got, want);
 }
+
+/// Issue 19: the error line of `--strict` quotes the rejected record's file
+/// name and reason: neither may carry a raw escape sequence to the terminal.
+#[test]
+fn issue19_strict_error_lines_carry_no_terminal_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = "\u{1b}]8;;https:evil.example\u{7}x\u{1b}[31m";
+    let input = dir.path().join(format!("in{evil}.jsonl"));
+    std::fs::write(
+        &input,
+        format!("{{\"trace_id\": \"{evil}\", \"span_id\": 5}}\n\"{evil}\"\n"),
+    )
+    .unwrap();
+    for flags in [vec!["--strict"], vec!["--max-bad", "0"]] {
+        let mut a = vec!["slo", input.to_str().unwrap()];
+        a.extend(flags.iter().copied());
+        let o = run(&a);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.starts_with("spanlens: error: "), "{err}");
+        assert!(
+            !err.chars().any(|c| c.is_control() && c != '\n'),
+            "a control character reached the terminal: {err:?}"
+        );
+    }
+}
+
+/// Issue 19: outputs are created as any Unix tool creates them (0666 less
+/// the umask), and a replaced file keeps its mode: a cron report must stay
+/// readable by the user who serves it.
+#[cfg(unix)]
+#[test]
+fn issue19_outputs_take_the_umask_and_keep_an_existing_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = hostile_input(dir.path());
+    let out = dir.path().join("r.json");
+    let exe = env!("CARGO_BIN_EXE_spanlens");
+    let run_with_umask = |umask: &str| {
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask {umask}; exec \"$0\" slo \"$1\" --format json -o \"$2\" --stale-after off -q"
+            ))
+            .arg(exe)
+            .arg(&input)
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(run_with_umask("022"), 0o644);
+    std::fs::remove_file(&out).unwrap();
+    assert_eq!(run_with_umask("027"), 0o640);
+    // replacing keeps the file's own mode, whatever the umask
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o664)).unwrap();
+    assert_eq!(run_with_umask("077"), 0o664);
+}
+
+/// Issue 19: `-o` is refused when it resolves to anything the run reads:
+/// a file a glob or a directory expands to, the evaluations beside a spans
+/// file, the configuration, a price table, an objectives file, the SQL.
+#[test]
+fn issue19_an_output_is_never_a_file_the_run_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("g");
+    std::fs::create_dir(&g).unwrap();
+    let input = hostile_input(&g);
+    let original = std::fs::read(&input).unwrap();
+    let glob = format!("{}/*.jsonl", g.display());
+    let prices = dir.path().join("prices.json");
+    std::fs::write(&prices, "{}").unwrap();
+    let sql = dir.path().join("q.sql");
+    std::fs::write(&sql, "SELECT COUNT(trace_id) AS n FROM spans").unwrap();
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let i = input.to_str().unwrap();
+    for args in [
+        vec!["slo", glob.as_str(), "-o", i, "--format", "csv"],
+        vec!["slo", g.to_str().unwrap(), "-o", i],
+        vec!["slo", i, "-o", link.to_str().unwrap()],
+        vec![
+            "cost",
+            i,
+            "--prices",
+            prices.to_str().unwrap(),
+            "-o",
+            prices.to_str().unwrap(),
+        ],
+        vec![
+            "query",
+            sql.to_str().unwrap(),
+            i,
+            "-o",
+            sql.to_str().unwrap(),
+        ],
+    ] {
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("is a file this run reads"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), original);
+    assert_eq!(std::fs::read_to_string(&prices).unwrap(), "{}");
+}
+
+/// Issue 19: `-o` through a symlink replaces the link's target and keeps
+/// the link; a device is written through, never replaced.
+#[cfg(unix)]
+#[test]
+fn issue19_outputs_follow_links_and_write_through_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = hostile_input(dir.path());
+    let target = dir.path().join("real.json");
+    std::fs::write(&target, "old").unwrap();
+    let link = dir.path().join("latest.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let i = input.to_str().unwrap();
+    let o = run(&[
+        "slo",
+        i,
+        "--format",
+        "json",
+        "-o",
+        link.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let v: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    assert_eq!(v["command"], "slo");
+    // /dev/null stays a device
+    let o = run(&["slo", i, "--format", "json", "-o", "/dev/null", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}
+
+/// Issue 19: `-o od/summary.json --out-dir od` silently replaced the
+/// report with summary.json; an --out-dir inside an input directory made
+/// the next run read its own tables.
+#[test]
+fn issue19_out_dir_collisions_are_refused_and_its_tables_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let input = hostile_input(&data);
+    let od = data.join("out");
+    let od_s = od.to_str().unwrap();
+    let clash = od.join("summary.json");
+    let o = run(&[
+        "report",
+        input.to_str().unwrap(),
+        "-o",
+        clash.to_str().unwrap(),
+        "--out-dir",
+        od_s,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("would be overwritten by --out-dir"),
+        "{}",
+        stderr(&o)
+    );
+    let report = od.join("report.md");
+    let inputs_line = || {
+        let o = run(&[
+            "report",
+            data.to_str().unwrap(),
+            "-o",
+            report.to_str().unwrap(),
+            "--out-dir",
+            od_s,
+            "--stale-after",
+            "off",
+            "-q",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let md = std::fs::read_to_string(&report).unwrap();
+        md.lines()
+            .find(|l| l.starts_with("- inputs:"))
+            .unwrap()
+            .to_string()
+    };
+    let first = inputs_line();
+    assert_eq!(
+        inputs_line(),
+        first,
+        "the second run read the first one's tables"
+    );
+    assert!(first.contains("1 file"), "{first}");
+}
+
+/// Issue 19: two `-> .` links made the directory walk exponential; each
+/// directory is read once.
+#[cfg(unix)]
+#[test]
+fn issue19_symlink_loops_are_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = hostile_input(dir.path());
+    let _ = input;
+    std::os::unix::fs::symlink(".", dir.path().join("a")).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("b")).unwrap();
+    let t = std::time::Instant::now();
+    let o = run(&[
+        "slo",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "json",
+        "--stale-after",
+        "off",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        t.elapsed()
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["meta"]["inputs"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 file(s)"),
+        "{v}"
+    );
+}
+
+/// Issue 19: a large `--top` built an OR of one term per kept cohort and
+/// key (`--top 4000`: 449 s and 5.5 GB on 20k spans; `--top 10000`
+/// overflowed the stack). The kept cohorts are one IN list now.
+#[test]
+fn issue19_a_large_top_is_linear() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("many.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    for id in 0..20_000u64 {
+        let t = 1_767_225_600 + (id % 80_000) as i64;
+        let line = serde_json::json!({
+            "trace_id": format!("{id:032x}"),
+            "span_id": format!("{id:016x}"),
+            "name": "chat",
+            "start_time": t,
+            "end_time": t + 1,
+            "attributes": {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": format!("m{}", id % 3),
+                "http.route": format!("/r{}", id % 12_000),
+            }
+        });
+        writeln!(f, "{line}").unwrap();
+    }
+    drop(f);
+    for (by, top) in [("route", "10000"), ("route,model", "4000")] {
+        let t = std::time::Instant::now();
+        let o = run(&[
+            "slo",
+            input.to_str().unwrap(),
+            "--by",
+            by,
+            "--top",
+            top,
+            "--format",
+            "json",
+            "--stale-after",
+            "off",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "--top {top}: {}", stderr(&o));
+        let secs = t.elapsed().as_secs_f64();
+        assert!(secs < 30.0, "--by {by} --top {top} took {secs:.1} s");
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rows = v["tables"]["cohorts"].as_array().unwrap();
+        // the kept cohorts and one __other__
+        assert_eq!(rows.len(), top.parse::<usize>().unwrap() + 1, "--by {by}");
+        let spans: u64 = rows.iter().map(|r| r["spans"].as_u64().unwrap()).sum();
+        assert_eq!(spans, 20_000);
+    }
+}

@@ -237,8 +237,8 @@ fn issue5_out_dir_lock() {
             "-q".into(),
         ]
     };
-    // a live holder (this test process): refused, exit 4
-    std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+    // a live holder (this test process holds the kernel lock): refused, exit 4
+    let held = spanlens::output::DirLock::acquire(&out).unwrap();
     let a = args(&out);
     let o = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
@@ -247,6 +247,7 @@ fn issue5_out_dir_lock() {
         "{}",
         stderr(&o)
     );
+    drop(held);
     assert!(!out.join("summary.json").exists());
     // a stale lock (no such process) is taken over, and removed after
     std::fs::write(&lock, "4000000000\n").unwrap();
