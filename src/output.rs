@@ -193,6 +193,31 @@ pub fn replace_dir(staging: &Path, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Put the fully written directory `new` in place of `dest` in one step,
+/// so a reader sees the old set of files or the new one: an atomic
+/// exchange on Linux (renameat2), after which `new` holds the old set (the
+/// caller removes it). Elsewhere, two renames. `dest` must exist.
+pub fn exchange_dirs(new: &Path, dest: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        match renameat_with(CWD, new, CWD, dest, RenameFlags::EXCHANGE) {
+            Ok(()) => return Ok(()),
+            // a filesystem without the exchange: the two renames below
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(Error::output_io(dest, &io::Error::from(e))),
+        }
+    }
+    let old = old_dir(dest);
+    let _ = std::fs::remove_dir_all(&old);
+    std::fs::rename(dest, &old).map_err(|e| Error::output_io(dest, &e))?;
+    if let Err(e) = std::fs::rename(new, dest) {
+        let _ = std::fs::rename(&old, dest);
+        return Err(Error::output_io(dest, &e));
+    }
+    std::fs::rename(&old, new).map_err(|e| Error::output_io(dest, &e))
+}
+
 /// Take an exclusive kernel lock (flock) on `f` without waiting: Ok(false)
 /// when another open file holds it. The kernel releases it when its holder
 /// closes the file or exits, however it exits: no pid to outlive its
@@ -274,8 +299,12 @@ fn same_file(_f: &std::fs::File, path: &Path) -> bool {
 
 impl Drop for DirLock {
     fn drop(&mut self) {
-        // removed while still locked: a run waiting on this file retries
-        let _ = std::fs::remove_file(&self.path);
+        // removed while still locked (a run that opened it retries), and
+        // only if the path is still this lock's file (its directory may
+        // have been swapped away, and another run's lock be there now)
+        if same_file(&self._file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -445,3 +445,47 @@ fn issue19_a_large_top_is_linear() {
         assert_eq!(spans, 20_000);
     }
 }
+
+/// Issue 19: the --out-dir set is written beside the directory and swapped
+/// in at once (a reader sees the old set or the new one, never a mix): a
+/// chart an earlier run left is gone, a file the user keeps there stays.
+#[test]
+fn issue19_the_out_dir_set_is_replaced_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = hostile_input(dir.path());
+    let od = dir.path().join("od");
+    let report = dir.path().join("r.md");
+    let run_report = || {
+        let o = run(&[
+            "report",
+            input.to_str().unwrap(),
+            "-o",
+            report.to_str().unwrap(),
+            "--out-dir",
+            od.to_str().unwrap(),
+            "--stale-after",
+            "off",
+            "-q",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    };
+    run_report();
+    std::fs::write(od.join("notes.txt"), "mine").unwrap();
+    std::fs::write(od.join("old-chart.svg"), "<svg/>").unwrap();
+    run_report();
+    assert_eq!(
+        std::fs::read_to_string(od.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(!od.join("old-chart.svg").exists());
+    assert!(od.join("summary.json").is_file());
+    assert!(od.join("slo-cohorts.parquet").is_file());
+    // nothing left beside it: no staging, no old set, no lock
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["hostile.jsonl", "od", "r.md"]);
+    assert!(!od.join(".spanlens.lock").exists());
+}
