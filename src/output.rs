@@ -17,20 +17,40 @@ const TMP_SUFFIX: &str = ".tmp";
 /// holds a kernel lock on its file while it writes ([`try_lock`]), so a
 /// file whose lock can be taken was left by a killed run.
 fn remove_stale_temps(dir: &Path) {
+    sweep_abandoned(
+        dir,
+        |n| n.starts_with(TMP_PREFIX) && n.ends_with(TMP_SUFFIX),
+        Path::to_path_buf,
+    );
+}
+
+/// Remove the entries of `dir` (files or directories) whose name `ours`
+/// accepts and whose lock file (`lock_of(entry)`) can be locked: a run
+/// holds that lock while it lives, so these were left by a killed run. An
+/// entry without its lock file (one being created) is kept.
+pub fn sweep_abandoned(
+    dir: &Path,
+    ours: impl Fn(&str) -> bool,
+    lock_of: impl Fn(&Path) -> PathBuf,
+) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if !(name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX)) {
+        if !e.file_name().to_str().is_some_and(&ours) {
             continue;
         }
-        let Ok(f) = std::fs::File::open(e.path()) else {
+        let path = e.path();
+        let Ok(f) = std::fs::File::open(lock_of(&path)) else {
             continue;
         };
         if try_lock(&f).unwrap_or(false) {
-            let _ = std::fs::remove_file(e.path());
+            drop(f);
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
         }
     }
 }

@@ -32,12 +32,7 @@ pub fn run(mut args: AnomaliesArgs, ctx: &Context) -> Result<i32> {
     }
     let quiet_min = args.deploy_quiet.or(ac.deploy_quiet_minutes).unwrap_or(30);
     let cost = super::cost::cost_options(ctx, &args.prices)?;
-    let p = prepare(
-        &args.report,
-        ctx,
-        KindFilter::SpanTypes(vec!["llm".into()]),
-        Need::CurrentWindow,
-    )?;
+    let p = prepare(&args.report, ctx, KindFilter::llm(), Need::CurrentWindow)?;
     let mut engine = p.engine;
     let opts = AnomalyOptions {
         key_names: p.key_names,

@@ -171,12 +171,7 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
 
     let cost = super::cost::cost_options(ctx, &args.prices)?;
 
-    let p = prepare(
-        &args.report,
-        ctx,
-        KindFilter::SpanTypes(vec!["llm".into()]),
-        Need::AnySpan,
-    )?;
+    let p = prepare(&args.report, ctx, KindFilter::llm(), Need::AnySpan)?;
     let mut scope = p.scope;
     let mut pre = p.pre;
     let where_of = |c: &[String], flag: &str| -> Result<Vec<Condition>> { conditions(c, flag) };

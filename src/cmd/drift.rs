@@ -38,12 +38,7 @@ pub fn run(mut args: DriftArgs, ctx: &Context) -> Result<i32> {
     } else {
         None
     };
-    let p = prepare(
-        &args.report,
-        ctx,
-        KindFilter::SpanTypes(vec!["llm".into()]),
-        Need::CurrentWindow,
-    )?;
+    let p = prepare(&args.report, ctx, KindFilter::llm(), Need::CurrentWindow)?;
     let mut engine = p.engine;
     let opts = DriftOptions {
         key_names: p.key_names,

@@ -117,29 +117,9 @@ pub fn run(args: IngestArgs, ctx: &Context) -> Result<i32> {
 const STAGING: &str = ".spanlens-partition-";
 const OWNER: &str = ".owner.lock";
 
-/// Remove the staging directories in `parent` of runs that were killed:
-/// those whose owner lock can be taken (one without the file is being
-/// created or renamed, and is kept).
+/// Remove the staging directories in `parent` of runs that were killed.
 fn sweep_staging(parent: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for e in entries.flatten() {
-        if !e
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(STAGING))
-        {
-            continue;
-        }
-        let Ok(f) = std::fs::File::open(e.path().join(OWNER)) else {
-            continue;
-        };
-        if crate::output::try_lock(&f).unwrap_or(false) {
-            drop(f);
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
+    crate::output::sweep_abandoned(parent, |n| n.starts_with(STAGING), |d| d.join(OWNER));
 }
 
 /// What a merge into an existing lake did, by day (`YYYY-MM-DD`).
@@ -230,25 +210,10 @@ fn merge_partitioned(
     // evaluations
     let epath = dest.join("evals").join("part-0.parquet");
     let mut all_evals = if epath.exists() {
-        read_canonical(&epath)?
-            .select(s::EVAL_COLUMNS.iter().copied())
-            .map_err(perr)?
+        crate::frame::build::evals_as_text(read_canonical(&epath)?).map_err(perr)?
     } else {
         crate::frame::build::evals_frame(&[]).map_err(perr)?
     };
-    for c in [
-        s::TRACE_ID,
-        s::SPAN_ID,
-        s::EVAL_NAME,
-        s::EVAL_LABEL,
-        s::EVAL_SOURCE,
-    ] {
-        let col = all_evals
-            .column(c)
-            .and_then(|x| x.cast(&DataType::String))
-            .map_err(perr)?;
-        all_evals.with_column(col).map_err(perr)?;
-    }
     all_evals.vstack_mut(evals).map_err(perr)?;
     let (mut all_evals, _) = frame::dedup_evals(all_evals).map_err(perr)?;
     std::fs::create_dir_all(parent_dir(&epath)).map_err(|e| Error::output_io(&epath, &e))?;

@@ -60,12 +60,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     let user_kind = args.report.kind.is_some() || ctx.config.report.kind.is_some();
 
     let t = crate::timing::phase("prepare");
-    let p = prepare(
-        &args.report,
-        ctx,
-        KindFilter::SpanTypes(vec!["llm".into()]),
-        Need::CurrentWindow,
-    )?;
+    let p = prepare(&args.report, ctx, KindFilter::llm(), Need::CurrentWindow)?;
     drop(t);
     // output directories only once there is something to write
     let _lock = match &args.out_dir {

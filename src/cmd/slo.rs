@@ -40,12 +40,7 @@ pub fn run(mut args: SloArgs, ctx: &Context) -> Result<i32> {
         .cloned()
         .collect();
     let (objectives, cost) = objectives(ctx, args.objectives.as_deref(), &args.prices)?;
-    let p = prepare(
-        &args.report,
-        ctx,
-        KindFilter::SpanTypes(vec!["llm".into()]),
-        Need::CurrentWindow,
-    )?;
+    let p = prepare(&args.report, ctx, KindFilter::llm(), Need::CurrentWindow)?;
     let mut engine = p.engine;
     let opts = SloOptions {
         key_names: p.key_names,

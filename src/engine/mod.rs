@@ -316,6 +316,13 @@ pub enum KindFilter {
     SpanTypes(Vec<String>),
 }
 
+impl KindFilter {
+    /// LLM calls only: what most reports count by default.
+    pub fn llm() -> KindFilter {
+        KindFilter::SpanTypes(vec!["llm".into()])
+    }
+}
+
 /// Everything a query expansion needs besides the template.
 #[derive(Clone, Debug)]
 pub struct Scope {

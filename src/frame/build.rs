@@ -142,6 +142,22 @@ pub fn to_canonical_types(df: &mut DataFrame) -> PolarsResult<()> {
     Ok(())
 }
 
+/// An `evals` table read from Parquet, its text columns as plain strings
+/// (another writer may have stored them dictionary-encoded), in table order.
+pub fn evals_as_text(mut df: DataFrame) -> PolarsResult<DataFrame> {
+    for c in [
+        s::TRACE_ID,
+        s::SPAN_ID,
+        s::EVAL_NAME,
+        s::EVAL_LABEL,
+        s::EVAL_SOURCE,
+    ] {
+        let col = df.column(c)?.cast(&DataType::String)?;
+        df.with_column(col)?;
+    }
+    df.select(s::EVAL_COLUMNS.iter().copied())
+}
+
 pub fn evals_frame(rows: &[EvalRow]) -> PolarsResult<DataFrame> {
     let trace: Vec<&str> = rows.iter().map(|r| r.trace_id.as_ref()).collect();
     let span: Vec<Option<&str>> = rows.iter().map(|r| r.span_id.as_deref()).collect();

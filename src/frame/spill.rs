@@ -174,23 +174,7 @@ impl SpillDir {
 /// their directory was not removed on exit): those whose owner lock can be
 /// taken. A directory without its owner file (one being created) is kept.
 fn sweep(tmp: &Path) {
-    let Ok(entries) = std::fs::read_dir(tmp) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        if !name.to_str().is_some_and(|n| n.starts_with(PREFIX)) {
-            continue;
-        }
-        let dir = e.path();
-        let Ok(owner) = File::open(dir.join(OWNER)) else {
-            continue;
-        };
-        if crate::output::try_lock(&owner).unwrap_or(false) {
-            drop(owner);
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
+    crate::output::sweep_abandoned(tmp, |n| n.starts_with(PREFIX), |d| d.join(OWNER));
 }
 
 /// Close a spill file: its footer written, and every byte on disk (a

@@ -37,25 +37,8 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
     if s::is_evals_schema(&names) {
         chunk.stats.format = "parquet (canonical evals)".into();
         chunk.stats.evals += df.height() as u64;
-        let mut df = df;
-        for c in [
-            s::TRACE_ID,
-            s::SPAN_ID,
-            s::EVAL_NAME,
-            s::EVAL_LABEL,
-            s::EVAL_SOURCE,
-        ] {
-            let col = df
-                .column(c)
-                .map_err(|e| bad(path, e))?
-                .cast(&DataType::String)
-                .map_err(|e| bad(path, e))?;
-            df.with_column(col).map_err(|e| bad(path, e))?;
-        }
-        out.eval_frames.push(
-            df.select(s::EVAL_COLUMNS.iter().copied())
-                .map_err(|e| bad(path, e))?,
-        );
+        out.eval_frames
+            .push(crate::frame::build::evals_as_text(df).map_err(|e| bad(path, e))?);
         return Ok(());
     }
     let canonical_hits = s::SPAN_COLUMNS.iter().filter(|c| names.contains(c)).count();

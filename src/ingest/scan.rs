@@ -604,78 +604,61 @@ fn read_documents(doc: &[u8], chunk: &mut Chunk<'_>, stats: &mut FileStats) {
         "json-document"
     }
     .into();
-    // line numbers counted forward from the last one asked (offsets only
-    // grow): linear in the file, not quadratic
-    let mut lines = LineCounter::default();
-    let mut line_at = |offset: usize| lines.at(doc, offset);
     if otlp_doc {
-        let mut base = 0;
-        'docs: while base < doc.len() {
-            let mut stream =
-                serde_json::Deserializer::from_slice(&doc[base..]).into_iter::<otlp::Request>();
-            loop {
-                let start = base + stream.byte_offset();
-                match stream.next() {
-                    None => break 'docs,
-                    Some(Ok(req)) => {
-                        chunk.stats.records += 1;
-                        let line = line_at(start);
-                        if let Err(r) = otlp::handle_request(req, line, chunk) {
-                            chunk.reject(line, r);
-                        }
-                    }
-                    Some(Err(e)) => {
-                        // one rejected record, then on from the next line
-                        chunk.stats.records += 1;
-                        let at = (base + stream.byte_offset()).max(start);
-                        chunk.reject(line_at(at), json_error(&e));
-                        base = next_line(doc, at);
-                        continue 'docs;
-                    }
-                }
-            }
-        }
+        each_document::<otlp::Request>(doc, chunk, &mut |req, line, chunk| {
+            otlp::handle_request(req, line, chunk)
+        });
         return;
     }
     let mut langfuse = false;
+    each_document::<Val>(doc, chunk, &mut |v, line, chunk| {
+        langfuse |= v.get("trace").is_some() && v.get("observations").is_some();
+        match v {
+            Val::Obj(kv) if kv.len() == 1 && kv[0].0 == "data" => match kv.into_iter().next() {
+                Some((_, data)) => flat::read_flat(data, line, chunk),
+                None => Ok(()),
+            },
+            other => flat::read_flat(other, line, chunk),
+        }
+    });
+    if langfuse {
+        stats.format = "langfuse-trace-json".into();
+    }
+}
+
+/// Every JSON value of `doc` (one after another, whitespace between) to
+/// `handle`, with its line; a value that does not parse is one rejected
+/// record, and reading goes on at the next line. Line numbers are counted
+/// forward from the last one asked: linear in the file, not quadratic.
+fn each_document<'d, T: serde::Deserialize<'d>>(
+    doc: &'d [u8],
+    chunk: &mut Chunk<'_>,
+    handle: &mut dyn FnMut(T, u64, &mut Chunk<'_>) -> std::result::Result<(), String>,
+) {
+    let mut lines = LineCounter::default();
     let mut base = 0;
-    'flat: while base < doc.len() {
-        let mut stream = serde_json::Deserializer::from_slice(&doc[base..]).into_iter::<Val>();
+    'docs: while base < doc.len() {
+        let mut stream = serde_json::Deserializer::from_slice(&doc[base..]).into_iter::<T>();
         loop {
             let start = base + stream.byte_offset();
             match stream.next() {
-                None => break 'flat,
+                None => break 'docs,
                 Some(Ok(v)) => {
                     chunk.stats.records += 1;
-                    let line = line_at(start);
-                    let is_lf = v.get("trace").is_some() && v.get("observations").is_some();
-                    langfuse |= is_lf;
-                    let res = match v {
-                        Val::Obj(kv) if kv.len() == 1 && kv[0].0 == "data" => {
-                            match kv.into_iter().next() {
-                                Some((_, data)) => flat::read_flat(data, line, chunk),
-                                None => Ok(()),
-                            }
-                        }
-                        other => flat::read_flat(other, line, chunk),
-                    };
-                    if let Err(r) = res {
+                    let line = lines.at(doc, start);
+                    if let Err(r) = handle(v, line, chunk) {
                         chunk.reject(line, r);
                     }
                 }
                 Some(Err(e)) => {
-                    // one rejected record, then on from the next line
                     chunk.stats.records += 1;
                     let at = (base + stream.byte_offset()).max(start);
-                    chunk.reject(line_at(at), json_error(&e));
+                    chunk.reject(lines.at(doc, at), json_error(&e));
                     base = next_line(doc, at);
-                    continue 'flat;
+                    continue 'docs;
                 }
             }
         }
-    }
-    if langfuse {
-        stats.format = "langfuse-trace-json".into();
     }
 }
 
