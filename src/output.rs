@@ -24,6 +24,9 @@ fn remove_stale_temps(dir: &Path) {
     );
 }
 
+/// How old an abandoned file must be before a sweep removes it.
+pub const SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Remove the entries of `dir` (files or directories) whose name `ours`
 /// accepts and whose lock file (`lock_of(entry)`) can be locked: a run
 /// holds that lock while it lives, so these were left by a killed run. An
@@ -41,6 +44,18 @@ pub fn sweep_abandoned(
             continue;
         }
         let path = e.path();
+        // a run locks what it creates at once (microseconds later); an
+        // entry younger than SWEEP_GRACE may not be locked yet, and is left
+        // to a later sweep
+        let fresh = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < SWEEP_GRACE);
+        if fresh {
+            continue;
+        }
         let Ok(f) = std::fs::File::open(lock_of(&path)) else {
             continue;
         };
@@ -149,7 +164,8 @@ pub fn refuse_input_as_output(out: &Path, inputs: &[String], reads: &[PathBuf]) 
         }
     }
     for r in &read {
-        if canon(r).as_deref() == Some(o.as_path()) {
+        // the output itself, or a directory holding something read
+        if canon(r).is_some_and(|c| c.starts_with(&o)) {
             return Err(Error::usage(
                 format!(
                     "the output {} is a file this run reads ({})",
@@ -213,31 +229,6 @@ pub fn replace_dir(staging: &Path, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Put the fully written directory `new` in place of `dest` in one step,
-/// so a reader sees the old set of files or the new one: an atomic
-/// exchange on Linux (renameat2), after which `new` holds the old set (the
-/// caller removes it). Elsewhere, two renames. `dest` must exist.
-pub fn exchange_dirs(new: &Path, dest: &Path) -> Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{renameat_with, RenameFlags, CWD};
-        match renameat_with(CWD, new, CWD, dest, RenameFlags::EXCHANGE) {
-            Ok(()) => return Ok(()),
-            // a filesystem without the exchange: the two renames below
-            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
-            Err(e) => return Err(Error::output_io(dest, &io::Error::from(e))),
-        }
-    }
-    let old = old_dir(dest);
-    let _ = std::fs::remove_dir_all(&old);
-    std::fs::rename(dest, &old).map_err(|e| Error::output_io(dest, &e))?;
-    if let Err(e) = std::fs::rename(new, dest) {
-        let _ = std::fs::rename(&old, dest);
-        return Err(Error::output_io(dest, &e));
-    }
-    std::fs::rename(&old, new).map_err(|e| Error::output_io(dest, &e))
-}
-
 /// Take an exclusive kernel lock (flock) on `f` without waiting: Ok(false)
 /// when another open file holds it. The kernel releases it when its holder
 /// closes the file or exits, however it exits: no pid to outlive its
@@ -262,7 +253,12 @@ pub struct DirLock {
 
 impl DirLock {
     pub fn acquire(dir: &Path) -> Result<DirLock> {
-        let path = dir.join(".spanlens.lock");
+        DirLock::at(dir.join(".spanlens.lock"), dir)
+    }
+
+    /// The lock of `dir` held on the file `path` (a lake's lock lives
+    /// beside it: the lake itself may be swapped).
+    pub fn at(path: PathBuf, dir: &Path) -> Result<DirLock> {
         // a lock taken on a file another run removed just before is not the
         // lock at the path: take it again on the file that is there
         for _ in 0..8 {
@@ -381,6 +377,10 @@ mod tests {
         }
         let writer = std::fs::File::open(&live).unwrap();
         assert!(try_lock(&writer).unwrap());
+        // younger than the grace: kept, whatever its lock
+        write_atomic(&dir.path().join("out.json"), |w| w.write_all(b"{}")).unwrap();
+        assert_eq!(temps(dir.path()).len(), 4);
+        std::thread::sleep(SWEEP_GRACE + std::time::Duration::from_millis(200));
         write_atomic(&dir.path().join("out.json"), |w| w.write_all(b"{}")).unwrap();
         assert_eq!(
             temps(dir.path()),

@@ -76,8 +76,21 @@ pub fn run(args: IngestArgs, ctx: &Context) -> Result<i32> {
             vec![(args.output.clone(), spans.height()), (ep, evals.height())]
         }
         Some(Partition::Day) => {
+            // one lock for the whole write, beside the lake (which an
+            // overwrite swaps), taken before any repair or sweep
+            let parent = parent_dir(&args.output);
+            std::fs::create_dir_all(&parent).map_err(|e| Error::output_io(&parent, &e))?;
+            let name = args
+                .output
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("lake");
+            let _lock = DirLock::at(
+                parent.join(format!(".{name}.spanlens-lake.lock")),
+                &args.output,
+            )?;
             crate::output::recover_dir(&args.output);
-            sweep_staging(&parent_dir(&args.output));
+            sweep_staging(&parent);
             let existing = lake_exists(&args.output)?;
             if existing && args.mode == LakeMode::Merge {
                 let (w, l) = merge_partitioned(&args.output, &spans, &evals)?;
@@ -197,13 +210,13 @@ fn read_canonical(path: &Path) -> Result<DataFrame> {
 /// file, so a kill at any moment leaves each day old or new. The
 /// evaluations (one table) are merged first: a kill between the two leaves
 /// evaluations of spans not written yet, which match nothing, never spans
-/// without theirs. Days the input does not hold are not touched.
+/// without theirs. Days the input does not hold are not touched. The caller
+/// holds the lake's lock.
 fn merge_partitioned(
     dest: &Path,
     spans: &DataFrame,
     evals: &DataFrame,
 ) -> Result<(Vec<(PathBuf, usize)>, LakeChange)> {
-    let _lock = DirLock::acquire(dest)?;
     let perr = |e: PolarsError| Error::output(dest, e.to_string(), "");
     let mut written = Vec::new();
     let mut change = LakeChange::default();

@@ -257,18 +257,8 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
             s.report.charts.push(chart);
         }
     }
-    // the --out-dir set (tables, summary, its charts) is written beside it
-    // and swapped in at once: a reader sees the old set or the new one
-    let staging = match &args.out_dir {
-        Some(d) => Some(stage_beside(d)?),
-        None => None,
-    };
     if let (Some(dir), Some(report)) = (&charts_dir, &args.report.output) {
-        let into = match (&staging, &args.out_dir) {
-            (Some(st), Some(d)) if d == dir => st.path(),
-            _ => dir.as_path(),
-        };
-        nightly.charts = write_charts(into, dir, report, &nightly)?;
+        nightly.charts = write_charts(dir, report, &nightly)?;
     } else if !args.no_charts {
         nightly.meta.push((
             "charts".into(),
@@ -285,13 +275,9 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     };
     let t = crate::timing::phase("write");
     // the tables first: a failure there (a full disk) leaves the old report
-    if let (Some(dir), Some(st)) = (&args.out_dir, &staging) {
-        write_out_dir(st.path(), &nightly)?;
-        mark(st.path())?;
-        keep_foreign(dir, st.path())?;
-        crate::output::exchange_dirs(st.path(), dir)?;
+    if let Some(dir) = &args.out_dir {
+        write_out_dir(dir, &nightly)?;
     }
-    // (the staging directory, holding the old set now, goes when dropped)
     match &args.report.output {
         Some(o) => write_atomic(o, write)?,
         None => to_stdout(write)?,
@@ -323,48 +309,6 @@ fn mark(d: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A staging directory beside `d` (same filesystem, so it can be swapped
-/// in); removed when dropped, whatever it then holds.
-fn stage_beside(d: &Path) -> Result<tempfile::TempDir> {
-    let name = d.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}.spanlens-new-"))
-        .tempdir_in(crate::output::parent_dir(d))
-        .map_err(|e| Error::output_io(d, &e))
-}
-
-/// Whether a name in an --out-dir is spanlens' own (replaced by each run).
-fn ours(name: &str) -> bool {
-    name == "summary.json"
-        || name.ends_with(".parquet")
-        || name.ends_with(".svg")
-        || name.starts_with(".spanlens")
-}
-
-/// Carry the files of `from` that spanlens did not write (a report the user
-/// keeps there, notes) into the new set, as hard links (copies across
-/// filesystems), subdirectories included.
-fn keep_foreign(from: &Path, to: &Path) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(from) else {
-        return Ok(());
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(n) = name.to_str() else { continue };
-        if ours(n) {
-            continue;
-        }
-        let (src, dst) = (e.path(), to.join(&name));
-        if src.is_dir() {
-            std::fs::create_dir_all(&dst).map_err(|e| Error::output_io(&dst, &e))?;
-            keep_foreign(&src, &dst)?;
-        } else if std::fs::hard_link(&src, &dst).is_err() {
-            std::fs::copy(&src, &dst).map_err(|e| Error::output_io(&dst, &e))?;
-        }
-    }
-    Ok(())
-}
-
 /// Refuse a report file that `--out-dir` would overwrite (its
 /// summary.json, a table, a chart, the lock or the marker).
 fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
@@ -390,10 +334,9 @@ fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Every section's charts as `INTO/FILE.svg` (atomic), with the path the
-/// report links them by (`DIR/FILE.svg`: INTO is DIR, or the staging
-/// directory that becomes DIR).
-fn write_charts(into: &Path, dir: &Path, report: &Path, n: &Nightly) -> Result<Vec<ChartLink>> {
+/// Every section's charts as `DIR/FILE.svg` (atomic), with the path the
+/// report links them by.
+fn write_charts(dir: &Path, report: &Path, n: &Nightly) -> Result<Vec<ChartLink>> {
     let base = relative_dir(&crate::output::parent_dir(report), dir);
     let mut links = Vec::new();
     for s in &n.sections {
@@ -405,7 +348,7 @@ fn write_charts(into: &Path, dir: &Path, report: &Path, n: &Nightly) -> Result<V
                 )
             })?;
             let file = format!("{}.svg", c.file);
-            write_atomic(&into.join(&file), |w| w.write_all(svg.as_bytes()))?;
+            write_atomic(&dir.join(&file), |w| w.write_all(svg.as_bytes()))?;
             links.push(ChartLink {
                 section: s.name.clone(),
                 title: c.title.clone(),

@@ -536,7 +536,9 @@ impl<'a> Expander<'a> {
                 let values: Vec<String> = values
                     .iter()
                     .map(|(cohort, v)| {
-                        let mut row = cohort.clone();
+                        // without --by the cohort is `all`, which no key column holds
+                        let mut row: Vec<String> =
+                            cohort.iter().take(exprs.len()).cloned().collect();
                         row.push(v.clone());
                         composite_value(&row)
                     })

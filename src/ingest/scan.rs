@@ -493,7 +493,15 @@ fn detect_lines(head: &[u8], whole_file: bool) -> Option<LineKind> {
     };
     let first = head.iter().position(|b| !b.is_ascii_whitespace())?;
     if !whole_file && memchr::memchr(b'\n', &head[first..]).is_none() {
-        return matches!(head[first], b'{' | b'[').then(|| kind(&head[first..]));
+        // a first line longer than the block: a line, unless it opens a
+        // document's `data` wrapper (a minified download)
+        let t = &head[first..];
+        let wrapper = t.starts_with(b"[")
+            || t[1..]
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .is_some_and(|i| t[1 + i..].starts_with(b"\"data\""));
+        return (t[0] == b'{' && !wrapper).then(|| kind(t));
     }
     // the last piece is a whole line only when the block is the whole file
     let mut lines: Vec<&[u8]> = head.split(|b| *b == b'\n').collect();
@@ -662,11 +670,19 @@ fn each_document<'d, T: serde::Deserialize<'d>>(
     }
 }
 
-/// The offset of the line after the one holding `at` (the end of `doc`
-/// when there is none): where a document stream resumes after an error.
+/// Where a document stream resumes after an error at `at`: the next line
+/// that starts, at its first column, a JSON object or array (a top-level
+/// value of a pretty-printed file; an indented line is inside one), or
+/// the end of `doc`.
 fn next_line(doc: &[u8], at: usize) -> usize {
-    let at = at.min(doc.len());
-    memchr::memchr(b'\n', &doc[at..]).map_or(doc.len(), |i| at + i + 1)
+    let mut at = at.min(doc.len());
+    while let Some(i) = memchr::memchr(b'\n', &doc[at..]) {
+        at += i + 1;
+        if matches!(doc.get(at), Some(b'{' | b'[')) {
+            return at;
+        }
+    }
+    doc.len()
 }
 
 /// 1-based line numbers of byte offsets asked in increasing order,

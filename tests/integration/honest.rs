@@ -606,3 +606,30 @@ fn issue18_canonical_parquet_rows_are_validated_and_counted() {
     assert_eq!(row["latency_n"], json!(2), "{row}");
     assert_eq!(row["latency_p50_ms"], json!(350.0), "{row}");
 }
+
+/// Review finding: per-cohort arms without `--by` built their values from
+/// the cohort `all`, which no key column holds, so `latest:` matched nothing.
+#[test]
+fn issue18_latest_without_by_compares_the_newest_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = versions_export(dir.path(), "/refunds", "refunds@v3", "refunds@v4");
+    let (c, out, err) = code(&[
+        "compare",
+        p.to_str().unwrap(),
+        "--candidate",
+        "latest:prompt_version",
+        "--fail-on",
+        "regression",
+        "--format",
+        "json",
+        "--stale-after",
+        "off",
+    ]);
+    assert_eq!(c, Some(1), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["tables"]["arms"][0]["candidate"],
+        json!("refunds@v4"),
+        "{v}"
+    );
+}

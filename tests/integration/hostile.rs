@@ -446,46 +446,25 @@ fn issue19_a_large_top_is_linear() {
     }
 }
 
-/// Issue 19: the --out-dir set is written beside the directory and swapped
-/// in at once (a reader sees the old set or the new one, never a mix): a
-/// chart an earlier run left is gone, a file the user keeps there stays.
+/// Review finding (issue 19): an --out-dir holding an input (a lake under
+/// it) would be marked as spanlens' own and skipped as an input after.
 #[test]
-fn issue19_the_out_dir_set_is_replaced_whole() {
+fn issue19_an_out_dir_holding_an_input_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let input = hostile_input(dir.path());
-    let od = dir.path().join("od");
-    let report = dir.path().join("r.md");
-    let run_report = || {
-        let o = run(&[
-            "report",
-            input.to_str().unwrap(),
-            "-o",
-            report.to_str().unwrap(),
-            "--out-dir",
-            od.to_str().unwrap(),
-            "--stale-after",
-            "off",
-            "-q",
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    };
-    run_report();
-    std::fs::write(od.join("notes.txt"), "mine").unwrap();
-    std::fs::write(od.join("old-chart.svg"), "<svg/>").unwrap();
-    run_report();
-    assert_eq!(
-        std::fs::read_to_string(od.join("notes.txt")).unwrap(),
-        "mine"
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let input = hostile_input(&data);
+    let o = run(&[
+        "report",
+        input.to_str().unwrap(),
+        "--out-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is a file this run reads"),
+        "{}",
+        stderr(&o)
     );
-    assert!(!od.join("old-chart.svg").exists());
-    assert!(od.join("summary.json").is_file());
-    assert!(od.join("slo-cohorts.parquet").is_file());
-    // nothing left beside it: no staging, no old set, no lock
-    let mut names: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["hostile.jsonl", "od", "r.md"]);
-    assert!(!od.join(".spanlens.lock").exists());
+    assert!(!dir.path().join(".spanlens-report").exists());
 }
