@@ -37,8 +37,9 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
     if s::is_evals_schema(&names) {
         chunk.stats.format = "parquet (canonical evals)".into();
         chunk.stats.evals += df.height() as u64;
-        out.eval_frames
-            .push(crate::frame::build::evals_as_text(df).map_err(|e| bad(path, e))?);
+        let df = crate::frame::build::evals_as_text(df).map_err(|e| bad(path, e))?;
+        let df = finite_scores(df, chunk).map_err(|e| bad(path, e))?;
+        out.eval_frames.push(df);
         return Ok(());
     }
     let canonical_hits = s::SPAN_COLUMNS.iter().filter(|c| names.contains(c)).count();
@@ -123,6 +124,24 @@ pub fn read_guarded<T>(path: &Path, read: impl FnOnce() -> PolarsResult<T>) -> R
             "re-create it, e.g. with `spanlens ingest`",
         )),
     }
+}
+
+/// Evaluation scores that are NaN or infinite become null, counted as
+/// invalid values (JSON cannot carry them; a NaN score would pass every
+/// threshold, since engines order NaN above every number).
+fn finite_scores(mut df: DataFrame, chunk: &mut Chunk<'_>) -> PolarsResult<DataFrame> {
+    let fixed: Float64Chunked = {
+        let ca = df.column(s::EVAL_SCORE)?.cast(&DataType::Float64)?;
+        let ca = ca.f64()?.clone();
+        let bad = ca.iter().flatten().filter(|x| !x.is_finite()).count();
+        if bad == 0 {
+            return Ok(df);
+        }
+        chunk.stats.invalid_n(s::EVAL_SCORE, bad as u64);
+        ca.iter().map(|v| v.filter(|x| x.is_finite())).collect()
+    };
+    df.with_column(fixed.with_name(s::EVAL_SCORE.into()).into_column())?;
+    Ok(df)
 }
 
 /// A canonical table is checked as the JSON readers check records: a row

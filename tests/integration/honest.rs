@@ -633,3 +633,65 @@ fn issue18_latest_without_by_compares_the_newest_version() {
         "{v}"
     );
 }
+
+/// Review finding: a NaN or infinite evaluation score in canonical Parquet
+/// passed every threshold (engines order NaN above every number); such a
+/// score is an invalid value, null, and the evaluation is not judged.
+#[test]
+fn issue18_non_finite_evaluation_scores_are_invalid() {
+    use polars::prelude::*;
+    use spanlens::frame::build::{evals_frame, spans_frame};
+    use spanlens::frame::row::{EvalRow, SpanRow, SpanType};
+    let t0 = 1_767_830_400_000_000_000i64;
+    let rows: Vec<SpanRow> = (0..3)
+        .map(|i| SpanRow {
+            trace_id: format!("{:032x}", i + 1).into(),
+            span_id: format!("{:016x}", i + 1).into(),
+            name: "chat".into(),
+            span_type: Some(SpanType::Llm),
+            start_ns: t0 + i * 60_000_000_000,
+            ..SpanRow::default()
+        })
+        .collect();
+    let evals: Vec<EvalRow> = [0.9, f64::NAN, f64::INFINITY]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| EvalRow {
+            trace_id: format!("{:032x}", i + 1).into(),
+            span_id: Some(format!("{:016x}", i + 1).into()),
+            name: "relevance".into(),
+            score: Some(*s),
+            label: None,
+            source: "test".into(),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.parquet");
+    let write = |path: &Path, mut df: DataFrame| {
+        ParquetWriter::new(std::fs::File::create(path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+    };
+    write(&p, spans_frame(&[rows]).unwrap());
+    write(
+        &dir.path().join("c.evals.parquet"),
+        evals_frame(&evals).unwrap(),
+    );
+    let (c, out, err) = code(&[
+        "slo",
+        p.to_str().unwrap(),
+        "--format",
+        "json",
+        "--stale-after",
+        "off",
+    ]);
+    assert_eq!(c, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let e = &v["tables"]["evals"][0];
+    // one judged evaluation (0.9, a pass); the NaN and the inf are not judged
+    assert_eq!(
+        (e["judged"].clone(), e["passed"].clone()),
+        (json!(1), json!(1)),
+        "{e}"
+    );
+}
