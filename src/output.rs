@@ -202,19 +202,10 @@ pub fn recover_dir(dest: &Path) {
 }
 
 /// Replace directory `dest` with the fully written `staging` directory.
+/// The caller has checked that `dest`, if it exists, is its own to replace
+/// (`cmd::ingest::lake_exists`).
 pub fn replace_dir(staging: &Path, dest: &Path) -> Result<()> {
     if dest.exists() {
-        let marker = dest.join(crate::cmd::ingest::MARKER);
-        let empty = std::fs::read_dir(dest)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
-        if !marker.exists() && !empty {
-            return Err(Error::output(
-                dest,
-                "exists and was not written by spanlens",
-                "choose a new directory for --partition output, or remove this one",
-            ));
-        }
         let old = old_dir(dest);
         let _ = std::fs::remove_dir_all(&old);
         std::fs::rename(dest, &old).map_err(|e| Error::output_io(dest, &e))?;

@@ -6,7 +6,9 @@ use std::path::Path;
 use super::{to_stderr, to_stdout, Context};
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::engine::local::LocalEngine;
-use crate::engine::{parse_condition, parse_key, Condition, Engine, Key, KindFilter, Scope};
+use crate::engine::{
+    parse_condition, parse_key, Condition, Engine, Extent, Key, KindFilter, Scope,
+};
 use crate::error::{Error, Result};
 use crate::frame;
 use crate::frame::row::SpanType;
@@ -287,7 +289,7 @@ pub fn prepare(
         }
         let last = engine.last_start_ns(cutoff)?;
         if last.is_none() {
-            return Err(nothing_read(&mut *engine, &inputs_meta)?);
+            return Err(nothing_read(engine.span_extent(None)?, &inputs_meta));
         }
         last
     } else {
@@ -331,8 +333,9 @@ pub fn prepare(
     match need {
         Need::CurrentWindow => require_current(&mut *engine, &scope, &inputs_meta)?,
         Need::AnySpan if !relative => {
-            if engine.span_extent(None)?.spans == 0 {
-                return Err(nothing_read(&mut *engine, &inputs_meta)?);
+            let all = engine.span_extent(None)?;
+            if all.spans == 0 {
+                return Err(nothing_read(all, &inputs_meta));
             }
         }
         Need::AnySpan => {}
@@ -415,10 +418,10 @@ fn warn(ctx: &Context, what: &str) {
     }
 }
 
-/// The error for inputs with no span (or none before the clock).
-fn nothing_read(engine: &mut dyn Engine, inputs_meta: &str) -> Result<Error> {
-    let all = engine.span_extent(None)?;
-    Ok(if all.spans == 0 {
+/// The error for inputs with no span (or none before the clock), from the
+/// extent of every span read.
+fn nothing_read(all: Extent, inputs_meta: &str) -> Error {
+    if all.spans == 0 {
         Error::no_data(
             format!("no span read from the inputs ({inputs_meta})"),
             "check that the inputs are trace exports (spanlens inspect IN shows what each file \
@@ -435,7 +438,7 @@ fn nothing_read(engine: &mut dyn Engine, inputs_meta: &str) -> Result<Error> {
             "check the exporting hosts' clocks, or give absolute windows \
              (--current 2026-01-08..2026-01-09)",
         )
-    })
+    }
 }
 
 /// Exit 3 unless the current window holds a span the report can judge.
@@ -448,7 +451,7 @@ fn require_current(engine: &mut dyn Engine, scope: &Scope, inputs_meta: &str) ->
     }
     let all = engine.span_extent(None)?;
     if all.spans == 0 {
-        return Err(nothing_read(engine, inputs_meta)?);
+        return Err(nothing_read(all, inputs_meta));
     }
     let mut what = String::from("no span");
     if let KindFilter::SpanTypes(t) = &scope.kind {

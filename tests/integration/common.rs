@@ -118,6 +118,12 @@ pub fn snapshot_output(args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// Write `df` as a Parquet file (a canonical table made by a test).
+pub fn write_parquet(path: &Path, df: &mut DataFrame) {
+    let f = std::fs::File::create(path).unwrap();
+    ParquetWriter::new(f).finish(df).unwrap();
+}
+
 /// The rows of a Parquet file as JSON objects (for snapshots).
 pub fn parquet_rows(path: &Path) -> Vec<Value> {
     let df = ParquetReader::new(std::fs::File::open(path).unwrap())

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::common::{bin, root, run, stderr};
+use crate::common::{bin, root, run, stderr, write_parquet};
+use spanlens::frame::row::{SpanRow, SpanType};
 
 fn example() -> String {
     root()
@@ -426,6 +427,23 @@ fn issue18_config_numbers_are_checked_like_flags() {
     }
 }
 
+/// 2026-01-08T00:00:00Z
+const T_JAN8: i64 = 1_767_830_400_000_000_000;
+
+/// `n` LLM spans, one trace each, a minute apart from 2026-01-08.
+fn llm_rows(n: i64) -> Vec<SpanRow> {
+    (0..n)
+        .map(|i| SpanRow {
+            trace_id: format!("{:032x}", i + 1).into(),
+            span_id: format!("{:016x}", i + 1).into(),
+            name: "chat".into(),
+            span_type: Some(SpanType::Llm),
+            start_ns: T_JAN8 + i * 60_000_000_000,
+            ..SpanRow::default()
+        })
+        .collect()
+}
+
 // ---- burn windows end where the report ends --------------------------------
 
 /// One span a minute on 2026-01-08 from 10:00 to 15:59, errors where `bad`.
@@ -524,23 +542,18 @@ fn issue18_an_infinite_burn_is_not_written_as_null() {
 fn issue18_canonical_parquet_rows_are_validated_and_counted() {
     use polars::prelude::*;
     use spanlens::frame::build::spans_frame;
-    use spanlens::frame::row::{SpanRow, SpanType};
-    let t0 = 1_767_830_400_000_000_000i64; // 2026-01-08T00:00:00Z
-    let rows: Vec<SpanRow> = (0..6)
-        .map(|i| SpanRow {
-            trace_id: format!("{:032x}", i + 1).into(),
-            span_id: format!("{:016x}", i + 1).into(),
-            name: "chat".into(),
-            span_type: Some(SpanType::Llm),
-            start_ns: t0 + i * 60_000_000_000,
+    let rows: Vec<SpanRow> = llm_rows(6)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| SpanRow {
             duration_ms: Some(100.0 * (i + 1) as f64),
             route: Some("/chat".into()),
-            ..SpanRow::default()
+            ..r
         })
         .collect();
     let mut df = spans_frame(&[rows]).unwrap();
     let start: Int64Chunked = (0..6)
-        .map(|i| (i != 1).then_some(t0 + i * 60_000_000_000))
+        .map(|i| (i != 1).then_some(T_JAN8 + i * 60_000_000_000))
         .collect();
     let trace: StringChunked = (0..6)
         .map(|i| (i != 2).then(|| format!("{:032x}", i + 1)))
@@ -563,9 +576,7 @@ fn issue18_canonical_parquet_rows_are_validated_and_counted() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("canonical.parquet");
-    ParquetWriter::new(std::fs::File::create(&p).unwrap())
-        .finish(&mut df)
-        .unwrap();
+    write_parquet(&p, &mut df);
     let out = dir.path().join("out.parquet");
     let (c, stdout, err) = code(&[
         "ingest",
@@ -639,20 +650,8 @@ fn issue18_latest_without_by_compares_the_newest_version() {
 /// score is an invalid value, null, and the evaluation is not judged.
 #[test]
 fn issue18_non_finite_evaluation_scores_are_invalid() {
-    use polars::prelude::*;
     use spanlens::frame::build::{evals_frame, spans_frame};
-    use spanlens::frame::row::{EvalRow, SpanRow, SpanType};
-    let t0 = 1_767_830_400_000_000_000i64;
-    let rows: Vec<SpanRow> = (0..3)
-        .map(|i| SpanRow {
-            trace_id: format!("{:032x}", i + 1).into(),
-            span_id: format!("{:016x}", i + 1).into(),
-            name: "chat".into(),
-            span_type: Some(SpanType::Llm),
-            start_ns: t0 + i * 60_000_000_000,
-            ..SpanRow::default()
-        })
-        .collect();
+    use spanlens::frame::row::EvalRow;
     let evals: Vec<EvalRow> = [0.9, f64::NAN, f64::INFINITY]
         .iter()
         .enumerate()
@@ -667,15 +666,10 @@ fn issue18_non_finite_evaluation_scores_are_invalid() {
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("c.parquet");
-    let write = |path: &Path, mut df: DataFrame| {
-        ParquetWriter::new(std::fs::File::create(path).unwrap())
-            .finish(&mut df)
-            .unwrap();
-    };
-    write(&p, spans_frame(&[rows]).unwrap());
-    write(
+    write_parquet(&p, &mut spans_frame(&[llm_rows(3)]).unwrap());
+    write_parquet(
         &dir.path().join("c.evals.parquet"),
-        evals_frame(&evals).unwrap(),
+        &mut evals_frame(&evals).unwrap(),
     );
     let (c, out, err) = code(&[
         "slo",

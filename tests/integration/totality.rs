@@ -18,7 +18,7 @@ use proptest::test_runner::{Config as PtConfig, RngSeed};
 use spanlens::frame::build::{evals_frame, spans_frame};
 use spanlens::frame::row::{EvalRow, SpanRow, SpanType, Status};
 
-use crate::common::{run, stderr};
+use crate::common::{run, stderr, write_parquet};
 
 const DAY: i64 = 86_400_000_000_000;
 /// 2026-01-01T00:00:00Z
@@ -175,11 +175,6 @@ fn rows(specs: &[SpanSpec], same_time: bool) -> (Vec<SpanRow>, Vec<EvalRow>) {
         }
     }
     (spans, evals)
-}
-
-fn write_parquet(path: &Path, df: &mut DataFrame) {
-    let f = std::fs::File::create(path).unwrap();
-    ParquetWriter::new(f).finish(df).unwrap();
 }
 
 /// Write the case as canonical Parquet (spans and the evals beside them).
