@@ -78,6 +78,27 @@ pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
+    match stage(path, write)? {
+        Staged::Written => Ok(()),
+        Staged::Temp { tmp, dest } => tmp
+            .persist(&dest)
+            .map(drop)
+            .map_err(|e| Error::output_io(&dest, &e.error)),
+    }
+}
+
+/// A file written in full, not yet in place.
+enum Staged {
+    /// Written through (a device, FIFO or socket): nothing to rename.
+    Written,
+    /// A complete, synced, locked temporary beside `dest`.
+    Temp {
+        tmp: tempfile::NamedTempFile,
+        dest: PathBuf,
+    },
+}
+
+fn stage(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<Staged> {
     if let Ok(m) = std::fs::metadata(path) {
         if !m.is_file() && !m.is_dir() {
             let f = std::fs::OpenOptions::new()
@@ -86,25 +107,24 @@ pub fn write_atomic(
                 .map_err(|e| Error::output_io(path, &e))?;
             let mut w = io::BufWriter::new(f);
             write(&mut w).map_err(|e| Error::output_io(path, &e))?;
-            return w.flush().map_err(|e| Error::output_io(path, &e));
+            w.flush().map_err(|e| Error::output_io(path, &e))?;
+            return Ok(Staged::Written);
         }
     }
-    let target;
     let path = match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
             // the final target; a dangling link's first hop
-            target = std::fs::canonicalize(path)
+            std::fs::canonicalize(path)
                 .or_else(|_| std::fs::read_link(path).map(|t| parent_dir(path).join(t)))
-                .map_err(|e| Error::output_io(path, &e))?;
-            target.as_path()
+                .map_err(|e| Error::output_io(path, &e))?
         }
-        _ => path,
+        _ => path.to_path_buf(),
     };
-    let dir = parent_dir(path);
+    let dir = parent_dir(&path);
     remove_stale_temps(&dir);
     // a file replaced keeps its mode; a new one gets 0666 less the umask,
     // as any Unix tool creates it (not tempfile's private 0600)
-    let existing = std::fs::metadata(path)
+    let existing = std::fs::metadata(&path)
         .ok()
         .filter(|m| m.is_file())
         .map(|m| m.permissions());
@@ -118,25 +138,133 @@ pub fn write_atomic(
     }
     let mut tmp = builder
         .tempfile_in(&dir)
-        .map_err(|e| Error::output_io(path, &e))?;
+        .map_err(|e| Error::output_io(&path, &e))?;
     if let Some(p) = existing {
         tmp.as_file()
             .set_permissions(p)
-            .map_err(|e| Error::output_io(path, &e))?;
+            .map_err(|e| Error::output_io(&path, &e))?;
     }
     // held until the rename: a concurrent sweep leaves this file alone
-    try_lock(tmp.as_file()).map_err(|e| Error::output_io(path, &e))?;
+    try_lock(tmp.as_file()).map_err(|e| Error::output_io(&path, &e))?;
     {
         let mut w = io::BufWriter::new(tmp.as_file_mut());
-        write(&mut w).map_err(|e| Error::output_io(path, &e))?;
-        w.flush().map_err(|e| Error::output_io(path, &e))?;
+        write(&mut w).map_err(|e| Error::output_io(&path, &e))?;
+        w.flush().map_err(|e| Error::output_io(&path, &e))?;
     }
     tmp.as_file()
         .sync_all()
-        .map_err(|e| Error::output_io(path, &e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::output_io(path, &e.error))?;
-    Ok(())
+        .map_err(|e| Error::output_io(&path, &e))?;
+    Ok(Staged::Temp { tmp, dest: path })
+}
+
+/// The journal of a [`FileSet`] commit in its directory.
+const JOURNAL: &str = ".spanlens-commit";
+
+/// Several outputs that a reader sees all old or all new (a report, its
+/// tables and its charts). Each file is written in full to a temporary
+/// beside its destination as it is added; nothing is replaced until
+/// [`FileSet::commit`], so a failure while writing (a full disk) leaves
+/// every old file as it was. The commit records its renames in a journal
+/// in `dir` before the first one; a run killed among them leaves that
+/// journal, and the next run holding `dir`'s lock completes them
+/// ([`roll_forward`]) before it writes anything.
+pub struct FileSet {
+    dir: PathBuf,
+    staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
+}
+
+impl FileSet {
+    /// A set journalled in `dir` (held under the caller's [`DirLock`]).
+    pub fn new(dir: &Path) -> FileSet {
+        FileSet {
+            dir: dir.to_path_buf(),
+            staged: Vec::new(),
+        }
+    }
+
+    /// Write `path` in full now; it replaces the old file at commit, in the
+    /// order files were added.
+    pub fn add(
+        &mut self,
+        path: &Path,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<()> {
+        if let Staged::Temp { tmp, dest } = stage(path, write)? {
+            self.staged.push((tmp, dest));
+        }
+        Ok(())
+    }
+
+    /// Put every file in place.
+    pub fn commit(self) -> Result<()> {
+        let journal = self.dir.join(JOURNAL);
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let entries: Vec<(PathBuf, PathBuf)> = self
+            .staged
+            .iter()
+            .map(|(t, d)| (abs(t.path()), abs(d)))
+            .collect();
+        write_atomic(&journal, |w| {
+            for (t, d) in &entries {
+                w.write_all(&path_bytes(t))?;
+                w.write_all(b"\0")?;
+                w.write_all(&path_bytes(d))?;
+                w.write_all(b"\0")?;
+            }
+            Ok(())
+        })?;
+        for (tmp, dest) in self.staged {
+            if let Err(e) = tmp.persist(&dest) {
+                let _ = std::fs::remove_file(&journal);
+                return Err(Error::output_io(&dest, &e.error));
+            }
+        }
+        std::fs::remove_file(&journal).map_err(|e| Error::output_io(&journal, &e))
+    }
+}
+
+/// Complete a [`FileSet`] commit a kill interrupted in `dir`: every
+/// temporary its journal names that is still there goes to its place
+/// (those already renamed are gone from their temporary names). Called
+/// with `dir`'s lock held, before anything sweeps temporaries.
+pub fn roll_forward(dir: &Path) {
+    let journal = dir.join(JOURNAL);
+    let Ok(bytes) = std::fs::read(&journal) else {
+        return;
+    };
+    let parts: Vec<PathBuf> = bytes
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(bytes_path)
+        .collect();
+    for pair in parts.chunks_exact(2) {
+        if pair[0].is_file() {
+            let _ = std::fs::rename(&pair[0], &pair[1]);
+        }
+    }
+    let _ = std::fs::remove_file(&journal);
+}
+
+#[cfg(unix)]
+fn path_bytes(p: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    p.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(unix)]
+fn bytes_path(b: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
+
+#[cfg(not(unix))]
+fn path_bytes(p: &Path) -> Vec<u8> {
+    p.to_string_lossy().into_owned().into_bytes()
+}
+
+#[cfg(not(unix))]
+fn bytes_path(b: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(b).into_owned())
 }
 
 pub fn parent_dir(path: &Path) -> PathBuf {
@@ -380,6 +508,67 @@ mod tests {
         drop(writer);
         write_atomic(&dir.path().join("out.json"), |w| w.write_all(b"{}")).unwrap();
         assert_eq!(temps(dir.path()), ["notes.tmp".to_string()]);
+    }
+
+    /// Issue 19 #9: a set whose last file fails (a full disk) replaces
+    /// nothing, and leaves no temporary; a set committed replaces all.
+    #[test]
+    fn issue19_a_file_set_is_all_old_or_all_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.parquet"), dir.path().join("report.md"));
+        std::fs::write(&a, "old a").unwrap();
+        std::fs::write(&b, "old b").unwrap();
+        let mut set = FileSet::new(dir.path());
+        set.add(&a, |w| w.write_all(b"new a")).unwrap();
+        let e = set
+            .add(&b, |_| Err(io::Error::from(io::ErrorKind::StorageFull)))
+            .unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit::OUTPUT);
+        drop(set);
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "old a");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "old b");
+        assert!(temps(dir.path()).is_empty(), "{:?}", temps(dir.path()));
+        let mut set = FileSet::new(dir.path());
+        set.add(&a, |w| w.write_all(b"new a")).unwrap();
+        set.add(&b, |w| w.write_all(b"new b")).unwrap();
+        set.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");
+        assert!(!dir.path().join(JOURNAL).exists());
+        assert!(temps(dir.path()).is_empty());
+    }
+
+    /// Issue 19 #9: a commit killed after its first rename (its journal
+    /// and the second temporary left behind) is completed by the next run.
+    #[test]
+    fn issue19_a_killed_commit_is_rolled_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a.parquet"), "new a").unwrap();
+        std::fs::write(d.join("report.md"), "old b").unwrap();
+        std::fs::write(d.join(".spanlens-9-x.tmp"), "new b").unwrap();
+        let mut journal = Vec::new();
+        for (t, dest) in [
+            (d.join(".spanlens-9-gone.tmp"), d.join("a.parquet")),
+            (d.join(".spanlens-9-x.tmp"), d.join("report.md")),
+        ] {
+            journal.extend(path_bytes(&t));
+            journal.push(0);
+            journal.extend(path_bytes(&dest));
+            journal.push(0);
+        }
+        std::fs::write(d.join(JOURNAL), journal).unwrap();
+        roll_forward(d);
+        assert_eq!(
+            std::fs::read_to_string(d.join("a.parquet")).unwrap(),
+            "new a"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("report.md")).unwrap(),
+            "new b"
+        );
+        assert!(!d.join(JOURNAL).exists());
+        assert!(temps(d).is_empty(), "{:?}", temps(d));
     }
 
     /// Regression: a lock holding a pid refused forever when the next run

@@ -16,7 +16,7 @@ use crate::metrics::cost::{self, CostReportOptions};
 use crate::metrics::drift::{self, DriftOptions};
 use crate::metrics::slo::{self, SloOptions};
 use crate::metrics::trend::{self, TrendOptions};
-use crate::output::{write_atomic, DirLock};
+use crate::output::{write_atomic, DirLock, FileSet};
 use crate::report::model::{ChartLink, Finding, Nightly, Report, Section, SummaryBlock};
 use crate::report::render;
 use crate::report::{chart, format};
@@ -257,8 +257,15 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
             s.report.charts.push(chart);
         }
     }
-    if let (Some(dir), Some(report)) = (&charts_dir, &args.report.output) {
-        nightly.charts = write_charts(dir, report, &nightly)?;
+    // the report, its charts and its tables are one set: a reader sees
+    // the old set or the new one (FileSet)
+    let mut set = args
+        .out_dir
+        .as_ref()
+        .or(charts_dir.as_ref())
+        .map(|d| FileSet::new(d));
+    if let (Some(dir), Some(report), Some(set)) = (&charts_dir, &args.report.output, &mut set) {
+        nightly.charts = write_charts(set, dir, report, &nightly)?;
     } else if !args.no_charts {
         nightly.meta.push((
             "charts".into(),
@@ -274,13 +281,22 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         }
     };
     let t = crate::timing::phase("write");
-    // the tables first: a failure there (a full disk) leaves the old report
-    if let Some(dir) = &args.out_dir {
-        write_out_dir(dir, &nightly)?;
-    }
-    match &args.report.output {
-        Some(o) => write_atomic(o, write)?,
-        None => to_stdout(write)?,
+    match set {
+        Some(mut set) => {
+            if let Some(dir) = &args.out_dir {
+                write_out_dir(&mut set, dir, &nightly)?;
+            }
+            // the report last: nothing is replaced before it is written
+            match &args.report.output {
+                Some(o) => set.add(o, write)?,
+                None => to_stdout(write)?,
+            }
+            set.commit()?;
+        }
+        None => match &args.report.output {
+            Some(o) => write_atomic(o, write)?,
+            None => to_stdout(write)?,
+        },
     }
     drop(t);
     Ok(super::report::gate(&nightly.findings(), &p.fail_on, ctx))
@@ -292,6 +308,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
 fn output_dir(d: &Path) -> Result<DirLock> {
     std::fs::create_dir_all(d).map_err(|e| Error::output_io(d, &e))?;
     let lock = DirLock::acquire(d)?;
+    crate::output::roll_forward(d);
     mark(d)?;
     Ok(lock)
 }
@@ -334,9 +351,14 @@ fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Every section's charts as `DIR/FILE.svg` (atomic), with the path the
+/// Every section's charts as `DIR/FILE.svg` (in the run's set), with the path the
 /// report links them by.
-fn write_charts(dir: &Path, report: &Path, n: &Nightly) -> Result<Vec<ChartLink>> {
+fn write_charts(
+    set: &mut FileSet,
+    dir: &Path,
+    report: &Path,
+    n: &Nightly,
+) -> Result<Vec<ChartLink>> {
     let base = relative_dir(&crate::output::parent_dir(report), dir);
     let mut links = Vec::new();
     for s in &n.sections {
@@ -348,7 +370,7 @@ fn write_charts(dir: &Path, report: &Path, n: &Nightly) -> Result<Vec<ChartLink>
                 )
             })?;
             let file = format!("{}.svg", c.file);
-            write_atomic(&dir.join(&file), |w| w.write_all(svg.as_bytes()))?;
+            set.add(&dir.join(&file), |w| w.write_all(svg.as_bytes()))?;
             links.push(ChartLink {
                 section: s.name.clone(),
                 title: c.title.clone(),
@@ -493,14 +515,14 @@ fn summarize(
     }
 }
 
-/// Every table as `SECTION-TABLE.parquet` and `summary.json`, each written
-/// atomically.
-fn write_out_dir(dir: &Path, n: &Nightly) -> Result<()> {
+/// Every table as `SECTION-TABLE.parquet`, then `summary.json`, in the
+/// run's set.
+fn write_out_dir(set: &mut FileSet, dir: &Path, n: &Nightly) -> Result<()> {
     let mut files = Vec::new();
     for s in &n.sections {
         for t in &s.report.tables {
             let name = format!("{}-{}.parquet", s.name, t.name);
-            write_atomic(&dir.join(&name), |w| render::parquet(t, w))?;
+            set.add(&dir.join(&name), |w| render::parquet(t, w))?;
             files.push(name);
         }
     }
@@ -512,7 +534,7 @@ fn write_out_dir(dir: &Path, n: &Nightly) -> Result<()> {
         "tables": files,
         "charts": n.charts,
     });
-    write_atomic(&dir.join("summary.json"), |w| {
+    set.add(&dir.join("summary.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &summary)?;
         writeln!(w)
     })

@@ -360,3 +360,64 @@ fn issue7_a_killed_runs_spill_files_are_removed_by_the_next_run() {
     let md = std::fs::read_to_string(&report).unwrap();
     assert!(md.contains("spilled to Parquet"), "{md}");
 }
+
+/// Issue 19 #9: a report whose write fails part way (the last file over
+/// the file-size limit: EFBIG, as a full disk gives ENOSPC) exits 4 and
+/// leaves the whole old set, the report and every table and chart, byte
+/// for byte, and no temporary. No root needed: RLIMIT_FSIZE with SIGXFSZ
+/// ignored makes the write fail rather than kill the process.
+#[test]
+fn issue19_a_failed_report_write_leaves_the_whole_old_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (report, od) = (tmp.path().join("r.md"), tmp.path().join("od"));
+    let o = bin().args(nightly(&report, &od)).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = walk(dir)
+            .into_iter()
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = snapshot(tmp.path());
+    let largest = before.iter().map(|(_, b)| b.len()).max().unwrap();
+    let report_len = std::fs::metadata(&report).unwrap().len() as usize;
+    assert_eq!(largest, report_len, "the report is the largest file");
+    // every table and chart fits, the report (written last) does not
+    let limit_kib = (report_len / 1024).saturating_sub(2);
+    let second_largest = before
+        .iter()
+        .map(|(_, b)| b.len())
+        .filter(|&n| n < report_len)
+        .max()
+        .unwrap();
+    assert!(
+        second_largest < limit_kib * 1024,
+        "{second_largest} {limit_kib}"
+    );
+    let mut args = nightly(&report, &od);
+    args.extend(["--by".to_string(), "model".to_string()]);
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {limit_kib}; exec \"$0\" \"$@\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_spanlens"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("r.md"), "{}", stderr(&o));
+    assert_eq!(snapshot(tmp.path()), before, "the old set changed");
+    // the same run with room replaces the whole set
+    let o = bin().args(&args).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let after = snapshot(tmp.path());
+    assert_ne!(after, before);
+    assert!(
+        after.iter().all(|(p, _)| !p.ends_with(".tmp")),
+        "{:?}",
+        after.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+}
