@@ -1,6 +1,6 @@
 -- LLM spans above their cohort's threshold ({{param:over}}: per cohort,
--- tokens > 3x the median), largest first: the count per cohort and the
--- spans to open.
+-- tokens above its baseline 99th percentile), largest first: the count
+-- per cohort and the spans to open.
 SELECT {{keys}}, trace_id, span_id, start_ns, tok
 FROM (
   SELECT {{keys}}, trace_id, span_id, start_ns,

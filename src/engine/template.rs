@@ -122,16 +122,28 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../queries/anomaly_traces.sql"),
     ),
     (
-        "anomaly_trace_outliers",
-        include_str!("../../queries/anomaly_trace_outliers.sql"),
+        "anomaly_trace_tails",
+        include_str!("../../queries/anomaly_trace_tails.sql"),
+    ),
+    (
+        "anomaly_explain_errors",
+        include_str!("../../queries/anomaly_explain_errors.sql"),
+    ),
+    (
+        "anomaly_explain_spend",
+        include_str!("../../queries/anomaly_explain_spend.sql"),
+    ),
+    (
+        "anomaly_model_mix",
+        include_str!("../../queries/anomaly_model_mix.sql"),
     ),
     (
         "anomaly_top_traces",
         include_str!("../../queries/anomaly_top_traces.sql"),
     ),
     (
-        "anomaly_token_medians",
-        include_str!("../../queries/anomaly_token_medians.sql"),
+        "anomaly_token_bounds",
+        include_str!("../../queries/anomaly_token_bounds.sql"),
     ),
     (
         "anomaly_stuffing",

@@ -1,26 +1,30 @@
-//! `spanlens anomalies`: every rule of statistics.md "Anomalies" as a row
-//! kind in one ranked list. The engine returns per-trace metrics, token
-//! medians, 5-minute span/error counts, spend per window and the response
-//! model mix per cohort in one pass; a second pass fetches the spans to
-//! open for the rows that need them. Scores come from `stats::anomaly`.
+//! `spanlens anomalies`: every anomaly rule as a row kind in one ranked
+//! list. Each rule judges the report window against the cohort's own
+//! baseline, on the scale the data lives on: per-trace cost, tokens and
+//! duration and per-span tokens by how many values pass the baseline's
+//! 99th percentile (a binomial test: heavy tails are the norm, not news),
+//! error bursts by a binomial test against the baseline rate with a prior,
+//! silences by the baseline's traffic at those hours, spend by a compound
+//! Poisson bound, the model mix by a chi-squared test. Every rule has a
+//! minimum sample and a false-alarm rate of 0.001 per report shared over
+//! the cohorts it tests.
 //!
-//! On an engine that caps the rows a query returns (Spark, `--max-rows`),
-//! the per-trace robust z is found in the engine (anomaly_trace_outliers:
-//! medians and MADs per cohort, only the traces past the bound come back)
-//! instead of bringing every trace of the window back.
+//! The engine returns the traces past a bound (anomaly_trace_tails: the
+//! bounds are computed where the data is, on every engine alike), the
+//! token bounds, 5-minute span/error counts, spend per window and the
+//! response model mix per cohort in one pass; a second pass fetches the
+//! spans to open for the rows that need them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::cost::{self, CostOptions};
 use super::{cohort_phase, expand, expand_field, key_order, who, Rows};
 use crate::engine::template::quote;
-use crate::engine::{parse_key, Arms, Engine, KindFilter, Scope, OTHER};
+use crate::engine::{parse_key, Arms, Engine, KindFilter, Scope};
 use crate::error::Result;
 use crate::report::format;
 use crate::report::model::{Cell, Finding, Report, Table, Unit};
-use crate::stats::anomaly::{
-    binomial_tail, robust, total_variation, Robust, MAD_Z, MEAN_DEV_Z, Z_THRESHOLD,
-};
+use crate::stats::anomaly::{binomial_tail, total_variation};
 use crate::window::Window;
 
 const NS_PER_MIN: i64 = 60_000_000_000;
@@ -28,8 +32,20 @@ const BUCKET_NS: i64 = 5 * NS_PER_MIN;
 const HOUR_NS: i64 = 60 * NS_PER_MIN;
 /// Spans opened per anomaly.
 const IDS: usize = 5;
+/// Findings explained (attribution) per report, strongest first.
+const EXPLAINED: usize = 10;
 /// Costliest traces fetched per spend spike, re-ranked on rounded costs.
 const TOP_FETCH: usize = 50;
+/// Tail rules: the share of current values expected above the baseline's
+/// 99th percentile when nothing changed.
+const TAIL_SHARE: f64 = 0.01;
+/// A baseline needs this many values for its 99th percentile to be a bound.
+const MIN_BASE: u64 = 200;
+/// A tail finding needs this many values above the bound.
+const MIN_OVER: u64 = 3;
+/// Each rule's false-alarm rate per report, shared out over the cohorts it
+/// tests (Bonferroni).
+const ALPHA: f64 = 0.001;
 
 pub struct AnomalyOptions {
     pub key_names: Vec<String>,
@@ -126,6 +142,8 @@ struct Anomaly {
     ids: Vec<String>,
     /// (condition, order) of the spans to open, fetched in pass 2
     examples: Option<(String, String)>,
+    /// who caused it (error bursts and spend spikes)
+    cause: Option<super::explain::Cause>,
 }
 
 impl Anomaly {
@@ -149,8 +167,8 @@ struct TraceRow {
     duration_ms: f64,
 }
 
-/// The staged per-trace statistics of anomaly_traces on engines that cap
-/// rows (read by anomaly_trace_outliers).
+/// The staged per-trace figures of anomaly_traces (read by
+/// anomaly_trace_tails).
 const TRACE_TABLE: &str = "anomaly_trace_stats";
 
 pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<Report> {
@@ -165,11 +183,8 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     all_kinds.kind = KindFilter::All;
     let mut cost_both = both.clone();
     cost_both.kind = o.cost.kind.clone();
-    let mut cost_cur = cur.clone();
-    cost_cur.kind = o.cost.kind.clone();
     let res = cost::resolve(engine, &cost_both, &o.cost)?;
-    let trace_costs = cost::trace_costs_with(engine, &cost_cur, &o.cost, &res)?;
-    let span_costs = cost::span_costs_with(engine, &cost_both, &o.cost, &res)?;
+    let trace_costs = cost::trace_costs_with(engine, &cost_both, &o.cost, &res)?;
     // prompt versions over all data up to the report's end (first appearances)
     let mut history = cur.clone();
     history.window = Window {
@@ -178,52 +193,55 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     };
     let field =
         |f: &str| parse_key(f).map_err(|e| crate::error::Error::usage(e, "a bundled field name"));
-    let (pv, rm) = (field("prompt_version")?, field("response_model")?);
+    let pv = field("prompt_version")?;
     let args = field(TOOL_ARGS)?;
+    let mut all_both = both.clone();
+    all_both.kind = KindFilter::All;
+    let same_cohort = (0..cur.keys.len().max(1))
+        .map(|i| format!("t.k{i} = c.k{i}"))
+        .chain(["t.arm = c.arm".to_string()])
+        .collect::<Vec<_>>()
+        .join(" AND ");
     let traces_sql = expand(
         engine,
-        &all_kinds,
+        &all_both,
         "anomaly_traces",
-        &[("trace_costs", trace_costs)],
+        &[("trace_costs", trace_costs), ("same_cohort", same_cohort)],
     )?;
-    // on a capped engine only the outlying traces come back
-    let in_engine = engine.row_cap().is_some();
-    if in_engine {
-        // the per-trace statistics once: the medians, the deviations and
-        // the outliers all read them (derived three times over the spans
-        // before, which set the peak memory of a streamed 100M-span report)
-        engine.stage(TRACE_TABLE, &traces_sql)?;
-    }
+    // the per-trace figures once: the bounds, the counts and the traces
+    // past them all read them
+    engine.stage(TRACE_TABLE, &traces_sql)?;
     let nk = cur.keys.len();
+    let cohort_cols = (0..nk.max(1))
+        .map(|i| format!("k{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let on = (0..nk.max(1))
+        .map(|i| format!("a.k{i} = b.k{i}"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
     let queries = vec![
-        if in_engine {
-            let on = (0..nk.max(1))
-                .map(|i| format!("a.k{i} = b.k{i}"))
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            expand(
-                engine,
-                &all_kinds,
-                "anomaly_trace_outliers",
-                &[
-                    ("traces", format!("SELECT * FROM {TRACE_TABLE}")),
-                    ("on", on),
-                    ("mad_k", format!("{:?}", Z_THRESHOLD / MAD_Z)),
-                    ("mean_k", format!("{:?}", Z_THRESHOLD * MEAN_DEV_Z)),
-                ],
-            )?
-        } else {
-            traces_sql.clone()
-        },
-        expand(engine, &cur, "anomaly_token_medians", &[])?,
+        expand(
+            engine,
+            &all_both,
+            "anomaly_trace_tails",
+            &[
+                ("traces", format!("SELECT * FROM {TRACE_TABLE}")),
+                ("cohort", cohort_cols),
+                ("on", on),
+                ("baseline", quote(crate::engine::BASELINE)),
+                ("loop_floor", o.loop_floor.to_string()),
+            ],
+        )?,
+        expand(engine, &both, "anomaly_token_bounds", &[])?,
         expand(engine, &both, "anomaly_buckets", &[])?,
         expand(
             engine,
-            &cost_both,
+            &all_both,
             "anomaly_spend",
-            &[("span_costs", span_costs)],
+            &[("traces", format!("SELECT * FROM {TRACE_TABLE}"))],
         )?,
-        expand_field(engine, &both, "drift_categories", &rm, &[])?,
+        expand(engine, &both, "anomaly_model_mix", &[])?,
         expand_field(engine, &history, "compare_versions", &pv, &[])?,
         expand_field(engine, &all_kinds, "anomaly_tool_repeats", &args, &[])?,
     ];
@@ -231,9 +249,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         let _t = crate::timing::phase("engine");
         engine.run(&queries)?
     };
-    if in_engine {
-        engine.unstage(TRACE_TABLE)?;
-    }
+    engine.unstage(TRACE_TABLE)?;
 
     // deploy windows: (cohort, first appearance) of versions new in the report window
     let mut quiet: Vec<(Vec<String>, Window)> = Vec::new();
@@ -260,40 +276,36 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     };
 
     let mut list: Vec<Anomaly> = Vec::new();
-    let traces = if in_engine {
-        read_outliers(&Rows::new(&frames[0], "anomaly_trace_outliers"), nk)?
-    } else {
-        every_trace(read_traces(&Rows::new(&frames[0], "anomaly_traces"), nk)?)
+    let buckets = Rows::new(&frames[2], "anomaly_buckets");
+    // every rule's tests are corrected for the cohorts it judges
+    let cohorts = {
+        let keys = buckets.keys(nk)?;
+        keys.into_iter().collect::<BTreeSet<_>>().len().max(1)
     };
-    trace_rules(&traces, o, &suppressed, &mut list);
+    let traces = read_tails(&Rows::new(&frames[0], "anomaly_trace_tails"), nk)?;
+    trace_rules(&traces, o, cohorts, &suppressed, &mut list);
     tool_repeat_rule(
         &Rows::new(&frames[6], "anomaly_tool_repeats"),
         nk,
         &suppressed,
         &mut list,
     )?;
-    let over = stuffing_condition(&Rows::new(&frames[1], "anomaly_token_medians"), &cur)?;
-    bucket_rules(
-        &Rows::new(&frames[2], "anomaly_buckets"),
-        nk,
-        o,
-        current,
-        &suppressed,
-        &mut list,
-    )?;
+    let over = stuffing_condition(&Rows::new(&frames[1], "anomaly_token_bounds"), nk)?;
+    bucket_rules(&buckets, nk, o, current, &suppressed, &mut list)?;
     spend_rule(
         &Rows::new(&frames[3], "anomaly_spend"),
         nk,
         o,
         current,
-        &traces,
+        cohorts,
         &suppressed,
         &mut list,
     )?;
     model_mix_rule(
-        &Rows::new(&frames[4], "drift_categories"),
+        &Rows::new(&frames[4], "anomaly_model_mix"),
         nk,
         current,
+        cohorts,
         &suppressed,
         &mut list,
     )?;
@@ -323,7 +335,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     // spend spikes list their cohort's costliest traces: fetched here when
     // only the outlying traces came back
     let spikes: Vec<usize> = (0..list.len())
-        .filter(|&i| list[i].kind == "spend_spike" && !traces.every)
+        .filter(|&i| list[i].kind == "spend_spike")
         .collect();
     for &i in &spikes {
         pass2.push(expand(
@@ -332,7 +344,14 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             "anomaly_top_traces",
             &[
                 ("traces", traces_sql.as_param()),
-                ("cond", cohort_sql(&list[i].cohort)),
+                (
+                    "cond",
+                    format!(
+                        "{} AND arm <> {}",
+                        cohort_sql(&list[i].cohort),
+                        quote(crate::engine::BASELINE)
+                    ),
+                ),
                 ("limit", TOP_FETCH.to_string()),
             ],
         )?);
@@ -340,11 +359,12 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     if !pass2.is_empty() {
         let frames = engine.run(&pass2)?;
         let mut at = 0;
-        if let Some((_, medians)) = &over {
+        if let Some((_, bounds)) = &over {
             stuffing_rule(
                 &Rows::new(&frames[0], "anomaly_stuffing"),
                 nk,
-                medians,
+                bounds,
+                cohorts,
                 &suppressed,
                 &mut list,
             )?;
@@ -380,6 +400,31 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         }
     }
 
+    // who caused them: error bursts and spend spikes, strongest first
+    let mut order: Vec<usize> = (0..list.len())
+        .filter(|&i| matches!(list[i].kind, "error_burst" | "spend_spike"))
+        .collect();
+    order.sort_by(|&a, &b| list[b].strength.total_cmp(&list[a].strength));
+    for &i in order.iter().take(EXPLAINED) {
+        let a = &list[i];
+        list[i].cause = if a.kind == "error_burst" {
+            let hour = Window {
+                start_ns: a.time_ns,
+                end_ns: a.time_ns + HOUR_NS,
+            };
+            super::explain::errors(engine, &cur, &a.cohort, hour, o.baseline)?
+        } else {
+            super::explain::spend(
+                engine,
+                &cur,
+                &a.cohort,
+                (current, o.baseline),
+                &o.cost,
+                &res,
+            )?
+        };
+    }
+
     composite_rules(engine, &cur, o, &mut list)?;
 
     // rank: critical first, then strength, then time and cohort
@@ -403,13 +448,19 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             ("expected", Unit::PerRow),
             ("score", Unit::Stat),
             ("detail", Unit::Text),
+            ("cause", Unit::Text),
+            ("cause_field", Unit::Text),
+            ("cause_value", Unit::Text),
+            ("cause_share", Unit::Share),
             ("open", Unit::Text),
         ],
     );
     t.footnote = Some(
-        "score: robust z (outliers, loops), -log10 p (error bursts), x median (context stuffing), \
-         x daily mean (spend), total variation (model mix), expected spans (silence). Critical: \
-         at least twice the rule's threshold. open: trace_id[/span_id]."
+        "score: -log10 p (outliers past the baseline p99, context stuffing, error bursts), LLM \
+         calls (loops), x daily mean (spend), total variation (model mix), expected spans \
+         (silence). Critical: at least twice the rule's threshold. cause: the value of a dimension \
+         (model, tenant, route, ...) holding most of an error burst or spend increase. open: \
+         trace_id[/span_id]."
             .into(),
     );
     let mut findings = Vec::new();
@@ -423,6 +474,20 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             Cell::opt(a.expected),
             Cell::opt(Some(a.score)),
             Cell::text(a.detail.clone()),
+            Cell::text(a.cause.as_ref().map(|c| c.text.clone()).unwrap_or_default()),
+            Cell::text(
+                a.cause
+                    .as_ref()
+                    .map(|c| c.field.clone())
+                    .unwrap_or_default(),
+            ),
+            Cell::text(
+                a.cause
+                    .as_ref()
+                    .map(|c| c.value.clone())
+                    .unwrap_or_default(),
+            ),
+            Cell::opt(a.cause.as_ref().map(|c| c.share)),
             Cell::text(a.ids.join(" ")),
         ]);
         t.push(row);
@@ -430,12 +495,16 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         findings.push(Finding {
             kind: "anomaly".into(),
             message: format!(
-                "{}{} ({}) at {}: {}",
+                "{}{} ({}) at {}: {}{}",
                 who(&o.key_names, &a.cohort),
                 a.kind,
                 a.severity().as_str(),
                 format::time_ns(a.time_ns),
-                a.detail
+                a.detail,
+                a.cause
+                    .as_ref()
+                    .map(|c| format!("; {}", c.text))
+                    .unwrap_or_default()
             ),
         });
     }
@@ -504,7 +573,70 @@ fn cohort_sql(cohort: &[String]) -> String {
         .join(" AND ")
 }
 
-fn read_traces(r: &Rows, nk: usize) -> Result<BTreeMap<Vec<String>, Vec<TraceRow>>> {
+/// A per-trace metric of the tail rules: its anomaly kind, value, unit,
+/// column prefix in anomaly_trace_tails, and what its values are called.
+struct Metric {
+    kind: &'static str,
+    get: fn(&TraceRow) -> Option<f64>,
+    unit: Unit,
+    col: &'static str,
+    what: &'static str,
+}
+
+const METRICS: [Metric; 4] = [
+    Metric {
+        kind: "cost_outlier",
+        get: |t| t.cost,
+        unit: Unit::Usd,
+        col: "cost",
+        what: "cost",
+    },
+    Metric {
+        kind: "token_outlier",
+        get: |t| Some(t.tokens),
+        unit: Unit::Number,
+        col: "tokens",
+        what: "tokens",
+    },
+    Metric {
+        kind: "agent_loop",
+        get: |t| Some(t.llm_calls),
+        unit: Unit::Number,
+        col: "calls",
+        what: "LLM calls",
+    },
+    Metric {
+        kind: "duration_outlier",
+        get: |t| Some(t.duration_ms),
+        unit: Unit::Ms,
+        col: "duration",
+        what: "duration",
+    },
+];
+/// METRICS\[LOOPS\] is judged by the agent-loop rule, the others by the tail rule.
+const LOOPS: usize = 2;
+
+/// A cohort's baseline for one metric: how many values, their 99th
+/// percentile and their largest.
+#[derive(Clone, Copy, Debug)]
+struct Base {
+    n: u64,
+    bound: f64,
+    max: f64,
+}
+
+/// One cohort's current traces for the tail rules: per metric the values
+/// counted and the baseline, and the traces past a bound or at the loop
+/// floor.
+#[derive(Debug, Default)]
+struct TailSet {
+    n: [u64; 4],
+    base: [Option<Base>; 4],
+    rows: Vec<TraceRow>,
+}
+
+/// Every cohort's [`TailSet`] from anomaly_trace_tails.
+fn read_tails(r: &Rows, nk: usize) -> Result<BTreeMap<Vec<String>, TailSet>> {
     let keys = r.keys(nk)?;
     let (tr, st, cost, tok, calls, dur) = (
         r.strs("trace_id")?,
@@ -514,183 +646,220 @@ fn read_traces(r: &Rows, nk: usize) -> Result<BTreeMap<Vec<String>, Vec<TraceRow
         r.f64s("llm_calls")?,
         r.f64s("duration_ms")?,
     );
-    let mut out: BTreeMap<Vec<String>, Vec<TraceRow>> = BTreeMap::new();
+    let mut cols = Vec::new();
+    for m in &METRICS {
+        cols.push((
+            r.u64s(&format!("{}_n", m.col))?,
+            r.u64s(&format!("{}_base", m.col))?,
+            r.f64s(&format!("{}_bound", m.col))?,
+            r.f64s(&format!("{}_max", m.col))?,
+        ));
+    }
+    let mut out: BTreeMap<Vec<String>, TailSet> = BTreeMap::new();
     for i in 0..r.len() {
-        out.entry(keys[i].clone()).or_default().push(TraceRow {
+        let set = out.entry(keys[i].clone()).or_insert_with(|| TailSet {
+            n: std::array::from_fn(|m| cols[m].0[i]),
+            base: std::array::from_fn(|m| {
+                let (_, n, bound, max) = &cols[m];
+                match (bound[i], max[i]) {
+                    (Some(bound), Some(max)) => Some(Base {
+                        n: n[i],
+                        bound,
+                        max,
+                    }),
+                    _ => None,
+                }
+            }),
+            rows: Vec::new(),
+        });
+        set.rows.push(TraceRow {
             trace: tr[i].clone().unwrap_or_default(),
             start_ns: st[i].unwrap_or(0),
-            cost: cost[i].map(super::settle),
+            cost: cost[i],
             tokens: tok[i].unwrap_or(0.0),
             llm_calls: calls[i].unwrap_or(0.0),
             duration_ms: dur[i].unwrap_or(0.0),
         });
     }
     for v in out.values_mut() {
-        v.sort_by(|a, b| a.trace.cmp(&b.trace));
+        v.rows.sort_by(|a, b| a.trace.cmp(&b.trace));
     }
     Ok(out)
 }
 
-/// A per-trace metric of the outlier rules: its anomaly kind, value, unit
-/// and column prefix in anomaly_trace_outliers.
-type Metric = (
-    &'static str,
-    fn(&TraceRow) -> Option<f64>,
-    Unit,
-    &'static str,
-);
+/// How far past the baseline's largest value one value must be to be an
+/// anomaly on its own.
+const EXTREME: f64 = 2.0;
 
-const METRICS: [Metric; 4] = [
-    ("cost_outlier", |t| t.cost, Unit::Usd, "cost"),
-    ("token_outlier", |t| Some(t.tokens), Unit::Number, "tokens"),
-    ("agent_loop", |t| Some(t.llm_calls), Unit::Number, "calls"),
-    (
-        "duration_outlier",
-        |t| Some(t.duration_ms),
-        Unit::Ms,
-        "duration",
-    ),
-];
-
-/// One cohort's traces for the outlier rules: how many it has, per metric
-/// the robust location and scale with the number of values, and the traces
-/// to test.
-#[derive(Debug, Default)]
-struct TraceSet {
-    traces: usize,
-    stats: [Option<(Robust, usize)>; 4],
-    rows: Vec<TraceRow>,
+/// The verdict of a tail rule on one cohort.
+#[derive(Debug, PartialEq)]
+enum Tail {
+    /// more values above the baseline's 99th percentile than chance allows
+    /// ([`TAIL_SHARE`] of them are expected): the binomial p and the
+    /// threshold it passed
+    Burst { p: f64, alpha: f64 },
+    /// a value above [`EXTREME`] times the baseline's largest: how many
+    Extreme { count: usize },
 }
 
-/// Every cohort's [`TraceSet`]; `every`: the sets hold all traces of the
-/// window (else only those past the bound somewhere).
-struct Traces {
-    cohorts: BTreeMap<Vec<String>, TraceSet>,
-    every: bool,
+/// The tail rules shared by the per-trace and per-span rules: `above` are
+/// the current values above the baseline's 99th percentile, of `n`
+/// current values; `tests` the cohorts (and metrics) judged. None when
+/// nothing is anomalous, or the baseline is too small to tell.
+fn judge_tail(above: &[f64], n: u64, base: &Base, tests: usize) -> Option<Tail> {
+    if base.n < MIN_BASE || n == 0 {
+        return None;
+    }
+    let k = above.len() as u64;
+    let alpha = ALPHA / tests.max(1) as f64;
+    let p = binomial_tail(k, n, TAIL_SHARE);
+    if k >= MIN_OVER && p < alpha {
+        return Some(Tail::Burst { p, alpha });
+    }
+    let count = above
+        .iter()
+        .filter(|v| **v > EXTREME * base.max && **v > 0.0)
+        .count();
+    (count > 0).then_some(Tail::Extreme { count })
 }
 
-/// Every trace of the window came back: the statistics from them.
-fn every_trace(traces: BTreeMap<Vec<String>, Vec<TraceRow>>) -> Traces {
-    let cohorts = traces
-        .into_iter()
-        .map(|(cohort, rows)| {
-            let stats = METRICS.map(|(_, get, _, _)| {
-                let vals: Vec<f64> = rows.iter().filter_map(get).collect();
-                robust(&vals).map(|r| (r, vals.len()))
-            });
-            let set = TraceSet {
-                traces: rows.len(),
-                stats,
-                rows,
-            };
-            (cohort, set)
-        })
-        .collect();
-    Traces {
-        cohorts,
-        every: true,
-    }
+/// The score of a test (-log10 p) and its strength (the score over the
+/// score at the threshold: 1 at the threshold, 2 at its square).
+fn p_score(p: f64, alpha: f64) -> (f64, f64) {
+    let score = -p.max(f64::MIN_POSITIVE).log10();
+    (score, score / -alpha.log10())
 }
 
-/// The engine found the outlying traces (anomaly_trace_outliers): each row
-/// carries its cohort's statistics.
-fn read_outliers(r: &Rows, nk: usize) -> Result<Traces> {
-    let rows = read_traces(r, nk)?;
-    let keys = r.keys(nk)?;
-    let traces = r.u64s("traces")?;
-    let mut cols = Vec::new();
-    for (_, _, _, m) in METRICS {
-        cols.push((
-            r.u64s(&format!("{m}_n"))?,
-            r.f64s(&format!("{m}_med"))?,
-            r.f64s(&format!("{m}_mad"))?,
-            r.f64s(&format!("{m}_mean_dev"))?,
-        ));
-    }
-    let mut cohorts: BTreeMap<Vec<String>, TraceSet> = BTreeMap::new();
-    for i in 0..r.len() {
-        cohorts.entry(keys[i].clone()).or_insert_with(|| TraceSet {
-            traces: traces[i] as usize,
-            stats: std::array::from_fn(|m| {
-                let (n, med, mad, dev) = &cols[m];
-                match (med[i], mad[i], dev[i]) {
-                    // (costs were rounded in SQL as the local path rounds them)
-                    (Some(med), Some(mad), Some(dev)) if n[i] > 0 => {
-                        Some((Robust::from_parts(med, mad, dev), n[i] as usize))
-                    }
-                    _ => None,
-                }
-            }),
-            rows: Vec::new(),
-        });
-    }
-    for (cohort, rows) in rows {
-        if let Some(set) = cohorts.get_mut(&cohort) {
-            set.rows = rows;
-        }
-    }
-    Ok(Traces {
-        cohorts,
-        every: false,
-    })
-}
-
-/// Robust z per cohort on cost, tokens, LLM calls and duration per trace:
-/// one row per (cohort, metric) holding every trace past |z| 3.5; LLM
-/// calls only count as an agent loop at the absolute floor too.
+/// The tail rules on cost, tokens and duration per trace (more traces
+/// above their cohort's baseline 99th percentile than chance allows: one
+/// row per cohort and metric) and agent loops (traces with at least the
+/// floor of LLM calls and above the baseline's 99th percentile of calls).
 fn trace_rules(
-    traces: &Traces,
+    traces: &BTreeMap<Vec<String>, TailSet>,
     o: &AnomalyOptions,
+    cohorts: usize,
     suppressed: &dyn Fn(&[String], i64) -> bool,
     list: &mut Vec<Anomaly>,
 ) {
-    for (cohort, set) in &traces.cohorts {
-        if cohort.iter().any(|k| k == OTHER) && set.traces < 2 {
-            continue;
-        }
-        for (m, (kind, get, unit, _)) in METRICS.into_iter().enumerate() {
-            let Some((r, n)) = set.stats[m] else { continue };
-            let mut hits: Vec<(f64, &TraceRow, f64)> = set
+    let tests = cohorts * (METRICS.len() - 1);
+    for (cohort, set) in traces {
+        for (m, metric) in METRICS.iter().enumerate() {
+            let base = set.base[m];
+            let mut hits: Vec<(f64, &TraceRow)> = set
                 .rows
                 .iter()
-                .filter_map(|t| get(t).map(|v| (r.z(v), t, v)))
-                .filter(|(z, t, v)| {
-                    z.abs() > Z_THRESHOLD
-                        && !suppressed(cohort, t.start_ns)
-                        && (kind != "agent_loop" || (*z > 0.0 && *v >= o.loop_floor as f64))
+                .filter(|t| !suppressed(cohort, t.start_ns))
+                .filter_map(|t| (metric.get)(t).map(|v| (v, t)))
+                .filter(|(v, _)| {
+                    if m == LOOPS {
+                        *v >= o.loop_floor as f64 && base.is_none_or(|b| *v > b.bound)
+                    } else {
+                        base.is_some_and(|b| *v > b.bound)
+                    }
                 })
                 .collect();
             if hits.is_empty() {
                 continue;
             }
-            hits.sort_by(|a, b| {
-                b.0.abs()
-                    .total_cmp(&a.0.abs())
-                    .then(a.1.trace.cmp(&b.1.trace))
-            });
-            let (z, top, v) = hits[0];
-            let score = if z.is_finite() { z.abs() } else { f64::MAX };
+            hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.trace.cmp(&b.1.trace)));
+            let (v, top) = hits[0];
+            let mut ids: Vec<String> = hits.iter().take(IDS).map(|h| h.1.trace.clone()).collect();
+            let k = hits.len() as u64;
+            if m == LOOPS {
+                let floor = o.loop_floor.max(1) as f64;
+                list.push(Anomaly {
+                    kind: metric.kind,
+                    cohort: cohort.clone(),
+                    time_ns: top.start_ns,
+                    observed: v,
+                    expected: base.map(|b| b.bound),
+                    score: v,
+                    strength: v / floor,
+                    unit: metric.unit,
+                    detail: format!(
+                        "{k} trace(s) made at least {} LLM calls{}; the largest made {}",
+                        o.loop_floor,
+                        base.map(|b| format!(
+                            ", above the baseline's p99 ({})",
+                            format::number(b.bound)
+                        ))
+                        .unwrap_or_default(),
+                        format::number(v)
+                    ),
+                    ids,
+                    examples: None,
+                    cause: None,
+                });
+                continue;
+            }
+            let Some(base) = base else { continue };
+            let n = set.n[m];
+            let above: Vec<f64> = hits.iter().map(|h| h.0).collect();
+            let Some(tail) = judge_tail(&above, n, &base, tests) else {
+                continue;
+            };
+            let show = |x: f64| match metric.unit {
+                Unit::Usd => format::usd(x),
+                Unit::Ms => format!("{} ms", format::number(x)),
+                _ => format::number(x),
+            };
+            let (score, strength, detail) =
+                tail_terms(&tail, k, n, "traces", &base, v, metric.what, &show);
+            // an extreme finding opens its extreme traces (the first ones)
+            if let Tail::Extreme { count } = tail {
+                ids.truncate(count);
+            }
             list.push(Anomaly {
-                kind,
+                kind: metric.kind,
                 cohort: cohort.clone(),
                 time_ns: top.start_ns,
                 observed: v,
-                expected: Some(r.median),
+                expected: Some(base.bound),
                 score,
-                strength: score / Z_THRESHOLD,
-                unit,
-                detail: format!(
-                    "{} of {n} traces past |robust z| {Z_THRESHOLD}; the largest {}",
-                    hits.len(),
-                    if kind == "agent_loop" {
-                        format!("made {v} LLM calls (median {})", r.median)
-                    } else {
-                        format!("z = {}", format::stat(z))
-                    }
-                ),
-                ids: hits.iter().take(IDS).map(|h| h.1.trace.clone()).collect(),
+                strength,
+                unit: metric.unit,
+                detail,
+                ids,
                 examples: None,
+                cause: None,
             });
+        }
+    }
+}
+
+/// Score, strength and detail of a tail finding: `k` of `n` `noun`
+/// (traces, LLM spans) above the bound, the largest `v`.
+#[allow(clippy::too_many_arguments)]
+fn tail_terms(
+    tail: &Tail,
+    k: u64,
+    n: u64,
+    noun: &str,
+    base: &Base,
+    v: f64,
+    what: &str,
+    show: &dyn Fn(f64) -> String,
+) -> (f64, f64, String) {
+    match *tail {
+        Tail::Burst { p, alpha } => {
+            let (score, strength) = p_score(p, alpha);
+            let detail = format!(
+                "{k} of {n} {noun} above the baseline's p99 {what} ({}), {:.1} expected (p {}); the largest {}",
+                show(base.bound),
+                n as f64 * TAIL_SHARE,
+                format::stat(p),
+                show(v)
+            );
+            (score, strength, detail)
+        }
+        Tail::Extreme { count } => {
+            let ratio = v / base.max;
+            let detail = format!(
+                "{count} of {n} {noun} above {EXTREME}x the baseline's largest {what} ({}); the largest {} ({ratio:.1}x)",
+                show(base.max),
+                show(v)
+            );
+            (ratio, ratio / EXTREME, detail)
         }
     }
 }
@@ -788,36 +957,72 @@ fn tool_repeat_rule(
             ),
             ids: v.iter().take(IDS).map(|x| x.3.clone()).collect(),
             examples: None,
+            cause: None,
         });
     }
     Ok(())
 }
 
-/// From the token medians: the per-cohort SQL condition `tok > 3 x median`
-/// and the medians, or None when no cohort has tokens.
-type Medians = BTreeMap<Vec<String>, f64>;
-fn stuffing_condition(r: &Rows, scope: &Scope) -> Result<Option<(String, Medians)>> {
-    let nk = scope.keys.len();
-    let (keys, med) = (r.keys(nk)?, r.f64s("median")?);
-    let mut medians = Medians::new();
-    let mut parts = Vec::new();
-    for i in 0..r.len() {
-        if let Some(m) = med[i].filter(|m| *m > 0.0) {
-            parts.push(format!(
-                "({} AND tok > {:?})",
-                cohort_sql(&keys[i]),
-                3.0 * m
-            ));
-            medians.insert(keys[i].clone(), m);
-        }
-    }
-    Ok((!parts.is_empty()).then(|| (parts.join(" OR "), medians)))
+/// A cohort's tokens per LLM span: the baseline's count and 99th
+/// percentile, the current window's count and median.
+#[derive(Clone, Copy, Debug)]
+struct TokenBound {
+    base: Base,
+    n: u64,
+    median: f64,
 }
 
+impl Default for TokenBound {
+    fn default() -> Self {
+        TokenBound {
+            base: Base {
+                n: 0,
+                bound: f64::NAN,
+                max: f64::NAN,
+            },
+            n: 0,
+            median: f64::NAN,
+        }
+    }
+}
+type Bounds = BTreeMap<Vec<String>, TokenBound>;
+
+/// From anomaly_token_bounds: the per-cohort SQL condition `tok > bound`
+/// (cohorts whose baseline has enough spans and some current ones) and the
+/// figures, or None when no cohort can be judged.
+fn stuffing_condition(r: &Rows, nk: usize) -> Result<Option<(String, Bounds)>> {
+    let (keys, base) = (r.keys(nk)?, r.is_baseline()?);
+    let (n, med, bound) = (r.u64s("n")?, r.f64s("median")?, r.f64s("bound")?);
+    let top = r.f64s("top")?;
+    let mut all = Bounds::new();
+    for i in 0..r.len() {
+        let e = all.entry(keys[i].clone()).or_default();
+        if base[i] {
+            e.base = Base {
+                n: n[i],
+                bound: bound[i].unwrap_or(f64::NAN),
+                max: top[i].unwrap_or(f64::NAN),
+            };
+        } else {
+            e.n = n[i];
+            e.median = med[i].unwrap_or(f64::NAN);
+        }
+    }
+    all.retain(|_, b| b.base.n >= MIN_BASE && b.n > 0 && b.base.bound.is_finite());
+    let parts: Vec<String> = all
+        .iter()
+        .map(|(k, b)| format!("({} AND tok > {:?})", cohort_sql(k), b.base.bound))
+        .collect();
+    Ok((!parts.is_empty()).then(|| (parts.join(" OR "), all)))
+}
+
+/// Context stuffing: more LLM spans above their cohort's baseline 99th
+/// percentile of tokens than chance allows (the tail test).
 fn stuffing_rule(
     r: &Rows,
     nk: usize,
-    medians: &Medians,
+    bounds: &Bounds,
+    cohorts: usize,
     suppressed: &dyn Fn(&[String], i64) -> bool,
     list: &mut Vec<Anomaly>,
 ) -> Result<()> {
@@ -837,29 +1042,46 @@ fn stuffing_rule(
     }
     let capped = r.len() >= 10_000;
     for (cohort, idx) in per {
-        let m = medians.get(&cohort).copied().unwrap_or(f64::NAN);
+        let Some(b) = bounds.get(&cohort) else {
+            continue;
+        };
+        let above: Vec<f64> = idx.iter().map(|&i| tok[i].unwrap_or(0.0)).collect();
+        let Some(tail) = judge_tail(&above, b.n, &b.base, cohorts) else {
+            continue;
+        };
         let top = idx[0];
-        let v = tok[top].unwrap_or(0.0);
-        let ratio = v / m;
+        let v = above[0];
+        let shown = match tail {
+            Tail::Extreme { count } => count.min(IDS),
+            Tail::Burst { .. } => IDS,
+        };
+        let (score, strength, detail) = tail_terms(
+            &tail,
+            idx.len() as u64,
+            b.n,
+            "LLM spans",
+            &b.base,
+            v,
+            "tokens per span",
+            &|x| format::number(x),
+        );
         list.push(Anomaly {
             kind: "context_stuffing",
             cohort,
             time_ns: st[top].unwrap_or(0),
             observed: v,
-            expected: Some(m),
-            score: ratio,
-            strength: ratio / 3.0,
+            expected: Some(b.base.bound),
+            score,
+            strength,
             unit: Unit::Number,
             detail: format!(
-                "{}{} LLM spans above 3x the median tokens per span ({}); the largest {:.1}x",
+                "{}{detail}, {:.1}x today's median",
                 if capped { ">= " } else { "" },
-                idx.len(),
-                format::number(m),
-                ratio
+                v / b.median
             ),
             ids: idx
                 .iter()
-                .take(IDS)
+                .take(shown)
                 .map(|&i| {
                     format!(
                         "{}/{}",
@@ -869,13 +1091,22 @@ fn stuffing_rule(
                 })
                 .collect(),
             examples: None,
+            cause: None,
         });
     }
     Ok(())
 }
 
+/// An error burst needs this many errors in its hour.
+const MIN_ERRORS: u64 = 3;
+/// A silence must last this long and the baseline see this many spans in it.
+const SILENCE_MIN: f64 = 15.0;
+const SILENCE_SPANS: f64 = 10.0;
+
 /// Error bursts (hourly, current window, binomial tail against the
-/// baseline rate, Bonferroni over the hours tested) and silences.
+/// baseline rate with a uniform prior, Bonferroni over the hours tested)
+/// and silences (judged by how often the baseline saw those times of day
+/// busy).
 fn bucket_rules(
     r: &Rows,
     nk: usize,
@@ -886,7 +1117,12 @@ fn bucket_rules(
 ) -> Result<()> {
     let (keys, base) = (r.keys(nk)?, r.is_baseline()?);
     let (t, n, e) = (r.i64s("t")?, r.u64s("n")?, r.u64s("errors")?);
+    let day = crate::window::NS_PER_DAY;
+    let slots = (day / BUCKET_NS) as usize;
     let mut baseline: BTreeMap<Vec<String>, (u64, u64)> = BTreeMap::new();
+    // per cohort and 5-minute slot of the day in the baseline: the spans,
+    // and the days on which the slot saw any
+    let mut by_slot: BTreeMap<Vec<String>, Vec<(u64, u64)>> = BTreeMap::new();
     let mut hours: BTreeMap<(Vec<String>, i64), (u64, u64)> = BTreeMap::new();
     let mut busy: BTreeMap<Vec<String>, BTreeSet<i64>> = BTreeMap::new();
     for i in 0..r.len() {
@@ -895,6 +1131,12 @@ fn bucket_rules(
             let b = baseline.entry(keys[i].clone()).or_default();
             b.0 += n[i];
             b.1 += e[i];
+            let v = by_slot
+                .entry(keys[i].clone())
+                .or_insert_with(|| vec![(0, 0); slots]);
+            let slot = &mut v[(ts.rem_euclid(day) / BUCKET_NS) as usize];
+            slot.0 += n[i];
+            slot.1 += 1;
         } else {
             let h = hours
                 .entry((keys[i].clone(), ts - ts.rem_euclid(HOUR_NS)))
@@ -906,19 +1148,20 @@ fn bucket_rules(
     }
     // error bursts
     let tested = hours.len().max(1) as f64;
-    let alpha = 0.001 / tested;
+    let alpha = ALPHA / tested;
     for ((cohort, hour), (n, errs)) in &hours {
         let Some((bn, be)) = baseline.get(cohort) else {
             continue;
         };
-        if *bn == 0 || suppressed(cohort, *hour) {
+        if *errs < MIN_ERRORS || suppressed(cohort, *hour) {
             continue;
         }
-        let p0 = *be as f64 / *bn as f64;
+        // a baseline without errors is not a zero rate: (errors + 1) / (spans + 2)
+        let p0 = (*be as f64 + 1.0) / (*bn as f64 + 2.0);
         let rate = *errs as f64 / *n as f64;
         let p = binomial_tail(*errs, *n, p0);
         if p < alpha && rate >= 0.02 {
-            let score = -p.max(f64::MIN_POSITIVE).log10();
+            let (score, strength) = p_score(p, alpha);
             list.push(Anomaly {
                 kind: "error_burst",
                 cohort: cohort.clone(),
@@ -926,11 +1169,11 @@ fn bucket_rules(
                 observed: rate,
                 expected: Some(p0),
                 score,
-                strength: score / -alpha.log10(),
+                strength,
                 unit: Unit::Share,
                 detail: format!(
                     "{errs} errors in {n} spans this hour vs {} baseline (p {})",
-                    format::pct(Some(p0)),
+                    format::pct(Some(*be as f64 / (*bn).max(1) as f64)),
                     format::stat(p)
                 ),
                 ids: Vec::new(),
@@ -942,17 +1185,40 @@ fn bucket_rules(
                     ),
                     "start_ns, trace_id, span_id".into(),
                 )),
+                cause: None,
             });
         }
     }
-    // silence: an empty stretch of >= 15 minutes where the baseline rate expects >= 10 spans
-    let base_min = (o.baseline.end_ns - o.baseline.start_ns) as f64 / NS_PER_MIN as f64;
+    // silence: an empty stretch of >= 15 minutes that the baseline makes
+    // unlikely. Spans come in traces and traces in bursts, so a count of
+    // spans overstates what an empty stretch says; what the baseline says
+    // is how often each 5-minute slot of the day was busy. The chance that
+    // every bucket of the stretch is empty is the product over its buckets
+    // of (1 - busy days / (baseline days + 1)) (the +1: a slot busy every
+    // baseline day may still be empty one day).
+    let base_days = (o.baseline.end_ns - o.baseline.start_ns) as f64 / day as f64;
+    if base_days <= 0.0 {
+        return Ok(());
+    }
+    let buckets_per_day = slots as f64;
+    let alpha = ALPHA / (by_slot.len().max(1) as f64 * buckets_per_day);
     let first = current.start_ns - current.start_ns.rem_euclid(BUCKET_NS);
-    for (cohort, (bn, _)) in &baseline {
-        if *bn == 0 || base_min <= 0.0 {
-            continue;
-        }
-        let per_min = *bn as f64 / base_min;
+    for (cohort, slot) in &by_slot {
+        // the chance of [from, to) being empty, and the spans the baseline
+        // expects there (whole or part buckets)
+        let judge = |from: i64, to: i64| -> (f64, f64) {
+            let (mut p, mut spans) = (1.0, 0.0);
+            let mut b = from - from.rem_euclid(BUCKET_NS);
+            while b < to {
+                let part = (to.min(b + BUCKET_NS) - from.max(b)) as f64 / BUCKET_NS as f64;
+                let (n, busy) = slot[(b.rem_euclid(day) / BUCKET_NS) as usize];
+                spans += part * n as f64 / base_days;
+                let busy = (busy as f64 / (base_days.round() + 1.0)).min(1.0);
+                p *= (1.0 - busy).powf(part);
+                b += BUCKET_NS;
+            }
+            (p, spans)
+        };
         let empty = BTreeSet::new();
         let seen = busy.get(cohort).unwrap_or(&empty);
         let mut b = first;
@@ -968,23 +1234,30 @@ fn bucket_rules(
             }
             let stop = end.min(current.end_ns);
             let minutes = (stop - start) as f64 / NS_PER_MIN as f64;
-            let expected = per_min * minutes;
-            if minutes >= 15.0 && expected >= 10.0 && !suppressed(cohort, start) {
+            let (p, expected) = judge(start, stop);
+            if minutes >= SILENCE_MIN
+                && expected >= SILENCE_SPANS
+                && p < alpha
+                && !suppressed(cohort, start)
+            {
+                let (score, strength) = p_score(p, alpha);
                 list.push(Anomaly {
                     kind: "silence",
                     cohort: cohort.clone(),
                     time_ns: start,
                     observed: 0.0,
                     expected: Some(expected),
-                    score: expected,
-                    strength: expected / 10.0,
+                    score,
+                    strength,
                     unit: Unit::Number,
                     detail: format!(
-                        "no spans for {minutes:.0} min (until {}); the baseline rate expects {expected:.0}",
-                        format::time_ns(stop)
+                        "no spans for {minutes:.0} min (until {}); the baseline sees {expected:.0} at those hours, and so long a gap there with chance {}",
+                        format::time_ns(stop),
+                        format::stat(p)
                     ),
                     ids: Vec::new(),
                     examples: None,
+                    cause: None,
                 });
             }
             b = end;
@@ -993,26 +1266,40 @@ fn bucket_rules(
     Ok(())
 }
 
-/// Spend spike: the current window's daily cost above 1.5x the baseline's
-/// daily mean (the trailing 7 days by default).
+/// A spend spike or a model-mix change needs this many traces in each window.
+const MIN_SPANS: u64 = 100;
+/// A spend spike is at least this many times the baseline's daily mean.
+const SPIKE_RATIO: f64 = 1.5;
+/// A model-mix change moves at least this much of the traffic.
+const MIX_TVD: f64 = 0.2;
+
+/// Spend spike: the current window's daily cost at least 1.5x the
+/// baseline's daily mean (the trailing 7 days by default), and beyond what
+/// chance allows: under the baseline, a day's spend is a compound Poisson
+/// sum (its priced traces per day, each costing like a baseline trace),
+/// whose variance is the daily trace rate times the mean squared trace
+/// cost.
 fn spend_rule(
     r: &Rows,
     nk: usize,
     o: &AnomalyOptions,
     current: Window,
-    traces: &Traces,
+    cohorts: usize,
     suppressed: &dyn Fn(&[String], i64) -> bool,
     list: &mut Vec<Anomaly>,
 ) -> Result<()> {
     let (keys, base, usd) = (r.keys(nk)?, r.is_baseline()?, r.f64s("usd")?);
-    let mut per: BTreeMap<Vec<String>, (f64, f64)> = BTreeMap::new();
+    let (priced, usd2) = (r.u64s("priced")?, r.f64s("usd2")?);
+    // per cohort: (baseline usd, usd2, priced), (current usd, priced)
+    type Spend = ((f64, f64, u64), (f64, u64));
+    let mut per: BTreeMap<Vec<String>, Spend> = BTreeMap::new();
     for i in 0..r.len() {
         let e = per.entry(keys[i].clone()).or_default();
         let v = super::settle(usd[i].unwrap_or(0.0));
         if base[i] {
-            e.0 += v;
+            e.0 = (v, usd2[i].unwrap_or(0.0), priced[i]);
         } else {
-            e.1 += v;
+            e.1 = (v, priced[i]);
         }
     }
     let day = crate::window::NS_PER_DAY as f64;
@@ -1023,25 +1310,26 @@ fn spend_rule(
     if bd <= 0.0 || cd <= 0.0 {
         return Ok(());
     }
-    for (cohort, (b, c)) in per {
+    let alpha = ALPHA / cohorts.max(1) as f64;
+    for (cohort, ((b, b2, bn), (c, cn))) in per {
         let (bdaily, cdaily) = (b / bd, c / cd);
-        if bdaily <= 0.0 || cdaily <= 1.5 * bdaily || suppressed(&cohort, current.start_ns) {
+        if bn < MIN_SPANS
+            || cn < MIN_SPANS
+            || bdaily <= 0.0
+            || cdaily < SPIKE_RATIO * bdaily
+            || suppressed(&cohort, current.start_ns)
+        {
+            continue;
+        }
+        // the current daily mean's spread under the baseline
+        let sd = ((bn as f64 / bd) * (b2 / bn as f64) / cd).sqrt();
+        let z = (cdaily - bdaily) / sd;
+        let p = crate::stats::hypothesis::normal_sf(z);
+        // (a NaN p, from a baseline without spread, is no evidence)
+        if p.is_nan() || p >= alpha {
             continue;
         }
         let ratio = cdaily / bdaily;
-        // (filled by a second query when only the outliers came back)
-        let mut top: Vec<&TraceRow> = traces
-            .cohorts
-            .get(&cohort)
-            .filter(|_| traces.every)
-            .map(|v| v.rows.iter().filter(|t| t.cost.is_some()).collect())
-            .unwrap_or_default();
-        top.sort_by(|a, b| {
-            b.cost
-                .unwrap_or(0.0)
-                .total_cmp(&a.cost.unwrap_or(0.0))
-                .then(a.trace.cmp(&b.trace))
-        });
         list.push(Anomaly {
             kind: "spend_spike",
             cohort,
@@ -1049,26 +1337,30 @@ fn spend_rule(
             observed: cdaily,
             expected: Some(bdaily),
             score: ratio,
-            strength: ratio / 1.5,
+            strength: ratio / SPIKE_RATIO,
             unit: Unit::Usd,
             detail: format!(
-                "{} per day vs {} baseline daily mean ({ratio:.1}x); the costliest traces listed",
+                "{} per day vs {} baseline daily mean ({ratio:.1}x, p {}); the costliest traces listed",
                 format::usd(cdaily),
-                format::usd(bdaily)
+                format::usd(bdaily),
+                format::stat(p)
             ),
-            ids: top.iter().take(IDS).map(|t| t.trace.clone()).collect(),
+            ids: Vec::new(),
             examples: None,
+            cause: None,
         });
     }
     Ok(())
 }
 
-/// Model mix change: total variation distance of response models, current
-/// window vs baseline, above 0.2 (each window needs 30 spans).
+/// Model mix change: the response models' shares of traces moved (total
+/// variation distance above 0.2) and a chi-squared test of homogeneity
+/// says it is not chance (each window needs 100 traces).
 fn model_mix_rule(
     r: &Rows,
     nk: usize,
     current: Window,
+    cohorts: usize,
     suppressed: &dyn Fn(&[String], i64) -> bool,
     list: &mut Vec<Anomaly>,
 ) -> Result<()> {
@@ -1082,19 +1374,29 @@ fn model_mix_rule(
             .entry(v[i].clone().unwrap_or_else(|| crate::engine::NONE.into()))
             .or_default() += n[i];
     }
+    let alpha = ALPHA / cohorts.max(1) as f64;
     for (cohort, (b, c)) in per {
         let (nb, nc): (u64, u64) = (b.values().sum(), c.values().sum());
-        if nb < 30 || nc < 30 || suppressed(&cohort, current.start_ns) {
+        if nb < MIN_SPANS || nc < MIN_SPANS || suppressed(&cohort, current.start_ns) {
             continue;
         }
         let models: BTreeSet<&String> = b.keys().chain(c.keys()).collect();
-        let share = |m: &BTreeMap<String, u64>, k: &String, n: u64| {
-            m.get(k).copied().unwrap_or(0) as f64 / n as f64
-        };
-        let p: Vec<f64> = models.iter().map(|k| share(&b, k, nb)).collect();
-        let q: Vec<f64> = models.iter().map(|k| share(&c, k, nc)).collect();
+        let count = |m: &BTreeMap<String, u64>, k: &String| m.get(k).copied().unwrap_or(0);
+        let p: Vec<f64> = models
+            .iter()
+            .map(|k| count(&b, k) as f64 / nb as f64)
+            .collect();
+        let q: Vec<f64> = models
+            .iter()
+            .map(|k| count(&c, k) as f64 / nc as f64)
+            .collect();
         let tvd = total_variation(&p, &q);
-        if tvd <= 0.2 {
+        let bc: Vec<u64> = models.iter().map(|k| count(&b, k)).collect();
+        let cc: Vec<u64> = models.iter().map(|k| count(&c, k)).collect();
+        let Some(chi) = crate::stats::drift::chi2_homogeneity(&bc, &cc) else {
+            continue;
+        };
+        if tvd <= MIX_TVD || chi.p.is_nan() || chi.p >= alpha {
             continue;
         }
         // the model whose share rose most
@@ -1109,12 +1411,13 @@ fn model_mix_rule(
             cohort: cohort.clone(),
             time_ns: current.start_ns,
             observed: tvd,
-            expected: Some(0.2),
+            expected: Some(MIX_TVD),
             score: tvd,
-            strength: tvd / 0.2,
+            strength: tvd / MIX_TVD,
             unit: Unit::Number,
             detail: format!(
-                "response models moved (total variation {tvd:.2}); {model} gained {}",
+                "response models moved (total variation {tvd:.2}, chi-squared p {}); {model} gained {}",
+                format::stat(chi.p),
                 format::pct(Some(gain))
             ),
             ids: Vec::new(),
@@ -1128,6 +1431,7 @@ fn model_mix_rule(
                 ),
                 "start_ns, trace_id, span_id".into(),
             )),
+            cause: None,
         });
     }
     Ok(())
@@ -1237,6 +1541,7 @@ fn composite_rules(
                     .take(IDS)
                     .collect(),
                 examples: None,
+                cause: None,
             });
         }
     }

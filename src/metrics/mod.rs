@@ -6,6 +6,7 @@ pub mod anomaly;
 pub mod compare;
 pub mod cost;
 pub mod drift;
+pub mod explain;
 pub mod slo;
 pub mod trend;
 

@@ -3,6 +3,7 @@
 
 mod anomalies;
 mod bad_inputs;
+mod calibration;
 mod cli;
 mod common;
 mod drift_compare;

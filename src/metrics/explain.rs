@@ -1,0 +1,402 @@
+//! Attribution: which value of which dimension explains a finding, found
+//! without the user choosing `--by`. For each dimension (route, model,
+//! provider, tenant, user, prompt version, error type, finish reason, tool,
+//! agent) other than the finding's own cohort keys, the engine returns the
+//! finding's measure per value in the finding's focus and in the baseline;
+//! the value that holds most of the change, and more of it than its usual
+//! share, is the cause (MacroBase's support and risk ratio, in one score).
+//! The selection rules are pure functions ([`error_cause`],
+//! [`spend_cause`]) tested by hand below.
+
+use std::collections::BTreeMap;
+
+use super::cost::{self, CostOptions, Resolution};
+use super::{expand, Rows};
+use crate::engine::{parse_key, Arms, Condition, Engine, Scope, NONE, OTHER};
+use crate::error::{Error, Result};
+use crate::report::format;
+use crate::window::Window;
+
+/// The dimensions searched, in the order ties are broken.
+pub const DIMS: &[&str] = &[
+    "model",
+    "provider",
+    "route",
+    "tenant",
+    "prompt_version",
+    "user",
+    "tool",
+    "agent",
+    "finish_reason",
+    "error_type",
+];
+
+/// A cause needs at least this share of the change.
+const MIN_SHARE: f64 = 0.5;
+
+/// What explains a finding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cause {
+    pub field: String,
+    pub value: String,
+    /// its share of the finding's measure (errors, spend increase)
+    pub share: f64,
+    /// one sentence for people
+    pub text: String,
+}
+
+/// A dimension value's measure in the focus and in the reference.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Split {
+    pub focus: f64,
+    pub focus_n: f64,
+    pub reference: f64,
+    pub reference_n: f64,
+}
+
+/// Per dimension, per value.
+pub type Table = BTreeMap<String, BTreeMap<String, Split>>;
+
+/// One scope per dimension: the cohort's spans (its key values as
+/// conditions), keyed by the dimension, in two arms (reference, focus).
+fn scopes(
+    scope: &Scope,
+    cohort: &[String],
+    reference: Window,
+    focus: Window,
+) -> Result<Vec<(&'static str, Scope)>> {
+    if cohort.iter().any(|v| v == NONE || v == OTHER) {
+        return Ok(Vec::new());
+    }
+    let own: Vec<&str> = scope.keys.iter().map(|k| k.name()).collect();
+    let mut out = Vec::new();
+    for d in DIMS {
+        if own.contains(d) {
+            continue;
+        }
+        let key = parse_key(d).map_err(|e| Error::usage(e, "a bundled field name"))?;
+        let mut s = scope.clone();
+        s.kept = None;
+        for (k, v) in scope.keys.iter().zip(cohort) {
+            s.conditions.push(Condition {
+                key: k.clone(),
+                negate: false,
+                values: vec![v.clone()],
+            });
+        }
+        s.keys = vec![key];
+        s.set_arms(Arms::windows(reference, focus, "current"));
+        out.push((*d, s));
+    }
+    Ok(out)
+}
+
+/// A row of a per-dimension query: (value, is baseline, measure, count).
+type Row = (String, bool, f64, f64);
+
+fn read(r: &Rows, measure: &str, count: Option<&str>) -> Result<Vec<Row>> {
+    let (keys, base) = (r.keys(1)?, r.is_baseline()?);
+    let m = r.f64s(measure)?;
+    let n = match count {
+        Some(c) => r.f64s(c)?,
+        None => vec![None; r.len()],
+    };
+    Ok((0..r.len())
+        .map(|i| {
+            (
+                keys[i][0].clone(),
+                base[i],
+                m[i].unwrap_or(0.0),
+                n[i].unwrap_or(0.0),
+            )
+        })
+        .collect())
+}
+
+fn split_table(rows: Vec<(&'static str, Vec<Row>)>) -> Table {
+    let mut t = Table::new();
+    for (d, rows) in rows {
+        let values = t.entry(d.to_string()).or_default();
+        for (v, base, m, n) in rows {
+            let s = values.entry(v).or_default();
+            if base {
+                s.reference += m;
+                s.reference_n += n;
+            } else {
+                s.focus += m;
+                s.focus_n += n;
+            }
+        }
+    }
+    t
+}
+
+/// Who caused an error burst of `cohort` in `hour` against `baseline`.
+pub fn errors(
+    engine: &mut dyn Engine,
+    scope: &Scope,
+    cohort: &[String],
+    hour: Window,
+    baseline: Window,
+) -> Result<Option<Cause>> {
+    let scopes = scopes(scope, cohort, baseline, hour)?;
+    if scopes.is_empty() {
+        return Ok(None);
+    }
+    let queries = scopes
+        .iter()
+        .map(|(_, s)| expand(engine, s, "anomaly_explain_errors", &[]))
+        .collect::<Result<Vec<_>>>()?;
+    let frames = engine.run(&queries)?;
+    let mut rows = Vec::new();
+    for ((d, _), f) in scopes.iter().zip(&frames) {
+        let r = Rows::new(f, "anomaly_explain_errors");
+        rows.push((*d, read(&r, "errors", Some("n"))?));
+    }
+    Ok(error_cause(&split_table(rows)))
+}
+
+/// Who caused a spend spike of `cohort` in `current` against `baseline`
+/// (daily figures: the windows' lengths in days).
+pub fn spend(
+    engine: &mut dyn Engine,
+    scope: &Scope,
+    cohort: &[String],
+    (current, baseline): (Window, Window),
+    o: &CostOptions,
+    res: &Resolution,
+) -> Result<Option<Cause>> {
+    let scopes = scopes(scope, cohort, baseline, current)?;
+    if scopes.is_empty() {
+        return Ok(None);
+    }
+    let mut queries = Vec::new();
+    for (_, s) in &scopes {
+        let mut s = s.clone();
+        s.kind = o.kind.clone();
+        let spans = cost::span_costs_with(engine, &s, o, res)?;
+        queries.push(expand(
+            engine,
+            &s,
+            "anomaly_explain_spend",
+            &[("span_costs", spans)],
+        )?);
+    }
+    let frames = engine.run(&queries)?;
+    let days = |w: Window| (w.end_ns - w.start_ns) as f64 / crate::window::NS_PER_DAY as f64;
+    let (cd, bd) = (days(current), days(baseline));
+    let mut rows = Vec::new();
+    for ((d, _), f) in scopes.iter().zip(&frames) {
+        let r = Rows::new(f, "anomaly_explain_spend");
+        let daily = read(&r, "usd", None)?
+            .into_iter()
+            .map(|(v, base, usd, n)| (v, base, usd / if base { bd } else { cd }, n))
+            .collect();
+        rows.push((*d, daily));
+    }
+    Ok(spend_cause(&split_table(rows)))
+}
+
+fn named(v: &str) -> bool {
+    v != NONE && v != OTHER
+}
+
+fn field_name(d: &str) -> String {
+    d.replace('_', " ")
+}
+
+/// The error burst's cause: the value of a dimension (not the error type
+/// itself: that is what failed, not who) holding at least half of the
+/// burst's errors and more of them than of its traffic, scored by share x
+/// ln(share / traffic share); the burst's main error type is added.
+/// `focus`: errors and spans in the hour; `reference`: in the baseline.
+pub fn error_cause(t: &Table) -> Option<Cause> {
+    let mut best: Option<(f64, Cause)> = None;
+    for (d, values) in t {
+        if d == "error_type" || d == "finish_reason" {
+            continue;
+        }
+        let errs: f64 = values.values().map(|s| s.focus).sum();
+        let spans: f64 = values.values().map(|s| s.focus_n).sum();
+        if errs <= 0.0 || spans <= 0.0 {
+            continue;
+        }
+        for (v, s) in values.iter().filter(|(v, _)| named(v)) {
+            let (share, traffic) = (s.focus / errs, s.focus_n / spans);
+            if share < MIN_SHARE || share <= traffic {
+                continue;
+            }
+            let score = share * (share / traffic).ln();
+            if best.as_ref().is_some_and(|(b, _)| *b >= score) {
+                continue;
+            }
+            let rate = s.focus / s.focus_n;
+            // against the baseline rate with the burst rule's prior; a value
+            // the baseline never saw has no rate to compare with
+            let against = if s.reference_n > 0.0 {
+                let base = (s.reference + 1.0) / (s.reference_n + 2.0);
+                format!("{:.0}x its baseline", rate / base)
+            } else {
+                "not in the baseline".to_string()
+            };
+            let text = format!(
+                "{} of {} errors from {} {v} ({} error rate, {against})",
+                s.focus,
+                errs,
+                field_name(d),
+                format::pct(Some(rate)),
+            );
+            best = Some((
+                score,
+                Cause {
+                    field: d.clone(),
+                    value: v.clone(),
+                    share,
+                    text,
+                },
+            ));
+        }
+    }
+    let (_, mut cause) = best?;
+    // the main error type, when one holds most errors
+    if let Some(types) = t.get("error_type") {
+        let errs: f64 = types.values().map(|s| s.focus).sum();
+        if let Some((v, s)) = types
+            .iter()
+            .filter(|(v, _)| named(v))
+            .max_by(|a, b| a.1.focus.total_cmp(&b.1.focus).then(b.0.cmp(a.0)))
+        {
+            if errs > 0.0 && s.focus / errs >= MIN_SHARE {
+                cause.text = cause.text.replacen(" (", &format!(" (error type {v}; "), 1);
+            }
+        }
+    }
+    Some(cause)
+}
+
+/// The spend spike's cause: the value of a dimension holding at least half
+/// of the increase in daily spend, scored by its share of the increase
+/// less its share of the baseline's spend (a value that is all the spend
+/// explains nothing). `focus`: current daily spend; `reference`: baseline
+/// daily spend.
+pub fn spend_cause(t: &Table) -> Option<Cause> {
+    let mut best: Option<(f64, Cause)> = None;
+    for (d, values) in t {
+        let (cur, base): (f64, f64) = values
+            .values()
+            .fold((0.0, 0.0), |a, s| (a.0 + s.focus, a.1 + s.reference));
+        let rise = cur - base;
+        if rise <= 0.0 || base <= 0.0 {
+            continue;
+        }
+        for (v, s) in values.iter().filter(|(v, _)| named(v)) {
+            let delta = s.focus - s.reference;
+            let share = delta / rise;
+            let usual = s.reference / base;
+            let score = share - usual;
+            if share < MIN_SHARE || score <= 0.0 {
+                continue;
+            }
+            if best.as_ref().is_some_and(|(b, _)| *b >= score) {
+                continue;
+            }
+            let text = format!(
+                "{} {v} contributes {} of the increase ({} per day; {} of the baseline's spend)",
+                field_name(d),
+                format::pct(Some(share)),
+                if delta >= 0.0 {
+                    format!("+{}", format::usd(delta))
+                } else {
+                    format::usd(delta)
+                },
+                format::pct(Some(usual))
+            );
+            best = Some((
+                score,
+                Cause {
+                    field: d.clone(),
+                    value: v.clone(),
+                    share,
+                    text,
+                },
+            ));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(focus: f64, focus_n: f64, reference: f64, reference_n: f64) -> Split {
+        Split {
+            focus,
+            focus_n,
+            reference,
+            reference_n,
+        }
+    }
+
+    fn table(rows: &[(&str, &str, Split)]) -> Table {
+        let mut t = Table::new();
+        for (d, v, s) in rows {
+            t.entry(d.to_string())
+                .or_default()
+                .insert(v.to_string(), *s);
+        }
+        t
+    }
+
+    // by hand: 6 of the hour's 7 errors are gemini's, whose 40 spans are
+    // a third of the hour's 120; its baseline: 5 errors in 2,000 spans
+    #[test]
+    fn an_error_burst_is_laid_at_the_model_that_holds_it() {
+        let t = table(&[
+            ("model", "gemini", split(6.0, 40.0, 5.0, 2000.0)),
+            ("model", "gpt-4o", split(1.0, 80.0, 20.0, 4000.0)),
+            // every span of the hour is on one route: explains nothing
+            ("route", "/chat", split(7.0, 120.0, 25.0, 6000.0)),
+            ("error_type", "429", split(6.0, 6.0, 3.0, 3.0)),
+            ("error_type", "(none)", split(0.0, 113.0, 0.0, 5975.0)),
+            ("error_type", "timeout", split(1.0, 1.0, 22.0, 22.0)),
+        ]);
+        let c = error_cause(&t).unwrap();
+        assert_eq!((c.field.as_str(), c.value.as_str()), ("model", "gemini"));
+        assert!((c.share - 6.0 / 7.0).abs() < 1e-12);
+        // rate 6/40 = 15%; baseline (5+1)/(2000+2) = 0.2997%: 50x
+        assert_eq!(
+            c.text,
+            "6 of 7 errors from model gemini (error type 429; 15.0% error rate, 50x its baseline)"
+        );
+    }
+
+    #[test]
+    fn errors_spread_like_the_traffic_have_no_cause() {
+        let t = table(&[
+            ("model", "a", split(5.0, 50.0, 10.0, 1000.0)),
+            ("model", "b", split(5.0, 50.0, 10.0, 1000.0)),
+        ]);
+        assert_eq!(error_cause(&t), None);
+    }
+
+    // by hand: daily spend $10 -> $30; tenant t17 $1 -> $18 (+17 of +20:
+    // 85%, 10% of the baseline's spend); the other tenants +3
+    #[test]
+    fn a_spend_spike_is_laid_at_the_tenant_that_holds_the_increase() {
+        let t = table(&[
+            ("tenant", "t17", split(18.0, 0.0, 1.0, 0.0)),
+            ("tenant", "t1", split(12.0, 0.0, 9.0, 0.0)),
+            // one provider carries all spend: 100% of the increase, but
+            // also 100% of the baseline: no explanation
+            ("provider", "openai", split(30.0, 0.0, 10.0, 0.0)),
+        ]);
+        let c = spend_cause(&t).unwrap();
+        assert_eq!((c.field.as_str(), c.value.as_str()), ("tenant", "t17"));
+        assert!((c.share - 0.85).abs() < 1e-12);
+        assert_eq!(
+            c.text,
+            "tenant t17 contributes 85.0% of the increase (+$17.0000 per day; 10.0% of the baseline's spend)"
+        );
+    }
+}
