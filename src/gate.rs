@@ -60,6 +60,7 @@ mod tests {
         let f = vec![Finding {
             kind: "unpriced".into(),
             message: "m".into(),
+            strength: 1.0,
         }];
         assert_eq!(evaluate(&f, &[]).0, exit::OK);
         assert_eq!(evaluate(&f, &["breach".into()]).0, exit::OK);

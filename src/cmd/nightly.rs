@@ -3,6 +3,7 @@
 //! tables (SLO, cost, drift, each cohort's newest prompt version against
 //! the previous one, anomalies).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::report::{prepare, Need};
@@ -17,7 +18,7 @@ use crate::metrics::drift::{self, DriftOptions};
 use crate::metrics::slo::{self, SloOptions};
 use crate::metrics::trend::{self, TrendOptions};
 use crate::output::{write_atomic, DirLock, FileSet};
-use crate::report::model::{ChartLink, Finding, Nightly, Report, Section, SummaryBlock};
+use crate::report::model::{Cell, ChartLink, Finding, Nightly, Report, Section, SummaryBlock};
 use crate::report::render;
 use crate::report::{chart, format};
 use crate::window::Window;
@@ -273,11 +274,18 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         ));
     }
 
+    // what the report shows; the --out-dir tables hold every row
+    let shown = if args.all {
+        None
+    } else {
+        Some(hide_quiet_rows(&nightly))
+    };
+    let shown = shown.as_ref().unwrap_or(&nightly);
     let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
         if json {
-            render::nightly_json(&nightly, w)
+            render::nightly_json(shown, w)
         } else {
-            render::nightly_markdown(&nightly, w)
+            render::nightly_markdown(shown, w)
         }
     };
     let t = crate::timing::phase("write");
@@ -418,12 +426,99 @@ fn section(name: &str, title: &str, report: Report) -> Section {
     }
 }
 
-fn block(title: &str, items: Vec<String>) -> SummaryBlock {
-    let n = items.len();
+/// Verdicts that need no one's attention: rows holding them are counted
+/// under their table, not listed, unless `--all`.
+const QUIET: &[&str] = &["stable", "pass", "insufficient", "inconclusive"];
+
+/// The report with the rows of every table whose `verdict` is quiet
+/// ([`QUIET`]) left out, and a note per table saying how many.
+fn hide_quiet_rows(n: &Nightly) -> Nightly {
+    let mut n = n.clone();
+    for s in &mut n.sections {
+        let mut notes = Vec::new();
+        for t in &mut s.report.tables {
+            let Some(v) = t.columns.iter().position(|c| c.name == "verdict") else {
+                continue;
+            };
+            let mut hidden: BTreeMap<String, usize> = BTreeMap::new();
+            let mut keep = Vec::new();
+            let mut units = Vec::new();
+            for (i, row) in t.rows.iter().enumerate() {
+                match &row[v] {
+                    Cell::Text(x) if QUIET.contains(&x.as_str()) => {
+                        *hidden.entry(x.clone()).or_default() += 1;
+                    }
+                    _ => {
+                        keep.push(row.clone());
+                        if let Some(u) = t.row_units.get(i) {
+                            units.push(*u);
+                        }
+                    }
+                }
+            }
+            if hidden.is_empty() {
+                continue;
+            }
+            let counts: Vec<String> = hidden.iter().map(|(k, c)| format!("{c} {k}")).collect();
+            notes.push(format!(
+                "{}: {} row(s) not listed ({}); --all lists them",
+                t.title,
+                hidden.values().sum::<usize>(),
+                counts.join(", ")
+            ));
+            t.rows = keep;
+            if !t.row_units.is_empty() {
+                t.row_units = units;
+            }
+        }
+        s.report.notes.extend(notes);
+    }
+    n
+}
+
+/// Every finding of the report in one ranking, strongest first (the
+/// section order breaks ties): every critical one, then warnings up to
+/// [`FIRST_SCREEN`] in all, then how many more the sections hold.
+fn ranked(preamble: &[Finding], sections: &[Section]) -> SummaryBlock {
+    let mut all: Vec<(&str, &Finding)> = preamble.iter().map(|f| ("", f)).collect();
+    for s in sections {
+        all.extend(
+            s.report
+                .findings
+                .iter()
+                .filter(|f| f.kind != "inconclusive")
+                .map(|f| (s.name.as_str(), f)),
+        );
+    }
+    all.sort_by(|a, b| b.1.strength.total_cmp(&a.1.strength));
+    let critical = all
+        .iter()
+        .filter(|(_, f)| f.strength >= Finding::CRITICAL)
+        .count();
+    let shown = critical.max(FIRST_SCREEN.min(all.len()));
     SummaryBlock {
-        title: format!("{title} ({n})"),
-        items: items.into_iter().take(FIRST_SCREEN).collect(),
-        more: n.saturating_sub(FIRST_SCREEN),
+        title: format!(
+            "Findings, strongest first ({}, {critical} critical)",
+            all.len()
+        ),
+        items: all
+            .iter()
+            .take(shown)
+            .map(|(section, f)| {
+                let mark = if f.strength >= Finding::CRITICAL {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                let section = if section.is_empty() {
+                    String::new()
+                } else {
+                    format!("{section}, ")
+                };
+                format!("[{section}{} {mark}] {}", f.kind, f.message)
+            })
+            .collect(),
+        more: all.len() - shown,
     }
 }
 
@@ -463,6 +558,7 @@ fn summarize(
     let drifts = messages(&of("drift"), &["drift"]);
     let anomalies = messages(&of("anomalies"), &["anomaly"]);
     let costs = messages(&of("cost"), &["unpriced", "budget"]);
+    let ranked = ranked(&pre.findings, &sections);
     let spend = vec![
         format!("report window: {}", format::usd(now)),
         format!(
@@ -500,11 +596,7 @@ fn summarize(
         meta: pre.meta,
         preamble_findings: pre.findings,
         summary: vec![
-            block("Breaches", breaches),
-            block("Regressions", regressions),
-            block("Drift", drifts),
-            block("Top anomalies", anomalies),
-            block("Unpriced models and budgets", costs),
+            ranked,
             SummaryBlock {
                 title: "Spend".into(),
                 items: spend,

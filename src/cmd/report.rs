@@ -308,6 +308,7 @@ pub fn prepare(
             findings.push(Finding {
                 kind: "stale".into(),
                 message: what,
+                strength: Finding::CRITICAL,
             });
         }
     }

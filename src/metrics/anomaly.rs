@@ -506,6 +506,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
                     .map(|c| format!("; {}", c.text))
                     .unwrap_or_default()
             ),
+            strength: a.strength,
         });
     }
     super::settle_table(&mut t);

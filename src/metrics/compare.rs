@@ -513,6 +513,12 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
                     show(r.value.1, r.def.unit),
                     format::stat(r.p_holm.unwrap_or(f64::NAN))
                 ),
+                // -log10 p over -log10 alpha: critical below alpha squared
+                strength: r
+                    .p_holm
+                    .map(|p| -p.max(f64::MIN_POSITIVE).log10() / -o.alpha.log10())
+                    .unwrap_or(1.0)
+                    .max(1.0),
             }),
             Verdict::Inconclusive => findings.push(Finding {
                 kind: "inconclusive".into(),
@@ -520,6 +526,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
                     "{who}{}: too few samples (n {} vs {}; {} per arm needed)",
                     r.metric, r.n.0, r.n.1, r.def.min_n
                 ),
+                strength: 0.5,
             }),
             _ => {}
         }

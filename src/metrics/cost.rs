@@ -561,6 +561,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
                         "{name}: {without} span(s), {inp} input and {out} output tokens have no price; \
                          add it with --prices FILE"
                     ),
+                    strength: 1.0,
                 });
             }
         }
@@ -731,6 +732,7 @@ fn budgets(
                         b.usd,
                         used * 100.0
                     ),
+                    strength: Finding::CRITICAL * used,
                 });
             }
         }

@@ -378,6 +378,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 findings.push(Finding {
                     kind: "drift".into(),
                     message: drift_message(&o.key_names, cohort, field, &r),
+                    // the PSI or JS distance over its drift threshold
+                    strength: (r.psi / 0.25).max(r.js / 0.1),
                 });
             }
         }

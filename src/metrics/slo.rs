@@ -395,11 +395,14 @@ fn objectives(
                         sli_value.unwrap_or(0.0),
                         obj.target
                     ),
+                    // an objective missed is always on the first screen
+                    strength: 3.0,
                 });
             } else if level == burn::Alert::Page {
                 findings.push(Finding {
                     kind: "breach".into(),
                     message: format!("{} [{cohort}]: burning its budget at page level", obj.name),
+                    strength: Finding::CRITICAL,
                 });
             }
             let mut row: Vec<Cell> = k.iter().map(|s| Cell::text(s.clone())).collect();

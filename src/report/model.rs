@@ -133,6 +133,17 @@ pub struct Finding {
     /// breach, unpriced, budget, ...
     pub kind: String,
     pub message: String,
+    /// How strongly it calls for attention, one scale for every kind (1:
+    /// at its rule's threshold; 2 and above: critical): the report's first
+    /// screen ranks every finding by it. See [`Finding::CRITICAL`].
+    #[serde(skip)]
+    pub strength: f64,
+}
+
+impl Finding {
+    /// Strength from which a finding is critical (on the first screen
+    /// whatever their number).
+    pub const CRITICAL: f64 = 2.0;
 }
 
 #[derive(Clone, Debug, Serialize)]
