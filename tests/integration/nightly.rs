@@ -256,3 +256,39 @@ fn issue5_out_dir_lock() {
     assert!(out.join("summary.json").exists());
     assert!(!lock.exists());
 }
+
+/// Issue 20: the report's drift and compare tables list the rows that need
+/// attention; quiet verdicts (57 insufficient drift rows, 34 pass and 15
+/// inconclusive comparisons on the example) are counted under the table,
+/// and `--all` lists them.
+#[test]
+fn issue20_quiet_rows_are_counted_and_all_lists_them() {
+    let config = root().join("fixtures/example/spanlens.toml");
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "report",
+        input.to_str().unwrap(),
+        "--current",
+        "1d",
+        "--baseline",
+        "7d",
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        md.contains("57 row\\(s\\) not listed \\(57 insufficient\\); --all lists them"),
+        "{md}"
+    );
+    assert!(md.contains("\\(15 inconclusive, 34 pass\\)"), "{md}");
+    assert!(!md.contains("| insufficient |"), "{md}");
+    let mut all = args.to_vec();
+    all.push("--all");
+    let o = run(&all);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(md.matches("| insufficient |").count(), 57, "{md}");
+    assert!(!md.contains("not listed"), "{md}");
+}
