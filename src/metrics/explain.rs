@@ -197,6 +197,11 @@ pub fn spend(
     Ok(spend_cause(&split_table(rows)))
 }
 
+/// The table's dimensions in [`DIMS`] order.
+fn in_order(t: &Table) -> impl Iterator<Item = (&String, &BTreeMap<String, Split>)> {
+    DIMS.iter().filter_map(|d| t.get_key_value(*d))
+}
+
 fn named(v: &str) -> bool {
     v != NONE && v != OTHER
 }
@@ -212,7 +217,8 @@ fn field_name(d: &str) -> String {
 /// `focus`: errors and spans in the hour; `reference`: in the baseline.
 pub fn error_cause(t: &Table) -> Option<Cause> {
     let mut best: Option<(f64, Cause)> = None;
-    for (d, values) in t {
+    // in DIMS order: on a tie (a new model of a new provider) the first wins
+    for (d, values) in in_order(t) {
         if d == "error_type" || d == "finish_reason" {
             continue;
         }
@@ -281,7 +287,7 @@ pub fn error_cause(t: &Table) -> Option<Cause> {
 /// daily spend.
 pub fn spend_cause(t: &Table) -> Option<Cause> {
     let mut best: Option<(f64, Cause)> = None;
-    for (d, values) in t {
+    for (d, values) in in_order(t) {
         let (cur, base): (f64, f64) = values
             .values()
             .fold((0.0, 0.0), |a, s| (a.0 + s.focus, a.1 + s.reference));
