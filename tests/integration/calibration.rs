@@ -5,9 +5,9 @@
 //! were first written with.
 //!
 //! - Null days: 20 days with nothing planted, each against the 7 days
-//!   before it, by route (the report's default) and by tenant: on average
-//!   at most 1 finding a day, and no critical finding on at least 95% of
-//!   the days.
+//!   before it, `anomalies` by route (the report's default) and by tenant,
+//!   and the whole `report`: on average at most 1 finding a day, and no
+//!   critical finding on at least 95% of the days.
 //! - Planted day: an error burst of one model and a spend spike of one
 //!   tenant are found, and laid at that model and that tenant without
 //!   `--by` naming them.
@@ -93,6 +93,47 @@ fn issue20_null_days_raise_at_most_one_finding_a_day() {
             "by {by}: {critical_days} days with a critical finding: {seen:#?}"
         );
     }
+    // the whole nightly report (SLO, cost, drift, the newest prompt version
+    // against the previous one, anomalies): measured 4 warnings in 20 days
+    let (mut findings, mut critical_days) = (0, 0);
+    let mut seen = Vec::new();
+    for d in 8..28 {
+        let (b, c, e) = (day(d - 7), day(d), day(d + 1));
+        let o = run(&[
+            "report",
+            input,
+            "--baseline",
+            &format!("{b}..{c}"),
+            "--current",
+            &format!("{c}..{e}"),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let ranked = v["summary"][0]["items"].as_array().unwrap();
+        findings += v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] != "inconclusive")
+            .count();
+        if ranked
+            .iter()
+            .any(|i| i.as_str().unwrap().contains(" critical] "))
+        {
+            critical_days += 1;
+        }
+        seen.extend(ranked.iter().map(|i| format!("{c} {i}")));
+    }
+    assert!(
+        findings <= 20,
+        "report: {findings} in 20 null days: {seen:#?}"
+    );
+    assert!(
+        critical_days <= 1,
+        "report: {critical_days} critical days: {seen:#?}"
+    );
 }
 
 /// One LLM call as a flat span with its root, in `route` for `tenant`.
