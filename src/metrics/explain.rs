@@ -197,6 +197,20 @@ pub fn spend(
     Ok(spend_cause(&split_table(rows)))
 }
 
+/// Whether `score` beats the best so far (a tie keeps the earlier).
+fn better(best: &Option<(f64, Cause)>, score: f64) -> bool {
+    best.as_ref().is_none_or(|(b, _)| score > *b)
+}
+
+fn cause(field: &str, value: &str, share: f64, text: String) -> Cause {
+    Cause {
+        field: field.to_string(),
+        value: value.to_string(),
+        share,
+        text,
+    }
+}
+
 /// The table's dimensions in [`DIMS`] order.
 fn in_order(t: &Table) -> impl Iterator<Item = (&String, &BTreeMap<String, Split>)> {
     DIMS.iter().filter_map(|d| t.get_key_value(*d))
@@ -233,7 +247,7 @@ pub fn error_cause(t: &Table) -> Option<Cause> {
                 continue;
             }
             let score = share * (share / traffic).ln();
-            if best.as_ref().is_some_and(|(b, _)| *b >= score) {
+            if !better(&best, score) {
                 continue;
             }
             let rate = s.focus / s.focus_n;
@@ -252,15 +266,7 @@ pub fn error_cause(t: &Table) -> Option<Cause> {
                 field_name(d),
                 format::pct(Some(rate)),
             );
-            best = Some((
-                score,
-                Cause {
-                    field: d.clone(),
-                    value: v.clone(),
-                    share,
-                    text,
-                },
-            ));
+            best = Some((score, cause(d, v, share, text)));
         }
     }
     let (_, mut cause) = best?;
@@ -300,10 +306,7 @@ pub fn spend_cause(t: &Table) -> Option<Cause> {
             let share = delta / rise;
             let usual = s.reference / base;
             let score = share - usual;
-            if share < MIN_SHARE || score <= 0.0 {
-                continue;
-            }
-            if best.as_ref().is_some_and(|(b, _)| *b >= score) {
+            if share < MIN_SHARE || score <= 0.0 || !better(&best, score) {
                 continue;
             }
             let text = format!(
@@ -317,15 +320,7 @@ pub fn spend_cause(t: &Table) -> Option<Cause> {
                 },
                 format::pct(Some(usual))
             );
-            best = Some((
-                score,
-                Cause {
-                    field: d.clone(),
-                    value: v.clone(),
-                    share,
-                    text,
-                },
-            ));
+            best = Some((score, cause(d, v, share, text)));
         }
     }
     best.map(|(_, c)| c)

@@ -47,22 +47,28 @@ fn day(d: i64) -> String {
         .to_string()
 }
 
-fn anomalies(input: &str, by: &str, d: i64) -> Vec<Value> {
+/// `spanlens COMMAND INPUT ARGS...` on day `d` against the 7 days before,
+/// as JSON.
+fn on_day(command: &str, input: &str, args: &[&str], d: i64) -> Value {
     let (b, c, e) = (day(d - 7), day(d), day(d + 1));
-    let o = run(&[
-        "anomalies",
-        input,
-        "--by",
-        by,
+    let (baseline, current) = (format!("{b}..{c}"), format!("{c}..{e}"));
+    let mut all = vec![command, input];
+    all.extend_from_slice(args);
+    all.extend([
         "--baseline",
-        &format!("{b}..{c}"),
+        &baseline,
         "--current",
-        &format!("{c}..{e}"),
+        &current,
         "--format",
         "json",
     ]);
+    let o = run(&all);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn anomalies(input: &str, by: &str, d: i64) -> Vec<Value> {
+    let v = on_day("anomalies", input, &["--by", by], d);
     v["tables"]["anomalies"].as_array().unwrap().clone()
 }
 
@@ -98,19 +104,8 @@ fn issue20_null_days_raise_at_most_one_finding_a_day() {
     let (mut findings, mut critical_days) = (0, 0);
     let mut seen = Vec::new();
     for d in 8..28 {
-        let (b, c, e) = (day(d - 7), day(d), day(d + 1));
-        let o = run(&[
-            "report",
-            input,
-            "--baseline",
-            &format!("{b}..{c}"),
-            "--current",
-            &format!("{c}..{e}"),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let v = on_day("report", input, &[], d);
+        let c = day(d);
         let ranked = v["summary"][0]["items"].as_array().unwrap();
         findings += v["findings"]
             .as_array()
