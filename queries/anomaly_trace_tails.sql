@@ -40,4 +40,5 @@ tr AS (
 SELECT a.*, b.traces, b.cost_n, b.tokens_n, b.calls_n, b.duration_n
 FROM tc a JOIN tr b ON {{param:on}}
 WHERE a.cost > a.cost_bound OR a.tokens > a.tokens_bound OR a.llm_calls > a.calls_bound
-  OR a.duration_ms > a.duration_bound OR a.llm_calls >= {{param:loop_floor}}
+  OR a.duration_ms > a.duration_bound
+  OR (a.llm_calls >= {{param:loop_floor}} AND (a.calls_bound IS NULL OR a.llm_calls > a.calls_bound))

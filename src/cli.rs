@@ -261,9 +261,9 @@ pub struct NightlyArgs {
     /// Do not draw the SVG charts (drawn next to the -o report: into --out-dir, else REPORT-charts/)
     #[arg(long)]
     pub no_charts: bool,
-    /// Show every row of the drift and compare tables in the report (by
-    /// default rows whose verdict is stable, pass, insufficient or
-    /// inconclusive are counted, not listed; --out-dir tables hold them all)
+    /// Show every row of the drift and compare tables in the Markdown report
+    /// (by default rows whose verdict is stable, pass, insufficient or
+    /// inconclusive are counted, not listed; JSON and --out-dir hold them all)
     #[arg(long)]
     pub all: bool,
 }

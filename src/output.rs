@@ -99,6 +99,13 @@ enum Staged {
 }
 
 fn stage(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<Staged> {
+    if path.is_dir() {
+        // refused before anything is written or renamed
+        return Err(Error::output_io(
+            path,
+            &io::Error::from(io::ErrorKind::IsADirectory),
+        ));
+    }
     if let Ok(m) = std::fs::metadata(path) {
         if !m.is_file() && !m.is_dir() {
             let f = std::fs::OpenOptions::new()
@@ -238,7 +245,13 @@ pub fn roll_forward(dir: &Path) {
         .map(bytes_path)
         .collect();
     for pair in parts.chunks_exact(2) {
-        if pair[0].is_file() {
+        // only a temporary of ours, renamed within its own directory: a
+        // journal is not a way to move other files
+        let ours = pair[0]
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(TMP_PREFIX) && n.ends_with(TMP_SUFFIX));
+        if ours && pair[0].parent() == pair[1].parent() && pair[0].is_file() {
             let _ = std::fs::rename(&pair[0], &pair[1]);
         }
     }

@@ -274,8 +274,9 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
         ));
     }
 
-    // what the report shows; the --out-dir tables hold every row
-    let shown = if args.all {
+    // what the Markdown report shows; JSON and the --out-dir tables hold
+    // every row
+    let shown = if args.all || json {
         None
     } else {
         Some(hide_quiet_rows(&nightly))
@@ -283,7 +284,7 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
     let shown = shown.as_ref().unwrap_or(&nightly);
     let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
         if json {
-            render::nightly_json(shown, w)
+            render::nightly_json(&nightly, w)
         } else {
             render::nightly_markdown(shown, w)
         }

@@ -25,6 +25,7 @@ use crate::error::Result;
 use crate::report::format;
 use crate::report::model::{Cell, Finding, Report, Table, Unit};
 use crate::stats::anomaly::{binomial_tail, total_variation};
+use crate::stats::hypothesis::fisher_greater;
 use crate::window::Window;
 
 const NS_PER_MIN: i64 = 60_000_000_000;
@@ -206,7 +207,10 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         engine,
         &all_both,
         "anomaly_traces",
-        &[("trace_costs", trace_costs), ("same_cohort", same_cohort)],
+        &[
+            ("trace_costs", trace_costs.clone()),
+            ("same_cohort", same_cohort),
+        ],
     )?;
     // the per-trace figures once: the bounds, the counts and the traces
     // past them all read them
@@ -237,9 +241,9 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         expand(engine, &both, "anomaly_buckets", &[])?,
         expand(
             engine,
-            &all_both,
+            &cost_both,
             "anomaly_spend",
-            &[("traces", format!("SELECT * FROM {TRACE_TABLE}"))],
+            &[("trace_costs", trace_costs)],
         )?,
         expand(engine, &both, "anomaly_model_mix", &[])?,
         expand_field(engine, &history, "compare_versions", &pv, &[])?,
@@ -408,11 +412,12 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     for &i in order.iter().take(EXPLAINED) {
         let a = &list[i];
         list[i].cause = if a.kind == "error_burst" {
+            // the hour as the burst counted it: inside the report window
             let hour = Window {
-                start_ns: a.time_ns,
-                end_ns: a.time_ns + HOUR_NS,
+                start_ns: a.time_ns.max(current.start_ns),
+                end_ns: (a.time_ns + HOUR_NS).min(current.end_ns),
             };
-            super::explain::errors(engine, &cur, &a.cohort, hour, o.baseline)?
+            super::explain::errors(engine, &cur, &a.cohort, hour, o.baseline)
         } else {
             super::explain::spend(
                 engine,
@@ -421,8 +426,11 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
                 (current, o.baseline),
                 &o.cost,
                 &res,
-            )?
-        };
+            )
+        }
+        // a cause is extra: an engine refusing its queries (a row cap on
+        // a high-cardinality dimension) leaves the finding without one
+        .unwrap_or(None);
     }
 
     composite_rules(engine, &cur, o, &mut list)?;
@@ -456,8 +464,8 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         ],
     );
     t.footnote = Some(
-        "score: -log10 p (outliers past the baseline p99, context stuffing, error bursts), LLM \
-         calls (loops), x daily mean (spend), total variation (model mix), expected spans \
+        "score: -log10 p (more outliers past the baseline p99 or context stuffing than chance, \
+         error bursts), x the baseline's largest (one value past twice it), LLM calls (loops), x daily mean (spend), total variation (model mix), expected spans \
          (silence). Critical: at least twice the rule's threshold. cause: the value of a dimension \
          (model, tenant, route, ...) holding most of an error burst or spend increase. open: \
          trace_id[/span_id]."
@@ -713,14 +721,18 @@ fn judge_tail(above: &[f64], n: u64, base: &Base, tests: usize) -> Option<Tail> 
     }
     let k = above.len() as u64;
     let alpha = ALPHA / tests.max(1) as f64;
-    let p = binomial_tail(k, n, TAIL_SHARE);
+    // the baseline's own values above its p99 (type 7: floor(0.01 (n - 1))
+    // without ties): Fisher's exact test carries the uncertainty of a p99
+    // estimated from a small baseline, which a fixed 1% would not
+    let base_above = ((base.n - 1) as f64 * TAIL_SHARE).floor() as u64;
+    let p = fisher_greater(k, n, base_above, base.n);
     if k >= MIN_OVER && p < alpha {
         return Some(Tail::Burst { p, alpha });
     }
-    let count = above
-        .iter()
-        .filter(|v| **v > EXTREME * base.max && **v > 0.0)
-        .count();
+    if base.max <= 0.0 {
+        return None;
+    }
+    let count = above.iter().filter(|v| **v > EXTREME * base.max).count();
     (count > 0).then_some(Tail::Extreme { count })
 }
 
@@ -810,12 +822,16 @@ fn trace_rules(
             if let Tail::Extreme { count } = tail {
                 ids.truncate(count);
             }
+            let expected = match tail {
+                Tail::Extreme { .. } => EXTREME * base.max,
+                Tail::Burst { .. } => base.bound,
+            };
             list.push(Anomaly {
                 kind: metric.kind,
                 cohort: cohort.clone(),
                 time_ns: top.start_ns,
                 observed: v,
-                expected: Some(base.bound),
+                expected: Some(expected),
                 score,
                 strength,
                 unit: metric.unit,
@@ -1066,19 +1082,27 @@ fn stuffing_rule(
             "tokens per span",
             &|x| format::number(x),
         );
+        let expected = match tail {
+            Tail::Extreme { .. } => EXTREME * b.base.max,
+            Tail::Burst { .. } => b.base.bound,
+        };
         list.push(Anomaly {
             kind: "context_stuffing",
             cohort,
             time_ns: st[top].unwrap_or(0),
             observed: v,
-            expected: Some(b.base.bound),
+            expected: Some(expected),
             score,
             strength,
             unit: Unit::Number,
             detail: format!(
-                "{}{detail}, {:.1}x today's median",
+                "{}{detail}{}",
                 if capped { ">= " } else { "" },
-                v / b.median
+                if b.median > 0.0 {
+                    format!(", {:.1}x today's median", v / b.median)
+                } else {
+                    String::new()
+                }
             ),
             ids: idx
                 .iter()
@@ -1198,7 +1222,10 @@ fn bucket_rules(
     // of (1 - busy days / (baseline days + 1)) (the +1: a slot busy every
     // baseline day may still be empty one day).
     let base_days = (o.baseline.end_ns - o.baseline.start_ns) as f64 / day as f64;
-    if base_days <= 0.0 {
+    // whole days: a slot is seen busy on at most that many (a baseline
+    // shorter than a day says nothing of the times of day)
+    let whole = base_days.floor();
+    if whole < 1.0 {
         return Ok(());
     }
     let buckets_per_day = slots as f64;
@@ -1214,7 +1241,7 @@ fn bucket_rules(
                 let part = (to.min(b + BUCKET_NS) - from.max(b)) as f64 / BUCKET_NS as f64;
                 let (n, busy) = slot[(b.rem_euclid(day) / BUCKET_NS) as usize];
                 spans += part * n as f64 / base_days;
-                let busy = (busy as f64 / (base_days.round() + 1.0)).min(1.0);
+                let busy = (busy as f64).min(whole) / (whole + 1.0);
                 p *= (1.0 - busy).powf(part);
                 b += BUCKET_NS;
             }
