@@ -130,6 +130,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../queries/anomaly_explain_errors.sql"),
     ),
     (
+        "anomaly_explain_focus",
+        include_str!("../../queries/anomaly_explain_focus.sql"),
+    ),
+    (
         "anomaly_explain_spend",
         include_str!("../../queries/anomaly_explain_spend.sql"),
     ),

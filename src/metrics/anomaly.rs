@@ -35,6 +35,8 @@ const HOUR_NS: i64 = 60 * NS_PER_MIN;
 const IDS: usize = 5;
 /// Findings explained (attribution) per report, strongest first.
 const EXPLAINED: usize = 10;
+/// Traces an outlier finding's attribution reads at most.
+const FOCUS_TRACES: usize = 1000;
 /// Costliest traces fetched per spend spike, re-ranked on rounded costs.
 const TOP_FETCH: usize = 50;
 /// Tail rules: the share of current values expected above the baseline's
@@ -143,8 +145,11 @@ struct Anomaly {
     ids: Vec<String>,
     /// (condition, order) of the spans to open, fetched in pass 2
     examples: Option<(String, String)>,
-    /// who caused it (error bursts and spend spikes)
+    /// who caused it (error bursts, spend spikes, outliers)
     cause: Option<super::explain::Cause>,
+    /// outliers: the SQL condition selecting the finding's own spans (its
+    /// traces, or its spans above the bound), for the attribution
+    focus: Option<String>,
 }
 
 impl Anomaly {
@@ -406,12 +411,21 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
 
     // who caused them: error bursts and spend spikes, strongest first
     let mut order: Vec<usize> = (0..list.len())
-        .filter(|&i| matches!(list[i].kind, "error_burst" | "spend_spike"))
+        .filter(|&i| {
+            matches!(list[i].kind, "error_burst" | "spend_spike") || list[i].focus.is_some()
+        })
         .collect();
     order.sort_by(|&a, &b| list[b].strength.total_cmp(&list[a].strength));
     for &i in order.iter().take(EXPLAINED) {
         let a = &list[i];
-        list[i].cause = if a.kind == "error_burst" {
+        list[i].cause = if let Some(focus) = &a.focus {
+            let noun = if a.kind == "context_stuffing" {
+                "LLM spans above the bound"
+            } else {
+                "LLM spans of its traces"
+            };
+            super::explain::focus(engine, &cur, &a.cohort, (current, o.baseline), focus, noun)
+        } else if a.kind == "error_burst" {
             // the hour as the burst counted it: inside the report window
             let hour = Window {
                 start_ns: a.time_ns.max(current.start_ns),
@@ -467,7 +481,8 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         "score: -log10 p (more outliers past the baseline p99 or context stuffing than chance, \
          error bursts), x the baseline's largest (one value past twice it), LLM calls (loops), x daily mean (spend), total variation (model mix), expected spans \
          (silence). Critical: at least twice the rule's threshold. cause: the value of a dimension \
-         (model, tenant, route, ...) holding most of an error burst or spend increase. open: \
+         (model, tenant, route, ...) holding most of an error burst, a spend increase or an \
+         outlier's spans. open: \
          trace_id[/span_id]."
             .into(),
     );
@@ -802,6 +817,7 @@ fn trace_rules(
                     ids,
                     examples: None,
                     cause: None,
+                    focus: None,
                 });
                 continue;
             }
@@ -826,6 +842,14 @@ fn trace_rules(
                 Tail::Extreme { .. } => EXTREME * base.max,
                 Tail::Burst { .. } => base.bound,
             };
+            // the finding's traces (its extreme ones, or all past the p99)
+            let own: Vec<String> = hits
+                .iter()
+                .filter(|h| matches!(tail, Tail::Burst { .. }) || h.0 > EXTREME * base.max)
+                .take(FOCUS_TRACES)
+                .map(|h| quote(&h.1.trace))
+                .collect();
+            let focus = format!("trace_id IN ({})", own.join(", "));
             list.push(Anomaly {
                 kind: metric.kind,
                 cohort: cohort.clone(),
@@ -839,6 +863,7 @@ fn trace_rules(
                 ids,
                 examples: None,
                 cause: None,
+                focus: Some(focus),
             });
         }
     }
@@ -975,6 +1000,7 @@ fn tool_repeat_rule(
             ids: v.iter().take(IDS).map(|x| x.3.clone()).collect(),
             examples: None,
             cause: None,
+            focus: None,
         });
     }
     Ok(())
@@ -1086,6 +1112,8 @@ fn stuffing_rule(
             Tail::Extreme { .. } => EXTREME * b.base.max,
             Tail::Burst { .. } => b.base.bound,
         };
+        let focus =
+            format!("COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) > {expected:?}");
         list.push(Anomaly {
             kind: "context_stuffing",
             cohort,
@@ -1117,6 +1145,7 @@ fn stuffing_rule(
                 .collect(),
             examples: None,
             cause: None,
+            focus: Some(focus),
         });
     }
     Ok(())
@@ -1211,6 +1240,7 @@ fn bucket_rules(
                     "start_ns, trace_id, span_id".into(),
                 )),
                 cause: None,
+                focus: None,
             });
         }
     }
@@ -1286,6 +1316,7 @@ fn bucket_rules(
                     ids: Vec::new(),
                     examples: None,
                     cause: None,
+                    focus: None,
                 });
             }
             b = end;
@@ -1376,6 +1407,7 @@ fn spend_rule(
             ids: Vec::new(),
             examples: None,
             cause: None,
+            focus: None,
         });
     }
     Ok(())
@@ -1460,6 +1492,7 @@ fn model_mix_rule(
                 "start_ns, trace_id, span_id".into(),
             )),
             cause: None,
+            focus: None,
         });
     }
     Ok(())
@@ -1570,6 +1603,7 @@ fn composite_rules(
                     .collect(),
                 examples: None,
                 cause: None,
+                focus: None,
             });
         }
     }

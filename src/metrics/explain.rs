@@ -156,6 +156,40 @@ pub fn errors(
     Ok(error_cause(&split_table(rows)))
 }
 
+/// Who an outlier finding of `cohort` in `current` is: `focus` (SQL over
+/// span columns) selects its spans; `noun` names them in the sentence.
+pub fn focus(
+    engine: &mut dyn Engine,
+    scope: &Scope,
+    cohort: &[String],
+    (current, baseline): (Window, Window),
+    focus: &str,
+    noun: &str,
+) -> Result<Option<Cause>> {
+    let scopes = scopes(scope, cohort, baseline, current)?;
+    if scopes.is_empty() {
+        return Ok(None);
+    }
+    let queries = scopes
+        .iter()
+        .map(|(_, s)| {
+            expand(
+                engine,
+                s,
+                "anomaly_explain_focus",
+                &[("focus", focus.to_string())],
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let frames = engine.run(&queries)?;
+    let mut rows = Vec::new();
+    for ((d, _), f) in scopes.iter().zip(&frames) {
+        let r = Rows::new(f, "anomaly_explain_focus");
+        rows.push((*d, read(&r, "hits", Some("n"))?));
+    }
+    Ok(focus_cause(&split_table(rows), noun))
+}
+
 /// Who caused a spend spike of `cohort` in `current` against `baseline`
 /// (daily figures: the windows' lengths in days).
 pub fn spend(
@@ -224,52 +258,78 @@ fn field_name(d: &str) -> String {
     d.replace('_', " ")
 }
 
+/// A cause found: (field, value, its split, its share).
+type Found<'a> = (&'a str, &'a str, Split, f64);
+
+/// The value of a dimension (in DIMS order, `skip` left out) holding at
+/// least half of the focus measure and more of it than of the focus
+/// window's traffic, scored by share x ln(share / traffic share): (field,
+/// value, its split, its share).
+fn concentrated<'a>(t: &'a Table, skip: &[&str]) -> Option<Found<'a>> {
+    let mut best: Option<(f64, Found)> = None;
+    for (d, values) in in_order(t) {
+        if skip.contains(&d.as_str()) {
+            continue;
+        }
+        let total: f64 = values.values().map(|s| s.focus).sum();
+        let spans: f64 = values.values().map(|s| s.focus_n).sum();
+        if total <= 0.0 || spans <= 0.0 {
+            continue;
+        }
+        for (v, s) in values.iter().filter(|(v, _)| named(v)) {
+            let (share, traffic) = (s.focus / total, s.focus_n / spans);
+            if share < MIN_SHARE || share <= traffic {
+                continue;
+            }
+            let score = share * (share / traffic).ln();
+            if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((score, (d.as_str(), v.as_str(), *s, share)));
+            }
+        }
+    }
+    best.map(|(_, x)| x)
+}
+
+/// An outlier finding's cause: the value holding at least half of its
+/// spans, and more than its share of the cohort's (see [`concentrated`]).
+pub fn focus_cause(t: &Table, noun: &str) -> Option<Cause> {
+    let (d, v, s, share) = concentrated(t, &[])?;
+    let total: f64 = t.get(d)?.values().map(|s| s.focus).sum();
+    let spans: f64 = t.get(d)?.values().map(|s| s.focus_n).sum();
+    let text = format!(
+        "{} of {} {noun} from {} {v} ({} of the cohort's LLM spans)",
+        s.focus,
+        total,
+        field_name(d),
+        format::pct(Some(s.focus_n / spans))
+    );
+    Some(cause(d, v, share, text))
+}
+
 /// The error burst's cause: the value of a dimension (not the error type
 /// itself: that is what failed, not who) holding at least half of the
 /// burst's errors and more of them than of its traffic, scored by share x
 /// ln(share / traffic share); the burst's main error type is added.
 /// `focus`: errors and spans in the hour; `reference`: in the baseline.
 pub fn error_cause(t: &Table) -> Option<Cause> {
-    let mut best: Option<(f64, Cause)> = None;
-    // in DIMS order: on a tie (a new model of a new provider) the first wins
-    for (d, values) in in_order(t) {
-        if d == "error_type" || d == "finish_reason" {
-            continue;
-        }
-        let errs: f64 = values.values().map(|s| s.focus).sum();
-        let spans: f64 = values.values().map(|s| s.focus_n).sum();
-        if errs <= 0.0 || spans <= 0.0 {
-            continue;
-        }
-        for (v, s) in values.iter().filter(|(v, _)| named(v)) {
-            let (share, traffic) = (s.focus / errs, s.focus_n / spans);
-            if share < MIN_SHARE || share <= traffic {
-                continue;
-            }
-            let score = share * (share / traffic).ln();
-            if !better(&best, score) {
-                continue;
-            }
-            let rate = s.focus / s.focus_n;
-            // against the baseline rate with the burst rule's prior; a value
-            // the baseline never saw has no rate to compare with
-            let against = if s.reference_n > 0.0 {
-                let base = (s.reference + 1.0) / (s.reference_n + 2.0);
-                format!("{:.0}x its baseline", rate / base)
-            } else {
-                "not in the baseline".to_string()
-            };
-            let text = format!(
-                "{} of {} errors from {} {v} ({} error rate, {against})",
-                s.focus,
-                errs,
-                field_name(d),
-                format::pct(Some(rate)),
-            );
-            best = Some((score, cause(d, v, share, text)));
-        }
-    }
-    let (_, mut cause) = best?;
+    let (d, v, s, share) = concentrated(t, &["error_type", "finish_reason"])?;
+    let errs: f64 = t.get(d)?.values().map(|s| s.focus).sum();
+    let rate = s.focus / s.focus_n;
+    // against the baseline rate with the burst rule's prior; a value the
+    // baseline never saw has no rate to compare with
+    let against = if s.reference_n > 0.0 {
+        let base = (s.reference + 1.0) / (s.reference_n + 2.0);
+        format!("{:.0}x its baseline", rate / base)
+    } else {
+        "not in the baseline".to_string()
+    };
+    let text = format!(
+        "{} of {errs} errors from {} {v} ({} error rate, {against})",
+        s.focus,
+        field_name(d),
+        format::pct(Some(rate)),
+    );
+    let mut cause = cause(d, v, share, text);
     // the main error type, when one holds most errors
     if let Some(types) = t.get("error_type") {
         let errs: f64 = types.values().map(|s| s.focus).sum();
@@ -379,6 +439,25 @@ mod tests {
             ("model", "b", split(5.0, 50.0, 10.0, 1000.0)),
         ]);
         assert_eq!(error_cause(&t), None);
+    }
+
+    // by hand: 9 of an outlier's 10 spans are tenant t3's, whose 20 spans
+    // are 5% of the cohort's 400
+    #[test]
+    fn an_outlier_is_laid_at_the_value_its_spans_share() {
+        let t = table(&[
+            ("tenant", "t3", split(9.0, 20.0, 0.0, 0.0)),
+            ("tenant", "t1", split(1.0, 380.0, 0.0, 0.0)),
+            // every span on one model: explains nothing
+            ("model", "m", split(10.0, 400.0, 0.0, 0.0)),
+        ]);
+        let c = focus_cause(&t, "LLM spans of its traces").unwrap();
+        assert_eq!((c.field.as_str(), c.value.as_str()), ("tenant", "t3"));
+        assert!((c.share - 0.9).abs() < 1e-12);
+        assert_eq!(
+            c.text,
+            "9 of 10 LLM spans of its traces from tenant t3 (5.0% of the cohort's LLM spans)"
+        );
     }
 
     // by hand: daily spend $10 -> $30; tenant t17 $1 -> $18 (+17 of +20:

@@ -252,6 +252,10 @@ fn issue20_planted_incidents_are_found_and_laid_at_their_cause() {
     assert_eq!(spike["cause_field"], "tenant", "{spike:#}");
     assert_eq!(spike["cause_value"], "t17", "{spike:#}");
     assert!(spike["cause_share"].as_f64().unwrap() > 0.9, "{spike:#}");
+    // the spike's 100,000-token calls are context stuffing, laid at t17 too
+    let stuffing = find("/summarize", "context_stuffing");
+    assert_eq!(stuffing["cause_field"], "tenant", "{stuffing:#}");
+    assert_eq!(stuffing["cause_value"], "t17", "{stuffing:#}");
     // the finding's sentence carries the cause too
     let msgs: Vec<&str> = v["findings"]
         .as_array()
