@@ -726,6 +726,26 @@ enum Tail {
     Extreme { count: usize },
 }
 
+impl Tail {
+    /// The bound the finding's values passed: the baseline's p99, or
+    /// [`EXTREME`] times its largest.
+    fn bound(&self, base: &Base) -> f64 {
+        match self {
+            Tail::Burst { .. } => base.bound,
+            Tail::Extreme { .. } => EXTREME * base.max,
+        }
+    }
+
+    /// How many of the values (largest first) the finding opens: an
+    /// extreme finding only its extreme ones.
+    fn shown(&self) -> usize {
+        match self {
+            Tail::Burst { .. } => IDS,
+            Tail::Extreme { count } => (*count).min(IDS),
+        }
+    }
+}
+
 /// The tail rules shared by the per-trace and per-span rules: `above` are
 /// the current values above the baseline's 99th percentile, of `n`
 /// current values; `tests` the cohorts (and metrics) judged. None when
@@ -834,18 +854,12 @@ fn trace_rules(
             };
             let (score, strength, detail) =
                 tail_terms(&tail, k, n, "traces", &base, v, metric.what, &show);
-            // an extreme finding opens its extreme traces (the first ones)
-            if let Tail::Extreme { count } = tail {
-                ids.truncate(count);
-            }
-            let expected = match tail {
-                Tail::Extreme { .. } => EXTREME * base.max,
-                Tail::Burst { .. } => base.bound,
-            };
+            ids.truncate(tail.shown());
+            let expected = tail.bound(&base);
             // the finding's traces (its extreme ones, or all past the p99)
             let own: Vec<String> = hits
                 .iter()
-                .filter(|h| matches!(tail, Tail::Burst { .. }) || h.0 > EXTREME * base.max)
+                .filter(|h| h.0 > expected)
                 .take(FOCUS_TRACES)
                 .map(|h| quote(&h.1.trace))
                 .collect();
@@ -1094,10 +1108,7 @@ fn stuffing_rule(
         };
         let top = idx[0];
         let v = above[0];
-        let shown = match tail {
-            Tail::Extreme { count } => count.min(IDS),
-            Tail::Burst { .. } => IDS,
-        };
+        let shown = tail.shown();
         let (score, strength, detail) = tail_terms(
             &tail,
             idx.len() as u64,
@@ -1108,10 +1119,7 @@ fn stuffing_rule(
             "tokens per span",
             &|x| format::number(x),
         );
-        let expected = match tail {
-            Tail::Extreme { .. } => EXTREME * b.base.max,
-            Tail::Burst { .. } => b.base.bound,
-        };
+        let expected = tail.bound(&b.base);
         let focus =
             format!("COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) > {expected:?}");
         list.push(Anomaly {

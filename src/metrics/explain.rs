@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use super::cost::{self, CostOptions, Resolution};
 use super::{expand, Rows};
+use crate::engine::template::Expanded;
 use crate::engine::{parse_key, Arms, Condition, Engine, Scope, NONE, OTHER};
 use crate::error::{Error, Result};
 use crate::report::format;
@@ -91,35 +92,30 @@ fn scopes(
     Ok(out)
 }
 
-/// A row of a per-dimension query: (value, is baseline, measure, count).
-type Row = (String, bool, f64, f64);
-
-fn read(r: &Rows, measure: &str, count: Option<&str>) -> Result<Vec<Row>> {
-    let (keys, base) = (r.keys(1)?, r.is_baseline()?);
-    let m = r.f64s(measure)?;
-    let n = match count {
-        Some(c) => r.f64s(c)?,
-        None => vec![None; r.len()],
-    };
-    Ok((0..r.len())
-        .map(|i| {
-            (
-                keys[i][0].clone(),
-                base[i],
-                m[i].unwrap_or(0.0),
-                n[i].unwrap_or(0.0),
-            )
-        })
-        .collect())
-}
-
-fn split_table(rows: Vec<(&'static str, Vec<Row>)>) -> Table {
+/// Run one query per dimension scope (`queries`, in `scopes`' order) and
+/// gather per dimension and value its `measure` (and `count`) in the focus
+/// and the reference arm.
+fn gather(
+    engine: &mut dyn Engine,
+    scopes: &[(&'static str, Scope)],
+    queries: &[Expanded],
+    measure: &str,
+    count: Option<&str>,
+) -> Result<Table> {
+    let frames = engine.run(queries)?;
     let mut t = Table::new();
-    for (d, rows) in rows {
+    for (((d, _), f), q) in scopes.iter().zip(&frames).zip(queries) {
+        let r = Rows::new(f, &q.name);
+        let (keys, base, m) = (r.keys(1)?, r.is_baseline()?, r.f64s(measure)?);
+        let n = match count {
+            Some(c) => r.f64s(c)?,
+            None => vec![None; r.len()],
+        };
         let values = t.entry(d.to_string()).or_default();
-        for (v, base, m, n) in rows {
-            let s = values.entry(v).or_default();
-            if base {
+        for i in 0..r.len() {
+            let s = values.entry(keys[i][0].clone()).or_default();
+            let (m, n) = (m[i].unwrap_or(0.0), n[i].unwrap_or(0.0));
+            if base[i] {
                 s.reference += m;
                 s.reference_n += n;
             } else {
@@ -128,7 +124,7 @@ fn split_table(rows: Vec<(&'static str, Vec<Row>)>) -> Table {
             }
         }
     }
-    t
+    Ok(t)
 }
 
 /// Who caused an error burst of `cohort` in `hour` against `baseline`.
@@ -147,13 +143,8 @@ pub fn errors(
         .iter()
         .map(|(_, s)| expand(engine, s, "anomaly_explain_errors", &[]))
         .collect::<Result<Vec<_>>>()?;
-    let frames = engine.run(&queries)?;
-    let mut rows = Vec::new();
-    for ((d, _), f) in scopes.iter().zip(&frames) {
-        let r = Rows::new(f, "anomaly_explain_errors");
-        rows.push((*d, read(&r, "errors", Some("n"))?));
-    }
-    Ok(error_cause(&split_table(rows)))
+    let t = gather(engine, &scopes, &queries, "errors", Some("n"))?;
+    Ok(error_cause(&t))
 }
 
 /// Who an outlier finding of `cohort` in `current` is: `focus` (SQL over
@@ -181,13 +172,8 @@ pub fn focus(
             )
         })
         .collect::<Result<Vec<_>>>()?;
-    let frames = engine.run(&queries)?;
-    let mut rows = Vec::new();
-    for ((d, _), f) in scopes.iter().zip(&frames) {
-        let r = Rows::new(f, "anomaly_explain_focus");
-        rows.push((*d, read(&r, "hits", Some("n"))?));
-    }
-    Ok(focus_cause(&split_table(rows), noun))
+    let t = gather(engine, &scopes, &queries, "hits", Some("n"))?;
+    Ok(focus_cause(&t, noun))
 }
 
 /// Who caused a spend spike of `cohort` in `current` against `baseline`
@@ -216,19 +202,15 @@ pub fn spend(
             &[("span_costs", spans)],
         )?);
     }
-    let frames = engine.run(&queries)?;
+    let mut t = gather(engine, &scopes, &queries, "usd", None)?;
+    // daily figures
     let days = |w: Window| (w.end_ns - w.start_ns) as f64 / crate::window::NS_PER_DAY as f64;
     let (cd, bd) = (days(current), days(baseline));
-    let mut rows = Vec::new();
-    for ((d, _), f) in scopes.iter().zip(&frames) {
-        let r = Rows::new(f, "anomaly_explain_spend");
-        let daily = read(&r, "usd", None)?
-            .into_iter()
-            .map(|(v, base, usd, n)| (v, base, usd / if base { bd } else { cd }, n))
-            .collect();
-        rows.push((*d, daily));
+    for s in t.values_mut().flat_map(|v| v.values_mut()) {
+        s.focus /= cd;
+        s.reference /= bd;
     }
-    Ok(spend_cause(&split_table(rows)))
+    Ok(spend_cause(&t))
 }
 
 /// Whether `score` beats the best so far (a tie keeps the earlier).
