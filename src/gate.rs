@@ -58,6 +58,7 @@ mod tests {
     #[test]
     fn gate_only_when_asked() {
         let f = vec![Finding {
+            cause: None,
             kind: "unpriced".into(),
             message: "m".into(),
             strength: 1.0,

@@ -306,6 +306,7 @@ pub fn prepare(
             warn(ctx, &what);
             clock_meta.push(("stale".to_string(), what.clone()));
             findings.push(Finding {
+                cause: None,
                 kind: "stale".into(),
                 message: what,
                 strength: Finding::CRITICAL,

@@ -125,18 +125,16 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "anomaly_trace_tails",
         include_str!("../../queries/anomaly_trace_tails.sql"),
     ),
+    ("explain_hits", include_str!("../../queries/explain_hits.sql")),
     (
-        "anomaly_explain_errors",
-        include_str!("../../queries/anomaly_explain_errors.sql"),
+        "explain_numeric",
+        include_str!("../../queries/explain_numeric.sql"),
     ),
     (
-        "anomaly_explain_focus",
-        include_str!("../../queries/anomaly_explain_focus.sql"),
+        "explain_category",
+        include_str!("../../queries/explain_category.sql"),
     ),
-    (
-        "anomaly_explain_spend",
-        include_str!("../../queries/anomaly_explain_spend.sql"),
-    ),
+    ("explain_spend", include_str!("../../queries/explain_spend.sql")),
     (
         "anomaly_model_mix",
         include_str!("../../queries/anomaly_model_mix.sql"),

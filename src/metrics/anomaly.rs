@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::cost::{self, CostOptions};
+use super::explain::{self, Ask};
 use super::{cohort_phase, expand, expand_field, key_order, who, Rows};
 use crate::engine::template::quote;
 use crate::engine::{parse_key, Arms, Engine, KindFilter, Scope};
@@ -33,8 +34,6 @@ const BUCKET_NS: i64 = 5 * NS_PER_MIN;
 const HOUR_NS: i64 = 60 * NS_PER_MIN;
 /// Spans opened per anomaly.
 const IDS: usize = 5;
-/// Findings explained (attribution) per report, strongest first.
-const EXPLAINED: usize = 10;
 /// Traces an outlier finding's attribution reads at most.
 const FOCUS_TRACES: usize = 1000;
 /// Costliest traces fetched per spend spike, re-ranked on rounded costs.
@@ -145,11 +144,34 @@ struct Anomaly {
     ids: Vec<String>,
     /// (condition, order) of the spans to open, fetched in pass 2
     examples: Option<(String, String)>,
-    /// who caused it (error bursts, spend spikes, outliers)
+    /// who caused it
     cause: Option<super::explain::Cause>,
-    /// outliers: the SQL condition selecting the finding's own spans (its
-    /// traces, or its spans above the bound), for the attribution
-    focus: Option<String>,
+    /// the finding's own spans, for the attribution (outliers, loops,
+    /// context stuffing, model mix)
+    focus: Option<Focus>,
+}
+
+/// The spans a finding is about, for its attribution.
+#[derive(Clone, Debug)]
+struct Focus {
+    /// SQL over span columns: its traces, its spans above the bound, the
+    /// spans of the model that gained
+    hits: String,
+    /// what they are, in the cause's sentence
+    noun: String,
+    /// a change between the windows (model mix: who moved the share), not
+    /// who holds the spans (outliers, loops)
+    change: bool,
+}
+
+impl Focus {
+    fn held(hits: String, noun: &str) -> Option<Focus> {
+        Some(Focus {
+            hits,
+            noun: noun.into(),
+            change: false,
+        })
+    }
 }
 
 impl Anomaly {
@@ -409,31 +431,33 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         }
     }
 
-    // who caused them: error bursts and spend spikes, strongest first
+    // who caused them, strongest first (a silence empties its whole
+    // cohort: no value of another dimension holds more of it than its share)
     let mut order: Vec<usize> = (0..list.len())
         .filter(|&i| {
             matches!(list[i].kind, "error_burst" | "spend_spike") || list[i].focus.is_some()
         })
         .collect();
     order.sort_by(|&a, &b| list[b].strength.total_cmp(&list[a].strength));
-    for &i in order.iter().take(EXPLAINED) {
+    for &i in order.iter().take(explain::EXPLAINED) {
         let a = &list[i];
-        list[i].cause = if let Some(focus) = &a.focus {
-            let noun = if a.kind == "context_stuffing" {
-                "LLM spans above the bound"
+        list[i].cause = if let Some(f) = &a.focus {
+            let ask = Ask::spans(&a.cohort, o.baseline, current, f.hits.clone());
+            if f.change {
+                // the model that gained is what moved, not who moved it
+                explain::shift(engine, &cur, &ask, &["model", "provider"], &f.noun)
             } else {
-                "LLM spans of its traces"
-            };
-            super::explain::focus(engine, &cur, &a.cohort, (current, o.baseline), focus, noun)
+                explain::focus(engine, &cur, &ask, &[], &f.noun)
+            }
         } else if a.kind == "error_burst" {
             // the hour as the burst counted it: inside the report window
             let hour = Window {
                 start_ns: a.time_ns.max(current.start_ns),
                 end_ns: (a.time_ns + HOUR_NS).min(current.end_ns),
             };
-            super::explain::errors(engine, &cur, &a.cohort, hour, o.baseline)
+            explain::errors(engine, &cur, &a.cohort, hour, o.baseline)
         } else {
-            super::explain::spend(
+            explain::spend(
                 engine,
                 &cur,
                 &a.cohort,
@@ -470,10 +494,10 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             ("expected", Unit::PerRow),
             ("score", Unit::Stat),
             ("detail", Unit::Text),
-            ("cause", Unit::Text),
-            ("cause_field", Unit::Text),
-            ("cause_value", Unit::Text),
-            ("cause_share", Unit::Share),
+            explain::COLUMNS[0],
+            explain::COLUMNS[1],
+            explain::COLUMNS[2],
+            explain::COLUMNS[3],
             ("open", Unit::Text),
         ],
     );
@@ -497,40 +521,27 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             Cell::opt(a.expected),
             Cell::opt(Some(a.score)),
             Cell::text(a.detail.clone()),
-            Cell::text(a.cause.as_ref().map(|c| c.text.clone()).unwrap_or_default()),
-            Cell::text(
-                a.cause
-                    .as_ref()
-                    .map(|c| c.field.clone())
-                    .unwrap_or_default(),
-            ),
-            Cell::text(
-                a.cause
-                    .as_ref()
-                    .map(|c| c.value.clone())
-                    .unwrap_or_default(),
-            ),
-            Cell::opt(a.cause.as_ref().map(|c| c.share)),
-            Cell::text(a.ids.join(" ")),
         ]);
+        row.extend(explain::cells(a.cause.as_ref()));
+        row.push(Cell::text(a.ids.join(" ")));
         t.push(row);
         t.row_units.push(a.unit);
-        findings.push(Finding {
-            kind: "anomaly".into(),
-            message: format!(
-                "{}{} ({}) at {}: {}{}",
-                who(&o.key_names, &a.cohort),
-                a.kind,
-                a.severity().as_str(),
-                format::time_ns(a.time_ns),
-                a.detail,
-                a.cause
-                    .as_ref()
-                    .map(|c| format!("; {}", c.text))
-                    .unwrap_or_default()
-            ),
-            strength: a.strength,
-        });
+        findings.push(
+            Finding {
+                cause: None,
+                kind: "anomaly".into(),
+                message: format!(
+                    "{}{} ({}) at {}: {}",
+                    who(&o.key_names, &a.cohort),
+                    a.kind,
+                    a.severity().as_str(),
+                    format::time_ns(a.time_ns),
+                    a.detail,
+                ),
+                strength: a.strength,
+            }
+            .caused_by(a.cause.clone()),
+        );
     }
     super::settle_table(&mut t);
     let crit = list
@@ -837,7 +848,17 @@ fn trace_rules(
                     ids,
                     examples: None,
                     cause: None,
-                    focus: None,
+                    focus: Focus::held(
+                        format!(
+                            "trace_id IN ({})",
+                            hits.iter()
+                                .take(FOCUS_TRACES)
+                                .map(|h| quote(&h.1.trace))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        "LLM spans of its traces",
+                    ),
                 });
                 continue;
             }
@@ -863,7 +884,10 @@ fn trace_rules(
                 .take(FOCUS_TRACES)
                 .map(|h| quote(&h.1.trace))
                 .collect();
-            let focus = format!("trace_id IN ({})", own.join(", "));
+            let focus = Focus::held(
+                format!("trace_id IN ({})", own.join(", ")),
+                "LLM spans of its traces",
+            );
             list.push(Anomaly {
                 kind: metric.kind,
                 cohort: cohort.clone(),
@@ -877,7 +901,7 @@ fn trace_rules(
                 ids,
                 examples: None,
                 cause: None,
-                focus: Some(focus),
+                focus,
             });
         }
     }
@@ -1120,8 +1144,10 @@ fn stuffing_rule(
             &|x| format::number(x),
         );
         let expected = tail.bound(&b.base);
-        let focus =
-            format!("COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) > {expected:?}");
+        let focus = Focus::held(
+            format!("COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) > {expected:?}"),
+            "LLM spans above the bound",
+        );
         list.push(Anomaly {
             kind: "context_stuffing",
             cohort,
@@ -1153,7 +1179,7 @@ fn stuffing_rule(
                 .collect(),
             examples: None,
             cause: None,
-            focus: Some(focus),
+            focus,
         });
     }
     Ok(())
@@ -1500,7 +1526,11 @@ fn model_mix_rule(
                 "start_ns, trace_id, span_id".into(),
             )),
             cause: None,
-            focus: None,
+            focus: Some(Focus {
+                hits: format!("CAST(response_model AS VARCHAR) = {}", quote(&model)),
+                noun: format!("spans answered by {model}"),
+                change: true,
+            }),
         });
     }
     Ok(())

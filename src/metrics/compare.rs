@@ -505,6 +505,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         let who = who(&o.key_names, &r.cohort);
         match r.verdict {
             Verdict::Regressed => findings.push(Finding {
+                cause: None,
                 kind: "regression".into(),
                 message: format!(
                     "{who}{} regressed: {} -> {} (Holm p {})",
@@ -521,6 +522,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
                     .max(1.0),
             }),
             Verdict::Inconclusive => findings.push(Finding {
+                cause: None,
                 kind: "inconclusive".into(),
                 message: format!(
                     "{who}{}: too few samples (n {} vs {}; {} per arm needed)",

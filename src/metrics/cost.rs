@@ -556,6 +556,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
                         .or(id.2.clone())
                         .unwrap_or_else(|| "(no model name)".into());
                 findings.push(Finding {
+                    cause: None,
                     kind: "unpriced".into(),
                     message: format!(
                         "{name}: {without} span(s), {inp} input and {out} output tokens have no price; \
@@ -724,6 +725,7 @@ fn budgets(
             t.push(row);
             if used >= 1.0 {
                 findings.push(Finding {
+                    cause: None,
                     kind: "budget".into(),
                     message: format!(
                         "{} [{}]: spent ${spent:.4} of ${} ({:.0}%)",

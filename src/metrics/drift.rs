@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 
 use super::cost::{self, CostOptions};
+use super::explain::{self, Ask};
 use super::{cohort_phase, expand, expand_field, key_order, Rows};
 use crate::engine::template::Expanded;
+use crate::engine::template::quote;
 use crate::engine::{parse_key, Arms, Engine, FieldExpr, Key, Scope, FIELDS, NONE};
 use crate::error::Result;
 use crate::frame::schema as col;
@@ -289,6 +291,14 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
         }
     }
 
+    // the span fields' keys, for attribution
+    let span_keys: BTreeMap<String, Key> = planned
+        .iter()
+        .filter_map(|p| match &p.spec.source {
+            Source::Span(k) => Some((p.spec.name.clone(), k.clone())),
+            _ => None,
+        })
+        .collect();
     let mut cohorts: Vec<Vec<String>> = counts.keys().map(|(k, _)| k.clone()).collect();
     cohorts.sort_by(|a, b| key_order(a, b));
     cohorts.dedup();
@@ -307,6 +317,10 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
             ("chi2_p", Unit::Stat),
             ("verdict", Unit::Text),
             ("moved_most", Unit::Text),
+            explain::COLUMNS[0],
+            explain::COLUMNS[1],
+            explain::COLUMNS[2],
+            explain::COLUMNS[3],
         ],
     );
     table.footnote = Some(
@@ -330,6 +344,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
         ],
     );
     let mut findings = Vec::new();
+    // drifted pairs to attribute: (finding, table row, cohort, field, type)
+    let mut to_explain: Vec<(usize, usize, &Vec<String>, &String, FieldType)> = Vec::new();
     let mut drifted: Vec<(f64, Chart)> = Vec::new();
     let mut tally: BTreeMap<Verdict, usize> = BTreeMap::new();
     for cohort in &cohorts {
@@ -354,6 +370,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 Cell::text(r.verdict.as_str()),
                 top.map_or(Cell::Null, Cell::text),
             ]);
+            row.extend(explain::cells(None));
             table.push(row);
             if r.verdict != Verdict::Insufficient {
                 for (label, nb, nc, pb, pc) in moved.into_iter().take(3) {
@@ -375,7 +392,9 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                     r.psi,
                     distribution_chart(&o.key_names, cohort, field, &labels, &b, &c),
                 ));
+                to_explain.push((findings.len(), table.rows.len() - 1, cohort, field, *ty));
                 findings.push(Finding {
+                    cause: None,
                     kind: "drift".into(),
                     message: drift_message(&o.key_names, cohort, field, &r),
                     // the PSI or JS distance over its drift threshold
@@ -383,6 +402,40 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 });
             }
         }
+    }
+    // who moved the strongest drifts: the spans where each distribution
+    // grew, per value of every other dimension
+    to_explain.sort_by(|a, b| findings[b.0].strength.total_cmp(&findings[a.0].strength));
+    let ncols = table.columns.len();
+    for (f, row, cohort, field, ty) in to_explain.into_iter().take(explain::EXPLAINED) {
+        let (Some(key), Some(pair)) = (
+            span_keys.get(field),
+            counts.get(&(cohort.clone(), field.clone())),
+        ) else {
+            continue;
+        };
+        let Some((hits, range)) = grown_where(pair, ty) else {
+            continue;
+        };
+        let template = match ty {
+            FieldType::Numeric => "explain_numeric",
+            FieldType::Categorical => "explain_category",
+        };
+        let ask = Ask {
+            cohort,
+            arms: Arms::windows(o.baseline, current, "current"),
+            template,
+            field: Some(key),
+            hits,
+        };
+        let what = format!("spans with {field} {range}");
+        // a cause is extra: an engine refusing its queries leaves none
+        let cause = explain::shift(engine, &scope, &ask, explain::same_as(field), &what)
+            .unwrap_or(None);
+        for (i, c) in explain::cells(cause.as_ref()).into_iter().enumerate() {
+            table.rows[row][ncols - 4 + i] = c;
+        }
+        findings[f] = findings[f].clone().caused_by(cause);
     }
     // the distributions that moved most, baseline vs current, for the
     // nightly report's charts
@@ -637,24 +690,90 @@ fn short(x: f64) -> String {
 /// Human labels of numeric bins: `< a`, `a .. b`, `>= b` (`<= 0` for the
 /// bin of zeros).
 fn numeric_labels(edges: &[f64]) -> Vec<String> {
-    if edges.is_empty() {
-        return vec!["all".into()];
-    }
     let vals: Vec<f64> = edges.iter().map(|e| edge_value(*e)).collect();
-    let mut out = Vec::with_capacity(edges.len() + 1);
-    for i in 0..=edges.len() {
-        let lo = (i > 0).then(|| vals[i - 1]);
-        let hi = vals.get(i).copied();
-        out.push(match (lo, hi) {
-            (None, Some(0.0)) => "<= 0".to_string(),
-            (None, Some(h)) => format!("< {}", short(h)),
-            (Some(0.0), Some(h)) => format!("(0, {})", short(h)),
-            (Some(l), Some(h)) => format!("{} .. {}", short(l), short(h)),
-            (Some(l), None) => format!(">= {}", short(l)),
-            (None, None) => "all".to_string(),
-        });
+    (0..=edges.len())
+        .map(|i| range_label((i > 0).then(|| vals[i - 1]), vals.get(i).copied()))
+        .collect()
+}
+
+/// The values from `lo` (included) to `hi` (excluded); a bound of 0 is
+/// the zero bin's (0 itself is below every positive value's bins).
+fn range_label(lo: Option<f64>, hi: Option<f64>) -> String {
+    match (lo, hi) {
+        (None, Some(0.0)) => "<= 0".to_string(),
+        (None, Some(h)) => format!("< {}", short(h)),
+        (Some(0.0), Some(h)) => format!("(0, {})", short(h)),
+        (Some(l), Some(h)) => format!("{} .. {}", short(l), short(h)),
+        (Some(l), None) => format!(">= {}", short(l)),
+        (None, None) => "all".to_string(),
     }
-    out
+}
+
+/// Where a drifted distribution grew, for its attribution: SQL over the
+/// value `v` and words for it. Numeric: the run of adjacent bins that grew,
+/// around the bin that grew most; categorical: every category that grew
+/// (a pooled rest is no one value, and is left out).
+fn grown_where(p: &Pair, ty: FieldType) -> Option<(String, String)> {
+    let (labels, b, c) = bins_of(p, ty);
+    let (pb, pc) = (stat::shares(&b), stat::shares(&c));
+    let grew: Vec<bool> = (0..labels.len()).map(|i| pc[i] > pb[i]).collect();
+    match ty {
+        FieldType::Numeric => {
+            let top = (0..labels.len())
+                .filter(|&i| grew[i])
+                .max_by(|&x, &y| (pc[x] - pb[x]).total_cmp(&(pc[y] - pb[y])).then(y.cmp(&x)))?;
+            let (mut i, mut j) = (top, top);
+            while i > 0 && grew[i - 1] {
+                i -= 1;
+            }
+            while j + 1 < labels.len() && grew[j + 1] {
+                j += 1;
+            }
+            let base: Vec<(i64, u64)> = p.base.iter().map(|(k, v)| (*k, *v)).collect();
+            let vals: Vec<f64> = stat::decile_edges(&base)
+                .iter()
+                .map(|e| edge_value(*e))
+                .collect();
+            let lo = (i > 0).then(|| vals[i - 1]);
+            let hi = vals.get(j).copied();
+            let mut sql = Vec::new();
+            match lo {
+                Some(0.0) => sql.push("v > 0".to_string()),
+                Some(l) => sql.push(format!("v >= {l:?}")),
+                None => {}
+            }
+            match hi {
+                Some(0.0) => sql.push("v <= 0".to_string()),
+                Some(h) => sql.push(format!("v < {h:?}")),
+                None => {}
+            }
+            (!sql.is_empty()).then(|| (sql.join(" AND "), range_label(lo, hi)))
+        }
+        FieldType::Categorical => {
+            let cats: Vec<&String> = (0..labels.len())
+                .filter(|&i| grew[i] && labels[i] != stat::OTHER)
+                .map(|i| &labels[i])
+                .collect();
+            if cats.is_empty() {
+                return None;
+            }
+            let named: Vec<String> = cats
+                .iter()
+                .filter(|l| l.as_str() != NONE)
+                .map(|l| quote(l))
+                .collect();
+            let mut sql = Vec::new();
+            if !named.is_empty() {
+                sql.push(format!("v IN ({})", named.join(", ")));
+            }
+            if cats.iter().any(|l| l.as_str() == NONE) {
+                sql.push("v IS NULL".to_string());
+            }
+            let words: Vec<&str> = cats.iter().take(3).map(|l| l.as_str()).collect();
+            let more = if cats.len() > 3 { ", ..." } else { "" };
+            Some((sql.join(" OR "), format!("{}{more}", words.join(", "))))
+        }
+    }
 }
 
 #[cfg(test)]

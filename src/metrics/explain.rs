@@ -11,11 +11,13 @@
 use std::collections::BTreeMap;
 
 use super::cost::{self, CostOptions, Resolution};
-use super::{expand, Rows};
+use super::{expand, expand_field, Rows};
 use crate::engine::template::Expanded;
-use crate::engine::{parse_key, Arms, Condition, Engine, Scope, NONE, OTHER};
+use crate::engine::{parse_key, Arms, Condition, Engine, Key, Scope, NONE, OTHER};
 use crate::error::{Error, Result};
 use crate::report::format;
+use crate::report::model::{Cell, Unit};
+pub use crate::report::model::Cause;
 use crate::window::Window;
 
 /// The dimensions searched, in the order ties are broken.
@@ -32,19 +34,44 @@ pub const DIMS: &[&str] = &[
     "error_type",
 ];
 
+/// The strongest findings of a report that are attributed (each costs a
+/// query per dimension).
+pub const EXPLAINED: usize = 10;
+
+/// The columns a table gives a row's cause in.
+pub const COLUMNS: [(&str, Unit); 4] = [
+    ("cause", Unit::Text),
+    ("cause_field", Unit::Text),
+    ("cause_value", Unit::Text),
+    ("cause_share", Unit::Share),
+];
+
+/// A row's cause in [`COLUMNS`].
+pub fn cells(c: Option<&Cause>) -> [Cell; 4] {
+    match c {
+        Some(c) => [
+            Cell::text(c.text.clone()),
+            Cell::text(c.field.clone()),
+            Cell::text(c.value.clone()),
+            Cell::Num(c.share),
+        ],
+        None => [Cell::text(""), Cell::text(""), Cell::text(""), Cell::Null],
+    }
+}
+
+/// The dimensions that say the same as a field (its own values, or the
+/// model behind a provider), left out of its attribution.
+pub fn same_as(field: &str) -> &'static [&'static str] {
+    match field {
+        "model" | "response_model" | "provider" => &["model", "provider"],
+        "finish_reason" | "error_type" => &["finish_reason", "error_type"],
+        "prompt_version" => &["prompt_version"],
+        _ => &[],
+    }
+}
+
 /// A cause needs at least this share of the change.
 const MIN_SHARE: f64 = 0.5;
-
-/// What explains a finding.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Cause {
-    pub field: String,
-    pub value: String,
-    /// its share of the finding's measure (errors, spend increase)
-    pub share: f64,
-    /// one sentence for people
-    pub text: String,
-}
 
 /// A dimension value's measure in the focus and in the reference.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -58,14 +85,47 @@ pub struct Split {
 /// Per dimension, per value.
 pub type Table = BTreeMap<String, BTreeMap<String, Split>>;
 
+/// What a finding counts among its cohort's spans, in a focus arm against
+/// a reference arm.
+pub struct Ask<'a> {
+    /// the cohort's key values
+    pub cohort: &'a [String],
+    /// reference (baseline) and focus (candidate) arms
+    pub arms: Arms,
+    /// `explain_hits` (`hits`: SQL over span columns), or `explain_numeric`
+    /// / `explain_category` (`hits`: SQL over the value `v` of `field`)
+    pub template: &'static str,
+    pub field: Option<&'a Key>,
+    pub hits: String,
+}
+
+impl<'a> Ask<'a> {
+    /// The spans of `cohort` matching `hits` (SQL over span columns), in
+    /// `focus` against `reference`.
+    pub fn spans(cohort: &'a [String], reference: Window, focus: Window, hits: String) -> Self {
+        Ask {
+            cohort,
+            arms: Arms::windows(reference, focus, "current"),
+            template: "explain_hits",
+            field: None,
+            hits,
+        }
+    }
+
+    /// The spans of `cohort` matching `hits` in `window` alone (a level,
+    /// not a change: an SLO breach).
+    pub fn level(cohort: &'a [String], window: Window, hits: String) -> Self {
+        let none = Window {
+            start_ns: window.start_ns,
+            end_ns: window.start_ns,
+        };
+        Ask::spans(cohort, none, window, hits)
+    }
+}
+
 /// One scope per dimension: the cohort's spans (its key values as
-/// conditions), keyed by the dimension, in two arms (reference, focus).
-fn scopes(
-    scope: &Scope,
-    cohort: &[String],
-    reference: Window,
-    focus: Window,
-) -> Result<Vec<(&'static str, Scope)>> {
+/// conditions), keyed by the dimension, in the two arms.
+fn scopes(scope: &Scope, cohort: &[String], arms: &Arms) -> Result<Vec<(&'static str, Scope)>> {
     if cohort.iter().any(|v| v == NONE || v == OTHER) {
         return Ok(Vec::new());
     }
@@ -86,7 +146,7 @@ fn scopes(
             });
         }
         s.keys = vec![key];
-        s.set_arms(Arms::windows(reference, focus, "current"));
+        s.set_arms(arms.clone());
         out.push((*d, s));
     }
     Ok(out)
@@ -127,6 +187,24 @@ fn gather(
     Ok(t)
 }
 
+/// The spans and hits of `ask` per dimension and value (None for a cohort
+/// that is not one value per key: `(none)`, `(other)`).
+fn hits(engine: &mut dyn Engine, scope: &Scope, ask: &Ask) -> Result<Option<Table>> {
+    let scopes = scopes(scope, ask.cohort, &ask.arms)?;
+    if scopes.is_empty() {
+        return Ok(None);
+    }
+    let params = [("hits", ask.hits.clone())];
+    let queries = scopes
+        .iter()
+        .map(|(_, s)| match ask.field {
+            Some(f) => expand_field(engine, s, ask.template, f, &params),
+            None => expand(engine, s, ask.template, &params),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    gather(engine, &scopes, &queries, "hits", Some("n")).map(Some)
+}
+
 /// Who caused an error burst of `cohort` in `hour` against `baseline`.
 pub fn errors(
     engine: &mut dyn Engine,
@@ -135,45 +213,35 @@ pub fn errors(
     hour: Window,
     baseline: Window,
 ) -> Result<Option<Cause>> {
-    let scopes = scopes(scope, cohort, baseline, hour)?;
-    if scopes.is_empty() {
-        return Ok(None);
-    }
-    let queries = scopes
-        .iter()
-        .map(|(_, s)| expand(engine, s, "anomaly_explain_errors", &[]))
-        .collect::<Result<Vec<_>>>()?;
-    let t = gather(engine, &scopes, &queries, "errors", Some("n"))?;
-    Ok(error_cause(&t))
+    let ask = Ask::spans(cohort, baseline, hour, ERROR.into());
+    Ok(hits(engine, scope, &ask)?.and_then(|t| error_cause(&t)))
 }
 
-/// Who an outlier finding of `cohort` in `current` is: `focus` (SQL over
-/// span columns) selects its spans; `noun` names them in the sentence.
+/// A span that failed, in SQL.
+pub const ERROR: &str = "CAST(status AS VARCHAR) = 'error'";
+
+/// Who holds the spans `ask` counts in its focus arm (outliers, loops, a
+/// breach's bad events): see [`focus_cause`]; `noun` names them.
 pub fn focus(
     engine: &mut dyn Engine,
     scope: &Scope,
-    cohort: &[String],
-    (current, baseline): (Window, Window),
-    focus: &str,
+    ask: &Ask,
+    skip: &[&str],
     noun: &str,
 ) -> Result<Option<Cause>> {
-    let scopes = scopes(scope, cohort, baseline, current)?;
-    if scopes.is_empty() {
-        return Ok(None);
-    }
-    let queries = scopes
-        .iter()
-        .map(|(_, s)| {
-            expand(
-                engine,
-                s,
-                "anomaly_explain_focus",
-                &[("focus", focus.to_string())],
-            )
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let t = gather(engine, &scopes, &queries, "hits", Some("n"))?;
-    Ok(focus_cause(&t, noun))
+    Ok(hits(engine, scope, ask)?.and_then(|t| focus_cause(&t, skip, noun)))
+}
+
+/// Who moved the share of spans `ask` counts between its arms (drift,
+/// regression, model mix): see [`shift_cause`]; `what` names them.
+pub fn shift(
+    engine: &mut dyn Engine,
+    scope: &Scope,
+    ask: &Ask,
+    skip: &[&str],
+    what: &str,
+) -> Result<Option<Cause>> {
+    Ok(hits(engine, scope, ask)?.and_then(|t| shift_cause(&t, skip, what)))
 }
 
 /// Who caused a spend spike of `cohort` in `current` against `baseline`
@@ -186,7 +254,8 @@ pub fn spend(
     o: &CostOptions,
     res: &Resolution,
 ) -> Result<Option<Cause>> {
-    let scopes = scopes(scope, cohort, baseline, current)?;
+    let arms = Arms::windows(baseline, current, "current");
+    let scopes = scopes(scope, cohort, &arms)?;
     if scopes.is_empty() {
         return Ok(None);
     }
@@ -198,17 +267,19 @@ pub fn spend(
         queries.push(expand(
             engine,
             &s,
-            "anomaly_explain_spend",
+            "explain_spend",
             &[("span_costs", spans)],
         )?);
     }
-    let mut t = gather(engine, &scopes, &queries, "usd", None)?;
+    let mut t = gather(engine, &scopes, &queries, "usd", Some("n"))?;
     // daily figures
     let days = |w: Window| (w.end_ns - w.start_ns) as f64 / crate::window::NS_PER_DAY as f64;
     let (cd, bd) = (days(current), days(baseline));
     for s in t.values_mut().flat_map(|v| v.values_mut()) {
         s.focus /= cd;
+        s.focus_n /= cd;
         s.reference /= bd;
+        s.reference_n /= bd;
     }
     Ok(spend_cause(&t))
 }
@@ -274,18 +345,87 @@ fn concentrated<'a>(t: &'a Table, skip: &[&str]) -> Option<Found<'a>> {
 
 /// An outlier finding's cause: the value holding at least half of its
 /// spans, and more than its share of the cohort's (see [`concentrated`]).
-pub fn focus_cause(t: &Table, noun: &str) -> Option<Cause> {
-    let (d, v, s, share) = concentrated(t, &[])?;
+pub fn focus_cause(t: &Table, skip: &[&str], noun: &str) -> Option<Cause> {
+    let (d, v, s, share) = concentrated(t, skip)?;
     let total: f64 = t.get(d)?.values().map(|s| s.focus).sum();
     let spans: f64 = t.get(d)?.values().map(|s| s.focus_n).sum();
     let text = format!(
-        "{} of {} {noun} from {} {v} ({} of the cohort's LLM spans)",
+        "{} of {} {noun} from {} {v} ({} of the cohort's spans)",
         s.focus,
         total,
         field_name(d),
         format::pct(Some(s.focus_n / spans))
     );
     Some(cause(d, v, share, text))
+}
+
+/// A change's cause. The share of the cohort's spans that are hits rose
+/// from R0 (reference arm) to R1 (focus arm); per value of a dimension,
+/// with w its share of the arm's spans and r its own hit rate, the rise is
+/// split exactly (shift-share) into
+///
+///   w1 (r1 - r0)          its rate changed, at its traffic now, plus
+///   (w1 - w0) (r0 - R0)   its traffic share moved, at its usual excess
+///
+/// (a value new in the focus arm has r0 = R0). A value whose traffic grew
+/// with a usual rate (a prompt version rolled out) explains nothing. The
+/// cause holds at least half of the rise, and is the value whose share of
+/// the rise most exceeds its share of the focus arm's spans.
+pub fn shift_cause(t: &Table, skip: &[&str], what: &str) -> Option<Cause> {
+    let mut best: Option<(f64, Cause)> = None;
+    for (d, values) in in_order(t) {
+        if skip.contains(&d.as_str()) {
+            continue;
+        }
+        let (mut h1, mut n1, mut h0, mut n0) = (0.0, 0.0, 0.0, 0.0);
+        for s in values.values() {
+            h1 += s.focus;
+            n1 += s.focus_n;
+            h0 += s.reference;
+            n0 += s.reference_n;
+        }
+        if n1 <= 0.0 || n0 <= 0.0 {
+            continue;
+        }
+        let (big_r1, big_r0) = (h1 / n1, h0 / n0);
+        let rise = big_r1 - big_r0;
+        if rise <= 0.0 {
+            continue;
+        }
+        for (v, s) in values.iter().filter(|(v, _)| named(v)) {
+            let (w1, w0) = (s.focus_n / n1, s.reference_n / n0);
+            let r0 = if s.reference_n > 0.0 {
+                s.reference / s.reference_n
+            } else {
+                big_r0
+            };
+            let r1 = if s.focus_n > 0.0 { s.focus / s.focus_n } else { r0 };
+            let share = (w1 * (r1 - r0) + (w1 - w0) * (r0 - big_r0)) / rise;
+            let score = share - w1;
+            if share < MIN_SHARE || score <= 0.0 || !better(&best, score) {
+                continue;
+            }
+            let rate = |h: f64, n: f64| {
+                if n > 0.0 {
+                    format::pct(Some(h / n))
+                } else {
+                    "none".to_string()
+                }
+            };
+            let text = format!(
+                "{} {v} accounts for {} of the rise in {what} ({} of its spans, {} before; {} of the cohort's spans, {} before)",
+                field_name(d),
+                format::pct(Some(share.min(1.0))),
+                rate(s.focus, s.focus_n),
+                rate(s.reference, s.reference_n),
+                format::pct(Some(w1)),
+                format::pct(Some(w0)),
+            );
+            // above 1 when other values' hits fell: all of the rise
+            best = Some((score, cause(d, v, share.min(1.0), text)));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 /// The error burst's cause: the value of a dimension (not the error type
@@ -328,41 +468,78 @@ pub fn error_cause(t: &Table) -> Option<Cause> {
     Some(cause)
 }
 
-/// The spend spike's cause: the value of a dimension holding at least half
-/// of the increase in daily spend, scored by its share of the increase
-/// less its share of the baseline's spend (a value that is all the spend
-/// explains nothing). `focus`: current daily spend; `reference`: baseline
-/// daily spend.
+/// The spend spike's cause. Daily spend S = N C (N spans a day at C per
+/// span) rose from S0 to S1; per value of a dimension (n its spans a day,
+/// c its cost per span, w its share of the spans) the rise is split
+/// exactly into
+///
+///   new volume: the net change of spans (N1 - N0) at C0, laid at the
+///               values whose spans grew, in proportion to their growth
+///               (a prompt version replacing another adds no volume), plus
+///   N1 [w1 (c1 - c0) + (w1 - w0) (c0 - C0)]: its cost per span changed,
+///               or its share moved at a cost unlike the rest
+///
+/// (a value new in the current window has c0 = C0). The cause holds at
+/// least half of the rise, and is the value whose share of the rise most
+/// exceeds its share of the current spans. `focus`, `focus_n`: current
+/// daily spend and spans; `reference`, `reference_n`: the baseline's.
 pub fn spend_cause(t: &Table) -> Option<Cause> {
     let mut best: Option<(f64, Cause)> = None;
     for (d, values) in in_order(t) {
-        let (cur, base): (f64, f64) = values
-            .values()
-            .fold((0.0, 0.0), |a, s| (a.0 + s.focus, a.1 + s.reference));
-        let rise = cur - base;
-        if rise <= 0.0 || base <= 0.0 {
+        let (mut s1, mut n1, mut s0, mut n0) = (0.0, 0.0, 0.0, 0.0);
+        let (mut grew, mut shrank) = (0.0, 0.0);
+        for s in values.values() {
+            s1 += s.focus;
+            n1 += s.focus_n;
+            s0 += s.reference;
+            n0 += s.reference_n;
+            let g = s.focus_n - s.reference_n;
+            if g > 0.0 {
+                grew += g;
+            } else {
+                shrank += g;
+            }
+        }
+        let rise = s1 - s0;
+        if rise <= 0.0 || s0 <= 0.0 || n0 <= 0.0 || n1 <= 0.0 {
             continue;
         }
+        let (big_c0, net) = (s0 / n0, n1 - n0);
         for (v, s) in values.iter().filter(|(v, _)| named(v)) {
-            let delta = s.focus - s.reference;
-            let share = delta / rise;
-            let usual = s.reference / base;
-            let score = share - usual;
+            let g = s.focus_n - s.reference_n;
+            let volume = if net > 0.0 && g > 0.0 {
+                g / grew * net * big_c0
+            } else if net < 0.0 && g < 0.0 {
+                g / shrank * net * big_c0
+            } else {
+                0.0
+            };
+            let (w1, w0) = (s.focus_n / n1, s.reference_n / n0);
+            let c0 = if s.reference_n > 0.0 {
+                s.reference / s.reference_n
+            } else {
+                big_c0
+            };
+            let c1 = if s.focus_n > 0.0 { s.focus / s.focus_n } else { c0 };
+            let per_span = n1 * (w1 * (c1 - c0) + (w1 - w0) * (c0 - big_c0));
+            let share = (volume + per_span) / rise;
+            let score = share - w1;
             if share < MIN_SHARE || score <= 0.0 || !better(&best, score) {
                 continue;
             }
+            let delta = s.focus - s.reference;
             let text = format!(
                 "{} {v} contributes {} of the increase ({} per day; {} of the baseline's spend)",
                 field_name(d),
-                format::pct(Some(share)),
+                format::pct(Some(share.min(1.0))),
                 if delta >= 0.0 {
                     format!("+{}", format::usd(delta))
                 } else {
                     format::usd(delta)
                 },
-                format::pct(Some(usual))
+                format::pct(Some(s.reference / s0))
             );
-            best = Some((score, cause(d, v, share, text)));
+            best = Some((score, cause(d, v, share.min(1.0), text)));
         }
     }
     best.map(|(_, c)| c)
@@ -433,32 +610,115 @@ mod tests {
             // every span on one model: explains nothing
             ("model", "m", split(10.0, 400.0, 0.0, 0.0)),
         ]);
-        let c = focus_cause(&t, "LLM spans of its traces").unwrap();
+        let c = focus_cause(&t, &[], "LLM spans of its traces").unwrap();
         assert_eq!((c.field.as_str(), c.value.as_str()), ("tenant", "t3"));
         assert!((c.share - 0.9).abs() < 1e-12);
         assert_eq!(
             c.text,
-            "9 of 10 LLM spans of its traces from tenant t3 (5.0% of the cohort's LLM spans)"
+            "9 of 10 LLM spans of its traces from tenant t3 (5.0% of the cohort's spans)"
         );
     }
 
-    // by hand: daily spend $10 -> $30; tenant t17 $1 -> $18 (+17 of +20:
-    // 85%, 10% of the baseline's spend); the other tenants +3
+    // by hand: daily spend $10 over 1,000 spans -> $30 over 1,400; tenant
+    // t17 $1 over 100 spans -> $18 over 400, the others $9 over 900 -> $12
+    // over 1,000. New volume: 400 spans at $0.01, 300 of the growth
+    // t17's ($3); t17's cost per span 0.01 -> 0.045 at 400/1,400 of the
+    // spans: 1,400 x 0.2857 x 0.035 = $14; $17 of $20: 85%
     #[test]
     fn a_spend_spike_is_laid_at_the_tenant_that_holds_the_increase() {
         let t = table(&[
-            ("tenant", "t17", split(18.0, 0.0, 1.0, 0.0)),
-            ("tenant", "t1", split(12.0, 0.0, 9.0, 0.0)),
+            ("tenant", "t17", split(18.0, 400.0, 1.0, 100.0)),
+            ("tenant", "t1", split(12.0, 1000.0, 9.0, 900.0)),
             // one provider carries all spend: 100% of the increase, but
-            // also 100% of the baseline: no explanation
-            ("provider", "openai", split(30.0, 0.0, 10.0, 0.0)),
+            // also 100% of the spans: no explanation
+            ("provider", "openai", split(30.0, 1400.0, 10.0, 1000.0)),
         ]);
         let c = spend_cause(&t).unwrap();
         assert_eq!((c.field.as_str(), c.value.as_str()), ("tenant", "t17"));
-        assert!((c.share - 0.85).abs() < 1e-12);
+        assert!((c.share - 0.85).abs() < 1e-12, "{}", c.share);
         assert_eq!(
             c.text,
             "tenant t17 contributes 85.0% of the increase (+$17.0000 per day; 10.0% of the baseline's spend)"
         );
+    }
+
+    // by hand: prompt v4 replaces half of v3's spans on the day tenant
+    // wonka's spans go 50 -> 350 a day at $0.03 (from $0.01). Baseline
+    // 1,000 spans, $10; current 1,300 spans, $20. Wonka: new volume 300 x
+    // $0.01 = $3, cost per span 1,300 x (350/1,300) x 0.02 = $7: all of
+    // the $10. v4: volume $3 (all of the net growth), cost per span 1,300 x
+    // 0.5 x (10/650 - 0.01) = $3.5: 65%, but it is half the spans
+    #[test]
+    fn a_version_rollout_does_not_hide_the_tenant_that_spent() {
+        let t = table(&[
+            ("tenant", "wonka", split(10.5, 350.0, 0.5, 50.0)),
+            ("tenant", "acme", split(9.5, 950.0, 9.5, 950.0)),
+            ("prompt_version", "v3", split(10.0, 650.0, 10.0, 1000.0)),
+            ("prompt_version", "v4", split(10.0, 650.0, 0.0, 0.0)),
+        ]);
+        let c = spend_cause(&t).unwrap();
+        assert_eq!((c.field.as_str(), c.value.as_str()), ("tenant", "wonka"));
+        assert!((c.share - 1.0).abs() < 1e-9, "{}", c.share);
+    }
+
+    // by hand: provider b (300 of the route's 1,000 spans in both windows)
+    // went from 30% to 95% of its spans in the grown bins, provider a
+    // stayed at 30%: the rise 0.3 -> 0.495 is all b's (285/1000 - 90/1000)
+    #[test]
+    fn a_rate_change_is_laid_at_the_value_whose_rate_rose() {
+        let t = table(&[
+            ("provider", "a", split(210.0, 700.0, 210.0, 700.0)),
+            ("provider", "b", split(285.0, 300.0, 90.0, 300.0)),
+            // one route: all of the rise, all of the baseline's hits
+            ("route", "/chat", split(495.0, 1000.0, 300.0, 1000.0)),
+        ]);
+        let c = shift_cause(&t, &[], "slow spans").unwrap();
+        assert_eq!((c.field.as_str(), c.value.as_str()), ("provider", "b"));
+        assert!((c.share - 1.0).abs() < 1e-12);
+        assert_eq!(
+            c.text,
+            "provider b accounts for 100.0% of the rise in slow spans (95.0% of its spans, 30.0% before; 30.0% of the cohort's spans, 30.0% before)"
+        );
+        // the provider is the drifted field itself: nothing else explains it
+        assert_eq!(shift_cause(&t, &["provider"], "slow spans"), None);
+    }
+
+    // by hand: tenant t5 went from 50 to 300 of 1,000 spans at the same 80%
+    // hit rate, the others stayed at 10%: the rise 0.135 -> 0.31 comes
+    // from t5's traffic
+    #[test]
+    fn a_mix_change_is_laid_at_the_value_whose_traffic_grew() {
+        let t = table(&[
+            ("tenant", "t5", split(240.0, 300.0, 40.0, 50.0)),
+            ("tenant", "t1", split(70.0, 700.0, 95.0, 950.0)),
+        ]);
+        let c = shift_cause(&t, &[], "long prompts").unwrap();
+        assert_eq!((c.field.as_str(), c.value.as_str()), ("tenant", "t5"));
+        // its traffic moved +25 points at 0.8 - 0.135 above the usual rate:
+        // 0.25 x 0.665 / 0.175 = 95%; t1's fall at a rate below it, 5%
+        assert!((c.share - 0.95).abs() < 1e-12);
+        assert_eq!(
+            c.text,
+            "tenant t5 accounts for 95.0% of the rise in long prompts (80.0% of its spans, 80.0% before; 30.0% of the cohort's spans, 5.0% before)"
+        );
+        // a prompt version rolled out (5% -> 90% of spans) at the usual
+        // rate, while tenant t5 (30% of spans) went 20% -> 80%: t5, not
+        // the version. By hand: R0 = 0.2, R1 = 0.38 (rise 0.18); t5 holds
+        // 0.3 x 0.6 / 0.18 = 100%; v2 holds 0.9 x (0.4 - 0.2) / 0.18 = 100%
+        // as well, but that is its share of the traffic (score 0.1 < 0.7)
+        let rollout = table(&[
+            ("tenant", "t5", split(240.0, 300.0, 60.0, 300.0)),
+            ("tenant", "t1", split(140.0, 700.0, 140.0, 700.0)),
+            ("prompt_version", "v1", split(20.0, 100.0, 190.0, 950.0)),
+            ("prompt_version", "v2", split(360.0, 900.0, 10.0, 50.0)),
+        ]);
+        let c = shift_cause(&rollout, &[], "long prompts").unwrap();
+        assert_eq!((c.field.as_str(), c.value.as_str()), ("tenant", "t5"));
+        // no rise, no cause
+        let flat = table(&[
+            ("tenant", "t5", split(40.0, 50.0, 40.0, 50.0)),
+            ("tenant", "t1", split(95.0, 950.0, 95.0, 950.0)),
+        ]);
+        assert_eq!(shift_cause(&flat, &[], "long prompts"), None);
     }
 }

@@ -388,6 +388,7 @@ fn objectives(
             let cohort = k.join(", ");
             if breached {
                 findings.push(Finding {
+                    cause: None,
                     kind: "breach".into(),
                     message: format!(
                         "{} [{cohort}]: SLI {:.4} below target {} over the period",
@@ -400,6 +401,7 @@ fn objectives(
                 });
             } else if level == burn::Alert::Page {
                 findings.push(Finding {
+                    cause: None,
                     kind: "breach".into(),
                     message: format!("{} [{cohort}]: burning its budget at page level", obj.name),
                     strength: Finding::CRITICAL,

@@ -138,12 +138,36 @@ pub struct Finding {
     /// screen ranks every finding by it. See [`Finding::CRITICAL`].
     #[serde(skip)]
     pub strength: f64,
+    /// who caused it, when one value of a dimension explains it
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+}
+
+/// What explains a finding: the value of a dimension (model, tenant, ...)
+/// that holds most of it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cause {
+    pub field: String,
+    pub value: String,
+    /// its share of the finding's measure (errors, spend increase, ...)
+    pub share: f64,
+    /// one sentence for people
+    pub text: String,
 }
 
 impl Finding {
     /// Strength from which a finding is critical (on the first screen
     /// whatever their number).
     pub const CRITICAL: f64 = 2.0;
+
+    /// Its cause, also told at the end of the message.
+    pub fn caused_by(mut self, cause: Option<Cause>) -> Finding {
+        if let Some(c) = &cause {
+            self.message = format!("{}; {}", self.message, c.text);
+        }
+        self.cause = cause;
+        self
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

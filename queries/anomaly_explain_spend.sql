@@ -1,6 +1,0 @@
--- Who caused a spend spike: cost per value of one dimension ({{keys}}:
--- the dimension, then arm) in the current window and the baseline,
--- restricted to the spike's cohort (span costs from the wrapped query).
-SELECT {{keys}}, SUM(span_cost) AS usd
-FROM ({{param:span_costs}}) c
-GROUP BY {{keys}}
