@@ -26,7 +26,7 @@ fn data(shape: gen::Shape) -> Vec<u8> {
         start: "2026-01-01".into(),
         days: 2,
         batch: 64,
-        plant: false,
+        plant: Vec::new(),
     };
     let mut out = Vec::new();
     gen::generate(&opts, &mut out, shape).unwrap();

@@ -125,7 +125,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "anomaly_trace_tails",
         include_str!("../../queries/anomaly_trace_tails.sql"),
     ),
-    ("explain_hits", include_str!("../../queries/explain_hits.sql")),
+    (
+        "explain_hits",
+        include_str!("../../queries/explain_hits.sql"),
+    ),
     (
         "explain_numeric",
         include_str!("../../queries/explain_numeric.sql"),
@@ -134,7 +137,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "explain_category",
         include_str!("../../queries/explain_category.sql"),
     ),
-    ("explain_spend", include_str!("../../queries/explain_spend.sql")),
+    (
+        "explain_spend",
+        include_str!("../../queries/explain_spend.sql"),
+    ),
     (
         "anomaly_model_mix",
         include_str!("../../queries/anomaly_model_mix.sql"),

@@ -848,17 +848,21 @@ fn trace_rules(
                     ids,
                     examples: None,
                     cause: None,
-                    focus: Focus::held(
-                        format!(
-                            "trace_id IN ({})",
-                            hits.iter()
-                                .take(FOCUS_TRACES)
-                                .map(|h| quote(&h.1.trace))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        "LLM spans of its traces",
-                    ),
+                    focus: (hits.len() >= explain::MIN_TRACES)
+                        .then(|| {
+                            Focus::held(
+                                format!(
+                                    "trace_id IN ({})",
+                                    hits.iter()
+                                        .take(FOCUS_TRACES)
+                                        .map(|h| quote(&h.1.trace))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
+                                "LLM spans of its traces",
+                            )
+                        })
+                        .flatten(),
                 });
                 continue;
             }
@@ -884,10 +888,15 @@ fn trace_rules(
                 .take(FOCUS_TRACES)
                 .map(|h| quote(&h.1.trace))
                 .collect();
-            let focus = Focus::held(
-                format!("trace_id IN ({})", own.join(", ")),
-                "LLM spans of its traces",
-            );
+            // one or two traces are themselves, not a pattern of anyone's
+            let focus = (own.len() >= explain::MIN_TRACES)
+                .then(|| {
+                    Focus::held(
+                        format!("trace_id IN ({})", own.join(", ")),
+                        "LLM spans of its traces",
+                    )
+                })
+                .flatten();
             list.push(Anomaly {
                 kind: metric.kind,
                 cohort: cohort.clone(),
@@ -1430,7 +1439,9 @@ fn spend_rule(
             observed: cdaily,
             expected: Some(bdaily),
             score: ratio,
-            strength: ratio / SPIKE_RATIO,
+            // the increase over the threshold's: +50% at 1, double at 2
+            // (critical)
+            strength: (ratio - 1.0) / (SPIKE_RATIO - 1.0),
             unit: Unit::Usd,
             detail: format!(
                 "{} per day vs {} baseline daily mean ({ratio:.1}x, p {}); the costliest traces listed",

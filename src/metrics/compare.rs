@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::cost::{self, CostOptions};
+use super::explain::{self, Ask};
 use super::{cohort_phase, expand, expand_field, key_order, who, Rows};
 use crate::engine::{Arm, Arms, Condition, Engine, Key, PercentileMethod, Scope, OTHER};
 use crate::error::{Error, Result};
@@ -160,6 +161,60 @@ pub const METRICS: &[MetricDef] = &[
         unit: Unit::Number,
     },
 ];
+
+impl MetricDef {
+    /// The spans that make the metric worse than the baseline arm's value
+    /// `base`, in SQL over span columns, and their name: what a
+    /// regression's attribution counts (None: a metric of evaluations or of
+    /// traces' costs, which are not span columns). Errors are not laid at
+    /// their own error type: see [`explain::same_as`].
+    fn worse_spans(&self, base: f64) -> Option<(String, String)> {
+        let above = |col: &str, what: String| {
+            Some((
+                format!("{col} > {base:?}"),
+                format!("spans with {col} above {what}"),
+            ))
+        };
+        let shown = format::number(base);
+        match self.name {
+            "error_rate" => Some((explain::ERROR.into(), "errors".into())),
+            "latency_p50" => above("duration_ms", format!("the baseline's p50 ({shown} ms)")),
+            "latency_p95" => above("duration_ms", format!("the baseline's p95 ({shown} ms)")),
+            "ttft_p50" => above("ttft_ms", format!("the baseline's p50 ({shown} ms)")),
+            "ttft_p95" => above("ttft_ms", format!("the baseline's p95 ({shown} ms)")),
+            "input_tokens" | "output_tokens" => {
+                above(self.name, format!("the baseline's mean ({shown})"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One cohort's arm as conditions (a per-cohort arm picks the cohort's own
+/// value; None: the cohort has none).
+fn cohort_arm(arm: &Arm, cohort: &[String]) -> Option<Arm> {
+    match arm {
+        Arm::PerCohort { field, values } => {
+            let (_, v) = values.iter().find(|(k, _)| k.as_slice() == cohort)?;
+            Some(Arm::Where(vec![Condition {
+                key: field.clone(),
+                negate: false,
+                values: vec![v.clone()],
+            }]))
+        }
+        a => Some(a.clone()),
+    }
+}
+
+/// The fields an arm is chosen by: they say what the arms are, not who
+/// caused the change.
+fn arm_fields(arm: &Arm) -> Vec<String> {
+    match arm {
+        Arm::Window(_) => Vec::new(),
+        Arm::Where(c) => c.iter().map(|c| c.key.name().to_string()).collect(),
+        Arm::PerCohort { field, .. } => vec![field.name().to_string()],
+    }
+}
 
 pub fn metric(name: &str) -> Option<&'static MetricDef> {
     METRICS.iter().find(|m| m.name == name)
@@ -472,6 +527,10 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             ("p_holm", Unit::Stat),
             ("test", Unit::Text),
             ("verdict", Unit::Text),
+            explain::COLUMNS[0],
+            explain::COLUMNS[1],
+            explain::COLUMNS[2],
+            explain::COLUMNS[3],
         ],
     );
     t.footnote = Some(format!(
@@ -481,6 +540,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         o.alpha, o.seed
     ));
     let mut findings = Vec::new();
+    // regressions to attribute: (finding, table row, comparison)
+    let mut to_explain: Vec<(usize, usize, &Row)> = Vec::new();
     let mut tally: BTreeMap<Verdict, usize> = BTreeMap::new();
     for r in &rows {
         *tally.entry(r.verdict).or_default() += 1;
@@ -500,27 +561,31 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             Cell::text(r.test),
             Cell::text(r.verdict.as_str()),
         ]);
+        row.extend(explain::cells(None));
         t.push(row);
         t.row_units.push(r.def.unit);
         let who = who(&o.key_names, &r.cohort);
         match r.verdict {
-            Verdict::Regressed => findings.push(Finding {
-                cause: None,
-                kind: "regression".into(),
-                message: format!(
-                    "{who}{} regressed: {} -> {} (Holm p {})",
-                    r.metric,
-                    show(r.value.0, r.def.unit),
-                    show(r.value.1, r.def.unit),
-                    format::stat(r.p_holm.unwrap_or(f64::NAN))
-                ),
-                // -log10 p over -log10 alpha: critical below alpha squared
-                strength: r
-                    .p_holm
-                    .map(|p| -p.max(f64::MIN_POSITIVE).log10() / -o.alpha.log10())
-                    .unwrap_or(1.0)
-                    .max(1.0),
-            }),
+            Verdict::Regressed => {
+                to_explain.push((findings.len(), t.rows.len() - 1, r));
+                findings.push(Finding {
+                    cause: None,
+                    kind: "regression".into(),
+                    message: format!(
+                        "{who}{} regressed: {} -> {} (Holm p {})",
+                        r.metric,
+                        show(r.value.0, r.def.unit),
+                        show(r.value.1, r.def.unit),
+                        format::stat(r.p_holm.unwrap_or(f64::NAN))
+                    ),
+                    // -log10 p over -log10 alpha: critical below alpha squared
+                    strength: r
+                        .p_holm
+                        .map(|p| -p.max(f64::MIN_POSITIVE).log10() / -o.alpha.log10())
+                        .unwrap_or(1.0)
+                        .max(1.0),
+                })
+            }
             Verdict::Inconclusive => findings.push(Finding {
                 cause: None,
                 kind: "inconclusive".into(),
@@ -531,6 +596,44 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
                 strength: 0.5,
             }),
             _ => {}
+        }
+    }
+    // who regressed: the spans past the baseline arm's value, per value of
+    // every dimension the arms are not chosen by
+    to_explain.sort_by(|a, b| findings[b.0].strength.total_cmp(&findings[a.0].strength));
+    let ncols = t.columns.len();
+    if let Some(arms) = &scope.arms {
+        let mut fields = arm_fields(&arms.baseline);
+        fields.extend(arm_fields(&arms.candidate));
+        for (f, row, r) in to_explain.into_iter().take(explain::EXPLAINED) {
+            let mut skip: Vec<&str> = fields.iter().map(String::as_str).collect();
+            if r.def.name == "error_rate" {
+                skip.extend(explain::same_as("error_type"));
+            }
+            let (Some((hits, what)), Some(b), Some(c)) = (
+                r.value.0.and_then(|v| r.def.worse_spans(v)),
+                cohort_arm(&arms.baseline, &r.cohort),
+                cohort_arm(&arms.candidate, &r.cohort),
+            ) else {
+                continue;
+            };
+            let ask = Ask {
+                cohort: &r.cohort,
+                arms: Arms {
+                    baseline: b,
+                    candidate: c,
+                    candidate_label: arms.candidate_label,
+                },
+                template: "explain_hits",
+                field: None,
+                hits,
+            };
+            // a cause is extra: an engine refusing its queries leaves none
+            let cause = explain::shift(engine, &scope, &ask, &skip, &what).unwrap_or(None);
+            for (i, c) in explain::cells(cause.as_ref()).into_iter().enumerate() {
+                t.rows[row][ncols - 4 + i] = c;
+            }
+            findings[f] = findings[f].clone().caused_by(cause);
         }
     }
     let n = |v: Verdict| tally.get(&v).copied().unwrap_or(0);

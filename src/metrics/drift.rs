@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use super::cost::{self, CostOptions};
 use super::explain::{self, Ask};
 use super::{cohort_phase, expand, expand_field, key_order, Rows};
-use crate::engine::template::Expanded;
 use crate::engine::template::quote;
+use crate::engine::template::Expanded;
 use crate::engine::{parse_key, Arms, Engine, FieldExpr, Key, Scope, FIELDS, NONE};
 use crate::error::Result;
 use crate::frame::schema as col;
@@ -430,8 +430,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
         };
         let what = format!("spans with {field} {range}");
         // a cause is extra: an engine refusing its queries leaves none
-        let cause = explain::shift(engine, &scope, &ask, explain::same_as(field), &what)
-            .unwrap_or(None);
+        let cause =
+            explain::shift(engine, &scope, &ask, explain::same_as(field), &what).unwrap_or(None);
         for (i, c) in explain::cells(cause.as_ref()).into_iter().enumerate() {
             table.rows[row][ncols - 4 + i] = c;
         }

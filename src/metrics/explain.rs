@@ -16,8 +16,9 @@ use crate::engine::template::Expanded;
 use crate::engine::{parse_key, Arms, Condition, Engine, Key, Scope, NONE, OTHER};
 use crate::error::{Error, Result};
 use crate::report::format;
-use crate::report::model::{Cell, Unit};
 pub use crate::report::model::Cause;
+use crate::report::model::{Cell, Unit};
+use crate::stats::anomaly::binomial_tail;
 use crate::window::Window;
 
 /// The dimensions searched, in the order ties are broken.
@@ -69,6 +70,21 @@ pub fn same_as(field: &str) -> &'static [&'static str] {
         _ => &[],
     }
 }
+
+/// A finding of fewer traces is not attributed (one trace's spans all
+/// share its user and tenant), and a cause holds at least this many of a
+/// finding's spans.
+pub const MIN_TRACES: usize = 3;
+
+/// A value holding a finding's spans has at least this many times the
+/// rate of the rest (MacroBase's default minimum risk ratio): errors spread
+/// like the traffic, give or take chance, have no cause.
+const MIN_RISK: f64 = 3.0;
+
+/// ... and holds more of them than its share of the traffic would by
+/// chance: P(at least that many | binomial at its traffic share) below
+/// this.
+const CAUSE_ALPHA: f64 = 0.01;
 
 /// A cause needs at least this share of the change.
 const MIN_SHARE: f64 = 0.5;
@@ -315,9 +331,10 @@ fn field_name(d: &str) -> String {
 type Found<'a> = (&'a str, &'a str, Split, f64);
 
 /// The value of a dimension (in DIMS order, `skip` left out) holding at
-/// least half of the focus measure and more of it than of the focus
-/// window's traffic, scored by share x ln(share / traffic share): (field,
-/// value, its split, its share).
+/// least half of the focus measure (and 3 of it), at 3 times the rate of
+/// the rest and more than chance gives its traffic (binomial p < 0.01),
+/// scored by share x ln(share / traffic share): (field, value, its split,
+/// its share).
 fn concentrated<'a>(t: &'a Table, skip: &[&str]) -> Option<Found<'a>> {
     let mut best: Option<(f64, Found)> = None;
     for (d, values) in in_order(t) {
@@ -331,7 +348,17 @@ fn concentrated<'a>(t: &'a Table, skip: &[&str]) -> Option<Found<'a>> {
         }
         for (v, s) in values.iter().filter(|(v, _)| named(v)) {
             let (share, traffic) = (s.focus / total, s.focus_n / spans);
-            if share < MIN_SHARE || share <= traffic {
+            if share < MIN_SHARE || share <= traffic || s.focus < MIN_TRACES as f64 {
+                continue;
+            }
+            // its rate against the rest's (MacroBase's risk ratio)
+            let rest = (total - s.focus) / (spans - s.focus_n);
+            if rest > 0.0 && (s.focus / s.focus_n) / rest < MIN_RISK {
+                continue;
+            }
+            // and more of it than chance puts in a value of that traffic
+            let p = binomial_tail(s.focus.round() as u64, total.round() as u64, traffic);
+            if p >= CAUSE_ALPHA {
                 continue;
             }
             let score = share * (share / traffic).ln();
@@ -399,7 +426,11 @@ pub fn shift_cause(t: &Table, skip: &[&str], what: &str) -> Option<Cause> {
             } else {
                 big_r0
             };
-            let r1 = if s.focus_n > 0.0 { s.focus / s.focus_n } else { r0 };
+            let r1 = if s.focus_n > 0.0 {
+                s.focus / s.focus_n
+            } else {
+                r0
+            };
             let share = (w1 * (r1 - r0) + (w1 - w0) * (r0 - big_r0)) / rise;
             let score = share - w1;
             if share < MIN_SHARE || score <= 0.0 || !better(&best, score) {
@@ -520,7 +551,11 @@ pub fn spend_cause(t: &Table) -> Option<Cause> {
             } else {
                 big_c0
             };
-            let c1 = if s.focus_n > 0.0 { s.focus / s.focus_n } else { c0 };
+            let c1 = if s.focus_n > 0.0 {
+                s.focus / s.focus_n
+            } else {
+                c0
+            };
             let per_span = n1 * (w1 * (c1 - c0) + (w1 - w0) * (c0 - big_c0));
             let share = (volume + per_span) / rise;
             let score = share - w1;
@@ -598,6 +633,21 @@ mod tests {
             ("model", "b", split(5.0, 50.0, 10.0, 1000.0)),
         ]);
         assert_eq!(error_cause(&t), None);
+        // 11 of 16 errors from a value with 515 of 1,000 spans: more than
+        // its share, but at 2.1x the rest's rate (11/515 vs 5/485)
+        let t = table(&[
+            ("agent", "a", split(11.0, 515.0, 0.0, 0.0)),
+            ("agent", "(none)", split(5.0, 485.0, 0.0, 0.0)),
+        ]);
+        assert_eq!(focus_cause(&t, &[], "errors"), None);
+        // 9 of 10 at 505 of 1,000 spans: 8.8x the rest's rate, but chance
+        // gives 9 or 10 of 10 to half the traffic 1.2% of the time
+        // (10 x 0.505^9 x 0.495 + 0.505^10 = 0.0117)
+        let t = table(&[
+            ("agent", "a", split(9.0, 505.0, 0.0, 0.0)),
+            ("agent", "(none)", split(1.0, 495.0, 0.0, 0.0)),
+        ]);
+        assert_eq!(focus_cause(&t, &[], "errors"), None);
     }
 
     // by hand: 9 of an outlier's 10 spans are tenant t3's, whose 20 spans

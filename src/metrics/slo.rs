@@ -2,6 +2,7 @@
 //! error budgets, burn rates and alert levels (statistics.md "Rates",
 //! "Percentiles", "SLOs").
 
+use super::explain::{self, Ask};
 use std::collections::BTreeMap;
 
 use super::{
@@ -222,6 +223,7 @@ fn objectives(
     }
     cols.push(("alert", Unit::Text));
     cols.push(("status", Unit::Text));
+    cols.extend(explain::COLUMNS);
     let mut table = Table::with_keys(
         "objectives",
         "Objectives: budgets and burn rates",
@@ -255,6 +257,9 @@ fn objectives(
         _ => None,
     };
     let mut queries = Vec::with_capacity(o.objectives.len());
+    // per objective: its scope, and its bad events as SQL over span
+    // columns with their name (for a breach's attribution)
+    let mut events: Vec<(Scope, Option<(String, String)>)> = Vec::new();
     for obj in &o.objectives {
         let mut s = scope.clone();
         s.window = Window {
@@ -263,6 +268,19 @@ fn objectives(
         };
         let offset = ("offset", offset.to_string());
         s.conditions.extend(obj.selector.iter().cloned());
+        let bad = match &obj.sli {
+            Sli::Availability => Some((explain::ERROR.to_string(), "errors".to_string())),
+            Sli::Latency { threshold_ms } => Some((
+                format!("duration_ms > {threshold_ms:?}"),
+                format!("spans slower than {threshold_ms} ms"),
+            )),
+            Sli::Ttft { threshold_ms } => Some((
+                format!("ttft_ms > {threshold_ms:?}"),
+                format!("spans with a first token after {threshold_ms} ms"),
+            )),
+            Sli::Quality { .. } | Sli::Cost { .. } => None,
+        };
+        events.push((s.clone(), bad));
         let q = match &obj.sli {
             Sli::Availability => expand(
                 engine,
@@ -331,7 +349,9 @@ fn objectives(
         queries.push(q);
     }
     let frames = engine.run(&queries)?;
-    for (obj, frame) in o.objectives.iter().zip(&frames) {
+    // breaches to attribute: (finding, table row, objective, cohort)
+    let mut to_explain: Vec<(usize, usize, usize, Vec<String>)> = Vec::new();
+    for (j, (obj, frame)) in o.objectives.iter().zip(&frames).enumerate() {
         let rows = Rows::new(frame, "slo_events");
         let keys = rows.keys(nk)?;
         let (t, valid, bad) = (rows.i64s("t")?, rows.u64s("valid")?, rows.u64s("bad")?);
@@ -386,6 +406,9 @@ fn objectives(
                 "met"
             };
             let cohort = k.join(", ");
+            if breached || level == burn::Alert::Page {
+                to_explain.push((findings.len(), table.rows.len(), j, k.clone()));
+            }
             if breached {
                 findings.push(Finding {
                     cause: None,
@@ -420,8 +443,27 @@ fn objectives(
             row.extend(burns.iter().map(|b| Cell::opt(*b)));
             row.push(Cell::text(level.as_str()));
             row.push(Cell::text(status));
+            row.extend(explain::cells(None));
             table.push(row);
         }
+    }
+    // who holds a breach's bad events, beyond their share of the traffic
+    let ncols = table.columns.len();
+    for (f, row, j, cohort) in to_explain.into_iter().take(explain::EXPLAINED) {
+        let (s, bad) = &events[j];
+        let Some((hits, noun)) = bad else { continue };
+        let ask = Ask::level(&cohort, s.window, format!("({hits})"));
+        // a cause is extra: an engine refusing its queries leaves none
+        // errors are not laid at their own error type
+        let skip = match o.objectives[j].sli {
+            Sli::Availability => explain::same_as("error_type"),
+            _ => &[],
+        };
+        let cause = explain::focus(engine, s, &ask, skip, noun).unwrap_or(None);
+        for (i, c) in explain::cells(cause.as_ref()).into_iter().enumerate() {
+            table.rows[row][ncols - 4 + i] = c;
+        }
+        findings[f] = findings[f].clone().caused_by(cause);
     }
     Ok((table, findings))
 }
