@@ -505,8 +505,8 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         "score: -log10 p (more outliers past the baseline p99 or context stuffing than chance, \
          error bursts), x the baseline's largest (one value past twice it), LLM calls (loops), x daily mean (spend), total variation (model mix), expected spans \
          (silence). Critical: at least twice the rule's threshold. cause: the value of a dimension \
-         (model, tenant, route, ...) holding most of an error burst, a spend increase or an \
-         outlier's spans. open: \
+         (model, tenant, route, ...) holding most of an error burst, a spend increase, an \
+         outlier's or a loop's spans, or of a model's gain in the mix. open: \
          trace_id[/span_id]."
             .into(),
     );
@@ -1590,7 +1590,12 @@ fn composite_rules(
             },
         )?;
         if let Some(t) = r.tables.first() {
-            let verdict = t.columns.len() - 1;
+            let at = |name: &str| t.columns.iter().position(|c| c.name == name);
+            let (Some(verdict), Some(metric_col)) = (at("verdict"), at("metric")) else {
+                return Err(crate::error::Error::internal(
+                    "the compare table has no verdict or metric column",
+                ));
+            };
             for row in &t.rows {
                 let text = |c: &Cell| match c {
                     Cell::Text(s) => s.clone(),
@@ -1598,7 +1603,7 @@ fn composite_rules(
                 };
                 if text(&row[verdict]) == "regressed" {
                     let cohort: Vec<String> = row[..nk].iter().map(text).collect();
-                    let metric = text(&row[nk]);
+                    let metric = text(&row[metric_col]);
                     let base = metric.split(':').next().unwrap_or_default().to_string();
                     regressed.insert((cohort, base));
                 }

@@ -710,44 +710,53 @@ fn range_label(lo: Option<f64>, hi: Option<f64>) -> String {
 }
 
 /// Where a drifted distribution grew, for its attribution: SQL over the
-/// value `v` and words for it. Numeric: the run of adjacent bins that grew,
-/// around the bin that grew most; categorical: every category that grew
-/// (a pooled rest is no one value, and is left out).
+/// value `v` and words for it. Numeric: every bin that grew (as runs of
+/// adjacent bins); categorical: every category that grew (a pooled rest is
+/// no one value, and is left out).
 fn grown_where(p: &Pair, ty: FieldType) -> Option<(String, String)> {
     let (labels, b, c) = bins_of(p, ty);
     let (pb, pc) = (stat::shares(&b), stat::shares(&c));
     let grew: Vec<bool> = (0..labels.len()).map(|i| pc[i] > pb[i]).collect();
     match ty {
         FieldType::Numeric => {
-            let top = (0..labels.len())
-                .filter(|&i| grew[i])
-                .max_by(|&x, &y| (pc[x] - pb[x]).total_cmp(&(pc[y] - pb[y])).then(y.cmp(&x)))?;
-            let (mut i, mut j) = (top, top);
-            while i > 0 && grew[i - 1] {
-                i -= 1;
-            }
-            while j + 1 < labels.len() && grew[j + 1] {
-                j += 1;
-            }
             let base: Vec<(i64, u64)> = p.base.iter().map(|(k, v)| (*k, *v)).collect();
             let vals: Vec<f64> = stat::decile_edges(&base)
                 .iter()
                 .map(|e| edge_value(*e))
                 .collect();
-            let lo = (i > 0).then(|| vals[i - 1]);
-            let hi = vals.get(j).copied();
-            let mut sql = Vec::new();
-            match lo {
-                Some(0.0) => sql.push("v > 0".to_string()),
-                Some(l) => sql.push(format!("v >= {l:?}")),
-                None => {}
+            // each run of adjacent bins that grew: [i, j]
+            let mut runs: Vec<(usize, usize)> = Vec::new();
+            for i in (0..labels.len()).filter(|&i| grew[i]) {
+                match runs.last_mut() {
+                    Some(r) if r.1 + 1 == i => r.1 = i,
+                    _ => runs.push((i, i)),
+                }
             }
-            match hi {
-                Some(0.0) => sql.push("v <= 0".to_string()),
-                Some(h) => sql.push(format!("v < {h:?}")),
-                None => {}
+            let (mut sql, mut words) = (Vec::new(), Vec::new());
+            for (i, j) in runs {
+                let lo = (i > 0).then(|| vals[i - 1]);
+                let hi = vals.get(j).copied();
+                let mut cond = Vec::new();
+                match lo {
+                    Some(0.0) => cond.push("v > 0".to_string()),
+                    Some(l) => cond.push(format!("v >= {l:?}")),
+                    None => {}
+                }
+                match hi {
+                    Some(0.0) => cond.push("v <= 0".to_string()),
+                    Some(h) => cond.push(format!("v < {h:?}")),
+                    None => {}
+                }
+                if cond.is_empty() {
+                    // every bin grew: nothing to single out
+                    return None;
+                }
+                sql.push(format!("({})", cond.join(" AND ")));
+                words.push(range_label(lo, hi));
             }
-            (!sql.is_empty()).then(|| (sql.join(" AND "), range_label(lo, hi)))
+            let more = if words.len() > 3 { ", ..." } else { "" };
+            words.truncate(3);
+            (!sql.is_empty()).then(|| (sql.join(" OR "), format!("{}{more}", words.join(", "))))
         }
         FieldType::Categorical => {
             let cats: Vec<&String> = (0..labels.len())

@@ -386,6 +386,18 @@ pub fn focus_cause(t: &Table, skip: &[&str], noun: &str) -> Option<Cause> {
     Some(cause(d, v, share, text))
 }
 
+/// Whether a value holding `share` of a change with `traffic` of the
+/// spans moved it at least [`MIN_RISK`] times as much per span as the rest
+/// did (a value holding the change in proportion to its traffic is no
+/// cause, however large).
+fn moved_more(share: f64, traffic: f64) -> bool {
+    if share <= traffic {
+        return false;
+    }
+    let rest = (1.0 - share) / (1.0 - traffic);
+    rest <= 0.0 || (share / traffic) / rest >= MIN_RISK
+}
+
 /// A change's cause. The share of the cohort's spans that are hits rose
 /// from R0 (reference arm) to R1 (focus arm); per value of a dimension,
 /// with w its share of the arm's spans and r its own hit rate, the rise is
@@ -396,8 +408,10 @@ pub fn focus_cause(t: &Table, skip: &[&str], noun: &str) -> Option<Cause> {
 ///
 /// (a value new in the focus arm has r0 = R0). A value whose traffic grew
 /// with a usual rate (a prompt version rolled out) explains nothing. The
-/// cause holds at least half of the rise, and is the value whose share of
-/// the rise most exceeds its share of the focus arm's spans.
+/// cause holds at least half of the rise, at least 3 times as much per
+/// span as the rest ([`moved_more`]); of those, the one scoring highest on
+/// its share of the rise less half its share of the spans (the most
+/// complete explanation, and the narrower of two that explain as much).
 pub fn shift_cause(t: &Table, skip: &[&str], what: &str) -> Option<Cause> {
     let mut best: Option<(f64, Cause)> = None;
     for (d, values) in in_order(t) {
@@ -432,8 +446,8 @@ pub fn shift_cause(t: &Table, skip: &[&str], what: &str) -> Option<Cause> {
                 r0
             };
             let share = (w1 * (r1 - r0) + (w1 - w0) * (r0 - big_r0)) / rise;
-            let score = share - w1;
-            if share < MIN_SHARE || score <= 0.0 || !better(&best, score) {
+            let score = share.min(1.0) - w1 / 2.0;
+            if share < MIN_SHARE || !moved_more(share, w1) || !better(&best, score) {
                 continue;
             }
             let rate = |h: f64, n: f64| {
@@ -510,9 +524,8 @@ pub fn error_cause(t: &Table) -> Option<Cause> {
 ///   N1 [w1 (c1 - c0) + (w1 - w0) (c0 - C0)]: its cost per span changed,
 ///               or its share moved at a cost unlike the rest
 ///
-/// (a value new in the current window has c0 = C0). The cause holds at
-/// least half of the rise, and is the value whose share of the rise most
-/// exceeds its share of the current spans. `focus`, `focus_n`: current
+/// (a value new in the current window has c0 = C0). The cause is chosen
+/// as in [`shift_cause`]. `focus`, `focus_n`: current
 /// daily spend and spans; `reference`, `reference_n`: the baseline's.
 pub fn spend_cause(t: &Table) -> Option<Cause> {
     let mut best: Option<(f64, Cause)> = None;
@@ -558,8 +571,8 @@ pub fn spend_cause(t: &Table) -> Option<Cause> {
             };
             let per_span = n1 * (w1 * (c1 - c0) + (w1 - w0) * (c0 - big_c0));
             let share = (volume + per_span) / rise;
-            let score = share - w1;
-            if share < MIN_SHARE || score <= 0.0 || !better(&best, score) {
+            let score = share.min(1.0) - w1 / 2.0;
+            if share < MIN_SHARE || !moved_more(share, w1) || !better(&best, score) {
                 continue;
             }
             let delta = s.focus - s.reference;
@@ -731,6 +744,13 @@ mod tests {
         );
         // the provider is the drifted field itself: nothing else explains it
         assert_eq!(shift_cause(&t, &["provider"], "slow spans"), None);
+        // both providers' rates rose alike (30% -> 40%): a holds 70% of the
+        // rise with 70% of the spans, no more than its share
+        let alike = table(&[
+            ("provider", "a", split(280.0, 700.0, 210.0, 700.0)),
+            ("provider", "b", split(120.0, 300.0, 90.0, 300.0)),
+        ]);
+        assert_eq!(shift_cause(&alike, &[], "slow spans"), None);
     }
 
     // by hand: tenant t5 went from 50 to 300 of 1,000 spans at the same 80%
@@ -755,7 +775,8 @@ mod tests {
         // rate, while tenant t5 (30% of spans) went 20% -> 80%: t5, not
         // the version. By hand: R0 = 0.2, R1 = 0.38 (rise 0.18); t5 holds
         // 0.3 x 0.6 / 0.18 = 100%; v2 holds 0.9 x (0.4 - 0.2) / 0.18 = 100%
-        // as well, but that is its share of the traffic (score 0.1 < 0.7)
+        // as well, but at 90% of the traffic (score 1 - 0.9/2 = 0.55 < t5's
+        // 1 - 0.3/2 = 0.85)
         let rollout = table(&[
             ("tenant", "t5", split(240.0, 300.0, 60.0, 300.0)),
             ("tenant", "t1", split(140.0, 700.0, 140.0, 700.0)),

@@ -32,8 +32,13 @@ const HOUR_NS: i64 = 3_600_000_000_000;
 const DAY_NS: i64 = 24 * HOUR_NS;
 
 fn generate(out: &Path, days: u32, spans: usize, seed: u64) {
+    generate_with(out, days, spans, seed, &[]);
+}
+
+fn generate_with(out: &Path, days: u32, spans: usize, seed: u64, args: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_spanlens-gen"))
         .args(["--spans", &spans.to_string(), "--days", &days.to_string()])
+        .args(args)
         .args(["--seed", &seed.to_string(), "--format", "parquet", "-o"])
         .arg(out)
         .output()
@@ -267,4 +272,105 @@ fn issue20_planted_incidents_are_found_and_laid_at_their_cause() {
         msgs.iter().any(|m| m.contains("tenant t17 contributes")),
         "{msgs:#?}"
     );
+}
+
+/// Each incident spanlens-gen plants (in the last of 8 days, alone), with
+/// the finding a person must see and who caused it: (incident, route, how
+/// the finding's message reads, cause field, cause value). The generator's
+/// PLANTED table says the same; here it is written out, as the test's
+/// expectation.
+const PLANTED: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "error-burst",
+        "/search",
+        ": error_burst (",
+        "model",
+        "gemini-2.5-flash",
+    ),
+    (
+        "spend-spike",
+        "/refunds",
+        ": spend_spike (",
+        "tenant",
+        "wonka",
+    ),
+    (
+        "agent-loops",
+        "/agent/plan",
+        ": agent_loop (",
+        "tenant",
+        "tyrell",
+    ),
+    (
+        "context-stuffing",
+        "/chat",
+        ": context_stuffing (",
+        "tenant",
+        "hooli",
+    ),
+    (
+        "provider-latency",
+        "/summarize",
+        ": ttft_ms drifted",
+        "provider",
+        "openai",
+    ),
+    (
+        "model-mix",
+        "/agent/plan",
+        ": model_mix (",
+        "tenant",
+        "acme",
+    ),
+    (
+        "numeric-drift",
+        "/chat",
+        ": output_tokens drifted",
+        "model",
+        "gpt-4o-mini",
+    ),
+    (
+        "prompt-regression",
+        "/refunds",
+        ": error_rate regressed",
+        "model",
+        "claude-haiku-4-5",
+    ),
+];
+
+/// Every planted incident is on the report's first screen (the ranked
+/// block), laid at its cause, found without `--by` naming it: the report
+/// is per route, and the cause is a model, a tenant or a provider. One
+/// seed here; tests/reference/report_planted_seeds.py measures many.
+#[test]
+fn issue20_every_planted_incident_is_on_the_first_screen_with_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("planted.parquet");
+    let input = path.to_str().unwrap();
+    for (name, route, marker, field, value) in PLANTED {
+        generate_with(&path, 8, 80_000, 100, &["--plant", name]);
+        let v = on_day("report", input, &[], 7);
+        let items: Vec<&str> = v["summary"][0]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap())
+            .collect();
+        let found = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| {
+                let m = f["message"].as_str().unwrap();
+                m.starts_with(&format!("route={route}:")) && m.contains(marker)
+            })
+            .unwrap_or_else(|| panic!("{name}: no finding on {route}: {items:#?}"));
+        assert_eq!(found["cause"]["field"], *field, "{name}: {found:#}");
+        assert_eq!(found["cause"]["value"], *value, "{name}: {found:#}");
+        let message = found["message"].as_str().unwrap();
+        assert!(
+            items.iter().any(|i| i.ends_with(&format!("] {message}"))),
+            "{name}: not on the first screen: {items:#?}"
+        );
+    }
 }
