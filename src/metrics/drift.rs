@@ -811,6 +811,47 @@ mod tests {
         assert_eq!(z[0], "<= 0");
         assert!(z[1].starts_with("(0, "), "{z:?}");
     }
+
+    fn pair(base: &[(i64, u64)], cur: &[(i64, u64)]) -> Pair {
+        Pair {
+            base: base.iter().copied().collect(),
+            cur: cur.iter().copied().collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn where_a_distribution_grew() {
+        // 100 values in each of buckets 0..10 (1.02^b); the current window
+        // has them all in buckets 9 and 10: only the top bins grew, so the
+        // spans counted are those above the edge below them
+        let base: Vec<(i64, u64)> = (0..=10).map(|b| (b, 100)).collect();
+        let (sql, words) =
+            grown_where(&pair(&base, &[(9, 50), (10, 50)]), FieldType::Numeric).unwrap();
+        assert!(sql.starts_with("(v >= ") && !sql.contains("v <"), "{sql}");
+        assert!(words.starts_with(">= "), "{words}");
+        // every bin grew: nothing to single out
+        assert_eq!(
+            grown_where(&pair(&[(3, 10)], &[(3, 5)]), FieldType::Numeric),
+            None
+        );
+        // categories: b and a missing value gained; NULL is the (none) bin
+        let cat = |kv: &[(&str, u64)]| -> BTreeMap<String, u64> {
+            kv.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        let p = Pair {
+            base_cat: cat(&[("a", 60), ("b", 40)]),
+            cur_cat: cat(&[("a", 20), ("b", 50), (NONE, 30)]),
+            ..Default::default()
+        };
+        assert_eq!(
+            grown_where(&p, FieldType::Categorical),
+            Some((
+                format!("v IN ({}) OR v IS NULL", quote("b")),
+                "b, (none)".into()
+            ))
+        );
+    }
 }
 
 #[cfg(test)]

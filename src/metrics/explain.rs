@@ -1,12 +1,18 @@
 //! Attribution: which value of which dimension explains a finding, found
-//! without the user choosing `--by`. For each dimension (route, model,
-//! provider, tenant, user, prompt version, error type, finish reason, tool,
-//! agent) other than the finding's own cohort keys, the engine returns the
-//! finding's measure per value in the finding's focus and in the baseline;
-//! the value that holds most of the change, and more of it than its usual
-//! share, is the cause (MacroBase's support and risk ratio, in one score).
-//! The selection rules are pure functions ([`error_cause`],
-//! [`spend_cause`]) tested by hand below.
+//! without the user choosing `--by`. For each dimension (model, provider,
+//! route, tenant, prompt version, user, tool, agent, finish reason, error
+//! type) other than the finding's own cohort keys, the engine returns per
+//! value the spans the finding counts (its errors, its traces' spans, the
+//! spans where a distribution grew, ...) and all spans, in the finding's
+//! focus arm and its reference arm. Two questions, two pure rules tested by
+//! hand below:
+//!
+//! - who holds it ([`focus_cause`], [`error_cause`]: bursts, outliers,
+//!   loops, breaches): the value with most of the finding's spans, at a
+//!   rate well above the rest's (MacroBase's support and risk ratio);
+//! - who moved it ([`shift_cause`], [`spend_cause`]: drift, regressions,
+//!   model mix, spend): the value holding most of the rise, split exactly
+//!   over the values (shift-share), well beyond its share of the traffic.
 
 use std::collections::BTreeMap;
 
