@@ -448,6 +448,7 @@ fn objectives(
         }
     }
     // who holds a breach's bad events, beyond their share of the traffic
+    to_explain.sort_by(|a, b| findings[b.0].strength.total_cmp(&findings[a.0].strength));
     let ncols = table.columns.len();
     for (f, row, j, cohort) in to_explain.into_iter().take(explain::EXPLAINED) {
         let (s, bad) = &events[j];

@@ -374,3 +374,43 @@ fn issue20_every_planted_incident_is_on_the_first_screen_with_its_cause() {
         );
     }
 }
+
+/// An SLO breach is laid at who holds its bad events: a 3 s first-token
+/// delay of one provider on /summarize breaks a first-token objective on
+/// that route only, and every late span is that provider's.
+#[test]
+fn issue20_a_breach_is_laid_at_who_holds_its_bad_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("planted.parquet");
+    generate_with(&path, 8, 80_000, 100, &["--plant", "provider-latency"]);
+    let objectives = dir.path().join("slo.toml");
+    std::fs::write(
+        &objectives,
+        "[[objective]]\nname = \"first token\"\nsli = \"ttft\"\nthreshold_ms = 2000\ntarget = 0.95\nperiod = \"1d\"\n",
+    )
+    .unwrap();
+    let v = on_day(
+        "report",
+        path.to_str().unwrap(),
+        &["--objectives", objectives.to_str().unwrap()],
+        7,
+    );
+    let breaches: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "breach")
+        .collect();
+    assert_eq!(breaches.len(), 1, "{breaches:#?}");
+    let b = breaches[0];
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("first token [/summarize]: SLI "),
+        "{b:#}"
+    );
+    assert_eq!(b["cause"]["field"], "provider", "{b:#}");
+    assert_eq!(b["cause"]["value"], "openai", "{b:#}");
+    assert_eq!(b["cause"]["share"], 1.0, "{b:#}");
+}
