@@ -526,22 +526,21 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         row.push(Cell::text(a.ids.join(" ")));
         t.push(row);
         t.row_units.push(a.unit);
-        findings.push(
-            Finding {
-                cause: None,
-                kind: "anomaly".into(),
-                message: format!(
-                    "{}{} ({}) at {}: {}",
-                    who(&o.key_names, &a.cohort),
-                    a.kind,
-                    a.severity().as_str(),
-                    format::time_ns(a.time_ns),
-                    a.detail,
-                ),
-                strength: a.strength,
-            }
-            .caused_by(a.cause.clone()),
-        );
+        let mut f = Finding {
+            cause: None,
+            kind: "anomaly".into(),
+            message: format!(
+                "{}{} ({}) at {}: {}",
+                who(&o.key_names, &a.cohort),
+                a.kind,
+                a.severity().as_str(),
+                format::time_ns(a.time_ns),
+                a.detail,
+            ),
+            strength: a.strength,
+        };
+        f.set_cause(a.cause.clone());
+        findings.push(f);
     }
     super::settle_table(&mut t);
     let crit = list

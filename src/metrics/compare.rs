@@ -601,7 +601,6 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
     // who regressed: the spans past the baseline arm's value, per value of
     // every dimension the arms are not chosen by
     to_explain.sort_by(|a, b| findings[b.0].strength.total_cmp(&findings[a.0].strength));
-    let ncols = t.columns.len();
     if let Some(arms) = &scope.arms {
         let mut fields = arm_fields(&arms.baseline);
         fields.extend(arm_fields(&arms.candidate));
@@ -630,10 +629,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             };
             // a cause is extra: an engine refusing its queries leaves none
             let cause = explain::shift(engine, &scope, &ask, &skip, &what).unwrap_or(None);
-            for (i, c) in explain::cells(cause.as_ref()).into_iter().enumerate() {
-                t.rows[row][ncols - 4 + i] = c;
-            }
-            findings[f] = findings[f].clone().caused_by(cause);
+            explain::attach(&mut t, row, &mut findings[f], cause);
         }
     }
     let n = |v: Verdict| tally.get(&v).copied().unwrap_or(0);

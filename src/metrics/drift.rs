@@ -406,7 +406,6 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
     // who moved the strongest drifts: the spans where each distribution
     // grew, per value of every other dimension
     to_explain.sort_by(|a, b| findings[b.0].strength.total_cmp(&findings[a.0].strength));
-    let ncols = table.columns.len();
     for (f, row, cohort, field, ty) in to_explain.into_iter().take(explain::EXPLAINED) {
         let (Some(key), Some(pair)) = (
             span_keys.get(field),
@@ -432,10 +431,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
         // a cause is extra: an engine refusing its queries leaves none
         let cause =
             explain::shift(engine, &scope, &ask, explain::same_as(field), &what).unwrap_or(None);
-        for (i, c) in explain::cells(cause.as_ref()).into_iter().enumerate() {
-            table.rows[row][ncols - 4 + i] = c;
-        }
-        findings[f] = findings[f].clone().caused_by(cause);
+        explain::attach(&mut table, row, &mut findings[f], cause);
     }
     // the distributions that moved most, baseline vs current, for the
     // nightly report's charts

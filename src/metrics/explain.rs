@@ -23,7 +23,7 @@ use crate::engine::{parse_key, Arms, Condition, Engine, Key, Scope, NONE, OTHER}
 use crate::error::{Error, Result};
 use crate::report::format;
 pub use crate::report::model::Cause;
-use crate::report::model::{Cell, Unit};
+use crate::report::model::{Cell, Finding, Table as ReportTable, Unit};
 use crate::stats::anomaly::binomial_tail;
 use crate::window::Window;
 
@@ -64,6 +64,17 @@ pub fn cells(c: Option<&Cause>) -> [Cell; 4] {
         ],
         None => [Cell::text(""), Cell::text(""), Cell::text(""), Cell::Null],
     }
+}
+
+/// Give a finding its cause, and the table row it stands for the cause's
+/// [`COLUMNS`].
+pub fn attach(table: &mut ReportTable, row: usize, finding: &mut Finding, cause: Option<Cause>) {
+    if let Some(at) = table.columns.iter().position(|c| c.name == COLUMNS[0].0) {
+        for (i, c) in cells(cause.as_ref()).into_iter().enumerate() {
+            table.rows[row][at + i] = c;
+        }
+    }
+    finding.set_cause(cause);
 }
 
 /// The dimensions that say the same as a field (its own values, or the

@@ -2,9 +2,9 @@
 //! error budgets, burn rates and alert levels (statistics.md "Rates",
 //! "Percentiles", "SLOs").
 
-use super::explain::{self, Ask};
 use std::collections::BTreeMap;
 
+use super::explain::{self, Ask};
 use super::{
     cohort_phase, expand, key_order, pct_cell, percentile_template, read_percentiles, Rows,
 };
@@ -449,22 +449,18 @@ fn objectives(
     }
     // who holds a breach's bad events, beyond their share of the traffic
     to_explain.sort_by(|a, b| findings[b.0].strength.total_cmp(&findings[a.0].strength));
-    let ncols = table.columns.len();
     for (f, row, j, cohort) in to_explain.into_iter().take(explain::EXPLAINED) {
         let (s, bad) = &events[j];
         let Some((hits, noun)) = bad else { continue };
         let ask = Ask::level(&cohort, s.window, format!("({hits})"));
-        // a cause is extra: an engine refusing its queries leaves none
         // errors are not laid at their own error type
         let skip = match o.objectives[j].sli {
             Sli::Availability => explain::same_as("error_type"),
             _ => &[],
         };
+        // a cause is extra: an engine refusing its queries leaves none
         let cause = explain::focus(engine, s, &ask, skip, noun).unwrap_or(None);
-        for (i, c) in explain::cells(cause.as_ref()).into_iter().enumerate() {
-            table.rows[row][ncols - 4 + i] = c;
-        }
-        findings[f] = findings[f].clone().caused_by(cause);
+        explain::attach(&mut table, row, &mut findings[f], cause);
     }
     Ok((table, findings))
 }

@@ -161,12 +161,11 @@ impl Finding {
     pub const CRITICAL: f64 = 2.0;
 
     /// Its cause, also told at the end of the message.
-    pub fn caused_by(mut self, cause: Option<Cause>) -> Finding {
+    pub fn set_cause(&mut self, cause: Option<Cause>) {
         if let Some(c) = &cause {
             self.message = format!("{}; {}", self.message, c.text);
         }
         self.cause = cause;
-        self
     }
 }
 
