@@ -16,10 +16,13 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// LiteLLM 1.109.1's table, restricted to the current major models
-/// (../shared/real-exports/price-tables, copied unchanged).
-const SNAPSHOT: &str = include_str!("litellm-snapshot.json");
-pub const SNAPSHOT_NAME: &str = "embedded LiteLLM 1.109.1 subset (PyPI, 2026-11-24)";
+/// LiteLLM 1.110.2's table (`model_prices_and_context_window_backup.json`
+/// in the PyPI wheel, sha256 8943af58...3dcc2): every chat, completion,
+/// responses and embedding entry with token prices, with the fields cost
+/// reads (built by `build_table.py` beside it; MIT, `LICENSE-litellm`).
+const SNAPSHOT: &str = include_str!("litellm-1.110.2.json");
+pub const SNAPSHOT_NAME: &str =
+    "embedded LiteLLM 1.110.2 (PyPI wheel, source sha256 8943af58bf9f979c)";
 
 /// USD per token for each kind of token. A missing cache rate is billed at
 /// the input rate, a missing reasoning rate at the output rate (LiteLLM's
@@ -479,15 +482,18 @@ impl PriceTable {
             .flatten()
             .collect();
         let prefixes = provider.map_or(&[][..], litellm_prefixes);
+        // the provider's own entry first (`gemini/...` for the Gemini API,
+        // whose bare name is Vertex's), then the name as written
         let exact_or_prefixed = |m: &str| -> Option<(&ModelPrice, MatchRule)> {
-            if let Some(p) = self.models.get(m) {
-                return Some((p, MatchRule::Exact));
-            }
-            prefixes.iter().find_map(|pre| {
-                self.models
-                    .get(&format!("{pre}{m}"))
-                    .map(|p| (p, MatchRule::ProviderPrefix))
-            })
+            prefixes
+                .iter()
+                .filter(|pre| !pre.is_empty())
+                .find_map(|pre| {
+                    self.models
+                        .get(&format!("{pre}{m}"))
+                        .map(|p| (p, MatchRule::ProviderPrefix))
+                })
+                .or_else(|| self.models.get(m).map(|p| (p, MatchRule::Exact)))
         };
         for m in &names {
             if let Some(hit) = exact_or_prefixed(m) {
@@ -537,15 +543,22 @@ mod tests {
     #[test]
     fn lookup_rules_in_order() {
         let t = table();
-        // response model (dated) stripped; request model exact wins first
+        // the response model (what ran) before the request model
         let (p, rule) = t
             .lookup(Some("openai"), Some("gpt-4o"), Some("gpt-4o-2024-08-06"))
             .unwrap();
-        assert_eq!((p.key.as_str(), rule), ("gpt-4o", MatchRule::Exact));
+        assert_eq!(
+            (p.key.as_str(), rule),
+            ("gpt-4o-2024-08-06", MatchRule::Exact)
+        );
+        // a snapshot the table does not list: its date stripped
         let (p, rule) = t
-            .lookup(Some("openai"), None, Some("gpt-4o-2024-08-06"))
+            .lookup(Some("openai"), None, Some("gpt-5.4-mini-2026-03-05"))
             .unwrap();
-        assert_eq!((p.key.as_str(), rule), ("gpt-4o", MatchRule::DateStripped));
+        assert_eq!(
+            (p.key.as_str(), rule),
+            ("gpt-5.4-mini", MatchRule::DateStripped)
+        );
         let (p, rule) = t
             .lookup(Some("gcp.gemini"), Some("gemini-2.5-pro"), None)
             .unwrap();
@@ -558,7 +571,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (p.key.as_str(), rule),
-            ("claude-sonnet-4-5", MatchRule::DateStripped)
+            ("claude-sonnet-4-5-20250929", MatchRule::Exact)
         );
         assert!(t
             .lookup(Some("openai"), Some("my-finetune"), None)

@@ -187,7 +187,7 @@ fn issue3_cost_equals_hand_computed_table() {
     assert!(v["meta"]["prices"]
         .as_str()
         .unwrap()
-        .contains("LiteLLM 1.109.1"));
+        .contains("LiteLLM 1.110.2"));
 
     // --recompute prices the reported span from the table
     let r = json_of(&[
