@@ -516,17 +516,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
     let t = |x: &Option<String>| x.clone().map_or(Cell::Null, Cell::Text);
     for (k, (id, hit)) in &res.models {
         let (spans, inp, out, rep) = res.usage.get(k).copied().unwrap_or_default();
-        let matched = hit.as_ref().map(|(m, r)| {
-            (
-                m.key.clone(),
-                match r {
-                    MatchRule::Exact => "exact",
-                    MatchRule::ProviderPrefix => "provider prefix",
-                    MatchRule::DateStripped => "date suffix stripped",
-                    MatchRule::Regex => "regex",
-                },
-            )
-        });
+        let matched = hit.as_ref().map(|(m, r)| (m.key.clone(), r.as_str()));
         models.push(vec![
             t(&id.0),
             t(&id.1),
@@ -610,18 +600,22 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
     for t in tables.iter_mut() {
         super::settle_table(t);
     }
-    let mut meta = Vec::new();
-    for s in &o.cost.prices.sources {
-        meta.push((
-            "prices".to_string(),
+    // every source on one line (JSON meta is an object: one key each)
+    let sources: Vec<String> = o
+        .cost
+        .prices
+        .sources
+        .iter()
+        .map(|s| {
             format!(
                 "{} ({} models, sha256 {})",
                 s.name,
                 s.models,
                 &s.sha256[..16]
-            ),
-        ));
-    }
+            )
+        })
+        .collect();
+    let mut meta = vec![("prices".to_string(), sources.join("; "))];
     meta.push((
         "cost basis".into(),
         if o.cost.recompute {

@@ -24,6 +24,14 @@ const SNAPSHOT: &str = include_str!("litellm-1.110.2.json");
 pub const SNAPSHOT_NAME: &str =
     "embedded LiteLLM 1.110.2 (PyPI wheel, source sha256 8943af58bf9f979c)";
 
+/// Langfuse's default model prices (langfuse/langfuse 2b0e9d23,
+/// `worker/src/constants/default-model-prices.json`, MIT outside `ee/`,
+/// `LICENSE-langfuse`): a model is looked up here, by its `matchPattern`,
+/// when LiteLLM's table has no entry for any of its spellings (the Anthropic
+/// API's `claude-sonnet-4-20250514` is in LiteLLM only as Bedrock ids).
+const LANGFUSE: &str = include_str!("langfuse-default-model-prices.json");
+pub const LANGFUSE_NAME: &str = "embedded Langfuse default model prices (2b0e9d23)";
+
 /// USD per token for each kind of token. A missing cache rate is billed at
 /// the input rate, a missing reasoning rate at the output rate (LiteLLM's
 /// fallbacks); an explicit 0 is a real price.
@@ -160,14 +168,35 @@ pub struct PriceSource {
 pub enum MatchRule {
     Exact,
     ProviderPrefix,
+    /// a routing prefix (`openrouter/`), a Bedrock region (`us.`) or
+    /// vendor (`anthropic.`), or a version suffix (`-v1:0`) taken off
+    Normalized,
     DateStripped,
     Regex,
+    /// Langfuse's `matchPattern`
+    Langfuse,
+}
+
+impl MatchRule {
+    /// For people, in the models table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchRule::Exact => "exact",
+            MatchRule::ProviderPrefix => "provider prefix",
+            MatchRule::Normalized => "prefix, region or version stripped",
+            MatchRule::DateStripped => "date suffix stripped",
+            MatchRule::Regex => "regex",
+            MatchRule::Langfuse => "Langfuse pattern",
+        }
+    }
 }
 
 pub struct PriceTable {
     models: HashMap<String, ModelPrice>,
     /// (regex, key) from overlay entries carrying a `match` field; later files first.
     patterns: Vec<(Regex, String)>,
+    /// Langfuse's entries, by their `matchPattern`, in file order
+    langfuse: Vec<(Regex, ModelPrice)>,
     pub sources: Vec<PriceSource>,
 }
 
@@ -382,16 +411,186 @@ pub fn strip_date_suffix(model: &str) -> Option<&str> {
     None
 }
 
+/// A model string and the spellings under it, least stripped first: each
+/// routing prefix taken off (`openrouter/anthropic/claude-x` ->
+/// `anthropic/claude-x` -> `claude-x`), then a Bedrock inference profile's
+/// region (`us.`, `eu.`, `apac.`, `global.`, ...), its vendor
+/// (`anthropic.`), and its version suffix (`-v1:0`).
+pub fn normalized(model: &str) -> Vec<String> {
+    const REGIONS: &[&str] = &[
+        "us.", "eu.", "apac.", "global.", "au.", "jp.", "us-gov.", "ca.",
+    ];
+    const VENDORS: &[&str] = &[
+        "anthropic.",
+        "meta.",
+        "amazon.",
+        "mistral.",
+        "cohere.",
+        "ai21.",
+        "deepseek.",
+        "qwen.",
+        "openai.",
+        "writer.",
+    ];
+    let mut out = vec![model.to_string()];
+    let mut m = model;
+    while let Some((_, rest)) = m.split_once('/') {
+        if rest.is_empty() {
+            break;
+        }
+        m = rest;
+        out.push(m.to_string());
+    }
+    if let Some(r) = REGIONS.iter().find_map(|p| m.strip_prefix(p)) {
+        m = r;
+        out.push(m.to_string());
+    }
+    if let Some(r) = VENDORS.iter().find_map(|p| m.strip_prefix(p)) {
+        m = r;
+        out.push(m.to_string());
+    }
+    // Bedrock's -v1:0 (a bare -v7 may be part of a name)
+    let digits = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    if let Some((head, _)) = m.rsplit_once(':').filter(|(_, n)| digits(n)) {
+        if let Some((name, _)) = head.rsplit_once("-v").filter(|(_, n)| digits(n)) {
+            out.push(name.to_string());
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// The first rate of `prices` under any of `keys` (Langfuse names one kind
+/// of token several ways).
+fn first_rate(prices: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<f64> {
+    keys.iter().find_map(|k| rate(prices, k))
+}
+
+/// One Langfuse pricing tier's rates.
+fn langfuse_rates(prices: &serde_json::Map<String, Value>) -> Option<Rates> {
+    Some(Rates {
+        input: first_rate(prices, &["input", "input_tokens", "input_text"])?,
+        output: first_rate(prices, &["output", "output_tokens", "output_text"]).unwrap_or(0.0),
+        cache_read: first_rate(
+            prices,
+            &[
+                "input_cache_read",
+                "input_cached_tokens",
+                "cache_read_input_tokens",
+            ],
+        ),
+        cache_write: first_rate(
+            prices,
+            &[
+                "input_cache_creation",
+                "input_cache_creation_5m",
+                "cache_creation_input_tokens",
+                "cache_write_tokens",
+            ],
+        ),
+        reasoning: first_rate(
+            prices,
+            &[
+                "output_reasoning_tokens",
+                "output_reasoning",
+                "reasoning_tokens",
+            ],
+        ),
+    })
+}
+
+/// Langfuse's model price export: a list of models, each with a
+/// `matchPattern` regex and `pricingTiers` (the default tier's prices; a
+/// tier whose only condition is a prompt size above N tokens becomes a
+/// tier above N; tiers chosen by request parameters, such as a service tier
+/// no span column records, are left out). A pattern Rust's regex cannot
+/// compile is an error.
+pub fn langfuse_entries(bytes: &[u8]) -> std::result::Result<Vec<(Regex, ModelPrice)>, String> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
+        format!(
+            "not valid JSON at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    })?;
+    let list = doc
+        .as_array()
+        .ok_or("a Langfuse model price export is a list of models")?;
+    let mut out = Vec::new();
+    for m in list {
+        let name = m
+            .get("modelName")
+            .and_then(Value::as_str)
+            .ok_or("a model without `modelName`")?;
+        let pattern = m
+            .get("matchPattern")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("`{name}`: no `matchPattern`"))?;
+        let re = Regex::new(pattern).map_err(|e| format!("`{name}`: bad `matchPattern`: {e}"))?;
+        let tiers = m.get("pricingTiers").and_then(Value::as_array);
+        let mut base = None;
+        let mut above = Vec::new();
+        for t in tiers.into_iter().flatten() {
+            let Some(rates) = t
+                .get("prices")
+                .and_then(Value::as_object)
+                .and_then(langfuse_rates)
+            else {
+                continue;
+            };
+            let conditions = t
+                .get("conditions")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice);
+            if t.get("isDefault").and_then(Value::as_bool) == Some(true) {
+                base = Some(rates);
+            } else if let [c] = conditions {
+                let size = c.get("value").and_then(Value::as_f64);
+                if c.get("operator").and_then(Value::as_str) == Some("gt") {
+                    if let Some(n) = size.filter(|n| *n >= 0.0) {
+                        above.push(Tier {
+                            above: n as u64,
+                            inclusive: false,
+                            rates,
+                        });
+                    }
+                }
+            }
+        }
+        let Some(base) = base else { continue };
+        above.sort_by_key(|t| t.above);
+        let price = ModelPrice {
+            key: name.to_string(),
+            provider: None,
+            base,
+            tiers: above,
+        };
+        if let Some(bad) = bad_rate(&price) {
+            return Err(format!("`{name}`: {bad} is not a price"));
+        }
+        out.push((re, price));
+    }
+    Ok(out)
+}
+
 impl PriceTable {
     /// The embedded snapshot, then each overlay in order (later wins).
     pub fn load(overlays: &[std::path::PathBuf]) -> Result<PriceTable> {
         let mut t = PriceTable {
             models: HashMap::new(),
             patterns: Vec::new(),
+            langfuse: Vec::new(),
             sources: Vec::new(),
         };
         t.add(SNAPSHOT_NAME, SNAPSHOT.as_bytes())
             .map_err(|e| Error::input("<embedded prices>", e, "please report this"))?;
+        t.langfuse = langfuse_entries(LANGFUSE.as_bytes())
+            .map_err(|e| Error::input("<embedded Langfuse prices>", e, "please report this"))?;
+        t.sources.push(PriceSource {
+            name: LANGFUSE_NAME.to_string(),
+            sha256: hex(&Sha256::digest(LANGFUSE.as_bytes())),
+            models: t.langfuse.len(),
+        });
         for p in overlays {
             t.add_file(p)?;
         }
@@ -501,9 +700,18 @@ impl PriceTable {
             }
         }
         for m in &names {
-            if let Some(stripped) = strip_date_suffix(m) {
-                if let Some((p, _)) = exact_or_prefixed(stripped) {
-                    return Some((p, MatchRule::DateStripped));
+            for n in normalized(m).iter().skip(1) {
+                if let Some((p, _)) = exact_or_prefixed(n) {
+                    return Some((p, MatchRule::Normalized));
+                }
+            }
+        }
+        for m in &names {
+            for n in normalized(m) {
+                if let Some(stripped) = strip_date_suffix(&n) {
+                    if let Some((p, _)) = exact_or_prefixed(stripped) {
+                        return Some((p, MatchRule::DateStripped));
+                    }
                 }
             }
         }
@@ -513,6 +721,13 @@ impl PriceTable {
                     if let Some(p) = self.models.get(key) {
                         return Some((p, MatchRule::Regex));
                     }
+                }
+            }
+        }
+        for m in &names {
+            for (re, p) in &self.langfuse {
+                if re.is_match(m) {
+                    return Some((p, MatchRule::Langfuse));
                 }
             }
         }
@@ -579,6 +794,126 @@ mod tests {
         assert_eq!(strip_date_suffix("claude-x@20250929"), Some("claude-x"));
         assert_eq!(strip_date_suffix("gpt-4o"), None);
         assert_eq!(strip_date_suffix("o4-mini"), None);
+    }
+
+    #[test]
+    fn spellings_under_a_model_string() {
+        assert_eq!(
+            normalized("bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            [
+                "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "claude-sonnet-4-5-20250929-v1:0",
+                "claude-sonnet-4-5-20250929",
+            ]
+        );
+        assert_eq!(
+            normalized("openrouter/anthropic/claude-sonnet-4-6"),
+            [
+                "openrouter/anthropic/claude-sonnet-4-6",
+                "anthropic/claude-sonnet-4-6",
+                "claude-sonnet-4-6",
+            ]
+        );
+        // a name's own -v7 is not a Bedrock version
+        assert_eq!(normalized("acme-llm-v7"), ["acme-llm-v7"]);
+        assert_eq!(normalized("gpt-4o/"), ["gpt-4o/"]);
+    }
+
+    // real spellings of models the embedded tables price, with costs by
+    // hand from the tables' rates (LiteLLM 1.110.2, Langfuse 2b0e9d23)
+    #[test]
+    fn real_model_strings_are_priced() {
+        let t = table();
+        let tokens = Tokens {
+            input: 1000,
+            output: 200,
+            ..Default::default()
+        };
+        // the Anthropic API's dated id: only Bedrock ids in LiteLLM, so
+        // Langfuse's pattern; $3 / $15 per 1M: 0.003 + 0.003
+        let (p, rule) = t
+            .lookup(Some("anthropic"), Some("claude-sonnet-4-20250514"), None)
+            .unwrap();
+        assert_eq!(
+            (p.key.as_str(), rule),
+            ("claude-sonnet-4-20250514", MatchRule::Langfuse)
+        );
+        assert!((p.cost(&tokens).total() - 0.006).abs() < 1e-12);
+        assert_eq!(p.base.cache_write, Some(3.75e-6));
+        // a Bedrock cross-region profile, exactly; one written with
+        // LiteLLM's routing prefix: $3.30 / $16.50 per 1M (Sonnet 4.5 in a
+        // regional profile): 0.0033 + 0.0033
+        let (p, rule) = t
+            .lookup(
+                Some("aws.bedrock"),
+                None,
+                Some("bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            )
+            .unwrap();
+        assert_eq!(
+            (p.key.as_str(), rule),
+            (
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                MatchRule::Normalized
+            )
+        );
+        assert!((p.cost(&tokens).total() - 0.0066).abs() < 1e-12);
+        // through OpenRouter
+        let (p, rule) = t
+            .lookup(None, Some("openrouter/anthropic/claude-sonnet-4-6"), None)
+            .unwrap();
+        assert_eq!(
+            (p.key.as_str(), rule),
+            ("claude-sonnet-4-6", MatchRule::Normalized)
+        );
+        // Gemini's long-context tier: a 250k-token prompt bills every token
+        // at $2.50 / $15 per 1M: 0.625 + 0.003
+        let (p, _) = t
+            .lookup(Some("gcp.gemini"), Some("gemini-2.5-pro"), None)
+            .unwrap();
+        let long = Tokens {
+            input: 250_000,
+            output: 200,
+            ..Default::default()
+        };
+        assert!((p.cost(&long).total() - 0.628).abs() < 1e-12);
+        // Vertex AI's gemini (no vertex_ai/ key): the bare name
+        let (p, rule) = t
+            .lookup(Some("gcp.vertex_ai"), Some("gemini-2.5-flash"), None)
+            .unwrap();
+        assert_eq!(
+            (p.key.as_str(), rule),
+            ("gemini-2.5-flash", MatchRule::Exact)
+        );
+    }
+
+    #[test]
+    fn langfuse_exports_read_with_their_tiers() {
+        let doc = br#"[{"modelName": "m", "matchPattern": "(?i)^(acme/)?m(-2025)?$",
+            "pricingTiers": [
+              {"isDefault": true, "conditions": [], "prices": {"input": 1e-6, "output": 2e-6, "input_cache_read": 1e-7}},
+              {"isDefault": false, "conditions": [{"usageDetailPattern": "input", "operator": "gt", "value": 200000}],
+               "prices": {"input": 2e-6, "output": 4e-6}},
+              {"isDefault": false, "conditions": [{"source": "model_parameters", "key": "service_tier", "operator": "in", "values": ["priority"]}],
+               "prices": {"input": 9e-6, "output": 9e-6}}]}]"#;
+        let e = langfuse_entries(doc).unwrap();
+        assert_eq!(e.len(), 1);
+        let (re, p) = &e[0];
+        assert!(re.is_match("ACME/m-2025") && !re.is_match("m2"));
+        assert_eq!(p.base.cache_read, Some(1e-7));
+        // the size tier is kept, the service tier (no span says it) is not
+        assert_eq!(p.tiers.len(), 1);
+        assert_eq!((p.tiers[0].above, p.tiers[0].rates.input), (200_000, 2e-6));
+        assert!(langfuse_entries(b"{}")
+            .unwrap_err()
+            .contains("list of models"));
+        assert!(langfuse_entries(
+            br#"[{"modelName": "x", "matchPattern": "(", "pricingTiers": []}]"#
+        )
+        .unwrap_err()
+        .contains("bad `matchPattern`"));
     }
 
     #[test]

@@ -302,3 +302,39 @@ fn the_whole_real_exports_directory_reads_in_one_run() {
         (40, 0, 8)
     );
 }
+
+/// Issue 21: every model of every real export, and of the bundled example
+/// (OTel GenAI, OpenInference, Langfuse, Vertex AI's gemini under
+/// `gcp.vertex_ai`, dated OpenAI snapshots, Bedrock and Anthropic ids), has
+/// a price: the unpriced table is empty, and the models table says which
+/// entry and rule priced each.
+#[test]
+fn every_model_of_the_real_exports_and_the_example_is_priced() {
+    let example = root().join("fixtures/example/export.otlp.jsonl.gz");
+    for input in [shared(), example] {
+        let o = run(&[
+            "cost",
+            input.to_str().unwrap(),
+            "--current",
+            "100000d",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let unpriced = v["tables"]["unpriced"].as_array().unwrap();
+        assert!(unpriced.is_empty(), "{}: {unpriced:#?}", input.display());
+        let models = v["tables"]["models"].as_array().unwrap();
+        assert!(models.len() >= 5, "{}: {models:#?}", input.display());
+        for m in models {
+            assert_ne!(m["price_key"], "(unpriced)", "{m:#}");
+            assert!(m["matched_by"].is_string(), "{m:#}");
+        }
+        // both embedded sources are stamped
+        let prices = v["meta"]["prices"].as_str().unwrap();
+        assert!(
+            prices.contains("LiteLLM 1.110.2") && prices.contains("Langfuse"),
+            "{prices}"
+        );
+    }
+}
