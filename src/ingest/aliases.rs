@@ -385,6 +385,22 @@ const DEFAULTS: &[(Field, &str, Convention, Unit, CacheRule)] = &[
         Count,
         Inc,
     ),
+    // names real emitters write beside the convention's
+    (
+        CacheReadTokens,
+        "gen_ai.usage.input_tokens.cached",
+        Generic,
+        Count,
+        Inc,
+    ),
+    // the name since GenAI's own repository (core 1.42); the one before it
+    (
+        CacheWriteTokens,
+        "gen_ai.usage.cache_write.input_tokens",
+        OtelGenAi,
+        Count,
+        Dep,
+    ),
     (
         CacheWriteTokens,
         "gen_ai.usage.cache_creation.input_tokens",
@@ -407,9 +423,30 @@ const DEFAULTS: &[(Field, &str, Convention, Unit, CacheRule)] = &[
         Inc,
     ),
     (
+        CacheWriteTokens,
+        "gen_ai.usage.input_tokens.cache_write",
+        Generic,
+        Count,
+        Inc,
+    ),
+    (
+        CacheWriteTokens,
+        "gen_ai.usage.cache_write_input_tokens",
+        Generic,
+        Count,
+        Leg,
+    ),
+    (
         ReasoningTokens,
         "gen_ai.usage.reasoning.output_tokens",
         OtelGenAi,
+        Count,
+        Inc,
+    ),
+    (
+        ReasoningTokens,
+        "gen_ai.usage.output_tokens.reasoning",
+        Generic,
         Count,
         Inc,
     ),
@@ -442,6 +479,7 @@ const DEFAULTS: &[(Field, &str, Convention, Unit, CacheRule)] = &[
         Inc,
     ),
     (Cost, "gen_ai.usage.cost", OtelGenAiDeprecated, Usd, Inc),
+    (Cost, "gen_ai.usage.total_cost", Generic, Usd, Inc),
     (Cost, "llm.cost.total", OpenInference, Usd, Inc),
     (Cost, "operation.cost", Generic, Usd, Inc),
     (Cost, "response_cost", LiteLlm, Usd, Inc),
@@ -512,6 +550,7 @@ const DEFAULTS: &[(Field, &str, Convention, Unit, CacheRule)] = &[
         Inc,
     ),
     (PromptVersion, "prompt_version", Generic, Text, Inc),
+    (PromptVersion, "gen_ai.prompt.version", OtelGenAi, Text, Inc),
     (PromptName, "gen_ai.prompt.name", OtelGenAi, Text, Inc),
     (PromptName, "traceloop.prompt.key", OpenLlmetry, Text, Inc),
     (
@@ -528,6 +567,7 @@ const DEFAULTS: &[(Field, &str, Convention, Unit, CacheRule)] = &[
     (Route, "traceloop.workflow.name", OpenLlmetry, Text, Inc),
     (Route, "gen_ai.workflow.name", OtelGenAi, Text, Inc),
     (Route, "langfuse.trace.name", Langfuse, Text, Inc),
+    (Route, "ai.telemetry.functionId", VercelAiSdk, Text, Inc),
     (Tenant, "tenant.id", Generic, Text, Inc),
     (Tenant, "app.tenant", Generic, Text, Inc),
     (Tenant, "organization.id", Generic, Text, Inc),
@@ -564,6 +604,7 @@ const DEFAULTS: &[(Field, &str, Convention, Unit, CacheRule)] = &[
         Inc,
     ),
     (User, "langfuse.user.id", Langfuse, Text, Inc),
+    (User, "ai.telemetry.metadata.userId", VercelAiSdk, Text, Inc),
     (User, "end_user", LiteLlm, Text, Inc),
     (Session, "gen_ai.conversation.id", OtelGenAi, Text, Inc),
     (Session, "session.id", Generic, Text, Inc),
@@ -575,6 +616,13 @@ const DEFAULTS: &[(Field, &str, Convention, Unit, CacheRule)] = &[
         Inc,
     ),
     (Session, "langfuse.session.id", Langfuse, Text, Inc),
+    (
+        Session,
+        "ai.telemetry.metadata.sessionId",
+        VercelAiSdk,
+        Text,
+        Inc,
+    ),
     (Session, "gcp.vertex.agent.session_id", Generic, Text, Inc),
     (Session, "session_id", LiteLlm, Text, Inc),
     (Agent, "gen_ai.agent.name", OtelGenAi, Text, Inc),
@@ -708,8 +756,6 @@ pub fn is_content_key(key: &str) -> bool {
         "llm.tools.",
         "llm.prompt_template.template",
         "llm.prompt_template.variables",
-        "gen_ai.prompt.",
-        "gen_ai.completion.",
         "traceloop.prompt.template",
         "retrieval.documents.",
         "embedding.embeddings.",
@@ -725,7 +771,13 @@ pub fn is_content_key(key: &str) -> bool {
     if key.ends_with(".finish_reason") {
         return false;
     }
-    PREFIXES.iter().any(|p| key.starts_with(p)) && !key.ends_with(".mime_type")
+    // OpenLLMetry's indexed messages (gen_ai.prompt.0.content); the
+    // standard gen_ai.prompt.name and .version are not text
+    let indexed = ["gen_ai.prompt.", "gen_ai.completion."].iter().any(|p| {
+        key.strip_prefix(p)
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+    });
+    indexed || PREFIXES.iter().any(|p| key.starts_with(p)) && !key.ends_with(".mime_type")
 }
 
 /// The lookup table a run uses: defaults plus user overrides.
@@ -913,6 +965,12 @@ mod tests {
         assert!(is_content_key("llm.input_messages.0.message.content"));
         assert!(is_content_key("gen_ai.input.messages"));
         assert!(!is_content_key("gen_ai.completion.0.finish_reason"));
+        // OpenLLMetry's indexed messages are text; the standard prompt
+        // name and version are not
+        assert!(is_content_key("gen_ai.prompt.0.content"));
+        assert!(is_content_key("gen_ai.completion.1.content"));
+        assert!(!is_content_key("gen_ai.prompt.version"));
+        assert!(!is_content_key("gen_ai.prompt.name"));
         assert!(!is_content_key("input.mime_type"));
         assert!(!is_content_key("gen_ai.usage.input_tokens"));
     }

@@ -46,6 +46,13 @@ fn otlp_genai_fixture_matches_hand_worked_values() {
     check("otlp_genai");
 }
 
+/// Issue 21: the attribute names of OTel GenAI since its own repository,
+/// of real emitters beside it, and of the Vercel AI SDK's telemetry.
+#[test]
+fn current_genai_names_fixture_matches_hand_worked_values() {
+    check("genai_current");
+}
+
 #[test]
 fn flat_mixed_fixture_matches_hand_worked_values() {
     check("flat_mixed");
