@@ -107,8 +107,9 @@ pub fn price_table(data: &[u8]) {
     if t.add("fuzz.json", data).is_err() {
         return;
     }
-    let doc: serde_json::Value = serde_json::from_slice(data).expect("it was added");
-    for key in doc.as_object().expect("it was added").keys() {
+    // whatever its format (LiteLLM, Langfuse, CSV): every model it added
+    let keys: Vec<String> = t.added().map(|p| p.key.clone()).collect();
+    for key in &keys {
         let Some((p, _)) = t.lookup(Some("openai"), Some(key), None) else {
             continue;
         };

@@ -159,7 +159,7 @@ pub struct SloArgs {
     /// Objectives file ([[objective]] tables); also read from spanlens.toml
     #[arg(long, value_name = "FILE")]
     pub objectives: Option<PathBuf>,
-    /// Price table overlays for cost objectives (LiteLLM format; repeatable)
+    /// Price table overlays for cost objectives (LiteLLM JSON, Langfuse export or CSV per 1M tokens; repeatable)
     #[arg(long, value_name = "FILE")]
     pub prices: Vec<PathBuf>,
 }
@@ -168,7 +168,7 @@ pub struct SloArgs {
 pub struct CostArgs {
     #[command(flatten)]
     pub report: ReportArgs,
-    /// Price table in LiteLLM's model_prices_and_context_window.json format, over the embedded one (repeatable)
+    /// Price table over the embedded ones: LiteLLM JSON, a Langfuse model price export, or a CSV model,input,output,cache_read,cache_write per 1M tokens (repeatable)
     #[arg(long, value_name = "FILE")]
     pub prices: Vec<PathBuf>,
     /// Price every span from the table, ignoring costs reported on spans
@@ -193,7 +193,7 @@ pub struct DriftArgs {
     /// Compare only the --field fields, not the defaults of statistics.md
     #[arg(long)]
     pub no_default_fields: bool,
-    /// Price table overlays for cost_usd (LiteLLM format; repeatable)
+    /// Price table overlays for cost_usd (LiteLLM JSON, Langfuse export or CSV per 1M tokens; repeatable)
     #[arg(long, value_name = "FILE")]
     pub prices: Vec<PathBuf>,
 }
@@ -219,7 +219,7 @@ pub struct CompareArgs {
     /// Seed of the bootstrap (same seed, same output)
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Price table overlays for cost per trace (LiteLLM format; repeatable)
+    /// Price table overlays for cost per trace (LiteLLM JSON, Langfuse export or CSV per 1M tokens; repeatable)
     #[arg(long, value_name = "FILE")]
     pub prices: Vec<PathBuf>,
 }
@@ -237,7 +237,7 @@ pub struct AnomaliesArgs {
     /// Agent loops: the fewest LLM calls in one trace that count (default 10)
     #[arg(long, value_name = "N")]
     pub loop_floor: Option<u64>,
-    /// Price table overlays for cost per trace and spend (LiteLLM format; repeatable)
+    /// Price table overlays for cost per trace and spend (LiteLLM JSON, Langfuse export or CSV per 1M tokens; repeatable)
     #[arg(long, value_name = "FILE")]
     pub prices: Vec<PathBuf>,
 }
@@ -249,7 +249,7 @@ pub struct NightlyArgs {
     /// Objectives file ([[objective]] tables); also read from spanlens.toml
     #[arg(long, value_name = "FILE")]
     pub objectives: Option<PathBuf>,
-    /// Price table overlays (LiteLLM format; repeatable)
+    /// Price table overlays (LiteLLM JSON, Langfuse export or CSV per 1M tokens; repeatable)
     #[arg(long, value_name = "FILE")]
     pub prices: Vec<PathBuf>,
     /// Budget per cohort: USD, USD/day or USD/month (repeatable)

@@ -129,7 +129,7 @@ pub struct ObjectiveConfig {
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct CostConfig {
-    /// Price tables in LiteLLM's format, applied over the embedded one in order.
+    /// Price tables (LiteLLM JSON, Langfuse export or CSV), applied over the embedded ones in order.
     #[serde(default)]
     pub prices: Vec<PathBuf>,
     #[serde(default)]

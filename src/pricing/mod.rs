@@ -192,6 +192,9 @@ impl MatchRule {
 }
 
 pub struct PriceTable {
+    /// LiteLLM's embedded table
+    embedded: HashMap<String, ModelPrice>,
+    /// the `--prices` tables' models, later files over earlier
     models: HashMap<String, ModelPrice>,
     /// (regex, key) from overlay entries carrying a `match` field; later files first.
     patterns: Vec<(Regex, String)>,
@@ -573,10 +576,112 @@ pub fn langfuse_entries(bytes: &[u8]) -> std::result::Result<Vec<(Regex, ModelPr
     Ok(out)
 }
 
+/// (regex, key) of entries carrying a `match` field.
+type Patterns = Vec<(Regex, String)>;
+
+/// LiteLLM's table: an object keyed by model name (optional `"match":
+/// "REGEX"` per entry).
+fn litellm_entries(doc: &Value) -> std::result::Result<(Vec<ModelPrice>, Patterns), String> {
+    let obj = doc
+        .as_object()
+        .ok_or("the top level must be an object keyed by model name")?;
+    let mut prices = Vec::new();
+    let mut patterns = Vec::new();
+    for (key, v) in obj {
+        if key == "sample_spec" {
+            continue;
+        }
+        let Some(price) = parse_entry(key, v) else {
+            if v.get("input_cost_per_token").is_some() || v.get("output_cost_per_token").is_some() {
+                return Err(format!("`{key}`: prices must be numbers (USD per token)"));
+            }
+            continue;
+        };
+        if let Some(bad) = bad_tier(v) {
+            return Err(format!("`{key}`: {bad}"));
+        }
+        if let Some(bad) = bad_rate(&price) {
+            return Err(format!(
+                "`{key}`: {bad} is not a price (USD per token must be a number from 0 to {MAX_RATE})"
+            ));
+        }
+        if let Some(m) = v.get("match").and_then(Value::as_str) {
+            let re = Regex::new(m).map_err(|e| format!("`{key}`: bad `match` regex: {e}"))?;
+            patterns.push((re, key.clone()));
+        }
+        prices.push(price);
+    }
+    Ok((prices, patterns))
+}
+
+/// A spreadsheet's price list: `model,input,output,cache_read,cache_write`
+/// in USD per 1M tokens (the cache columns may be left out or empty: billed
+/// at the input rate).
+fn csv_entries(bytes: &[u8]) -> std::result::Result<Vec<ModelPrice>, String> {
+    let mut r = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|e| format!("line 1: {e}"))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (Some(m), Some(i), Some(o)) = (col("model"), col("input"), col("output")) else {
+        return Err("line 1: the header needs model, input and output columns".into());
+    };
+    let (cr, cw) = (col("cache_read"), col("cache_write"));
+    let mut out = Vec::new();
+    for (n, rec) in r.records().enumerate() {
+        let line = n + 2;
+        let rec = rec.map_err(|e| format!("line {line}: {e}"))?;
+        let get = |c: Option<usize>| -> std::result::Result<Option<f64>, String> {
+            match c.and_then(|c| rec.get(c)).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(v) => v
+                    .parse::<f64>()
+                    .map(|x| Some(x / 1e6))
+                    .map_err(|_| format!("line {line}: `{v}` is not a price (USD per 1M tokens)")),
+            }
+        };
+        let key = rec.get(m).unwrap_or_default();
+        if key.is_empty() {
+            return Err(format!("line {line}: no model name"));
+        }
+        let (Some(input), Some(output)) = (get(Some(i))?, get(Some(o))?) else {
+            return Err(format!(
+                "line {line}: `{key}` needs an input and an output price"
+            ));
+        };
+        let price = ModelPrice {
+            key: key.to_string(),
+            provider: None,
+            base: Rates {
+                input,
+                output,
+                cache_read: get(cr)?,
+                cache_write: get(cw)?,
+                reasoning: None,
+            },
+            tiers: Vec::new(),
+        };
+        if let Some(bad) = bad_rate(&price) {
+            return Err(format!(
+                "line {line}: `{key}`: {bad} per token is not a price (at most {} per 1M)",
+                MAX_RATE * 1e6
+            ));
+        }
+        out.push(price);
+    }
+    Ok(out)
+}
+
 impl PriceTable {
     /// The embedded snapshot, then each overlay in order (later wins).
     pub fn load(overlays: &[std::path::PathBuf]) -> Result<PriceTable> {
         let mut t = PriceTable {
+            embedded: HashMap::new(),
             models: HashMap::new(),
             patterns: Vec::new(),
             langfuse: Vec::new(),
@@ -584,6 +689,7 @@ impl PriceTable {
         };
         t.add(SNAPSHOT_NAME, SNAPSHOT.as_bytes())
             .map_err(|e| Error::input("<embedded prices>", e, "please report this"))?;
+        t.embedded = std::mem::take(&mut t.models);
         t.langfuse = langfuse_entries(LANGFUSE.as_bytes())
             .map_err(|e| Error::input("<embedded Langfuse prices>", e, "please report this"))?;
         t.sources.push(PriceSource {
@@ -603,53 +709,55 @@ impl PriceTable {
             .map_err(|e| {
                 Error::usage(
                     format!("price table {}: {e}", crate::error::display_path(path)),
-                    "--prices takes LiteLLM's model_prices_and_context_window.json format: \
-                 {\"model\": {\"input_cost_per_token\": 2.5e-6, \"output_cost_per_token\": 1e-5}}",
+                    "--prices takes LiteLLM's model_prices_and_context_window.json format \
+                 ({\"model\": {\"input_cost_per_token\": 2.5e-6, \"output_cost_per_token\": 1e-5}}), \
+                 a Langfuse model price export, or a CSV: model,input,output,cache_read,cache_write \
+                 in USD per 1M tokens",
                 )
             })
     }
 
-    /// Merge one LiteLLM-format document.
+    /// Merge one price table, its format told from its content: LiteLLM's
+    /// JSON object, Langfuse's model price export (a JSON list), or a CSV of
+    /// USD per 1M tokens (`model,input,output,cache_read,cache_write`).
+    /// Its models win over those merged before; its patterns are tried
+    /// before theirs.
     pub fn add(&mut self, name: &str, bytes: &[u8]) -> std::result::Result<(), String> {
-        let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
-            format!(
-                "not valid JSON at line {} column {}: {e}",
-                e.line(),
-                e.column()
-            )
-        })?;
-        let obj = doc
-            .as_object()
-            .ok_or("the top level must be an object keyed by model name")?;
-        let mut n = 0;
-        let mut patterns = Vec::new();
-        for (key, v) in obj {
-            if key == "sample_spec" {
-                continue;
-            }
-            let Some(price) = parse_entry(key, v) else {
-                if v.get("input_cost_per_token").is_some()
-                    || v.get("output_cost_per_token").is_some()
-                {
-                    return Err(format!("`{key}`: prices must be numbers (USD per token)"));
+        let text = String::from_utf8_lossy(bytes);
+        let first = text.trim_start_matches('\u{feff}').trim_start();
+        let (prices, patterns) = if first.starts_with('{') || first.starts_with('[') {
+            let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
+                format!(
+                    "not valid JSON at line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                )
+            })?;
+            if doc.is_array() {
+                let mut prices = Vec::new();
+                let mut patterns = Vec::new();
+                for (re, p) in langfuse_entries(bytes)? {
+                    patterns.push((re, p.key.clone()));
+                    prices.push(p);
                 }
-                continue;
-            };
-            if let Some(bad) = bad_tier(v) {
-                return Err(format!("`{key}`: {bad}"));
+                (prices, patterns)
+            } else {
+                litellm_entries(&doc)?
             }
-            if let Some(bad) = bad_rate(&price) {
-                return Err(format!(
-                    "`{key}`: {bad} is not a price (USD per token must be a number from 0 to {MAX_RATE})"
-                ));
-            }
-            if let Some(m) = v.get("match").and_then(Value::as_str) {
-                let re = Regex::new(m).map_err(|e| format!("`{key}`: bad `match` regex: {e}"))?;
-                patterns.push((re, key.clone()));
-            }
-            self.models.insert(key.clone(), price);
-            n += 1;
+        } else if first.to_ascii_lowercase().starts_with("model,") {
+            (csv_entries(bytes)?, Vec::new())
+        } else {
+            return Err(
+                "neither JSON (LiteLLM's object, Langfuse's list) nor a CSV with a \
+                        `model,input,output,cache_read,cache_write` header"
+                    .into(),
+            );
+        };
+        let n = prices.len();
+        for p in prices {
+            self.models.insert(p.key.clone(), p);
         }
+        let mut patterns = patterns;
         patterns.extend(std::mem::take(&mut self.patterns));
         self.patterns = patterns;
         self.sources.push(PriceSource {
@@ -660,16 +768,22 @@ impl PriceTable {
         Ok(())
     }
 
+    /// The models the `--prices` tables added.
+    pub fn added(&self) -> impl Iterator<Item = &ModelPrice> {
+        self.models.values()
+    }
+
     pub fn len(&self) -> usize {
-        self.models.len()
+        self.embedded.len() + self.models.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.models.is_empty()
+        self.embedded.is_empty() && self.models.is_empty()
     }
 
-    /// The lookup rules of statistics.md: exact response then request model,
-    /// provider-prefixed, date suffix stripped, then overlay regexes.
+    /// The lookup: the `--prices` tables first (the user's price wins over
+    /// any embedded one, whatever rule finds it), then LiteLLM's embedded
+    /// table, each by the rules of [`find`]; then Langfuse's patterns.
     pub fn lookup(
         &self,
         provider: Option<&str>,
@@ -681,58 +795,73 @@ impl PriceTable {
             .flatten()
             .collect();
         let prefixes = provider.map_or(&[][..], litellm_prefixes);
-        // the provider's own entry first (`gemini/...` for the Gemini API,
-        // whose bare name is Vertex's), then the name as written
-        let exact_or_prefixed = |m: &str| -> Option<(&ModelPrice, MatchRule)> {
-            prefixes
-                .iter()
-                .filter(|pre| !pre.is_empty())
-                .find_map(|pre| {
-                    self.models
-                        .get(&format!("{pre}{m}"))
-                        .map(|p| (p, MatchRule::ProviderPrefix))
+        find(&self.models, &self.patterns, &names, prefixes)
+            .or_else(|| find(&self.embedded, &[], &names, prefixes))
+            .or_else(|| {
+                names.iter().find_map(|m| {
+                    self.langfuse
+                        .iter()
+                        .find(|(re, _)| re.is_match(m))
+                        .map(|(_, p)| (p, MatchRule::Langfuse))
                 })
-                .or_else(|| self.models.get(m).map(|p| (p, MatchRule::Exact)))
-        };
-        for m in &names {
-            if let Some(hit) = exact_or_prefixed(m) {
-                return Some(hit);
-            }
-        }
-        for m in &names {
-            for n in normalized(m).iter().skip(1) {
-                if let Some((p, _)) = exact_or_prefixed(n) {
-                    return Some((p, MatchRule::Normalized));
-                }
-            }
-        }
-        for m in &names {
-            for n in normalized(m) {
-                if let Some(stripped) = strip_date_suffix(&n) {
-                    if let Some((p, _)) = exact_or_prefixed(stripped) {
-                        return Some((p, MatchRule::DateStripped));
-                    }
-                }
-            }
-        }
-        for m in &names {
-            for (re, key) in &self.patterns {
-                if re.is_match(m) {
-                    if let Some(p) = self.models.get(key) {
-                        return Some((p, MatchRule::Regex));
-                    }
-                }
-            }
-        }
-        for m in &names {
-            for (re, p) in &self.langfuse {
-                if re.is_match(m) {
-                    return Some((p, MatchRule::Langfuse));
-                }
-            }
-        }
-        None
+            })
     }
+}
+
+/// The rules over one table, in order, each over the response then the
+/// request model: the provider's own entry (`gemini/...`), the name as
+/// written; a normalised spelling ([`normalized`]); a date suffix taken
+/// off; then the table's regexes.
+fn find<'a>(
+    models: &'a HashMap<String, ModelPrice>,
+    patterns: &[(Regex, String)],
+    names: &[&str],
+    prefixes: &[&str],
+) -> Option<(&'a ModelPrice, MatchRule)> {
+    // the provider's own entry first (`gemini/...` for the Gemini API,
+    // whose bare name is Vertex's), then the name as written
+    let exact_or_prefixed = |m: &str| -> Option<(&'a ModelPrice, MatchRule)> {
+        prefixes
+            .iter()
+            .filter(|pre| !pre.is_empty())
+            .find_map(|pre| {
+                models
+                    .get(&format!("{pre}{m}"))
+                    .map(|p| (p, MatchRule::ProviderPrefix))
+            })
+            .or_else(|| models.get(m).map(|p| (p, MatchRule::Exact)))
+    };
+    for m in names {
+        if let Some(hit) = exact_or_prefixed(m) {
+            return Some(hit);
+        }
+    }
+    for m in names {
+        for n in normalized(m).iter().skip(1) {
+            if let Some((p, _)) = exact_or_prefixed(n) {
+                return Some((p, MatchRule::Normalized));
+            }
+        }
+    }
+    for m in names {
+        for n in normalized(m) {
+            if let Some(stripped) = strip_date_suffix(&n) {
+                if let Some((p, _)) = exact_or_prefixed(stripped) {
+                    return Some((p, MatchRule::DateStripped));
+                }
+            }
+        }
+    }
+    for m in names {
+        for (re, key) in patterns {
+            if re.is_match(m) {
+                if let Some(p) = models.get(key) {
+                    return Some((p, MatchRule::Regex));
+                }
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -889,6 +1018,45 @@ mod tests {
         );
     }
 
+    // a spreadsheet's list, USD per 1M tokens; it wins over the embedded
+    // table for its models
+    #[test]
+    fn csv_price_lists() {
+        let mut t = table();
+        t.add(
+            "prices.csv",
+            b"model,input,output,cache_read,cache_write\nmy-azure-gpt4o,2.75,11,1.375,\ngpt-4o,1,2,,\n",
+        )
+        .unwrap();
+        let (p, rule) = t
+            .lookup(Some("azure"), Some("my-azure-gpt4o"), None)
+            .unwrap();
+        assert_eq!(rule, MatchRule::Exact);
+        assert_eq!((p.base.input, p.base.output), (2.75e-6, 11e-6));
+        assert_eq!(
+            (p.base.cache_read, p.base.cache_write),
+            (Some(1.375e-6), None)
+        );
+        // 1,000 in (400 cached) + 100 out: 600 x 2.75e-6 + 400 x 1.375e-6 + 100 x 11e-6
+        let c = p.cost(&Tokens {
+            input: 1000,
+            cache_read: 400,
+            output: 100,
+            ..Default::default()
+        });
+        assert!((c.total() - (0.00165 + 0.00055 + 0.0011)).abs() < 1e-12);
+        assert_eq!(
+            t.lookup(None, Some("gpt-4o"), None).unwrap().0.base.input,
+            1e-6
+        );
+        assert_eq!(t.sources.last().unwrap().models, 2);
+        let bad = |b: &[u8]| table().add("x.csv", b).unwrap_err();
+        assert!(bad(b"model,input\nm,1\n").contains("header needs"));
+        assert!(bad(b"model,input,output\nm,cheap,1\n").contains("line 2: `cheap` is not a price"));
+        assert!(bad(b"model,input,output\nm,1,\n").contains("line 2: `m` needs"));
+        assert!(bad(b"model,input,output\nm,1,-2\n").contains("not a price"));
+    }
+
     #[test]
     fn langfuse_exports_read_with_their_tiers() {
         let doc = br#"[{"modelName": "m", "matchPattern": "(?i)^(acme/)?m(-2025)?$",
@@ -931,7 +1099,15 @@ mod tests {
         );
         let (p, rule) = t.lookup(None, Some("acme-llm-v7"), None).unwrap();
         assert_eq!((p.key.as_str(), rule), ("acme-llm", MatchRule::Regex));
-        assert!(t.add("bad.json", b"[1,2]").unwrap_err().contains("object"));
+        // a list is Langfuse's export
+        assert!(t
+            .add("bad.json", b"[1,2]")
+            .unwrap_err()
+            .contains("modelName"));
+        assert!(t
+            .add("bad.txt", b"hello")
+            .unwrap_err()
+            .contains("neither JSON"));
         assert!(t
             .add("bad.json", br#"{"m": {"input_cost_per_token": "cheap"}}"#)
             .unwrap_err()

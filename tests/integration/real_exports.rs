@@ -1,6 +1,8 @@
 //! Every file in ../shared/real-exports reads; counts and values checked
 //! against the files themselves (read by hand with jq/python).
 
+use std::path::Path;
+
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -337,4 +339,69 @@ fn every_model_of_the_real_exports_and_the_example_is_priced() {
             "{prices}"
         );
     }
+}
+
+/// Issue 21: `--prices` reads Langfuse's model price export (a list, with
+/// `matchPattern` regexes) and a spreadsheet's CSV, as well as LiteLLM's
+/// table; each is stamped, and the CSV's price wins for its model.
+#[test]
+fn prices_from_a_langfuse_export_and_a_csv() {
+    let example = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let langfuse = shared().join("price-tables/langfuse-default-model-prices.json");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("prices.csv");
+    // gpt-4o-mini at $1 / $2 per 1M tokens instead of $0.15 / $0.60
+    std::fs::write(
+        &csv,
+        "model,input,output,cache_read,cache_write\ngpt-4o-mini,1,2,,\n",
+    )
+    .unwrap();
+    let cost = |prices: &[&Path]| -> Value {
+        let mut args = vec![
+            "cost",
+            example.to_str().unwrap(),
+            "--current",
+            "100d",
+            "--by",
+            "model",
+            "--format",
+            "json",
+        ];
+        for p in prices {
+            args.extend(["--prices", p.to_str().unwrap()]);
+        }
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let v = cost(&[&langfuse]);
+    assert!(
+        v["meta"]["prices"]
+            .as_str()
+            .unwrap()
+            .contains("langfuse-default-model-prices.json (151 models"),
+        "{}",
+        v["meta"]["prices"]
+    );
+    assert!(v["tables"]["unpriced"].as_array().unwrap().is_empty());
+    let base = cost(&[]);
+    let with_csv = cost(&[&csv]);
+    let mini = |v: &Value| -> (f64, f64) {
+        let r = v["tables"]["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["model"] == "gpt-4o-mini")
+            .unwrap()
+            .clone();
+        (
+            r["input_usd"].as_f64().unwrap(),
+            r["output_usd"].as_f64().unwrap(),
+        )
+    };
+    // uncached input and output priced at the CSV's rates: 1 / 0.15 and
+    // 2 / 0.6 times the embedded table's
+    let ((bi, bo), (ci, co)) = (mini(&base), mini(&with_csv));
+    assert!((ci / bi - 1.0 / 0.15).abs() < 1e-6, "{bi} {ci}");
+    assert!((co / bo - 2.0 / 0.6).abs() < 1e-6, "{bo} {co}");
 }
