@@ -57,6 +57,9 @@ pub enum Command {
     Report(NightlyArgs),
     /// Run a SQL template over the canonical `spans` and `evals` tables
     Query(QueryArgs),
+    /// What each model string is priced as: the entry, the rule that found it, its source and
+    /// its rates per 1M tokens; with no model, the price tables' versions, sha256 and sizes
+    Prices(PricesArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,6 +183,21 @@ pub struct CostArgs {
     /// Budget per cohort: USD, USD/day or USD/month (repeatable)
     #[arg(long, value_name = "USD[/PERIOD]")]
     pub budget: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PricesArgs {
+    /// Model strings as spans carry them (gpt-4o-2024-08-06, bedrock/us.anthropic.claude-...)
+    #[arg(value_name = "MODEL")]
+    pub models: Vec<String>,
+    /// The span's provider (gen_ai.provider.name: openai, gcp.gemini, aws.bedrock, ...)
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// Price table over the embedded ones: LiteLLM JSON, a Langfuse model price export, or a CSV model,input,output,cache_read,cache_write per 1M tokens (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub prices: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: InspectFormat,
 }
 
 #[derive(Args, Debug)]

@@ -7,6 +7,7 @@ pub mod drift;
 pub mod ingest;
 pub mod inspect;
 pub mod nightly;
+pub mod prices;
 pub mod query;
 pub mod report;
 pub mod slo;

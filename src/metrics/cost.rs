@@ -494,6 +494,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
             ("response_model", Unit::Text),
             ("price_key", Unit::Text),
             ("matched_by", Unit::Text),
+            ("price_source", Unit::Text),
             ("spans", Unit::Count),
             ("input_tokens", Unit::Count),
             ("output_tokens", Unit::Count),
@@ -517,6 +518,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
     for (k, (id, hit)) in &res.models {
         let (spans, inp, out, rep) = res.usage.get(k).copied().unwrap_or_default();
         let matched = hit.as_ref().map(|(m, r)| (m.key.clone(), r.as_str()));
+        let source = hit.as_ref().map(|(m, r)| o.cost.prices.source_of(m, *r));
         models.push(vec![
             t(&id.0),
             t(&id.1),
@@ -525,6 +527,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
                 .as_ref()
                 .map_or(Cell::text("(unpriced)"), |m| Cell::text(m.0.clone())),
             matched.as_ref().map_or(Cell::Null, |m| Cell::text(m.1)),
+            source.map_or(Cell::Null, Cell::text),
             Cell::count(spans),
             Cell::count(inp),
             Cell::count(out),
@@ -550,7 +553,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
                     kind: "unpriced".into(),
                     message: format!(
                         "{name}: {without} span(s), {inp} input and {out} output tokens have no price; \
-                         add it with --prices FILE"
+                         add it with --prices FILE (`spanlens prices {name}` shows how a name is looked up)"
                     ),
                     strength: 1.0,
                 });

@@ -768,6 +768,17 @@ impl PriceTable {
         Ok(())
     }
 
+    /// Which table a lookup's price came from, in a word.
+    pub fn source_of(&self, p: &ModelPrice, rule: MatchRule) -> &'static str {
+        if rule == MatchRule::Langfuse {
+            "Langfuse 2b0e9d23"
+        } else if self.models.get(&p.key).is_some_and(|q| q == p) {
+            "--prices"
+        } else {
+            "LiteLLM 1.110.2"
+        }
+    }
+
     /// The models the `--prices` tables added.
     pub fn added(&self) -> impl Iterator<Item = &ModelPrice> {
         self.models.values()

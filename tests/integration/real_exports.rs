@@ -405,3 +405,59 @@ fn prices_from_a_langfuse_export_and_a_csv() {
     assert!((ci / bi - 1.0 / 0.15).abs() < 1e-6, "{bi} {ci}");
     assert!((co / bo - 2.0 / 0.6).abs() < 1e-6, "{bo} {co}");
 }
+
+/// Issue 21: `spanlens prices MODEL...` says what each string resolves to,
+/// by which rule and from which table, with its rates per 1M tokens; with
+/// no model, the tables with their sha256 and sizes. A CSV's model is
+/// looked up there first.
+#[test]
+fn prices_says_how_each_model_string_is_priced() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("azure.csv");
+    std::fs::write(&csv, "model,input,output\nmy-gpt4o-deployment,2.75,11\n").unwrap();
+    let o = run(&[
+        "prices",
+        "claude-sonnet-4-20250514",
+        "us.anthropic.claude-sonnet-4-20250514-v1:0",
+        "my-gpt4o-deployment",
+        "my-finetune",
+        "--prices",
+        csv.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v["tables"]["prices"].as_array().unwrap();
+    let pick = |m: &str| rows.iter().find(|r| r["model"] == m).unwrap().clone();
+    let a = pick("claude-sonnet-4-20250514");
+    assert_eq!(a["matched_by"], "Langfuse pattern");
+    assert_eq!(
+        (a["input"].as_f64(), a["output"].as_f64()),
+        (Some(3.0), Some(15.0))
+    );
+    let b = pick("us.anthropic.claude-sonnet-4-20250514-v1:0");
+    assert_eq!(b["matched_by"], "exact");
+    assert!(b["source"].as_str().unwrap().contains("LiteLLM 1.110.2"));
+    assert_eq!(b["cache_write"].as_f64(), Some(3.75));
+    assert!(
+        b["tiers"]
+            .as_str()
+            .unwrap()
+            .contains("above 200000: 6 / 22.5"),
+        "{b:#}"
+    );
+    let c = pick("my-gpt4o-deployment");
+    assert_eq!(
+        (c["source"].as_str(), c["input"].as_f64()),
+        (Some("--prices"), Some(2.75))
+    );
+    assert_eq!(pick("my-finetune")["price_key"], "(unpriced)");
+    let o = run(&["prices", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tables = v["tables"]["sources"].as_array().unwrap();
+    assert_eq!(tables.len(), 2);
+    assert_eq!(tables[0]["models"], 3733);
+    assert_eq!(tables[0]["sha256"].as_str().unwrap().len(), 64);
+}

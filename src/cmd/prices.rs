@@ -1,0 +1,124 @@
+//! `spanlens prices [MODEL...]`: what a model string is priced as, by which
+//! rule and from which table; with no model, the tables themselves.
+
+use super::{to_stdout, Context};
+use crate::cli::{InspectFormat, PricesArgs};
+use crate::error::Result;
+use crate::pricing::{PriceTable, Rates};
+use crate::report::model::{Cell, Report, Table, Unit};
+use crate::report::render;
+
+pub fn run(args: PricesArgs, ctx: &Context) -> Result<i32> {
+    let mut files = ctx.config.cost.prices.clone();
+    files.extend(args.prices.iter().cloned());
+    let t = PriceTable::load(&files)?;
+    let table = if args.models.is_empty() {
+        sources(&t)
+    } else {
+        models(&t, args.provider.as_deref(), &args.models)
+    };
+    let report = Report {
+        command: "prices".into(),
+        meta: Vec::new(),
+        tables: vec![table],
+        findings: Vec::new(),
+        notes: Vec::new(),
+        headline: None,
+        charts: Vec::new(),
+    };
+    match args.format {
+        InspectFormat::Table => to_stdout(|w| render::table(&report, w))?,
+        InspectFormat::Json => to_stdout(|w| render::json(&report, w))?,
+    }
+    Ok(crate::exit::OK)
+}
+
+fn sources(t: &PriceTable) -> Table {
+    let mut out = Table::new(
+        "sources",
+        "Price tables, looked up in this order: --prices files (later first), LiteLLM, Langfuse",
+        &[
+            ("table", Unit::Text),
+            ("models", Unit::Count),
+            ("sha256", Unit::Text),
+        ],
+    );
+    for s in &t.sources {
+        out.push(vec![
+            Cell::text(s.name.clone()),
+            Cell::count(s.models as u64),
+            Cell::text(s.sha256.clone()),
+        ]);
+    }
+    out
+}
+
+/// USD per 1M tokens.
+fn per_million(x: f64) -> Cell {
+    Cell::Num(crate::metrics::settle(x * 1e6))
+}
+
+fn models(t: &PriceTable, provider: Option<&str>, names: &[String]) -> Table {
+    let mut out = Table::new(
+        "prices",
+        "What each model string is priced as (USD per 1M tokens)",
+        &[
+            ("model", Unit::Text),
+            ("price_key", Unit::Text),
+            ("matched_by", Unit::Text),
+            ("source", Unit::Text),
+            ("input", Unit::Stat),
+            ("output", Unit::Stat),
+            ("cache_read", Unit::Stat),
+            ("cache_write", Unit::Stat),
+            ("reasoning", Unit::Stat),
+            ("tiers", Unit::Text),
+        ],
+    );
+    out.footnote = Some(
+        "a missing cache rate bills at the input rate, a missing reasoning rate at the output \
+         rate; tiers: the rates of a prompt above that many tokens. Unpriced models are never \
+         counted as $0: add them with --prices FILE."
+            .into(),
+    );
+    for name in names {
+        let Some((p, rule)) = t.lookup(provider, Some(name), None) else {
+            let mut row = vec![
+                Cell::text(name.clone()),
+                Cell::text("(unpriced)"),
+                Cell::Null,
+                Cell::Null,
+            ];
+            row.extend((0..5).map(|_| Cell::Null));
+            row.push(Cell::text(""));
+            out.push(row);
+            continue;
+        };
+        let r: &Rates = &p.base;
+        let tiers: Vec<String> = p
+            .tiers
+            .iter()
+            .map(|x| {
+                format!(
+                    "above {}: {} / {}",
+                    x.above,
+                    crate::metrics::settle(x.rates.input * 1e6),
+                    crate::metrics::settle(x.rates.output * 1e6)
+                )
+            })
+            .collect();
+        out.push(vec![
+            Cell::text(name.clone()),
+            Cell::text(p.key.clone()),
+            Cell::text(rule.as_str()),
+            Cell::text(t.source_of(p, rule)),
+            per_million(r.input),
+            per_million(r.output),
+            r.cache_read.map_or(Cell::Null, per_million),
+            r.cache_write.map_or(Cell::Null, per_million),
+            r.reasoning.map_or(Cell::Null, per_million),
+            Cell::text(tiers.join("; ")),
+        ]);
+    }
+    out
+}
