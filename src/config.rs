@@ -26,6 +26,8 @@ pub struct Config {
     pub objectives: Vec<ObjectiveConfig>,
     #[serde(default)]
     pub cost: CostConfig,
+    #[serde(default)]
+    pub prices: PricesConfig,
     #[serde(default, rename = "budget")]
     pub budgets: Vec<BudgetConfig>,
     #[serde(default)]
@@ -135,6 +137,15 @@ pub struct CostConfig {
     #[serde(default)]
     pub recompute: bool,
     pub top_traces: Option<usize>,
+}
+
+/// `[prices]`: model names spans carry that no table knows (an Azure
+/// deployment's name), each mapped to the model it runs.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PricesConfig {
+    #[serde(default)]
+    pub aliases: std::collections::BTreeMap<String, String>,
 }
 
 /// `[drift]`: fields compared besides (or instead of) the defaults.

@@ -20,11 +20,17 @@ pub fn default_kind() -> KindFilter {
 /// Prices for a report that needs cost per span or trace (slo cost
 /// objectives, drift's cost_usd, compare's cost metrics): the configured
 /// tables and `extra` over the embedded one; LLM and embedding spans.
-pub fn cost_options(ctx: &Context, extra: &[PathBuf]) -> Result<CostOptions> {
+/// The price tables: the embedded ones, `[cost] prices`, then `extra`
+/// (`--prices`), with `[prices] aliases`.
+pub fn price_table(ctx: &Context, extra: &[PathBuf]) -> Result<PriceTable> {
     let mut files = ctx.config.cost.prices.clone();
     files.extend(extra.iter().cloned());
+    Ok(PriceTable::load(&files)?.with_aliases(&ctx.config.prices.aliases))
+}
+
+pub fn cost_options(ctx: &Context, extra: &[PathBuf]) -> Result<CostOptions> {
     Ok(CostOptions {
-        prices: Arc::new(PriceTable::load(&files)?),
+        prices: Arc::new(price_table(ctx, extra)?),
         kind: default_kind(),
         recompute: ctx.config.cost.recompute,
         top_traces: 0,
@@ -69,9 +75,7 @@ pub fn budgets(ctx: &Context, flags: &[String]) -> Result<Vec<Budget>> {
 
 pub fn run(mut args: CostArgs, ctx: &Context) -> Result<i32> {
     args.report.reads = args.prices.clone();
-    let mut files = ctx.config.cost.prices.clone();
-    files.extend(args.prices.iter().cloned());
-    let prices = Arc::new(PriceTable::load(&files)?);
+    let prices = Arc::new(price_table(ctx, &args.prices)?);
     let budgets = budgets(ctx, &args.budget)?;
     let p = prepare(&args.report, ctx, default_kind(), Need::CurrentWindow)?;
     let mut engine = p.engine;

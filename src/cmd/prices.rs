@@ -9,9 +9,7 @@ use crate::report::model::{Cell, Report, Table, Unit};
 use crate::report::render;
 
 pub fn run(args: PricesArgs, ctx: &Context) -> Result<i32> {
-    let mut files = ctx.config.cost.prices.clone();
-    files.extend(args.prices.iter().cloned());
-    let t = PriceTable::load(&files)?;
+    let t = super::cost::price_table(ctx, &args.prices)?;
     let table = if args.models.is_empty() {
         sources(&t)
     } else {

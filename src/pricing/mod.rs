@@ -175,6 +175,8 @@ pub enum MatchRule {
     Regex,
     /// Langfuse's `matchPattern`
     Langfuse,
+    /// `[prices] aliases` named the model
+    Alias,
 }
 
 impl MatchRule {
@@ -187,6 +189,7 @@ impl MatchRule {
             MatchRule::DateStripped => "date suffix stripped",
             MatchRule::Regex => "regex",
             MatchRule::Langfuse => "Langfuse pattern",
+            MatchRule::Alias => "alias ([prices] in spanlens.toml)",
         }
     }
 }
@@ -200,6 +203,8 @@ pub struct PriceTable {
     patterns: Vec<(Regex, String)>,
     /// Langfuse's entries, by their `matchPattern`, in file order
     langfuse: Vec<(Regex, ModelPrice)>,
+    /// model names mapped to the model they run (`[prices] aliases`)
+    aliases: HashMap<String, String>,
     pub sources: Vec<PriceSource>,
 }
 
@@ -685,6 +690,7 @@ impl PriceTable {
             models: HashMap::new(),
             patterns: Vec::new(),
             langfuse: Vec::new(),
+            aliases: HashMap::new(),
             sources: Vec::new(),
         };
         t.add(SNAPSHOT_NAME, SNAPSHOT.as_bytes())
@@ -768,6 +774,16 @@ impl PriceTable {
         Ok(())
     }
 
+    /// Model names looked up as another (an Azure deployment's name as the
+    /// model it runs).
+    pub fn with_aliases(mut self, aliases: &std::collections::BTreeMap<String, String>) -> Self {
+        self.aliases = aliases
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self
+    }
+
     /// Which table a lookup's price came from, in a word.
     pub fn source_of(&self, p: &ModelPrice, rule: MatchRule) -> &'static str {
         if rule == MatchRule::Langfuse {
@@ -805,9 +821,27 @@ impl PriceTable {
             .into_iter()
             .flatten()
             .collect();
+        // an alias names the model that runs: looked up as that model
+        let aliased: Vec<&str> = names
+            .iter()
+            .filter_map(|n| self.aliases.get(*n).map(String::as_str))
+            .collect();
+        if !aliased.is_empty() {
+            if let Some((p, _)) = self.lookup_names(provider, &aliased) {
+                return Some((p, MatchRule::Alias));
+            }
+        }
+        self.lookup_names(provider, &names)
+    }
+
+    fn lookup_names(
+        &self,
+        provider: Option<&str>,
+        names: &[&str],
+    ) -> Option<(&ModelPrice, MatchRule)> {
         let prefixes = provider.map_or(&[][..], litellm_prefixes);
-        find(&self.models, &self.patterns, &names, prefixes)
-            .or_else(|| find(&self.embedded, &[], &names, prefixes))
+        find(&self.models, &self.patterns, names, prefixes)
+            .or_else(|| find(&self.embedded, &[], names, prefixes))
             .or_else(|| {
                 names.iter().find_map(|m| {
                     self.langfuse

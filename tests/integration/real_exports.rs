@@ -461,3 +461,61 @@ fn prices_says_how_each_model_string_is_priced() {
     assert_eq!(tables[0]["models"], 3733);
     assert_eq!(tables[0]["sha256"].as_str().unwrap().len(), 64);
 }
+
+/// Issue 21: an Azure deployment's name, mapped in `[prices] aliases` to
+/// the model it runs, is priced as that model: `prod-gpt4o-eu` as
+/// `azure/eu/gpt-4o-2024-08-06`, $2.75 / $11 per 1M tokens (the EU data
+/// zone), so 1,000 input and 100 output tokens cost 0.00275 + 0.0011.
+#[test]
+fn an_azure_deployment_alias_is_priced_as_its_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("spanlens.toml");
+    std::fs::write(
+        &config,
+        "[prices]\naliases = { \"prod-gpt4o-eu\" = \"azure/eu/gpt-4o-2024-08-06\" }\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "prices",
+        "prod-gpt4o-eu",
+        "--provider",
+        "azure.ai.openai",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = &v["tables"]["prices"][0];
+    assert_eq!(r["price_key"], "azure/eu/gpt-4o-2024-08-06", "{r:#}");
+    assert_eq!(r["matched_by"], "alias ([prices] in spanlens.toml)");
+    let (i, out) = (r["input"].as_f64().unwrap(), r["output"].as_f64().unwrap());
+    assert_eq!((i, out), (2.75, 11.0));
+    assert!((1000.0 * i / 1e6 + 100.0 * out / 1e6 - (0.00275 + 0.0011)).abs() < 1e-12);
+    // a flat span of that deployment is priced by `cost` the same way
+    let spans = dir.path().join("azure.jsonl");
+    std::fs::write(
+        &spans,
+        concat!(
+            r#"{"trace_id": "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0", "span_id": "f000000000000001", "name": "chat prod-gpt4o-eu", "kind": 3, "#,
+            r#""start_time_unix_nano": 1767348000000000000, "end_time_unix_nano": 1767348001000000000, "#,
+            r#""attributes": {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "azure.ai.openai", "#,
+            r#""gen_ai.request.model": "prod-gpt4o-eu", "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let o = run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "cost",
+        spans.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = v["tables"]["cost"][0]["cost_usd"].as_f64().unwrap();
+    assert!((c - 0.00385).abs() < 1e-12, "{c}");
+}
