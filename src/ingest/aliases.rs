@@ -712,7 +712,9 @@ const DEFAULTS: &[(Field, &str, Convention, Unit, CacheRule)] = &[
 pub fn is_content_key(key: &str) -> bool {
     const EXACT: &[&str] = &[
         "gen_ai.input.messages",
+        "gen_ai.input.messages_delta",
         "gen_ai.output.messages",
+        "gen_ai.evaluation.explanation",
         "gen_ai.system_instructions",
         "gen_ai.prompt",
         "gen_ai.completion",
@@ -751,6 +753,7 @@ pub fn is_content_key(key: &str) -> bool {
         "response",
     ];
     const PREFIXES: &[&str] = &[
+        "gen_ai.memory.",
         "llm.input_messages.",
         "llm.output_messages.",
         "llm.tools.",
@@ -971,6 +974,9 @@ mod tests {
         assert!(is_content_key("gen_ai.completion.1.content"));
         assert!(!is_content_key("gen_ai.prompt.version"));
         assert!(!is_content_key("gen_ai.prompt.name"));
+        assert!(is_content_key("gen_ai.input.messages_delta"));
+        assert!(is_content_key("gen_ai.memory.content"));
+        assert!(is_content_key("gen_ai.evaluation.explanation"));
         assert!(!is_content_key("input.mime_type"));
         assert!(!is_content_key("gen_ai.usage.input_tokens"));
     }

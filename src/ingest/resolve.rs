@@ -248,7 +248,14 @@ impl<'t> Resolver<'t> {
             }
             let key = interner.get(k);
             bump(&mut stats.unclaimed, k);
-            attrs.push((key, Arc::from(v.to_text())));
+            // a tool call's arguments may hold anything a user typed: kept as
+            // a digest (all the agent-loop rule compares) unless asked
+            let text = if k == TOOL_CALL_ARGUMENTS && !self.opts.include_text {
+                digest(&v.to_text())
+            } else {
+                v.to_text()
+            };
+            attrs.push((key, Arc::from(text)));
         }
         for (i, (k, v)) in resource.iter().enumerate() {
             if let Some(id) = self.table.lookup(k) {
@@ -860,6 +867,18 @@ fn message_class(msg: &str) -> Option<String> {
     })
 }
 
+/// The attribute holding a tool call's arguments (OTel GenAI).
+const TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+
+/// `sha256:` and the first 16 bytes of the text's SHA-256, in hex: equal
+/// texts have equal digests, and the text is not kept.
+fn digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(text.as_bytes());
+    let hex: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 #[allow(clippy::too_many_arguments)]
 fn classify(
     operation: Option<&str>,
@@ -880,8 +899,11 @@ fn classify(
             }
             "embeddings" | "embedding" => return Embedding,
             "execute_tool" => return Tool,
-            "invoke_agent" | "create_agent" => return Agent,
-            "retrieval" | "rerank" => return Retriever,
+            // `plan`: an agent's planning step (GenAI's own repository)
+            "invoke_agent" | "create_agent" | "plan" => return Agent,
+            // `search_memory` reads an agent's memory as retrieval reads
+            // documents; the other memory operations write it (other)
+            "retrieval" | "rerank" | "search_memory" => return Retriever,
             "invoke_workflow" => return Chain,
             _ => {}
         }
@@ -956,6 +978,24 @@ fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_arguments_are_kept_as_a_digest() {
+        // python3 -c 'import hashlib; print(hashlib.sha256(b"{\"q\":\"7\"}").hexdigest()[:32])'
+        let a = digest("{\"q\":\"7\"}");
+        assert_eq!(a, "sha256:3776cda26c59dac5e850d8b8c03ebc0a");
+        assert_ne!(a, digest("{\"q\":\"8\"}"));
+    }
+
+    // the operation names GenAI added in its own repository
+    #[test]
+    fn new_operation_names_have_a_span_type() {
+        let of = |op: &str| classify(Some(op), None, None, None, None, None, false, false, false);
+        assert_eq!(of("plan"), SpanType::Agent);
+        assert_eq!(of("search_memory"), SpanType::Retriever);
+        assert_eq!(of("update_memory"), SpanType::Other);
+        assert_eq!(of("chat"), SpanType::Llm);
+    }
 
     #[test]
     fn ids_hex_base64_and_prefixed() {
