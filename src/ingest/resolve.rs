@@ -487,7 +487,10 @@ impl<'t> Resolver<'t> {
             }
             None => get(Field::CostDetails).and_then(|(v, id)| {
                 stats.alias_hits[id as usize] += 1;
-                map_number(v, &["total"]).filter(|c| *c >= 0.0)
+                // without a total, the sum of its parts
+                map_number(v, &["total"])
+                    .or_else(|| map_sum(v))
+                    .filter(|c| *c >= 0.0)
             }),
         };
 
@@ -785,6 +788,22 @@ fn map_number(v: &Val<'_>, keys: &[&str]) -> Option<f64> {
         .and_then(|v| to_f64(v, &mut c))
 }
 
+/// The sum of a map's numbers (None when it holds none).
+fn map_sum(v: &Val<'_>) -> Option<f64> {
+    let owned;
+    let obj = match v {
+        Val::Str(s) => {
+            owned = super::json::parse(s.as_bytes()).ok()?;
+            &owned
+        }
+        other => other,
+    };
+    let Val::Obj(kv) = obj else { return None };
+    let mut c = 0;
+    let parts: Vec<f64> = kv.iter().filter_map(|(_, v)| to_f64(v, &mut c)).collect();
+    (!parts.is_empty()).then(|| parts.iter().sum())
+}
+
 struct Usage {
     input: Option<i64>,
     output: Option<i64>,
@@ -818,7 +837,8 @@ fn usage_map(v: &Val<'_>) -> Option<Usage> {
     };
     Some(Usage {
         input: num(&["input"]),
-        output: num(&["output"]),
+        // audio is output too (no column prices it apart)
+        output: num(&["output", "output_audio_tokens"]),
         cache_read: num(&[
             "input_cached_tokens",
             "input_cache_read",
@@ -827,6 +847,8 @@ fn usage_map(v: &Val<'_>) -> Option<Usage> {
         ]),
         cache_write: num(&[
             "input_cache_creation",
+            "input_cache_write",
+            "cache_write.input_tokens",
             "cache_creation_input_tokens",
             "prompt_details.cache_write",
             "input_cache_creation_5m",
