@@ -39,6 +39,9 @@ pub struct InputSummary {
     pub coverage: Vec<Coverage>,
     pub unclaimed_attributes: Vec<(String, u64)>,
     pub unclaimed_distinct: usize,
+    /// `[fields]` lines mapping unclaimed attributes whose names look like a
+    /// field that the LLM spans of this input mostly lack
+    pub suggested_fields: Vec<String>,
     pub coerced_values: u64,
     pub invalid_values: Vec<(&'static str, u64)>,
     pub content_attributes_dropped: u64,
@@ -208,6 +211,67 @@ fn merge_conventions(files: &[FileStats]) -> Vec<(&'static str, u64)> {
     total
 }
 
+/// The field an attribute's name looks like (by how it ends), for a
+/// `[fields]` suggestion.
+fn looks_like(attr: &str) -> Option<&'static str> {
+    let a = attr.to_ascii_lowercase();
+    let ends = |suffixes: &[&str]| suffixes.iter().any(|x| a == x[1..] || a.ends_with(x));
+    if ends(&[
+        ".prompt.version",
+        "_prompt_version",
+        ".prompt_version",
+        ".promptversion",
+    ]) {
+        Some("prompt_version")
+    } else if ends(&[
+        ".tenant",
+        ".tenant.id",
+        ".tenant_id",
+        "_tenant_id",
+        ".tenantid",
+    ]) {
+        Some("tenant")
+    } else if ends(&[".route", "_route"]) {
+        Some("route")
+    } else if ends(&[".user.id", ".user_id", "_user_id", ".userid"]) {
+        Some("user")
+    } else if ends(&[".session.id", ".session_id", "_session_id", ".sessionid"]) {
+        Some("session")
+    } else {
+        None
+    }
+}
+
+/// `[fields]` lines (`tenant = ["app.tenant"]`) for unclaimed attributes
+/// that look like a field most LLM spans lack (under half have it), the
+/// most common attribute per field.
+fn suggest_fields(unclaimed: &[(String, u64)], coverage: &[Coverage]) -> Vec<String> {
+    let mut out: Vec<(&'static str, &String)> = Vec::new();
+    for (attr, _) in unclaimed {
+        if attr.starts_with("resource:")
+            || attr
+                .chars()
+                .any(|c| c.is_control() || c == '"' || c == '\\')
+        {
+            continue;
+        }
+        let Some(field) = looks_like(attr) else {
+            continue;
+        };
+        let covered = coverage
+            .iter()
+            .find(|c| c.field == field)
+            .and_then(|c| c.share)
+            .unwrap_or(0.0);
+        if covered < 0.5 && !out.iter().any(|(f, _)| *f == field) {
+            out.push((field, attr));
+        }
+    }
+    out.into_iter()
+        .map(|(f, a)| format!("{f} = [\"{a}\"]"))
+        .collect()
+}
+
 pub fn summarize(ds: &Dataset, table: &AliasTable, top: usize) -> PolarsResult<RunSummary> {
     let mut inputs = Vec::new();
     for (i, f) in ds.files.iter().enumerate() {
@@ -227,6 +291,7 @@ pub fn summarize(ds: &Dataset, table: &AliasTable, top: usize) -> PolarsResult<R
             rejected: f.rejects.clone(),
             duplicates: f.duplicates,
             conventions: f.conventions_detected(),
+            suggested_fields: suggest_fields(&f.top_unclaimed(top.max(50)), &cov),
             coverage: cov,
             unclaimed_attributes: f.top_unclaimed(top),
             unclaimed_distinct: f.unclaimed.len(),

@@ -160,6 +160,16 @@ pub fn inspect_table(s: &RunSummary, out: &mut dyn Write) -> io::Result<()> {
             }
             writeln!(out, "{t}")?;
         }
+        if !i.suggested_fields.is_empty() {
+            writeln!(
+                out,
+                "these attributes look like fields most LLM spans here lack; to read them, add to spanlens.toml:"
+            )?;
+            writeln!(out, "  [fields]")?;
+            for line in &i.suggested_fields {
+                writeln!(out, "  {}", terminal_safe(line, 160))?;
+            }
+        }
         let mut notes: Vec<String> = i.notes.clone();
         if i.content_attributes_dropped > 0 {
             notes.push(format!(

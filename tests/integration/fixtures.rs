@@ -155,3 +155,56 @@ fn python_sdk_console_exporter_objects() {
     });
     assert_fields("py", &row, want.as_object().unwrap());
 }
+
+/// Issue 21: `inspect` turns unclaimed attributes that look like a field
+/// the LLM spans lack into `[fields]` lines, and those lines, pasted into
+/// spanlens.toml, fill the fields. A name that cannot be written in a TOML
+/// string as-is (a quote in it) is not suggested.
+#[test]
+fn inspect_suggests_fields_lines_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("spans.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"trace_id": "abababababababababababababababab", "span_id": "ab00000000000001", "name": "chat gpt-4o", "kind": 3, "#,
+            r#""start_time_unix_nano": 1767348000000000000, "end_time_unix_nano": 1767348001000000000, "attributes": {"#,
+            r#""gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10, "#,
+            r#""gen_ai.usage.output_tokens": 5, "acme.tenant.id": "t-1", "myapp.prompt_version": "v3", "weird\"name.route": "/x"}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let o = crate::common::run(&["inspect", input.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let lines: Vec<&str> = v["inputs"][0]["suggested_fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            r#"tenant = ["acme.tenant.id"]"#,
+            r#"prompt_version = ["myapp.prompt_version"]"#
+        ]
+    );
+    let config = dir.path().join("spanlens.toml");
+    std::fs::write(&config, format!("[fields]\n{}\n", lines.join("\n"))).unwrap();
+    let out = dir.path().join("spans.parquet");
+    let o = crate::common::run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "ingest",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows = parquet_rows(&out);
+    assert_eq!(rows[0]["tenant"], "t-1");
+    assert_eq!(rows[0]["prompt_version"], "v3");
+}
