@@ -25,7 +25,17 @@ pub fn default_kind() -> KindFilter {
 pub fn price_table(ctx: &Context, extra: &[PathBuf]) -> Result<PriceTable> {
     let mut files = ctx.config.cost.prices.clone();
     files.extend(extra.iter().cloned());
-    Ok(PriceTable::load(&files)?.with_aliases(&ctx.config.prices.aliases))
+    let t = PriceTable::load(&files)?;
+    // an alias names a model some table prices (aliases do not chain)
+    for (name, target) in &ctx.config.prices.aliases {
+        if t.lookup(None, Some(target), None).is_none() {
+            return Err(Error::usage(
+                format!("spanlens.toml [prices] aliases: `{name}` = `{target}`, which no price table prices"),
+                "name the model it runs as `spanlens prices MODEL` finds it, e.g. azure/gpt-4o",
+            ));
+        }
+    }
+    Ok(t.with_aliases(&ctx.config.prices.aliases))
 }
 
 pub fn cost_options(ctx: &Context, extra: &[PathBuf]) -> Result<CostOptions> {

@@ -248,11 +248,12 @@ fn looks_like(attr: &str) -> Option<&'static str> {
 fn suggest_fields(unclaimed: &[(String, u64)], coverage: &[Coverage]) -> Vec<String> {
     let mut out: Vec<(&'static str, &String)> = Vec::new();
     for (attr, _) in unclaimed {
-        if attr.starts_with("resource:")
-            || attr
-                .chars()
-                .any(|c| c.is_control() || c == '"' || c == '\\')
-        {
+        // names a TOML string holds as they are, shown whole
+        let plain = attr.len() <= 200
+            && attr
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        if attr.starts_with("resource:") || !plain {
             continue;
         }
         let Some(field) = looks_like(attr) else {

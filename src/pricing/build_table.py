@@ -25,6 +25,10 @@ for key, v in src.items():
     if "input_cost_per_token" not in v and "tiered_pricing" not in v:
         continue
     e = {k: v[k] for k in v if k in RATES or TIER.match(k)}
+    # an embedding produces no output tokens: its missing output price is 0
+    # (spanlens refuses an input price without an output price)
+    if v.get("mode") == "embedding" and "output_cost_per_token" not in e and "input_cost_per_token" in e:
+        e["output_cost_per_token"] = 0.0
     if "litellm_provider" in v:
         e["litellm_provider"] = v["litellm_provider"]
     if "tiered_pricing" in v:

@@ -189,7 +189,7 @@ impl MatchRule {
             MatchRule::DateStripped => "date suffix stripped",
             MatchRule::Regex => "regex",
             MatchRule::Langfuse => "Langfuse pattern",
-            MatchRule::Alias => "alias ([prices] in spanlens.toml)",
+            MatchRule::Alias => "alias ([prices] aliases)",
         }
     }
 }
@@ -203,6 +203,9 @@ pub struct PriceTable {
     patterns: Vec<(Regex, String)>,
     /// Langfuse's entries, by their `matchPattern`, in file order
     langfuse: Vec<(Regex, ModelPrice)>,
+    /// the `--prices` Langfuse exports' entries (later files first): only
+    /// their patterns match, as in Langfuse
+    user_langfuse: Vec<(Regex, ModelPrice)>,
     /// model names mapped to the model they run (`[prices] aliases`)
     aliases: HashMap<String, String>,
     pub sources: Vec<PriceSource>,
@@ -291,7 +294,9 @@ fn rates_with(
     let input = rate(obj, &format!("input_cost_per_token{suffix}"));
     let output = rate(obj, &format!("output_cost_per_token{suffix}"));
     let (input, output) = match base {
-        None => (input?, output.unwrap_or(0.0)),
+        // no output price is no price (an embedding's is an explicit 0),
+        // never $0 for every output token
+        None => (input?, output?),
         Some(b) => {
             if input.is_none() && output.is_none() {
                 return None;
@@ -419,6 +424,11 @@ pub fn strip_date_suffix(model: &str) -> Option<&str> {
     None
 }
 
+/// Longer model strings are only looked up as written.
+const MAX_MODEL_LEN: usize = 256;
+/// Routing prefixes taken off a model string at most (`a/b/c/model`).
+const MAX_PREFIXES: usize = 4;
+
 /// A model string and the spellings under it, least stripped first: each
 /// routing prefix taken off (`openrouter/anthropic/claude-x` ->
 /// `anthropic/claude-x` -> `claude-x`), then a Bedrock inference profile's
@@ -441,8 +451,16 @@ pub fn normalized(model: &str) -> Vec<String> {
         "writer.",
     ];
     let mut out = vec![model.to_string()];
+    // no model name is that long, nor routed through more prefixes: a
+    // hostile string stays as written (linear work, whatever its length)
+    if model.len() > MAX_MODEL_LEN {
+        return out;
+    }
     let mut m = model;
-    while let Some((_, rest)) = m.split_once('/') {
+    for _ in 0..MAX_PREFIXES {
+        let Some((_, rest)) = m.split_once('/') else {
+            break;
+        };
         if rest.is_empty() {
             break;
         }
@@ -478,7 +496,7 @@ fn first_rate(prices: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<
 fn langfuse_rates(prices: &serde_json::Map<String, Value>) -> Option<Rates> {
     Some(Rates {
         input: first_rate(prices, &["input", "input_tokens", "input_text"])?,
-        output: first_rate(prices, &["output", "output_tokens", "output_text"]).unwrap_or(0.0),
+        output: first_rate(prices, &["output", "output_tokens", "output_text"])?,
         cache_read: first_rate(
             prices,
             &[
@@ -581,6 +599,12 @@ pub fn langfuse_entries(bytes: &[u8]) -> std::result::Result<Vec<(Regex, ModelPr
     Ok(out)
 }
 
+/// A price table from which nothing could be priced is an error, not a
+/// silent no-op (misspelt keys, a Langfuse page rather than its list).
+const NO_MODELS: &str = "no model with an input and an output price in it (LiteLLM: \
+    input_cost_per_token and output_cost_per_token; Langfuse: a default tier's input and \
+    output; CSV: a row under model,input,output)";
+
 /// (regex, key) of entries carrying a `match` field.
 type Patterns = Vec<(Regex, String)>;
 
@@ -597,8 +621,18 @@ fn litellm_entries(doc: &Value) -> std::result::Result<(Vec<ModelPrice>, Pattern
             continue;
         }
         let Some(price) = parse_entry(key, v) else {
-            if v.get("input_cost_per_token").is_some() || v.get("output_cost_per_token").is_some() {
+            let (i, o) = (
+                v.get("input_cost_per_token"),
+                v.get("output_cost_per_token"),
+            );
+            if i.is_some_and(|x| !x.is_number()) || o.is_some_and(|x| !x.is_number()) {
                 return Err(format!("`{key}`: prices must be numbers (USD per token)"));
+            }
+            if i.is_some() != o.is_some() {
+                return Err(format!(
+                    "`{key}`: an input price needs an output price, and an output price an input \
+                     price (write 0 for a free one)"
+                ));
             }
             continue;
         };
@@ -644,10 +678,13 @@ fn csv_entries(bytes: &[u8]) -> std::result::Result<Vec<ModelPrice>, String> {
         let get = |c: Option<usize>| -> std::result::Result<Option<f64>, String> {
             match c.and_then(|c| rec.get(c)).filter(|v| !v.is_empty()) {
                 None => Ok(None),
-                Some(v) => v
-                    .parse::<f64>()
-                    .map(|x| Some(x / 1e6))
-                    .map_err(|_| format!("line {line}: `{v}` is not a price (USD per 1M tokens)")),
+                Some(v) => match v.parse::<f64>() {
+                    Ok(x) if (0.0..=MAX_RATE * 1e6).contains(&x) => Ok(Some(x.abs() / 1e6)),
+                    _ => Err(format!(
+                        "line {line}: `{v}` is not a price (USD per 1M tokens, from 0 to {})",
+                        MAX_RATE * 1e6
+                    )),
+                },
             }
         };
         let key = rec.get(m).unwrap_or_default();
@@ -671,15 +708,34 @@ fn csv_entries(bytes: &[u8]) -> std::result::Result<Vec<ModelPrice>, String> {
             },
             tiers: Vec::new(),
         };
-        if let Some(bad) = bad_rate(&price) {
-            return Err(format!(
-                "line {line}: `{key}`: {bad} per token is not a price (at most {} per 1M)",
-                MAX_RATE * 1e6
-            ));
-        }
         out.push(price);
     }
     Ok(out)
+}
+
+/// The largest price file read (LiteLLM's whole table is 3.5 MB).
+const MAX_PRICE_FILE: u64 = 64 << 20;
+
+/// A price file's bytes, refused past [`MAX_PRICE_FILE`] (`/dev/zero`, a
+/// log passed by mistake) rather than read without end.
+fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| Error::input_io(path, &e))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_PRICE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::input_io(path, &e))?;
+    if bytes.len() as u64 > MAX_PRICE_FILE {
+        return Err(Error::usage(
+            format!(
+                "price table {}: larger than {} MiB",
+                crate::error::display_path(path),
+                MAX_PRICE_FILE >> 20
+            ),
+            "--prices takes a price table (LiteLLM JSON, a Langfuse export or a CSV)",
+        ));
+    }
+    Ok(bytes)
 }
 
 impl PriceTable {
@@ -690,6 +746,7 @@ impl PriceTable {
             models: HashMap::new(),
             patterns: Vec::new(),
             langfuse: Vec::new(),
+            user_langfuse: Vec::new(),
             aliases: HashMap::new(),
             sources: Vec::new(),
         };
@@ -710,7 +767,7 @@ impl PriceTable {
     }
 
     fn add_file(&mut self, path: &Path) -> Result<()> {
-        let bytes = std::fs::read(path).map_err(|e| Error::input_io(path, &e))?;
+        let bytes = read_bounded(path)?;
         self.add(&crate::error::display_path(path), &bytes)
             .map_err(|e| {
                 Error::usage(
@@ -740,13 +797,20 @@ impl PriceTable {
                 )
             })?;
             if doc.is_array() {
-                let mut prices = Vec::new();
-                let mut patterns = Vec::new();
-                for (re, p) in langfuse_entries(bytes)? {
-                    patterns.push((re, p.key.clone()));
-                    prices.push(p);
+                let entries = langfuse_entries(bytes)?;
+                if entries.is_empty() {
+                    return Err(NO_MODELS.into());
                 }
-                (prices, patterns)
+                let n = entries.len();
+                let mut entries = entries;
+                entries.extend(std::mem::take(&mut self.user_langfuse));
+                self.user_langfuse = entries;
+                self.sources.push(PriceSource {
+                    name: name.to_string(),
+                    sha256: hex(&Sha256::digest(bytes)),
+                    models: n,
+                });
+                return Ok(());
             } else {
                 litellm_entries(&doc)?
             }
@@ -760,6 +824,9 @@ impl PriceTable {
             );
         };
         let n = prices.len();
+        if n == 0 {
+            return Err(NO_MODELS.into());
+        }
         for p in prices {
             self.models.insert(p.key.clone(), p);
         }
@@ -787,7 +854,11 @@ impl PriceTable {
     /// Which table a lookup's price came from, in a word.
     pub fn source_of(&self, p: &ModelPrice, rule: MatchRule) -> &'static str {
         if rule == MatchRule::Langfuse {
-            "Langfuse 2b0e9d23"
+            if self.user_langfuse.iter().any(|(_, q)| q == p) {
+                "--prices"
+            } else {
+                "Langfuse 2b0e9d23"
+            }
         } else if self.models.get(&p.key).is_some_and(|q| q == p) {
             "--prices"
         } else {
@@ -797,7 +868,9 @@ impl PriceTable {
 
     /// The models the `--prices` tables added.
     pub fn added(&self) -> impl Iterator<Item = &ModelPrice> {
-        self.models.values()
+        self.models
+            .values()
+            .chain(self.user_langfuse.iter().map(|(_, p)| p))
     }
 
     pub fn len(&self) -> usize {
@@ -834,22 +907,23 @@ impl PriceTable {
         self.lookup_names(provider, &names)
     }
 
-    fn lookup_names(
-        &self,
+    fn lookup_names<'a>(
+        &'a self,
         provider: Option<&str>,
         names: &[&str],
-    ) -> Option<(&ModelPrice, MatchRule)> {
+    ) -> Option<(&'a ModelPrice, MatchRule)> {
         let prefixes = provider.map_or(&[][..], litellm_prefixes);
-        find(&self.models, &self.patterns, names, prefixes)
-            .or_else(|| find(&self.embedded, &[], names, prefixes))
-            .or_else(|| {
-                names.iter().find_map(|m| {
-                    self.langfuse
-                        .iter()
-                        .find(|(re, _)| re.is_match(m))
-                        .map(|(_, p)| (p, MatchRule::Langfuse))
-                })
+        let patterns = |list: &'a [(Regex, ModelPrice)]| {
+            names.iter().find_map(|m| {
+                list.iter()
+                    .find(|(re, _)| re.is_match(m))
+                    .map(|(_, p)| (p, MatchRule::Langfuse))
             })
+        };
+        find(&self.models, &self.patterns, names, prefixes)
+            .or_else(|| patterns(&self.user_langfuse))
+            .or_else(|| find(&self.embedded, &[], names, prefixes))
+            .or_else(|| patterns(&self.langfuse))
     }
 }
 
@@ -1102,6 +1176,64 @@ mod tests {
         assert!(bad(b"model,input,output\nm,1,-2\n").contains("not a price"));
     }
 
+    // found by a hostile run of the binary (each was a wrong price or worse)
+    #[test]
+    fn hostile_price_tables_and_model_strings() {
+        let mut t = table();
+        // an input price without an output price is no price, never $0 out
+        let e = t
+            .add("l2.json", br#"{"m1": {"input_cost_per_token": 2.5e-6}}"#)
+            .unwrap_err();
+        assert!(e.contains("needs an output price"), "{e}");
+        assert!(t
+            .add("f.json", br#"[{"modelName": "m", "matchPattern": "^m$", "pricingTiers": [{"isDefault": true, "prices": {"input": 1e-6}}]}]"#)
+            .unwrap_err()
+            .contains("no model"));
+        // nothing priced in a table is an error, not a silent no-op
+        for bad in [
+            &br#"{"m1": {"input_cost_per_tokens": 1e-6}}"#[..],
+            b"{}",
+            b"model,input,output\n",
+            br#"{"data": []}"#,
+        ] {
+            assert!(
+                t.add("x", bad).unwrap_err().contains("no model"),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // a Langfuse export's modelName is not an exact key: only its pattern matches
+        t.add(
+            "lf.json",
+            br#"[{"modelName": "gpt-4o", "matchPattern": "^my-gpt$", "pricingTiers": [{"isDefault": true, "prices": {"input": 9e-6, "output": 9e-6}}]}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            t.lookup(None, Some("gpt-4o"), None).unwrap().0.base.input,
+            2.5e-6
+        );
+        let (p, rule) = t.lookup(None, Some("my-gpt"), None).unwrap();
+        assert_eq!(
+            (p.base.input, rule, t.source_of(p, rule)),
+            (9e-6, MatchRule::Langfuse, "--prices")
+        );
+        // a CSV price outside 0..1e6 per 1M names its line and unit
+        let e = table()
+            .add("n.csv", b"model,input,output\nm,-1,1\n")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "line 2: `-1` is not a price (USD per 1M tokens, from 0 to 1000000)"
+        );
+        // a model string of 100,000 slashes is looked up as written, at once
+        let slashes = "/".repeat(100_000);
+        let start = std::time::Instant::now();
+        assert!(table().lookup(None, Some(&slashes), None).is_none());
+        assert_eq!(normalized(&slashes).len(), 1);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(normalized("a/b/c/d/e/f/gpt-4o").len(), 1 + MAX_PREFIXES);
+    }
+
     #[test]
     fn langfuse_exports_read_with_their_tiers() {
         let doc = br#"[{"modelName": "m", "matchPattern": "(?i)^(acme/)?m(-2025)?$",
@@ -1169,14 +1301,14 @@ mod tests {
         let e = t
             .add(
                 "huge.json",
-                br#"{"m": {"input_cost_per_token": 0, "cache_read_input_token_cost": 1e307}}"#,
+                br#"{"m": {"input_cost_per_token": 0, "output_cost_per_token": 0, "cache_read_input_token_cost": 1e307}}"#,
             )
             .unwrap_err();
         assert!(e.contains("1e307 is not a price"), "{e}");
         let e = t
             .add(
                 "neg.json",
-                br#"{"m": {"input_cost_per_token": 1e-6, "cache_read_input_token_cost": -1}}"#,
+                br#"{"m": {"input_cost_per_token": 1e-6, "output_cost_per_token": 0, "cache_read_input_token_cost": -1}}"#,
             )
             .unwrap_err();
         assert!(e.contains("is not a price"), "{e}");
@@ -1193,9 +1325,10 @@ mod tests {
         .unwrap();
         let (p, _) = t.lookup(None, Some("twice"), None).unwrap();
         assert_eq!((p.base.input, p.base.output), (4e-6, 8e-6));
-        // an empty table adds nothing and is not an error
+        // a table that prices nothing is an error (a misspelt key would
+        // otherwise leave every model on the embedded price, unnoticed)
         let n = t.len();
-        t.add("empty.json", b"{}").unwrap();
+        assert!(t.add("empty.json", b"{}").unwrap_err().contains("no model"));
         assert_eq!(t.len(), n);
     }
 
@@ -1224,7 +1357,7 @@ mod tests {
         let err = t
             .add(
                 "p.json",
-                br#"{"m": {"input_cost_per_token": 1e-6, "tiered_pricing": [{"range": [1e300, 2e300], "input_cost_per_token": 1e-6}]}}"#,
+                br#"{"m": {"input_cost_per_token": 1e-6, "output_cost_per_token": 0, "tiered_pricing": [{"range": [1e300, 2e300], "input_cost_per_token": 1e-6}]}}"#,
             )
             .unwrap_err();
         assert!(err.contains("not a token count of one call"), "{err}");

@@ -167,7 +167,8 @@ pub fn inspect_table(s: &RunSummary, out: &mut dyn Write) -> io::Result<()> {
             )?;
             writeln!(out, "  [fields]")?;
             for line in &i.suggested_fields {
-                writeln!(out, "  {}", terminal_safe(line, 160))?;
+                // plain ASCII (see summary::suggest_fields), never cut
+                writeln!(out, "  {line}")?;
             }
         }
         let mut notes: Vec<String> = i.notes.clone();

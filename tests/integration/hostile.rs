@@ -232,7 +232,8 @@ fn issue19_an_output_is_never_a_file_the_run_reads() {
     let original = std::fs::read(&input).unwrap();
     let glob = format!("{}/*.jsonl", g.display());
     let prices = dir.path().join("prices.json");
-    std::fs::write(&prices, "{}").unwrap();
+    let table = r#"{"m": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}}"#;
+    std::fs::write(&prices, table).unwrap();
     let sql = dir.path().join("q.sql");
     std::fs::write(&sql, "SELECT COUNT(trace_id) AS n FROM spans").unwrap();
     let link = dir.path().join("link.csv");
@@ -264,7 +265,7 @@ fn issue19_an_output_is_never_a_file_the_run_reads() {
         assert!(err.contains("is a file this run reads"), "{args:?}: {err}");
     }
     assert_eq!(std::fs::read(&input).unwrap(), original);
-    assert_eq!(std::fs::read_to_string(&prices).unwrap(), "{}");
+    assert_eq!(std::fs::read_to_string(&prices).unwrap(), table);
 }
 
 /// Issue 19: `-o` through a symlink replaces the link's target and keeps

@@ -489,7 +489,7 @@ fn an_azure_deployment_alias_is_priced_as_its_model() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let r = &v["tables"]["prices"][0];
     assert_eq!(r["price_key"], "azure/eu/gpt-4o-2024-08-06", "{r:#}");
-    assert_eq!(r["matched_by"], "alias ([prices] in spanlens.toml)");
+    assert_eq!(r["matched_by"], "alias ([prices] aliases)");
     let (i, out) = (r["input"].as_f64().unwrap(), r["output"].as_f64().unwrap());
     assert_eq!((i, out), (2.75, 11.0));
     assert!((1000.0 * i / 1e6 + 100.0 * out / 1e6 - (0.00275 + 0.0011)).abs() < 1e-12);
