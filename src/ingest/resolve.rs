@@ -773,35 +773,32 @@ pub fn to_f64(v: &Val<'_>, coerced: &mut u64) -> Option<f64> {
     f.is_finite().then_some(f)
 }
 
+/// `f` over a map attribute, given as a map or as a JSON string of one
+/// (Langfuse writes both).
+fn with_map<T>(v: &Val<'_>, f: impl FnOnce(&Val<'_>) -> Option<T>) -> Option<T> {
+    match v {
+        Val::Str(s) => f(&super::json::parse(s.as_bytes()).ok()?),
+        other => f(other),
+    }
+}
+
 fn map_number(v: &Val<'_>, keys: &[&str]) -> Option<f64> {
-    let owned;
-    let obj = match v {
-        Val::Str(s) => {
-            owned = super::json::parse(s.as_bytes()).ok()?;
-            &owned
-        }
-        other => other,
-    };
-    let mut c = 0;
-    keys.iter()
-        .find_map(|k| obj.get(k))
-        .and_then(|v| to_f64(v, &mut c))
+    with_map(v, |obj| {
+        let mut c = 0;
+        keys.iter()
+            .find_map(|k| obj.get(k))
+            .and_then(|v| to_f64(v, &mut c))
+    })
 }
 
 /// The sum of a map's numbers (None when it holds none).
 fn map_sum(v: &Val<'_>) -> Option<f64> {
-    let owned;
-    let obj = match v {
-        Val::Str(s) => {
-            owned = super::json::parse(s.as_bytes()).ok()?;
-            &owned
-        }
-        other => other,
-    };
-    let Val::Obj(kv) = obj else { return None };
-    let mut c = 0;
-    let parts: Vec<f64> = kv.iter().filter_map(|(_, v)| to_f64(v, &mut c)).collect();
-    (!parts.is_empty()).then(|| parts.iter().sum())
+    with_map(v, |obj| {
+        let Val::Obj(kv) = obj else { return None };
+        let mut c = 0;
+        let parts: Vec<f64> = kv.iter().filter_map(|(_, v)| to_f64(v, &mut c)).collect();
+        (!parts.is_empty()).then(|| parts.iter().sum())
+    })
 }
 
 struct Usage {
@@ -814,14 +811,10 @@ struct Usage {
 
 /// Langfuse `usage_details`: keys are whatever was ingested.
 fn usage_map(v: &Val<'_>) -> Option<Usage> {
-    let owned;
-    let obj = match v {
-        Val::Str(s) => {
-            owned = super::json::parse(s.as_bytes()).ok()?;
-            &owned
-        }
-        other => other,
-    };
+    with_map(v, usage_of)
+}
+
+fn usage_of(obj: &Val<'_>) -> Option<Usage> {
     let Val::Obj(kv) = obj else { return None };
     let num = |keys: &[&str]| -> Option<i64> {
         let mut c = 0;
