@@ -653,9 +653,20 @@ fn litellm_entries(doc: &Value) -> std::result::Result<(Vec<ModelPrice>, Pattern
     Ok((prices, patterns))
 }
 
+/// Whether a file's first line is a price CSV's header: comma-separated
+/// names (quoted or not, in any order) among which `model`.
+fn looks_like_csv(first: &str) -> bool {
+    let header = first.lines().next().unwrap_or_default();
+    header.contains(',')
+        && header
+            .split(',')
+            .any(|h| h.trim().trim_matches('"').eq_ignore_ascii_case("model"))
+}
+
 /// A spreadsheet's price list: `model,input,output,cache_read,cache_write`
-/// in USD per 1M tokens (the cache columns may be left out or empty: billed
-/// at the input rate).
+/// (and `reasoning`; any order, quoted or not) in USD per 1M tokens (the
+/// cache and reasoning columns may be left out or empty: billed at the
+/// input and the output rate). A model priced twice is an error.
 fn csv_entries(bytes: &[u8]) -> std::result::Result<Vec<ModelPrice>, String> {
     let mut r = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -670,8 +681,9 @@ fn csv_entries(bytes: &[u8]) -> std::result::Result<Vec<ModelPrice>, String> {
     let (Some(m), Some(i), Some(o)) = (col("model"), col("input"), col("output")) else {
         return Err("line 1: the header needs model, input and output columns".into());
     };
-    let (cr, cw) = (col("cache_read"), col("cache_write"));
-    let mut out = Vec::new();
+    let (cr, cw, rs) = (col("cache_read"), col("cache_write"), col("reasoning"));
+    let mut out: Vec<ModelPrice> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for (n, rec) in r.records().enumerate() {
         let line = n + 2;
         let rec = rec.map_err(|e| format!("line {line}: {e}"))?;
@@ -691,6 +703,12 @@ fn csv_entries(bytes: &[u8]) -> std::result::Result<Vec<ModelPrice>, String> {
         if key.is_empty() {
             return Err(format!("line {line}: no model name"));
         }
+        // two prices for one model: which one is meant?
+        if let Some(before) = seen.insert(key.to_string(), line) {
+            return Err(format!(
+                "line {line}: `{key}` is priced on line {before} already"
+            ));
+        }
         let (Some(input), Some(output)) = (get(Some(i))?, get(Some(o))?) else {
             return Err(format!(
                 "line {line}: `{key}` needs an input and an output price"
@@ -704,7 +722,7 @@ fn csv_entries(bytes: &[u8]) -> std::result::Result<Vec<ModelPrice>, String> {
                 output,
                 cache_read: get(cr)?,
                 cache_write: get(cw)?,
-                reasoning: None,
+                reasoning: get(rs)?,
             },
             tiers: Vec::new(),
         };
@@ -814,7 +832,7 @@ impl PriceTable {
             } else {
                 litellm_entries(&doc)?
             }
-        } else if first.to_ascii_lowercase().starts_with("model,") {
+        } else if looks_like_csv(first) {
             (csv_entries(bytes)?, Vec::new())
         } else {
             return Err(
@@ -1174,6 +1192,28 @@ mod tests {
         assert!(bad(b"model,input,output\nm,cheap,1\n").contains("line 2: `cheap` is not a price"));
         assert!(bad(b"model,input,output\nm,1,\n").contains("line 2: `m` needs"));
         assert!(bad(b"model,input,output\nm,1,-2\n").contains("not a price"));
+        assert_eq!(
+            bad(b"model,input,output\nm,1,2\nm,3,4\n"),
+            "line 3: `m` is priced on line 2 already"
+        );
+        // columns in any order, quoted, with a reasoning rate (a row longer
+        // than the header is an error)
+        let mut t = table();
+        t.add(
+            "r.csv",
+            b"\"output\",\"model\",\"input\",\"reasoning\"\nr-model,8,r-model-x,2,12\n",
+        )
+        .unwrap_err();
+        t.add(
+            "r.csv",
+            b"\"output\",\"model\",\"input\",\"reasoning\"\n8,r-model,2,12\n",
+        )
+        .unwrap();
+        let (p, _) = t.lookup(None, Some("r-model"), None).unwrap();
+        assert_eq!(
+            (p.base.input, p.base.output, p.base.reasoning),
+            (2e-6, 8e-6, Some(12e-6))
+        );
     }
 
     // found by a hostile run of the binary (each was a wrong price or worse)
