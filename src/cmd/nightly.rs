@@ -54,10 +54,11 @@ pub fn run(mut args: NightlyArgs, ctx: &Context) -> Result<i32> {
             refuse_collision(o, d)?;
         }
     }
-    let (objectives, slo_cost) =
-        super::slo::objectives(ctx, args.objectives.as_deref(), &args.prices)?;
-    let budgets = super::cost::budgets(ctx, &args.budget)?;
+    // the price tables are read once, for cost objectives and every section
     let prices = super::cost::cost_options(ctx, &args.prices)?;
+    let (objectives, slo_cost) =
+        super::slo::objectives(ctx, args.objectives.as_deref(), || Ok(prices.clone()))?;
+    let budgets = super::cost::budgets(ctx, &args.budget)?;
     let user_kind = args.report.kind.is_some() || ctx.config.report.kind.is_some();
 
     let t = crate::timing::phase("prepare");

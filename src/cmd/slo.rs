@@ -12,10 +12,12 @@ use crate::window::{self, NS_PER_DAY};
 
 /// Objectives from spanlens.toml and an --objectives file, and prices when
 /// a cost objective needs them.
+/// The objectives of spanlens.toml and `file`, and the prices (`prices`,
+/// called only when a cost objective needs them).
 pub fn objectives(
     ctx: &Context,
     file: Option<&std::path::Path>,
-    prices: &[std::path::PathBuf],
+    prices: impl FnOnce() -> Result<CostOptions>,
 ) -> Result<(Vec<Objective>, Option<CostOptions>)> {
     let mut objectives = objectives_from(&ctx.config.objectives, "spanlens.toml")?;
     if let Some(p) = file {
@@ -25,7 +27,7 @@ pub fn objectives(
         )?);
     }
     let cost = if objectives.iter().any(|o| matches!(o.sli, Sli::Cost { .. })) {
-        Some(super::cost::cost_options(ctx, prices)?)
+        Some(prices()?)
     } else {
         None
     };
@@ -39,7 +41,9 @@ pub fn run(mut args: SloArgs, ctx: &Context) -> Result<i32> {
         .chain(&args.objectives)
         .cloned()
         .collect();
-    let (objectives, cost) = objectives(ctx, args.objectives.as_deref(), &args.prices)?;
+    let (objectives, cost) = objectives(ctx, args.objectives.as_deref(), || {
+        super::cost::cost_options(ctx, &args.prices)
+    })?;
     let p = prepare(&args.report, ctx, KindFilter::llm(), Need::CurrentWindow)?;
     let mut engine = p.engine;
     let opts = SloOptions {

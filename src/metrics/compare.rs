@@ -206,13 +206,13 @@ fn cohort_arm(arm: &Arm, cohort: &[String]) -> Option<Arm> {
     }
 }
 
-/// The fields an arm is chosen by: they say what the arms are, not who
-/// caused the change.
-fn arm_fields(arm: &Arm) -> Vec<String> {
+/// The fields an arm is chosen by (what the arms are, not who caused a
+/// change between them).
+fn arm_keys(arm: &Arm) -> Vec<&Key> {
     match arm {
         Arm::Window(_) => Vec::new(),
-        Arm::Where(c) => c.iter().map(|c| c.key.name().to_string()).collect(),
-        Arm::PerCohort { field, .. } => vec![field.name().to_string()],
+        Arm::Where(c) => c.iter().map(|c| &c.key).collect(),
+        Arm::PerCohort { field, .. } => vec![field],
     }
 }
 
@@ -602,10 +602,10 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
     // every dimension the arms are not chosen by
     to_explain.sort_by(|a, b| findings[b.0].strength.total_cmp(&findings[a.0].strength));
     if let Some(arms) = &scope.arms {
-        let mut fields = arm_fields(&arms.baseline);
-        fields.extend(arm_fields(&arms.candidate));
+        let mut fields = arm_keys(&arms.baseline);
+        fields.extend(arm_keys(&arms.candidate));
         for (f, row, r) in to_explain.into_iter().take(explain::EXPLAINED) {
-            let mut skip: Vec<&str> = fields.iter().map(String::as_str).collect();
+            let mut skip: Vec<&str> = fields.iter().map(|k| k.name()).collect();
             if r.def.name == "error_rate" {
                 skip.extend(explain::same_as("error_type"));
             }
@@ -875,14 +875,8 @@ fn empty_arm(
         (true, false) => "the baseline arm matches",
         _ => "the candidate arm matches",
     };
-    let mut fields: Vec<&Key> = Vec::new();
-    for arm in [&arms.baseline, &arms.candidate] {
-        match arm {
-            Arm::Where(c) => fields.extend(c.iter().map(|c| &c.key)),
-            Arm::PerCohort { field, .. } => fields.push(field),
-            Arm::Window(_) => {}
-        }
-    }
+    let mut fields = arm_keys(&arms.baseline);
+    fields.extend(arm_keys(&arms.candidate));
     fields.dedup_by(|a, b| a.name() == b.name());
     let mut plain = scope.clone();
     plain.arms = None;

@@ -118,6 +118,41 @@ pub struct Split {
 /// Per dimension, per value.
 pub type Table = BTreeMap<String, BTreeMap<String, Split>>;
 
+impl Split {
+    /// The splits of a dimension's values added up: the cohort's.
+    fn sum<'a>(values: impl IntoIterator<Item = &'a Split>) -> Split {
+        values.into_iter().fold(Split::default(), |a, s| Split {
+            focus: a.focus + s.focus,
+            focus_n: a.focus_n + s.focus_n,
+            reference: a.reference + s.reference,
+            reference_n: a.reference_n + s.reference_n,
+        })
+    }
+
+    /// This value's part of the change in the cohort's rate (`all`: the
+    /// cohort's split), shift-share: w1 (r1 - r0) + (w1 - w0) (r0 - R0),
+    /// with w its share of the arm's count and r its own rate (a value new
+    /// in the focus has r0 = R0); and w1.
+    fn shift_share(&self, all: &Split) -> (f64, f64) {
+        let big_r0 = all.reference / all.reference_n;
+        let (w1, w0) = (
+            self.focus_n / all.focus_n,
+            self.reference_n / all.reference_n,
+        );
+        let r0 = if self.reference_n > 0.0 {
+            self.reference / self.reference_n
+        } else {
+            big_r0
+        };
+        let r1 = if self.focus_n > 0.0 {
+            self.focus / self.focus_n
+        } else {
+            r0
+        };
+        (w1 * (r1 - r0) + (w1 - w0) * (r0 - big_r0), w1)
+    }
+}
+
 /// What a finding counts among its cohort's spans, in a focus arm against
 /// a reference arm.
 pub struct Ask<'a> {
@@ -358,8 +393,11 @@ fn concentrated<'a>(t: &'a Table, skip: &[&str]) -> Option<Found<'a>> {
         if skip.contains(&d.as_str()) {
             continue;
         }
-        let total: f64 = values.values().map(|s| s.focus).sum();
-        let spans: f64 = values.values().map(|s| s.focus_n).sum();
+        let Split {
+            focus: total,
+            focus_n: spans,
+            ..
+        } = Split::sum(values.values());
         if total <= 0.0 || spans <= 0.0 {
             continue;
         }
@@ -391,8 +429,8 @@ fn concentrated<'a>(t: &'a Table, skip: &[&str]) -> Option<Found<'a>> {
 /// spans, and more than its share of the cohort's (see [`concentrated`]).
 pub fn focus_cause(t: &Table, skip: &[&str], noun: &str) -> Option<Cause> {
     let (d, v, s, share) = concentrated(t, skip)?;
-    let total: f64 = t.get(d)?.values().map(|s| s.focus).sum();
-    let spans: f64 = t.get(d)?.values().map(|s| s.focus_n).sum();
+    let all = Split::sum(t.get(d)?.values());
+    let (total, spans) = (all.focus, all.focus_n);
     let text = format!(
         "{} of {} {noun} from {} {v} ({} of the cohort's spans)",
         s.focus,
@@ -435,34 +473,18 @@ pub fn shift_cause(t: &Table, skip: &[&str], what: &str) -> Option<Cause> {
         if skip.contains(&d.as_str()) {
             continue;
         }
-        let (mut h1, mut n1, mut h0, mut n0) = (0.0, 0.0, 0.0, 0.0);
-        for s in values.values() {
-            h1 += s.focus;
-            n1 += s.focus_n;
-            h0 += s.reference;
-            n0 += s.reference_n;
-        }
-        if n1 <= 0.0 || n0 <= 0.0 {
+        let all = Split::sum(values.values());
+        if all.focus_n <= 0.0 || all.reference_n <= 0.0 {
             continue;
         }
-        let (big_r1, big_r0) = (h1 / n1, h0 / n0);
-        let rise = big_r1 - big_r0;
+        let rise = all.focus / all.focus_n - all.reference / all.reference_n;
         if rise <= 0.0 {
             continue;
         }
         for (v, s) in values.iter().filter(|(v, _)| named(v)) {
-            let (w1, w0) = (s.focus_n / n1, s.reference_n / n0);
-            let r0 = if s.reference_n > 0.0 {
-                s.reference / s.reference_n
-            } else {
-                big_r0
-            };
-            let r1 = if s.focus_n > 0.0 {
-                s.focus / s.focus_n
-            } else {
-                r0
-            };
-            let share = (w1 * (r1 - r0) + (w1 - w0) * (r0 - big_r0)) / rise;
+            let (part, w1) = s.shift_share(&all);
+            let w0 = s.reference_n / all.reference_n;
+            let share = part / rise;
             let score = share.min(1.0) - w1 / 2.0;
             if share < MIN_SHARE || !moved_more(share, w1) || !better(&best, score) {
                 continue;
@@ -497,7 +519,7 @@ pub fn shift_cause(t: &Table, skip: &[&str], what: &str) -> Option<Cause> {
 /// `focus`: errors and spans in the hour; `reference`: in the baseline.
 pub fn error_cause(t: &Table) -> Option<Cause> {
     let (d, v, s, share) = concentrated(t, &["error_type", "finish_reason"])?;
-    let errs: f64 = t.get(d)?.values().map(|s| s.focus).sum();
+    let errs = Split::sum(t.get(d)?.values()).focus;
     let rate = s.focus / s.focus_n;
     // against the baseline rate with the burst rule's prior; a value the
     // baseline never saw has no rate to compare with
@@ -516,7 +538,7 @@ pub fn error_cause(t: &Table) -> Option<Cause> {
     let mut cause = cause(d, v, share, text);
     // the main error type, when one holds most errors
     if let Some(types) = t.get("error_type") {
-        let errs: f64 = types.values().map(|s| s.focus).sum();
+        let errs = Split::sum(types.values()).focus;
         if let Some((v, s)) = types
             .iter()
             .filter(|(v, _)| named(v))
@@ -547,13 +569,9 @@ pub fn error_cause(t: &Table) -> Option<Cause> {
 pub fn spend_cause(t: &Table) -> Option<Cause> {
     let mut best: Option<(f64, Cause)> = None;
     for (d, values) in in_order(t) {
-        let (mut s1, mut n1, mut s0, mut n0) = (0.0, 0.0, 0.0, 0.0);
+        let all = Split::sum(values.values());
         let (mut grew, mut shrank) = (0.0, 0.0);
         for s in values.values() {
-            s1 += s.focus;
-            n1 += s.focus_n;
-            s0 += s.reference;
-            n0 += s.reference_n;
             let g = s.focus_n - s.reference_n;
             if g > 0.0 {
                 grew += g;
@@ -561,6 +579,7 @@ pub fn spend_cause(t: &Table) -> Option<Cause> {
                 shrank += g;
             }
         }
+        let (s1, n1, s0, n0) = (all.focus, all.focus_n, all.reference, all.reference_n);
         let rise = s1 - s0;
         if rise <= 0.0 || s0 <= 0.0 || n0 <= 0.0 || n1 <= 0.0 {
             continue;
@@ -575,18 +594,9 @@ pub fn spend_cause(t: &Table) -> Option<Cause> {
             } else {
                 0.0
             };
-            let (w1, w0) = (s.focus_n / n1, s.reference_n / n0);
-            let c0 = if s.reference_n > 0.0 {
-                s.reference / s.reference_n
-            } else {
-                big_c0
-            };
-            let c1 = if s.focus_n > 0.0 {
-                s.focus / s.focus_n
-            } else {
-                c0
-            };
-            let per_span = n1 * (w1 * (c1 - c0) + (w1 - w0) * (c0 - big_c0));
+            // the cost-per-span part: the same split of the mean, x N1
+            let (part, w1) = s.shift_share(&all);
+            let per_span = n1 * part;
             let share = (volume + per_span) / rise;
             let score = share.min(1.0) - w1 / 2.0;
             if share < MIN_SHARE || !moved_more(share, w1) || !better(&best, score) {
