@@ -119,6 +119,7 @@ pub fn price_table(data: &[u8]) {
                 output: input / 3,
                 cache_read: input / 2,
                 cache_write: input / 4,
+                cache_write_1h: input / 8,
                 reasoning: input / 5,
             };
             let c = p.cost(&tokens).total();

@@ -247,9 +247,9 @@ fn merge_partitioned(
         let dir = dest.join("spans").join(format!("day={label}"));
         let file = dir.join("part-0.parquet");
         let mut part = if file.exists() {
-            let mut old = read_canonical(&file)?
-                .select(s::SPAN_COLUMNS.iter().copied())
-                .map_err(perr)?;
+            let mut old = read_canonical(&file)?;
+            crate::frame::build::with_added_columns(&mut old).map_err(perr)?;
+            let mut old = old.select(s::SPAN_COLUMNS.iter().copied()).map_err(perr)?;
             crate::frame::build::to_canonical_types(&mut old).map_err(perr)?;
             let ids = |df: &DataFrame| -> PolarsResult<Vec<(String, String)>> {
                 let (t, sp) = (

@@ -69,14 +69,18 @@ fn models(t: &PriceTable, provider: Option<&str>, names: &[String]) -> Table {
             ("output", Unit::Stat),
             ("cache_read", Unit::Stat),
             ("cache_write", Unit::Stat),
+            ("cache_write_1h", Unit::Stat),
             ("reasoning", Unit::Stat),
             ("tiers", Unit::Text),
+            ("service_tiers", Unit::Text),
         ],
     );
     out.footnote = Some(
-        "a missing cache rate bills at the input rate, a missing reasoning rate at the output \
-         rate; tiers: the rates of a prompt above that many tokens. Unpriced models are never \
-         counted as $0: add them with --prices FILE."
+        "a missing cache rate bills at the input rate, a missing 1-hour write rate at the cache \
+         write rate, a missing reasoning rate at the output rate; tiers: the rates of a prompt \
+         above that many tokens; service tiers: input / output on a tier priced apart (a span's \
+         service_tier selects it; other tiers bill the standard rates). Unpriced models are \
+         never counted as $0: add them with --prices FILE."
             .into(),
     );
     for name in names {
@@ -87,7 +91,8 @@ fn models(t: &PriceTable, provider: Option<&str>, names: &[String]) -> Table {
                 Cell::Null,
                 Cell::Null,
             ];
-            row.extend((0..5).map(|_| Cell::Null));
+            row.extend((0..6).map(|_| Cell::Null));
+            row.push(Cell::text(""));
             row.push(Cell::text(""));
             out.push(row);
             continue;
@@ -105,6 +110,18 @@ fn models(t: &PriceTable, provider: Option<&str>, names: &[String]) -> Table {
                 )
             })
             .collect();
+        let services: Vec<String> = p
+            .services
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}: {} / {}",
+                    s.tier.as_str(),
+                    crate::metrics::settle(s.base.input * 1e6),
+                    crate::metrics::settle(s.base.output * 1e6)
+                )
+            })
+            .collect();
         out.push(vec![
             Cell::text(name.clone()),
             Cell::text(p.key.clone()),
@@ -114,8 +131,10 @@ fn models(t: &PriceTable, provider: Option<&str>, names: &[String]) -> Table {
             per_million(r.output),
             r.cache_read.map_or(Cell::Null, per_million),
             r.cache_write.map_or(Cell::Null, per_million),
+            r.cache_write_1h.map_or(Cell::Null, per_million),
             r.reasoning.map_or(Cell::Null, per_million),
             Cell::text(tiers.join("; ")),
+            Cell::text(services.join("; ")),
         ]);
     }
     out

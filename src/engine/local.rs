@@ -7,11 +7,11 @@
 
 use polars::prelude::*;
 use polars::sql::SQLContext;
-use polars_arrow::array::{Array, ListArray, StructArray, Utf8ViewArray};
 
 use super::template::{model_key_sql, Dialect, Expanded, MODEL_KEY};
 use super::{Engine, PercentileMethod};
 use crate::error::{Error, Result};
+use crate::frame::build::attr_values;
 use crate::frame::schema as col;
 
 /// Where the span and eval tables are.
@@ -232,40 +232,7 @@ fn streaming_panic(q: &Expanded, msg: &str) -> Error {
 
 /// The value of attribute `key` on every span (null where absent).
 pub fn attr_column(spans: &DataFrame, key: &str, name: &str) -> PolarsResult<Column> {
-    attr_values(spans.column(col::ATTRS)?, key, name)
-}
-
-/// [`attr_column`] over an `attrs` column (also as a lazy expression).
-fn attr_values(attrs: &Column, key: &str, name: &str) -> PolarsResult<Column> {
-    let ca = attrs.list()?;
-    let mut out: Vec<Option<&str>> = Vec::with_capacity(ca.len());
-    for arr in ca.downcast_iter() {
-        let arr: &ListArray<i64> = arr;
-        let st = arr
-            .values()
-            .as_any()
-            .downcast_ref::<StructArray>()
-            .ok_or_else(|| polars_err!(ComputeError: "attrs is not a list of structs"))?;
-        let keys = st.values()[0]
-            .as_any()
-            .downcast_ref::<Utf8ViewArray>()
-            .ok_or_else(|| polars_err!(ComputeError: "attrs keys are not strings"))?;
-        let vals = st.values()[1]
-            .as_any()
-            .downcast_ref::<Utf8ViewArray>()
-            .ok_or_else(|| polars_err!(ComputeError: "attrs values are not strings"))?;
-        let offsets = arr.offsets();
-        for i in 0..arr.len() {
-            if arr.is_null(i) {
-                out.push(None);
-                continue;
-            }
-            let (a, b) = offsets.start_end(i);
-            let hit = (a..b).find(|&j| keys.is_valid(j) && keys.value(j) == key);
-            out.push(hit.and_then(|j| vals.get(j)));
-        }
-    }
-    Ok(StringChunked::from_iter_options(name.into(), out.into_iter()).into_column())
+    attr_values(spans.column(col::ATTRS)?, key, name, &|_| true)
 }
 
 impl Engine for LocalEngine {
@@ -362,7 +329,7 @@ impl LocalEngine {
                         let out = name.clone();
                         polars::prelude::col(col::ATTRS)
                             .map(
-                                move |c| attr_values(&c, &k, &name),
+                                move |c| attr_values(&c, &k, &name, &|_| true),
                                 |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
                             )
                             .alias(out)

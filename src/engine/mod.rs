@@ -235,6 +235,7 @@ pub const FIELDS: &[&str] = &[
     "span_type",
     "status",
     "finish_reason",
+    "service_tier",
     "error_type",
     "name",
     "kind",

@@ -141,13 +141,34 @@ impl SparkEngine {
             spans.push(s);
             evals.extend(e);
         }
+        let union = self.union(&spans, "reading the spans")?;
         self.exec(
-            &format!(
-                "CREATE OR REPLACE TEMP VIEW spans AS {}",
-                self.union(&spans, "reading the spans")?
-            ),
+            &format!("CREATE OR REPLACE TEMP VIEW spans AS {union}"),
             "reading the spans",
         )?;
+        // a lake written before the added columns reads them as nulls
+        let have = self.columns("spans", "reading the spans' schema")?;
+        let added: Vec<String> = col::ADDED_COLUMNS
+            .iter()
+            .filter(|c| !have.iter().any(|h| h == *c))
+            .map(|c| {
+                let t = if col::TOKEN_COLUMNS.contains(c) {
+                    "BIGINT"
+                } else {
+                    "STRING"
+                };
+                format!("CAST(NULL AS {t}) AS `{c}`")
+            })
+            .collect();
+        if !added.is_empty() {
+            self.exec(
+                &format!(
+                    "CREATE OR REPLACE TEMP VIEW spans AS SELECT *, {} FROM ({union})",
+                    added.join(", ")
+                ),
+                "reading the spans",
+            )?;
+        }
         let evals_sql = if evals.is_empty() {
             format!(
                 "SELECT CAST(NULL AS STRING) AS {}, CAST(NULL AS STRING) AS {}, \

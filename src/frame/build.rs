@@ -92,10 +92,12 @@ pub fn spans_frame(rows: &[Vec<SpanRow>]) -> PolarsResult<DataFrame> {
         str_col(s::PROVIDER, rows, |r| r.provider.as_deref()),
         str_col(s::REQUEST_MODEL, rows, |r| r.request_model.as_deref()),
         str_col(s::RESPONSE_MODEL, rows, |r| r.response_model.as_deref()),
+        str_col(s::SERVICE_TIER, rows, |r| r.service_tier.as_deref()),
         i64_col(s::INPUT_TOKENS, rows, |r| r.input_tokens),
         i64_col(s::OUTPUT_TOKENS, rows, |r| r.output_tokens),
         i64_col(s::CACHE_READ_TOKENS, rows, |r| r.cache_read_tokens),
         i64_col(s::CACHE_WRITE_TOKENS, rows, |r| r.cache_write_tokens),
+        i64_col(s::CACHE_WRITE_1H_TOKENS, rows, |r| r.cache_write_1h_tokens),
         i64_col(s::REASONING_TOKENS, rows, |r| r.reasoning_tokens),
         f64_col(s::REPORTED_COST_USD, rows, |r| r.reported_cost_usd),
         f64_col(s::TTFT_MS, rows, |r| r.ttft_ms),
@@ -112,6 +114,23 @@ pub fn spans_frame(rows: &[Vec<SpanRow>]) -> PolarsResult<DataFrame> {
     let mut df = DataFrame::new_infer_height(cols)?;
     to_canonical_types(&mut df)?;
     Ok(df)
+}
+
+/// A canonical spans table written before the [`s::ADDED_COLUMNS`] existed
+/// reads them as nulls.
+pub fn with_added_columns(df: &mut DataFrame) -> PolarsResult<()> {
+    let height = df.height();
+    for &name in s::ADDED_COLUMNS {
+        if df.column(name).is_err() {
+            let dt = if s::TOKEN_COLUMNS.contains(&name) {
+                DataType::Int64
+            } else {
+                DataType::String
+            };
+            df.with_column(Column::full_null(name.into(), height, &dt))?;
+        }
+    }
+    Ok(())
 }
 
 /// Cast the categorical columns (also used on frames read from Parquet, so
@@ -192,6 +211,44 @@ pub fn attrs_of_row(df: &DataFrame, row: usize) -> PolarsResult<Vec<(String, Str
         .collect())
 }
 
+/// The value of attribute `key` in each row of an `attrs` column, where
+/// `keep` accepts it (null where absent or not kept).
+pub fn attr_values(
+    attrs: &Column,
+    key: &str,
+    name: &str,
+    keep: &dyn Fn(&str) -> bool,
+) -> PolarsResult<Column> {
+    let ca = attrs.list()?;
+    let mut out: Vec<Option<&str>> = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        let arr: &ListArray<i64> = arr;
+        let st = arr
+            .values()
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .ok_or_else(|| polars_err!(ComputeError: "attrs is not a list of structs"))?;
+        let text = |i: usize| {
+            st.values()[i]
+                .as_any()
+                .downcast_ref::<Utf8ViewArray>()
+                .ok_or_else(|| polars_err!(ComputeError: "attrs keys and values are not strings"))
+        };
+        let (keys, vals) = (text(0)?, text(1)?);
+        let offsets = arr.offsets();
+        for i in 0..arr.len() {
+            if arr.is_null(i) {
+                out.push(None);
+                continue;
+            }
+            let (a, b) = offsets.start_end(i);
+            let hit = (a..b).find(|&j| keys.is_valid(j) && keys.value(j) == key);
+            out.push(hit.and_then(|j| vals.get(j)).filter(|v| keep(v)));
+        }
+    }
+    Ok(StringChunked::from_iter_options(name.into(), out.into_iter()).into_column())
+}
+
 /// Text columns as `&str` per row, whether stored as text or categorical.
 fn text_values(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
     let c = df.column(name)?;
@@ -251,13 +308,14 @@ pub fn rows_from_frame(
         r.status = v.and_then(Status::parse);
     }
     type Shared = fn(&mut SpanRow) -> &mut Option<std::sync::Arc<str>>;
-    let shared: [(&str, Shared); 14] = [
+    let shared: [(&str, Shared); 15] = [
         (s::ERROR_TYPE, |r| &mut r.error_type),
         (s::SERVICE, |r| &mut r.service),
         (s::OPERATION, |r| &mut r.operation),
         (s::PROVIDER, |r| &mut r.provider),
         (s::REQUEST_MODEL, |r| &mut r.request_model),
         (s::RESPONSE_MODEL, |r| &mut r.response_model),
+        (s::SERVICE_TIER, |r| &mut r.service_tier),
         (s::FINISH_REASON, |r| &mut r.finish_reason),
         (s::ROUTE, |r| &mut r.route),
         (s::TENANT, |r| &mut r.tenant),
@@ -292,12 +350,13 @@ pub fn rows_from_frame(
         r.start_ns = v.unwrap_or(0);
     }
     type IntField = fn(&mut SpanRow) -> &mut Option<i64>;
-    let ints: [(&str, IntField); 6] = [
+    let ints: [(&str, IntField); 7] = [
         (s::END_NS, |r| &mut r.end_ns),
         (s::INPUT_TOKENS, |r| &mut r.input_tokens),
         (s::OUTPUT_TOKENS, |r| &mut r.output_tokens),
         (s::CACHE_READ_TOKENS, |r| &mut r.cache_read_tokens),
         (s::CACHE_WRITE_TOKENS, |r| &mut r.cache_write_tokens),
+        (s::CACHE_WRITE_1H_TOKENS, |r| &mut r.cache_write_1h_tokens),
         (s::REASONING_TOKENS, |r| &mut r.reasoning_tokens),
     ];
     for (name, field) in ints {

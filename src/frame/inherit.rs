@@ -3,12 +3,20 @@
 //! ancestor that has it, then from the earliest span of its trace that has
 //! it. Route falls back to the root span's name. Agent comes from the nearest
 //! ancestor only (an LLM call belongs to the agent that made it).
+//!
+//! The same per-trace pass clears the usage that wrapper spans repeat: a
+//! span that is not a model call but carries token counts or a cost, with
+//! a span below it that carries them too (the Vercel AI SDK's
+//! `ai.generateText` around its `doGenerate` steps, an agent step that
+//! totals its calls), counts nothing itself, so no report counts the calls
+//! twice.
 
 use std::sync::Arc;
 
 use ahash::AHashMap;
 
-use super::row::SpanRow;
+use super::row::{SpanRow, SpanType};
+use super::FileCounts;
 
 type Get = fn(&SpanRow) -> &Option<Arc<str>>;
 type Set = fn(&mut SpanRow) -> &mut Option<Arc<str>>;
@@ -37,8 +45,9 @@ impl Rows<'_> {
 }
 
 /// Fill inherited keys in place, over rows kept in batches (as the scan
-/// made them). Rows of one trace may come from several batches or files.
-pub fn inherit(batches: &mut [Vec<SpanRow>]) {
+/// made them), and clear wrappers' repeated usage (counted per file in
+/// `per_file`). Rows of one trace may come from several batches or files.
+pub(crate) fn inherit(batches: &mut [Vec<SpanRow>], per_file: &mut [FileCounts]) {
     let mut groups: Vec<Vec<Pos>> = {
         let mut by_trace: AHashMap<&str, Vec<Pos>> = AHashMap::new();
         for (b, batch) in batches.iter().enumerate() {
@@ -54,7 +63,54 @@ pub fn inherit(batches: &mut [Vec<SpanRow>]) {
     groups.sort_unstable_by_key(|g| g[0]);
     let mut rows = Rows(batches);
     for idx in groups {
-        fill_trace(&mut rows, &idx);
+        fill_trace(&mut rows, &idx, per_file);
+    }
+}
+
+/// Whether a span carries usage: tokens or a cost.
+fn carries_usage(r: &SpanRow) -> bool {
+    r.input_tokens.is_some() || r.output_tokens.is_some() || r.reported_cost_usd.is_some()
+}
+
+/// Clear the usage of spans that are not model calls and have a span
+/// carrying usage below them. Each span is marked once (a walk up stops at
+/// a marked span), so this is linear in the trace.
+fn clear_rolled_up(
+    rows: &mut Rows<'_>,
+    idx: &[Pos],
+    parent: &[Option<usize>],
+    per_file: &mut [FileCounts],
+) {
+    let n = idx.len();
+    let mut usage_below = vec![false; n];
+    for s in 0..n {
+        if !carries_usage(rows.at(idx[s])) {
+            continue;
+        }
+        let mut cur = parent[s];
+        while let Some(a) = cur {
+            if usage_below[a] {
+                break;
+            }
+            usage_below[a] = true;
+            cur = parent[a];
+        }
+    }
+    for p in 0..n {
+        let r = rows.at_mut(idx[p]);
+        let model_call = matches!(r.span_type, Some(SpanType::Llm | SpanType::Embedding));
+        if usage_below[p] && !model_call && carries_usage(r) {
+            r.input_tokens = None;
+            r.output_tokens = None;
+            r.cache_read_tokens = None;
+            r.cache_write_tokens = None;
+            r.cache_write_1h_tokens = None;
+            r.reasoning_tokens = None;
+            r.reported_cost_usd = None;
+            if let Some(c) = per_file.get_mut(r.file as usize) {
+                c.rolled_up += 1;
+            }
+        }
     }
 }
 
@@ -103,7 +159,7 @@ fn passed_down(
     known.into_iter().map(Option::flatten).collect()
 }
 
-fn fill_trace(rows: &mut Rows<'_>, idx: &[Pos]) {
+fn fill_trace(rows: &mut Rows<'_>, idx: &[Pos], per_file: &mut [FileCounts]) {
     // parent position within the trace, if the parent is present
     let pos: AHashMap<&str, usize> = idx
         .iter()
@@ -120,6 +176,7 @@ fn fill_trace(rows: &mut Rows<'_>, idx: &[Pos]) {
         })
         .collect();
     drop(pos);
+    clear_rolled_up(rows, idx, &parent, per_file);
     // earliest-starting order, for the trace-wide fallback and the root name
     let mut order: Vec<usize> = (0..idx.len()).collect();
     order.sort_by(|&a, &b| {
@@ -198,7 +255,7 @@ mod tests {
         let orphan = span("o", Some("missing"), 4);
         // two batches: a trace's rows may be split between them
         let mut batches = vec![vec![llm, orphan], vec![agent, root]];
-        inherit(&mut batches);
+        inherit(&mut batches, &mut [FileCounts::default()]);
         let rows: Vec<SpanRow> = batches.concat();
         let by = |id: &str| {
             rows.iter()
@@ -217,6 +274,54 @@ mod tests {
         assert_eq!(by("o").agent, None, "agent only from ancestors");
         assert_eq!(by("l").route.as_deref(), Some("n-r"), "root span name");
         assert_eq!(by("o").user, None);
+    }
+
+    /// Issue 21: a wrapper that repeats its calls' usage counts nothing
+    /// itself; a wrapper with no call below it, and a model call below
+    /// another model call, keep theirs.
+    #[test]
+    fn wrappers_do_not_count_their_calls_twice() {
+        let usage = |mut r: SpanRow, t: SpanType, tokens: i64| {
+            r.span_type = Some(t);
+            r.input_tokens = Some(tokens);
+            r.output_tokens = Some(tokens / 10);
+            r.reported_cost_usd = Some(0.5);
+            r
+        };
+        // agent step -> generateText wrapper -> two doGenerate calls
+        let step = usage(span("step", None, 0), SpanType::Agent, 300);
+        let wrap = usage(span("wrap", Some("step"), 1), SpanType::Chain, 300);
+        let call1 = usage(span("c1", Some("wrap"), 2), SpanType::Llm, 100);
+        let call2 = usage(span("c2", Some("wrap"), 3), SpanType::Llm, 200);
+        // a lone wrapper (its calls not exported) and an LLM under an LLM
+        let mut lone = usage(span("lone", None, 4), SpanType::Chain, 50);
+        lone.trace_id = "t2".into();
+        let mut proxy = usage(span("proxy", None, 5), SpanType::Llm, 70);
+        proxy.trace_id = "t3".into();
+        let mut inner = usage(span("inner", Some("proxy"), 6), SpanType::Llm, 70);
+        inner.trace_id = "t3".into();
+        let mut batches = vec![vec![step, wrap, call1, call2, lone, proxy, inner]];
+        let mut counts = [FileCounts::default()];
+        inherit(&mut batches, &mut counts);
+        let by = |id: &str| batches[0].iter().find(|r| &*r.span_id == id).unwrap();
+        for id in ["step", "wrap"] {
+            let r = by(id);
+            assert_eq!(
+                (r.input_tokens, r.output_tokens, r.reported_cost_usd),
+                (None, None, None),
+                "{id}"
+            );
+        }
+        for (id, tokens) in [
+            ("c1", 100),
+            ("c2", 200),
+            ("lone", 50),
+            ("proxy", 70),
+            ("inner", 70),
+        ] {
+            assert_eq!(by(id).input_tokens, Some(tokens), "{id}");
+        }
+        assert_eq!(counts[0].rolled_up, 2);
     }
 
     /// Issue 19: a 100k-span chain (and a 100k-span parent cycle) inherits
@@ -246,7 +351,7 @@ mod tests {
         cycle[n / 2].session = Some("s".into());
         let mut batches = vec![chain, cycle];
         let t = std::time::Instant::now();
-        inherit(&mut batches);
+        inherit(&mut batches, &mut [FileCounts::default()]);
         assert!(t.elapsed().as_secs_f64() < 5.0, "{:?}", t.elapsed());
         assert_eq!(batches[0][n - 1].tenant.as_deref(), Some("acme"));
         // every span of the cycle descends from the one holding the session

@@ -15,10 +15,10 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::frame::row::SpanRow;
+use crate::frame::row::{EvalRow, SpanRow};
 use crate::ingest::aliases::AliasTable;
 use crate::ingest::resolve::{ResolveOptions, Resolver};
-use crate::ingest::scan::{self, ScanOutput};
+use crate::ingest::scan::{self, PendingEval, ScanOutput};
 use crate::ingest::source::{self, Input};
 use crate::ingest::stats::FileStats;
 
@@ -197,9 +197,37 @@ fn make_progress(inputs: &[Input], enabled: bool) -> Option<indicatif::ProgressB
 /// Rows per frame chunk when the span table is built from batches.
 const FRAME_CHUNK_ROWS: usize = 1 << 17;
 
+/// What assembling the spans changed, per input file.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FileCounts {
+    /// spans dropped as repeats of earlier ones
+    pub duplicates: u64,
+    /// wrapper spans whose usage repeated their calls' (see
+    /// [`inherit::inherit`])
+    pub rolled_up: u64,
+}
+
+impl FileCounts {
+    /// Add each file's counts to its stats.
+    pub(crate) fn apply(counts: &[FileCounts], files: &mut [FileStats]) {
+        for (f, c) in files.iter_mut().zip(counts) {
+            f.duplicates += c.duplicates;
+            f.spans = f.spans.saturating_sub(c.duplicates);
+            f.rolled_up_usage_cleared += c.rolled_up;
+        }
+    }
+
+    pub(crate) fn add(a: &mut [FileCounts], b: &[FileCounts]) {
+        for (x, y) in a.iter_mut().zip(b) {
+            x.duplicates += y.duplicates;
+            x.rolled_up += y.rolled_up;
+        }
+    }
+}
+
 /// Drop repeated spans (first occurrence of a (trace_id, span_id) wins,
-/// counted per input file in `dup_per_file`), then fill inherited keys.
-pub(crate) fn dedup_and_inherit(batches: &mut Vec<Vec<SpanRow>>, dup_per_file: &mut [u64]) {
+/// counted per input file), then fill inherited keys.
+pub(crate) fn dedup_and_inherit(batches: &mut Vec<Vec<SpanRow>>, per_file: &mut [FileCounts]) {
     let t = crate::timing::phase("dedup");
     {
         let n: usize = batches.iter().map(Vec::len).sum();
@@ -211,7 +239,7 @@ pub(crate) fn dedup_and_inherit(batches: &mut Vec<Vec<SpanRow>>, dup_per_file: &
                     .map(|r| {
                         let fresh = seen.insert((&r.trace_id, &r.span_id));
                         if !fresh {
-                            dup_per_file[r.file as usize] += 1;
+                            per_file[r.file as usize].duplicates += 1;
                         }
                         fresh
                     })
@@ -229,7 +257,7 @@ pub(crate) fn dedup_and_inherit(batches: &mut Vec<Vec<SpanRow>>, dup_per_file: &
     }
     drop(t);
     let _t = crate::timing::phase("inherit");
-    inherit::inherit(batches);
+    inherit::inherit(batches, per_file);
 }
 
 /// The spans frame of rows in batches, built a chunk at a time in
@@ -266,8 +294,8 @@ pub(crate) fn rows_to_frame(batches: Vec<Vec<SpanRow>>) -> Result<DataFrame> {
 pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
     let nfiles = out.files.len();
     let mut batches = std::mem::take(&mut out.batches);
-    let mut dup_per_file = vec![0u64; nfiles];
-    dedup_and_inherit(&mut batches, &mut dup_per_file);
+    let mut per_file = vec![FileCounts::default(); nfiles];
+    dedup_and_inherit(&mut batches, &mut per_file);
     let t = crate::timing::phase("build frame");
     let mut ranges = vec![(0usize, 0usize); nfiles];
     for (at, r) in batches.iter().flatten().enumerate() {
@@ -311,16 +339,17 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
             Some(m) => df.filter(&m).map_err(polars_err)?,
             None => df,
         };
-        dup_per_file[file as usize] += (read - kept.height()) as u64;
+        per_file[file as usize].duplicates += (read - kept.height()) as u64;
         ranges[file as usize] = (spans.height(), kept.height());
         spans.vstack_mut(&kept).map_err(polars_err)?;
     }
     // Not rechunked: the chunks are large (FRAME_CHUNK_ROWS) and copying them
     // would hold the table twice.
-    for (f, d) in out.files.iter_mut().zip(dup_per_file) {
-        f.duplicates += d;
-        f.spans = f.spans.saturating_sub(d);
-    }
+    FileCounts::apply(&per_file, &mut out.files);
+    let pending = std::mem::take(&mut out.pending_evals);
+    let attached =
+        attach_by_response_id(spans.clone().lazy(), pending, &mut out.files).map_err(polars_err)?;
+    out.evals.extend(attached);
     let mut evals = build::evals_frame(&out.evals).map_err(polars_err)?;
     for df in out.eval_frames {
         evals.vstack_mut(&df).map_err(polars_err)?;
@@ -335,6 +364,77 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
         skipped: out.skipped,
         eval_duplicates,
     })
+}
+
+/// Evaluations that name the response they judged, each attached to the
+/// span carrying that `gen_ai.response.id` (the first one read, when a
+/// retry repeats it); one that no span carries is a rejected record of its
+/// file, on its line.
+pub fn attach_by_response_id(
+    spans: LazyFrame,
+    pending: Vec<PendingEval>,
+    files: &mut [FileStats],
+) -> PolarsResult<Vec<EvalRow>> {
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: AHashSet<String> = pending.iter().map(|p| p.response_id.to_string()).collect();
+    let rid = "__response_id";
+    let found = spans
+        .select([
+            col(schema::TRACE_ID),
+            col(schema::SPAN_ID),
+            col(schema::ATTRS)
+                .map(
+                    move |c| {
+                        build::attr_values(&c, scan::RESPONSE_ID, rid, &|v| wanted.contains(v))
+                    },
+                    |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
+                )
+                .alias(rid),
+        ])
+        .filter(col(rid).is_not_null())
+        .collect()?;
+    let (t, s, r) = (
+        found.column(schema::TRACE_ID)?.str()?,
+        found.column(schema::SPAN_ID)?.str()?,
+        found.column(rid)?.str()?,
+    );
+    let mut by_response: ahash::AHashMap<&str, (&str, &str)> = ahash::AHashMap::new();
+    for ((t, s), r) in t.iter().zip(s.iter()).zip(r.iter()) {
+        if let (Some(t), Some(s), Some(r)) = (t, s, r) {
+            by_response.entry(r).or_insert((t, s));
+        }
+    }
+    let mut out = Vec::with_capacity(pending.len());
+    let mut rejected_in = AHashSet::new();
+    for p in pending {
+        let stats = &mut files[p.file as usize];
+        match by_response.get(&*p.response_id) {
+            Some((t, s)) => {
+                let mut e = p.eval;
+                e.trace_id = (*t).into();
+                e.span_id = Some((*s).into());
+                stats.evals += 1;
+                out.push(e);
+            }
+            None => {
+                stats.reject(
+                    p.line,
+                    format!(
+                        "evaluation of gen_ai.response.id `{}`: no span carries that response id",
+                        p.response_id
+                    ),
+                );
+                rejected_in.insert(p.file);
+            }
+        }
+    }
+    // rejects are listed in line order
+    for f in rejected_in {
+        files[f as usize].rejects.sort_by_key(|r| r.line);
+    }
+    Ok(out)
 }
 
 /// Drop repeated evaluation rows, as spans are: a row equal to an earlier

@@ -17,17 +17,24 @@ pub const OPERATION: &str = "operation";
 pub const PROVIDER: &str = "provider";
 pub const REQUEST_MODEL: &str = "request_model";
 pub const RESPONSE_MODEL: &str = "response_model";
+/// The service tier the call ran on, as the provider reported it
+/// (`priority`, `flex`, `batch`, `default`...); it selects the price.
+pub const SERVICE_TIER: &str = "service_tier";
 pub const INPUT_TOKENS: &str = "input_tokens";
 pub const OUTPUT_TOKENS: &str = "output_tokens";
 pub const CACHE_READ_TOKENS: &str = "cache_read_tokens";
 pub const CACHE_WRITE_TOKENS: &str = "cache_write_tokens";
+/// The part of `cache_write_tokens` written with a 1-hour lifetime
+/// (Anthropic bills it above the 5-minute write).
+pub const CACHE_WRITE_1H_TOKENS: &str = "cache_write_1h_tokens";
 pub const REASONING_TOKENS: &str = "reasoning_tokens";
 /// Every token count column (Int64).
-pub const TOKEN_COLUMNS: [&str; 5] = [
+pub const TOKEN_COLUMNS: [&str; 6] = [
     INPUT_TOKENS,
     OUTPUT_TOKENS,
     CACHE_READ_TOKENS,
     CACHE_WRITE_TOKENS,
+    CACHE_WRITE_1H_TOKENS,
     REASONING_TOKENS,
 ];
 pub const REPORTED_COST_USD: &str = "reported_cost_usd";
@@ -63,10 +70,12 @@ pub const SPAN_COLUMNS: &[&str] = &[
     PROVIDER,
     REQUEST_MODEL,
     RESPONSE_MODEL,
+    SERVICE_TIER,
     INPUT_TOKENS,
     OUTPUT_TOKENS,
     CACHE_READ_TOKENS,
     CACHE_WRITE_TOKENS,
+    CACHE_WRITE_1H_TOKENS,
     REASONING_TOKENS,
     REPORTED_COST_USD,
     TTFT_MS,
@@ -91,8 +100,21 @@ pub const CATEGORICAL_COLUMNS: &[&str] = &[
     PROVIDER,
     REQUEST_MODEL,
     RESPONSE_MODEL,
+    SERVICE_TIER,
     FINISH_REASON,
 ];
+
+/// Columns added after the first canonical tables were written: a spans
+/// table without them (an older lake) reads them as nulls.
+pub const ADDED_COLUMNS: &[&str] = &[SERVICE_TIER, CACHE_WRITE_1H_TOKENS];
+
+/// The columns a canonical spans table must have.
+pub fn required_span_columns() -> impl Iterator<Item = &'static str> {
+    SPAN_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !ADDED_COLUMNS.contains(c))
+}
 
 /// The `evals` table: one row per evaluation result.
 pub const EVAL_NAME: &str = "name";

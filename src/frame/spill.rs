@@ -419,6 +419,7 @@ impl Spill {
     /// for streaming.
     pub fn finish(mut self, mut out: ScanOutput) -> Result<Spilled> {
         let _t = crate::timing::phase("spill: finish partitions");
+        let pending = std::mem::take(&mut out.pending_evals);
         self.take(&mut out, None)?;
         let root = self.root().to_path_buf();
         let err = |e: PolarsError| spill_error(&root, e);
@@ -437,11 +438,11 @@ impl Spill {
         // mostly one thread's work (dedup, inheritance), and each in flight
         // holds its rows, so no more run at once than the bound allows.
         let at_once = (self.bound_spans / PART_SPANS).clamp(1, rayon::current_num_threads() as u64);
-        let mut dup_per_file = vec![0u64; nfiles];
+        let mut per_file = vec![super::FileCounts::default(); nfiles];
         let mut spans = 0u64;
         let indexed: Vec<(usize, &Part)> = self.parts.iter().enumerate().collect();
         for group in indexed.chunks(at_once as usize) {
-            let done: Vec<Result<(u64, Vec<u64>)>> = group
+            let done: Vec<Result<(u64, Vec<super::FileCounts>)>> = group
                 .par_iter()
                 .map(|&(k, part)| {
                     finish_part(
@@ -455,15 +456,10 @@ impl Spill {
             for d in done {
                 let (n, dups) = d?;
                 spans += n;
-                for (t, x) in dup_per_file.iter_mut().zip(dups) {
-                    *t += x;
-                }
+                super::FileCounts::add(&mut per_file, &dups);
             }
         }
-        for (f, d) in files.iter_mut().zip(dup_per_file) {
-            f.duplicates += d;
-            f.spans = f.spans.saturating_sub(d);
-        }
+        super::FileCounts::apply(&per_file, &mut files);
         let inputs = [
             spans_dir.display().to_string(),
             self.evals_path.display().to_string(),
@@ -484,9 +480,16 @@ impl Spill {
         };
         // evaluations are deduplicated as in memory (they are few beside
         // the spans: held whole)
-        let evals = File::open(&self.evals_path)
+        let mut evals = File::open(&self.evals_path)
             .map_err(|e| spill_error(&root, crate::error::io_text(&e)))
             .and_then(|f| ParquetReader::new(f).finish().map_err(err))?;
+        let attached = super::attach_by_response_id(streamed.spans.clone(), pending, &mut files)
+            .map_err(err)?;
+        if !attached.is_empty() {
+            let df = build::evals_frame(&attached).map_err(err)?;
+            let df = conform(df, &self.evals_schema).map_err(err)?;
+            evals.vstack_mut(&df).map_err(err)?;
+        }
         let (evals, eval_duplicates) = super::dedup_evals(evals).map_err(err)?;
         streamed.evals = evals.lazy();
         Ok(Spilled {
@@ -502,17 +505,22 @@ impl Spill {
 }
 
 /// One partition read back, deduplicated, inherited, sorted by start time
-/// and written to `dest`: its span count and duplicates per input file.
-fn finish_part(part: &Part, dest: &Path, nfiles: usize, root: &Path) -> Result<(u64, Vec<u64>)> {
+/// and written to `dest`: its span count and what changed per input file.
+fn finish_part(
+    part: &Part,
+    dest: &Path,
+    nfiles: usize,
+    root: &Path,
+) -> Result<(u64, Vec<super::FileCounts>)> {
     let err = |e: PolarsError| spill_error(root, e);
     let io = |e: std::io::Error| spill_error(root, crate::error::io_text(&e));
-    let mut dup_per_file = vec![0u64; nfiles];
+    let mut per_file = vec![super::FileCounts::default(); nfiles];
     let df = File::open(&part.path)
         .map_err(io)
         .and_then(|f| ParquetReader::new(f).finish().map_err(err))?;
     let _ = std::fs::remove_file(&part.path);
     if df.height() == 0 {
-        return Ok((0, dup_per_file));
+        return Ok((0, per_file));
     }
     let file: Vec<u32> = df
         .column(FILE_COL)
@@ -528,7 +536,7 @@ fn finish_part(part: &Part, dest: &Path, nfiles: usize, root: &Path) -> Result<(
     let rows = build::rows_from_frame(&df, &file, &mut interner).map_err(err)?;
     drop((df, file, interner));
     let mut batches = vec![rows];
-    super::dedup_and_inherit(&mut batches, &mut dup_per_file);
+    super::dedup_and_inherit(&mut batches, &mut per_file);
     let mut frame = super::rows_to_frame(batches)?
         .sort(
             [s::START_NS],
@@ -543,7 +551,7 @@ fn finish_part(part: &Part, dest: &Path, nfiles: usize, root: &Path) -> Result<(
         .finish(&mut frame)
         .map_err(err)?;
     w.flush().map_err(io)?;
-    Ok((frame.height() as u64, dup_per_file))
+    Ok((frame.height() as u64, per_file))
 }
 
 impl Part {

@@ -83,7 +83,7 @@ fn kind(path: &Path) -> Kind {
         return Kind::Evals;
     }
     let text = |c: &str| schema.get(c) == Some(&DataType::String);
-    if s::SPAN_COLUMNS.iter().all(|c| names.contains(c))
+    if s::required_span_columns().all(|c| names.contains(&c))
         && [s::TRACE_ID, s::SPAN_ID, s::NAME].into_iter().all(text)
     {
         Kind::Spans(rows as u64, schema)
@@ -198,7 +198,10 @@ fn scan(paths: &[PathBuf]) -> Result<LazyFrame> {
 fn span_exprs(schema: &Schema) -> Vec<Expr> {
     let cat = DataType::from_categories(Categories::global());
     let cast = |name: &str, to: &DataType| -> Expr {
-        if schema.get(name) == Some(to) {
+        if schema.get(name).is_none() {
+            // a column added since the table was written
+            lit(NULL).cast(to.clone())
+        } else if schema.get(name) == Some(to) {
             col(name)
         } else if *to == cat {
             col(name).cast(DataType::String).cast(to.clone())

@@ -46,6 +46,8 @@ pub struct InputSummary {
     pub invalid_values: Vec<(&'static str, u64)>,
     pub content_attributes_dropped: u64,
     pub exclusive_input_normalized: u64,
+    /// wrapper spans whose usage repeated their calls' (cleared)
+    pub rolled_up_usage_cleared: u64,
     pub nonstandard_ids: u64,
     pub timestamps_in_future: u64,
     pub notes: Vec<String>,
@@ -300,6 +302,7 @@ pub fn summarize(ds: &Dataset, table: &AliasTable, top: usize) -> PolarsResult<R
             invalid_values: f.invalid_values.iter().map(|(k, v)| (*k, *v)).collect(),
             content_attributes_dropped: f.content_attrs_dropped,
             exclusive_input_normalized: f.exclusive_input_normalized,
+            rolled_up_usage_cleared: f.rolled_up_usage_cleared,
             nonstandard_ids: f.nonstandard_ids,
             timestamps_in_future: f.timestamps_in_future,
             notes: f.notes.clone(),

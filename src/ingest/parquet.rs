@@ -44,9 +44,7 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
     }
     let canonical_hits = s::SPAN_COLUMNS.iter().filter(|c| names.contains(c)).count();
     if canonical_hits >= 6 && names.contains(&s::START_NS) {
-        let missing: Vec<&str> = s::SPAN_COLUMNS
-            .iter()
-            .copied()
+        let missing: Vec<&str> = s::required_span_columns()
             .filter(|c| !names.contains(c))
             .collect();
         if !missing.is_empty() {
@@ -60,6 +58,8 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
             ));
         }
         chunk.stats.format = "parquet (canonical spans)".into();
+        let mut df = df;
+        crate::frame::build::with_added_columns(&mut df).map_err(|e| bad(path, e))?;
         let mut df = df
             .select(s::SPAN_COLUMNS.iter().copied())
             .map_err(|e| bad(path, e))?;

@@ -220,7 +220,7 @@ impl<'t> Resolver<'t> {
         let mut slots: [Slot; Field::COUNT] = [None; Field::COUNT];
         let mut seen_conv = [false; Convention::ALL.len()];
         let mut attrs: Vec<(Arc<str>, Arc<str>)> = Vec::new();
-        let mut list_evals: Vec<(u32, &str, &Val)> = Vec::new();
+        let mut list_evals: Vec<(EvalScope, u32, &str, &Val)> = Vec::new();
         for (i, (k, _)) in raw.attrs.iter().enumerate() {
             if let Some(id) = self.table.lookup(k) {
                 let alias = self.table.get(id);
@@ -234,8 +234,8 @@ impl<'t> Resolver<'t> {
             if let Some(conv) = Convention::of_key(k) {
                 seen_conv[conv as usize] = true;
             }
-            if let Some((idx, leaf)) = list_eval_key(k) {
-                list_evals.push((idx, leaf, &raw.attrs[i].1));
+            if let Some((scope, idx, leaf)) = list_eval_key(k) {
+                list_evals.push((scope, idx, leaf, &raw.attrs[i].1));
                 continue;
             }
             if !self.opts.include_text && is_content_key(k) {
@@ -318,6 +318,8 @@ impl<'t> Resolver<'t> {
             Field::Agent,
             Field::Tool,
             Field::FinishReason,
+            Field::ServiceTier,
+            Field::ModelParameters,
             Field::ErrorType,
             Field::PromptVersion,
             Field::PromptName,
@@ -336,6 +338,14 @@ impl<'t> Resolver<'t> {
         row.tool = text(Field::Tool).map(|s| interner.get(&s));
         row.finish_reason =
             text(Field::FinishReason).map(|s| interner.get(&normalize_finish_reason(&s)));
+        row.service_tier = text(Field::ServiceTier)
+            .or_else(|| {
+                let (v, _) = get(Field::ModelParameters)?;
+                with_map(v, |o| o.get("service_tier").and_then(first_text))
+            })
+            .map(|s| s.to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .map(|s| interner.get(&s));
         row.prompt_version = match (text(Field::PromptName), text(Field::PromptVersion)) {
             (Some(n), Some(v)) if !v.contains('@') => Some(interner.get(&format!("{n}@{v}"))),
             (_, Some(v)) => Some(interner.get(&v)),
@@ -390,6 +400,7 @@ impl<'t> Resolver<'t> {
         let mut output = count(Field::OutputTokens, "output_tokens", stats);
         let mut cache_read = count(Field::CacheReadTokens, "cache_read_tokens", stats);
         let mut cache_write = count(Field::CacheWriteTokens, "cache_write_tokens", stats);
+        let mut cache_write_1h = count(Field::CacheWrite1hTokens, "cache_write_1h_tokens", stats);
         let mut reasoning = count(Field::ReasoningTokens, "reasoning_tokens", stats);
 
         let provider = row.provider.as_deref().unwrap_or("");
@@ -425,6 +436,7 @@ impl<'t> Resolver<'t> {
                     output = u.output;
                     cache_read = cache_read.or(u.cache_read);
                     cache_write = cache_write.or(u.cache_write);
+                    cache_write_1h = cache_write_1h.or(u.cache_write_1h);
                     reasoning = reasoning.or(u.reasoning);
                     exclusive = input.is_some();
                     if let (Some(o), Some(r)) = (output, u.reasoning) {
@@ -432,6 +444,11 @@ impl<'t> Resolver<'t> {
                     }
                 }
             }
+        }
+        // the 1-hour writes are cache writes: a span that names only them
+        // wrote that many
+        if cache_write.is_none() {
+            cache_write = cache_write_1h;
         }
         if !provider.is_empty()
             && self
@@ -471,6 +488,7 @@ impl<'t> Resolver<'t> {
         row.output_tokens = output;
         row.cache_read_tokens = cache_read;
         row.cache_write_tokens = cache_write;
+        row.cache_write_1h_tokens = cache_write_1h;
         row.reasoning_tokens = reasoning;
 
         // Cost.
@@ -585,17 +603,18 @@ impl<'t> Resolver<'t> {
             });
         }
         if !list_evals.is_empty() {
-            list_evals.sort_by_key(|e| e.0);
+            list_evals.sort_by_key(|e| (e.0, e.1));
             let mut i = 0;
             while i < list_evals.len() {
-                let idx = list_evals[i].0;
-                let (mut name, mut score, mut label) = (None, None, None);
-                while i < list_evals.len() && list_evals[i].0 == idx {
-                    let (_, leaf, v) = list_evals[i];
+                let (scope, idx) = (list_evals[i].0, list_evals[i].1);
+                let (mut name, mut score, mut label, mut annotator) = (None, None, None, None);
+                while i < list_evals.len() && (list_evals[i].0, list_evals[i].1) == (scope, idx) {
+                    let (_, _, leaf, v) = list_evals[i];
                     match leaf {
                         "name" => name = first_text(v),
                         "score" => score = to_f64(v, &mut stats.coerced_values),
                         "label" => label = first_text(v),
+                        "annotator_kind" => annotator = first_text(v),
                         _ => {}
                     }
                     i += 1;
@@ -603,11 +622,12 @@ impl<'t> Resolver<'t> {
                 match name {
                     Some(name) => evals_out.push(EvalRow {
                         trace_id: row.trace_id.clone(),
-                        span_id: Some(row.span_id.clone()),
+                        // a trace's or a session's evaluation judges no one span
+                        span_id: (scope == EvalScope::Span).then(|| row.span_id.clone()),
                         name: name.into(),
                         score,
                         label: label.map(Into::into),
-                        source: "openinference.attr".into(),
+                        source: scope.source(annotator.as_deref()).into(),
                     }),
                     None => stats.invalid("eval_name"),
                 }
@@ -682,8 +702,42 @@ fn bump(map: &mut AHashMap<Box<str>, u64>, k: &str) {
     }
 }
 
-/// `evaluations.N.evaluation.name` / `annotations.N.annotation.score` -> (N, leaf).
-fn list_eval_key(k: &str) -> Option<(u32, &str)> {
+/// What an OpenInference evaluation on a span judges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum EvalScope {
+    /// `evaluations.N.*`: the span itself
+    Span,
+    /// `trace.evaluations.N.*`: the span's whole trace
+    Trace,
+    /// `session.evaluations.N.*`: the session, recorded on the span's trace
+    Session,
+}
+
+impl EvalScope {
+    /// The `source` of the row: the scope, and who judged when the
+    /// evaluation says (`annotator_kind` LLM, HUMAN or CODE).
+    fn source(self, annotator: Option<&str>) -> String {
+        let scope = match self {
+            EvalScope::Span => "openinference.attr",
+            EvalScope::Trace => "openinference.trace",
+            EvalScope::Session => "openinference.session",
+        };
+        match annotator.map(str::to_ascii_lowercase).as_deref() {
+            Some(k @ ("llm" | "human" | "code")) => format!("{scope}:{k}"),
+            _ => scope.to_string(),
+        }
+    }
+}
+
+/// `evaluations.N.evaluation.name`, `annotations.N.annotation.score`,
+/// `trace.evaluations.N.evaluation.label`,
+/// `session.annotations.N.annotation.annotator_kind` -> (scope, N, leaf).
+fn list_eval_key(k: &str) -> Option<(EvalScope, u32, &str)> {
+    let (scope, k) = match k.split_once('.') {
+        Some(("trace", rest)) => (EvalScope::Trace, rest),
+        Some(("session", rest)) => (EvalScope::Session, rest),
+        _ => (EvalScope::Span, k),
+    };
     let rest = k
         .strip_prefix("evaluations.")
         .or_else(|| k.strip_prefix("annotations."))?;
@@ -692,7 +746,7 @@ fn list_eval_key(k: &str) -> Option<(u32, &str)> {
     let leaf = rest
         .strip_prefix("evaluation.")
         .or_else(|| rest.strip_prefix("annotation."))?;
-    Some((n, leaf))
+    Some((scope, n, leaf))
 }
 
 fn attr_text(attrs: &Attrs<'_>, key: &str) -> Option<String> {
@@ -806,6 +860,7 @@ struct Usage {
     output: Option<i64>,
     cache_read: Option<i64>,
     cache_write: Option<i64>,
+    cache_write_1h: Option<i64>,
     reasoning: Option<i64>,
 }
 
@@ -847,6 +902,7 @@ fn usage_of(obj: &Val<'_>) -> Option<Usage> {
             "input_cache_creation_5m",
             "input_cache_creation_1h",
         ]),
+        cache_write_1h: num(&["input_cache_creation_1h"]),
         reasoning: num(&[
             "output_reasoning_tokens",
             "output_reasoning",
@@ -1079,14 +1135,26 @@ mod tests {
 
     #[test]
     fn list_eval_keys() {
+        use EvalScope::*;
         assert_eq!(
             list_eval_key("evaluations.2.evaluation.score"),
-            Some((2, "score"))
+            Some((Span, 2, "score"))
         );
         assert_eq!(
             list_eval_key("annotations.0.annotation.label"),
-            Some((0, "label"))
+            Some((Span, 0, "label"))
+        );
+        assert_eq!(
+            list_eval_key("trace.evaluations.1.evaluation.name"),
+            Some((Trace, 1, "name"))
+        );
+        assert_eq!(
+            list_eval_key("session.annotations.0.annotation.annotator_kind"),
+            Some((Session, 0, "annotator_kind"))
         );
         assert_eq!(list_eval_key("evaluations.x.evaluation.score"), None);
+        assert_eq!(list_eval_key("trace.id"), None);
+        assert_eq!(Trace.source(Some("HUMAN")), "openinference.trace:human");
+        assert_eq!(Span.source(Some("robot")), "openinference.attr");
     }
 }

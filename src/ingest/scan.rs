@@ -23,6 +23,21 @@ pub const MAX_DOCUMENT: u64 = 2 << 30;
 const BLOCK: usize = 16 << 20;
 const PIECE: usize = 1 << 20;
 
+/// An evaluation that names the response it judged (`gen_ai.response.id`)
+/// instead of its span: attached once every span has been read
+/// (`frame::attach_by_response_id`), or rejected on its line.
+#[derive(Clone, Debug)]
+pub struct PendingEval {
+    pub response_id: Box<str>,
+    pub eval: EvalRow,
+    pub file: u32,
+    pub line: u64,
+}
+
+/// The attribute a span and an evaluation event share when the event does
+/// not name its span.
+pub const RESPONSE_ID: &str = "gen_ai.response.id";
+
 /// What one worker accumulates.
 pub struct Chunk<'r> {
     pub resolver: &'r Resolver<'r>,
@@ -33,6 +48,7 @@ pub struct Chunk<'r> {
     /// instead of appending rows saves copying every row several times).
     pub batches: Vec<Vec<SpanRow>>,
     pub evals: Vec<EvalRow>,
+    pub pending_evals: Vec<PendingEval>,
     pub interner: Interner,
 }
 
@@ -45,6 +61,7 @@ impl<'r> Chunk<'r> {
             rows: Vec::new(),
             batches: Vec::new(),
             evals: Vec::new(),
+            pending_evals: Vec::new(),
             interner: Interner::default(),
         }
     }
@@ -96,15 +113,36 @@ impl<'r> Chunk<'r> {
         attrs: &Attrs<'_>,
         line: u64,
     ) {
-        let Some(t) = trace.and_then(|t| super::resolve::normalize_id(&t, 16, IdPolicy::Otlp).ok())
-        else {
-            self.reject(line, "evaluation log record without a valid trace id");
-            return;
-        };
         let span = span
             .filter(|s| !s.is_empty())
             .and_then(|s| super::resolve::normalize_id(&s, 8, IdPolicy::Otlp).ok())
             .map(|s| s.0);
+        let response = attrs
+            .iter()
+            .find(|(k, _)| k == RESPONSE_ID)
+            .and_then(|(_, v)| super::resolve::first_text(v))
+            .filter(|r| !r.is_empty());
+        if let (None, Some(response_id)) = (&span, response) {
+            // judged by response: its span (and trace) are known at the end
+            match otlp::eval_from_attrs("".into(), None, attrs, "otel.log") {
+                Some(eval) => self.pending_evals.push(PendingEval {
+                    response_id: response_id.into(),
+                    eval,
+                    file: self.file,
+                    line,
+                }),
+                None => self.reject(line, "evaluation log record without gen_ai.evaluation.name"),
+            }
+            return;
+        }
+        let Some(t) = trace.and_then(|t| super::resolve::normalize_id(&t, 16, IdPolicy::Otlp).ok())
+        else {
+            self.reject(
+                line,
+                "evaluation log record without a valid trace id (nor a gen_ai.response.id)",
+            );
+            return;
+        };
         match otlp::eval_from_attrs(t.0, span, attrs, "otel.log") {
             Some(e) => {
                 self.evals.push(e);
@@ -130,6 +168,7 @@ impl<'r> Chunk<'r> {
     fn absorb(&mut self, mut other: Chunk<'_>) {
         other.hand_over_rows(&mut self.batches);
         self.evals.extend(other.evals);
+        self.pending_evals.extend(other.pending_evals);
         self.stats.merge(other.stats);
     }
 }
@@ -184,6 +223,8 @@ pub struct ScanOutput {
     /// Resolved rows in input order, in batches.
     pub batches: Vec<Vec<SpanRow>>,
     pub evals: Vec<EvalRow>,
+    /// Evaluations to attach by response id once every span is known.
+    pub pending_evals: Vec<PendingEval>,
     /// Canonical Parquet inputs, read as frames (already inherited).
     pub span_frames: Vec<(u32, polars::prelude::DataFrame)>,
     pub eval_frames: Vec<polars::prelude::DataFrame>,
@@ -250,6 +291,7 @@ pub fn scan_into(
             chunk.hand_over_rows(&mut out.batches);
             stats.merge(chunk.stats);
             out.evals.extend(chunk.evals);
+            out.pending_evals.extend(chunk.pending_evals);
             if let Some(p) = progress {
                 p.inc(stats.bytes);
             }
@@ -270,6 +312,7 @@ pub fn scan_into(
         chunk.hand_over_rows(&mut out.batches);
         stats.merge(chunk.stats);
         out.evals.extend(chunk.evals);
+        out.pending_evals.extend(chunk.pending_evals);
         out.files.push(stats);
         before += sizes[i].unwrap_or(0);
         if let Some(s) = sink.as_deref_mut() {
@@ -736,6 +779,7 @@ pub fn scan_bytes(name: &str, data: Vec<u8>, resolver: &Resolver<'_>) -> Result<
     chunk.hand_over_rows(&mut out.batches);
     stats.merge(chunk.stats);
     out.evals = chunk.evals;
+    out.pending_evals = chunk.pending_evals;
     out.files = vec![stats];
     Ok(out)
 }

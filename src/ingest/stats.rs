@@ -34,6 +34,9 @@ pub struct FileStats {
     pub invalid_values: BTreeMap<&'static str, u64>,
     pub content_attrs_dropped: u64,
     pub exclusive_input_normalized: u64,
+    /// Wrapper spans whose token counts and cost repeated the model calls
+    /// below them: cleared so nothing counts them twice.
+    pub rolled_up_usage_cleared: u64,
     pub nonstandard_ids: u64,
     pub timestamps_in_future: u64,
     pub end_before_start: u64,
@@ -89,6 +92,7 @@ impl FileStats {
         }
         self.content_attrs_dropped += other.content_attrs_dropped;
         self.exclusive_input_normalized += other.exclusive_input_normalized;
+        self.rolled_up_usage_cleared += other.rolled_up_usage_cleared;
         self.nonstandard_ids += other.nonstandard_ids;
         self.timestamps_in_future += other.timestamps_in_future;
         self.end_before_start += other.end_before_start;

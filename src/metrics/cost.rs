@@ -14,7 +14,7 @@ use super::{
 use crate::engine::template::Expanded;
 use crate::engine::{Condition, Engine, KindFilter, Scope};
 use crate::error::Result;
-use crate::pricing::{CostParts, MatchRule, ModelPrice, PriceTable, Tokens};
+use crate::pricing::{CostParts, MatchRule, ModelPrice, PriceTable, ServiceTier, Tokens};
 use crate::report::model::{Cell, Finding, Report, Table, Unit};
 use crate::window::{Window, NS_PER_DAY};
 
@@ -95,6 +95,8 @@ pub struct Resolution {
     pub models: BTreeMap<String, (ModelId, Option<(ModelPrice, MatchRule)>)>,
     /// model key -> spans, input and output tokens (phase-1 counts)
     pub usage: BTreeMap<String, (u64, u64, u64, u64)>,
+    /// model key -> spans by the service tier priced apart they ran on
+    pub services: BTreeMap<String, BTreeMap<ServiceTier, u64>>,
     /// Lower bounds of prompt-size classes where some model's tier changes.
     pub classes: Vec<u64>,
 }
@@ -118,7 +120,12 @@ impl Resolution {
 pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Result<Resolution> {
     let mut s = scope.clone();
     s.kind = o.kind.clone();
-    let q = expand(engine, &s, "cost_models", &[])?;
+    let q = expand(
+        engine,
+        &s,
+        "cost_models",
+        &[("service_tier", ServiceTier::sql())],
+    )?;
     let frames = engine.run(&[q])?;
     let rows = Rows::new(&frames[0], "cost_models");
     let (p, rq, rs) = (
@@ -126,6 +133,7 @@ pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Resul
         rows.strs("request_model")?,
         rows.strs("response_model")?,
     );
+    let stier = rows.strs("stier")?;
     let (spans, inp, out, rep) = (
         rows.u64s("spans")?,
         rows.u64s("input_tokens")?,
@@ -135,6 +143,7 @@ pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Resul
     let mut res = Resolution {
         models: BTreeMap::new(),
         usage: BTreeMap::new(),
+        services: BTreeMap::new(),
         classes: Vec::new(),
     };
     let mut classes = std::collections::BTreeSet::new();
@@ -150,8 +159,15 @@ pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Resul
             }
         }
         let key = model_key(&id);
-        res.usage
-            .insert(key.clone(), (spans[i], inp[i], out[i], rep[i]));
+        let u = res.usage.entry(key.clone()).or_default();
+        *u = (u.0 + spans[i], u.1 + inp[i], u.2 + out[i], u.3 + rep[i]);
+        if let Some(t) = stier[i].as_deref().and_then(ServiceTier::of) {
+            *res.services
+                .entry(key.clone())
+                .or_default()
+                .entry(t)
+                .or_default() += spans[i];
+        }
         res.models.insert(key, (id, hit));
     }
     res.classes = classes.into_iter().collect();
@@ -159,32 +175,42 @@ pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Resul
     Ok(res)
 }
 
-/// The `prices` table: one row per priced model and prompt-size class.
+/// The `prices` table: one row per priced model, prompt-size class and
+/// service tier ('' the standard one; a tier the model has no rates for
+/// carries the standard rates).
 fn register(engine: &mut dyn Engine, res: &Resolution) -> Result<()> {
     let mut mkey = Vec::new();
     let mut tclass = Vec::new();
-    let mut r = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let mut stier = Vec::new();
+    let mut r: [Vec<f64>; 6] = Default::default();
+    let services = std::iter::once(None).chain(ServiceTier::ALL.map(Some));
     for (k, (_, hit)) in &res.models {
         let Some((m, _)) = hit else { continue };
         for c in std::iter::once(0).chain(res.classes.iter().copied()) {
-            let rates = m.rates_for(c);
-            mkey.push(k.clone());
-            tclass.push(c as i64);
-            r[0].push(rates.input);
-            r[1].push(rates.output);
-            r[2].push(rates.cache_read());
-            r[3].push(rates.cache_write());
-            r[4].push(rates.reasoning());
+            for st in services.clone() {
+                let rates = m.rates_on(st, c);
+                mkey.push(k.clone());
+                tclass.push(c as i64);
+                stier.push(st.map_or("", ServiceTier::as_str));
+                r[0].push(rates.input);
+                r[1].push(rates.output);
+                r[2].push(rates.cache_read());
+                r[3].push(rates.cache_write());
+                r[4].push(rates.cache_write_1h());
+                r[5].push(rates.reasoning());
+            }
         }
     }
-    let [r_in, r_out, r_cr, r_cw, r_reas] = r;
+    let [r_in, r_out, r_cr, r_cw, r_cw1h, r_reas] = r;
     let df = DataFrame::new_infer_height(vec![
         Column::new("mkey".into(), mkey),
         Column::new("tclass".into(), tclass),
+        Column::new("stier".into(), stier),
         Column::new("r_in".into(), r_in),
         Column::new("r_out".into(), r_out),
         Column::new("r_cr".into(), r_cr),
         Column::new("r_cw".into(), r_cw),
+        Column::new("r_cw1h".into(), r_cw1h),
         Column::new("r_reas".into(), r_reas),
     ])
     .map_err(|e| super::frame_err("prices", e))?;
@@ -205,6 +231,7 @@ pub fn span_costs_with(
         "cost_span_costs",
         &[
             ("tier_class", res.tier_class_sql()),
+            ("service_tier", ServiceTier::sql()),
             (
                 "use_reported",
                 if o.recompute { "FALSE" } else { "TRUE" }.into(),
@@ -258,7 +285,10 @@ fn tokens_query(engine: &dyn Engine, scope: &Scope, res: &Resolution) -> Result<
         engine,
         scope,
         "cost_tokens",
-        &[("tier_class", res.tier_class_sql())],
+        &[
+            ("tier_class", res.tier_class_sql()),
+            ("service_tier", ServiceTier::sql()),
+        ],
     )
 }
 
@@ -273,20 +303,23 @@ fn cohort_costs(
     let keys = rows.keys(nk)?;
     let mkey = rows.strs("mkey")?;
     let tclass = rows.u64s("tclass")?;
+    let stier = rows.strs("stier")?;
     let g = |n: &str| rows.u64s(n);
-    let (spans, i_, o_, cr, cw, rs) = (
+    let (spans, i_, o_, cr, cw, cw1h, rs) = (
         g("spans")?,
         g("input")?,
         g("output")?,
         g("cache_read")?,
         g("cache_write")?,
+        g("cache_write_1h")?,
         g("reasoning")?,
     );
-    let (ri, ro, rcr, rcw, rrs) = (
+    let (ri, ro, rcr, rcw, rcw1h, rrs) = (
         g("r_input")?,
         g("r_output")?,
         g("r_cache_read")?,
         g("r_cache_write")?,
+        g("r_cache_write_1h")?,
         g("r_reasoning")?,
     );
     let rep_usd = rows.f64s("reported_usd")?;
@@ -299,6 +332,7 @@ fn cohort_costs(
             output: o_[r],
             cache_read: cr[r],
             cache_write: cw[r],
+            cache_write_1h: cw1h[r],
             reasoning: rs[r],
         };
         let reported = Tokens {
@@ -306,6 +340,7 @@ fn cohort_costs(
             output: ro[r],
             cache_read: rcr[r],
             cache_write: rcw[r],
+            cache_write_1h: rcw1h[r],
             reasoning: rrs[r],
         };
         c.spans += spans[r];
@@ -321,7 +356,8 @@ fn cohort_costs(
             Some((m, _)) => {
                 // prices are linear in tokens within a prompt-size class:
                 // the summed tokens are billed at that class's tier
-                let rates = m.rates_for(tclass[r]);
+                let service = stier[r].as_deref().and_then(ServiceTier::of);
+                let rates = m.rates_on(service, tclass[r]);
                 let t_all = rates.cost(&all);
                 let t_rep = rates.cost(&reported);
                 add(&mut c.table, &t_all);
@@ -495,6 +531,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
             ("price_key", Unit::Text),
             ("matched_by", Unit::Text),
             ("price_source", Unit::Text),
+            ("service_tiers", Unit::Text),
             ("spans", Unit::Count),
             ("input_tokens", Unit::Count),
             ("output_tokens", Unit::Count),
@@ -519,6 +556,20 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
         let (spans, inp, out, rep) = res.usage.get(k).copied().unwrap_or_default();
         let matched = hit.as_ref().map(|(m, r)| (m.key.clone(), r.as_str()));
         let source = hit.as_ref().map(|(m, r)| o.cost.prices.source_of(m, *r));
+        // `priority 12, batch 3 (standard rates)`: a tier the table does not
+        // price apart for this model bills the standard rates
+        let tiers: Vec<String> = res
+            .services
+            .get(k)
+            .into_iter()
+            .flatten()
+            .map(|(t, n)| match hit {
+                Some((m, _)) if !m.prices_service(*t) => {
+                    format!("{} {n} (standard rates)", t.as_str())
+                }
+                _ => format!("{} {n}", t.as_str()),
+            })
+            .collect();
         models.push(vec![
             t(&id.0),
             t(&id.1),
@@ -528,6 +579,11 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
                 .map_or(Cell::text("(unpriced)"), |m| Cell::text(m.0.clone())),
             matched.as_ref().map_or(Cell::Null, |m| Cell::text(m.1)),
             source.map_or(Cell::Null, Cell::text),
+            if tiers.is_empty() {
+                Cell::Null
+            } else {
+                Cell::Text(tiers.join(", "))
+            },
             Cell::count(spans),
             Cell::count(inp),
             Cell::count(out),

@@ -1,7 +1,9 @@
 """Build spanlens' embedded price table from LiteLLM's
 model_prices_and_context_window_backup.json (inside the `litellm` wheel on
 PyPI): the chat, completion, responses and embedding entries that have token
-prices, with only the fields spanlens' cost reads.
+prices, with only the fields spanlens' cost reads (base, cache read and
+write, 1-hour cache write, reasoning, long-context tiers, and the priority,
+flex and batch service tiers).
 
     pip download --no-deps litellm==1.110.2 -d /tmp/litellm
     unzip -o /tmp/litellm/litellm-1.110.2-*.whl \
@@ -14,8 +16,10 @@ import json, re, sys
 
 MODES = {"chat", "completion", "responses", "embedding"}
 RATES = ["input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost",
-         "cache_creation_input_token_cost", "output_cost_per_reasoning_token"]
-TIER = re.compile(r"^(%s)_above_\d+k_tokens$" % "|".join(RATES))
+         "cache_creation_input_token_cost", "cache_creation_input_token_cost_above_1hr",
+         "output_cost_per_reasoning_token"]
+# a rate above a prompt size, on a service tier, or both
+TIER = re.compile(r"^(%s)(_above_\d+k_tokens)?(_priority|_flex|_batches)?$" % "|".join(RATES))
 
 src = json.load(open(sys.argv[1]))
 out = {}

@@ -33,14 +33,17 @@ const LANGFUSE: &str = include_str!("langfuse-default-model-prices.json");
 pub const LANGFUSE_NAME: &str = "embedded Langfuse default model prices (2b0e9d23)";
 
 /// USD per token for each kind of token. A missing cache rate is billed at
-/// the input rate, a missing reasoning rate at the output rate (LiteLLM's
-/// fallbacks); an explicit 0 is a real price.
+/// the input rate, a missing 1-hour write rate at the cache write rate, a
+/// missing reasoning rate at the output rate (LiteLLM's fallbacks); an
+/// explicit 0 is a real price.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Rates {
     pub input: f64,
     pub output: f64,
     pub cache_read: Option<f64>,
     pub cache_write: Option<f64>,
+    /// a cache write kept for an hour (Anthropic)
+    pub cache_write_1h: Option<f64>,
     pub reasoning: Option<f64>,
 }
 
@@ -51,14 +54,106 @@ impl Rates {
     pub fn cache_write(&self) -> f64 {
         self.cache_write.unwrap_or(self.input)
     }
+    pub fn cache_write_1h(&self) -> f64 {
+        self.cache_write_1h.unwrap_or(self.cache_write())
+    }
     pub fn reasoning(&self) -> f64 {
         self.reasoning.unwrap_or(self.output)
     }
+    /// Every rate the sheet states, for validation.
+    fn stated(&self) -> [Option<f64>; 6] {
+        [
+            Some(self.input),
+            Some(self.output),
+            self.cache_read,
+            self.cache_write,
+            self.cache_write_1h,
+            self.reasoning,
+        ]
+    }
+}
+
+/// A service tier priced apart from the standard one. A span that ran on
+/// any other tier (`default`, `auto`, `standard`, `scale`) bills the
+/// standard rates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceTier {
+    Priority,
+    Flex,
+    Batch,
+}
+
+impl ServiceTier {
+    pub const ALL: [ServiceTier; 3] =
+        [ServiceTier::Priority, ServiceTier::Flex, ServiceTier::Batch];
+
+    /// The name in spanlens' tables and the `prices` SQL table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceTier::Priority => "priority",
+            ServiceTier::Flex => "flex",
+            ServiceTier::Batch => "batch",
+        }
+    }
+
+    /// LiteLLM's key suffix for the tier's rates.
+    fn suffix(self) -> &'static str {
+        match self {
+            ServiceTier::Priority => "_priority",
+            ServiceTier::Flex => "_flex",
+            ServiceTier::Batch => "_batches",
+        }
+    }
+
+    /// The words a span (or a Langfuse price condition) uses for the tier,
+    /// lower case: OpenAI `priority` and `flex`, Anthropic `priority` and
+    /// `batch`, Langfuse `fast`.
+    fn words(self) -> &'static [&'static str] {
+        match self {
+            ServiceTier::Priority => &["priority", "fast"],
+            ServiceTier::Flex => &["flex"],
+            ServiceTier::Batch => &["batch", "batches"],
+        }
+    }
+
+    /// The tier a span's `service_tier` names, if it is priced apart.
+    pub fn of(reported: &str) -> Option<ServiceTier> {
+        let r = reported.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|t| t.words().contains(&r.as_str()))
+    }
+
+    /// The SQL expression of a span's priced tier: one of [`Self::as_str`],
+    /// or '' for the standard rates.
+    pub fn sql() -> String {
+        let mut s = String::from("CASE");
+        for t in Self::ALL {
+            let words: Vec<String> = t.words().iter().map(|w| format!("'{w}'")).collect();
+            s.push_str(&format!(
+                " WHEN LOWER(CAST(service_tier AS VARCHAR)) IN ({}) THEN '{}'",
+                words.join(", "),
+                t.as_str()
+            ));
+        }
+        s.push_str(" ELSE '' END");
+        s
+    }
+}
+
+/// The rates of a service tier, with its own long-context tiers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Service {
+    pub tier: ServiceTier,
+    pub base: Rates,
+    /// Sorted by threshold, ascending (the standard sheet's thresholds).
+    pub tiers: Vec<Tier>,
 }
 
 /// A tier that replaces every rate once the prompt exceeds `above` tokens
 /// (`>`; `>=` when `inclusive`, as xAI bills).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Tier {
     pub above: u64,
     pub inclusive: bool,
@@ -72,6 +167,9 @@ pub struct ModelPrice {
     pub base: Rates,
     /// Sorted by threshold, ascending.
     pub tiers: Vec<Tier>,
+    /// The service tiers the table prices apart (`_priority`, `_flex`,
+    /// `_batches`); a tier not here bills the standard rates.
+    pub services: Vec<Service>,
 }
 
 /// Token counts of one span, normalised: input includes cached tokens,
@@ -82,6 +180,8 @@ pub struct Tokens {
     pub output: u64,
     pub cache_read: u64,
     pub cache_write: u64,
+    /// the part of `cache_write` kept for an hour
+    pub cache_write_1h: u64,
     pub reasoning: u64,
 }
 
@@ -102,14 +202,30 @@ impl CostParts {
 }
 
 impl ModelPrice {
-    /// The rates billed for a prompt of `input` tokens: the highest tier it
-    /// passes, all-or-nothing.
+    /// The rates billed for a prompt of `input` tokens on the standard
+    /// service tier: the highest tier it passes, all-or-nothing.
     pub fn rates_for(&self, input: u64) -> &Rates {
-        self.tiers
+        self.rates_on(None, input)
+    }
+
+    /// The rates billed on a service tier (None: the standard one) for a
+    /// prompt of `input` tokens. A service tier the table does not price
+    /// bills the standard rates.
+    pub fn rates_on(&self, service: Option<ServiceTier>, input: u64) -> &Rates {
+        let (base, tiers) = match service.and_then(|t| self.services.iter().find(|s| s.tier == t)) {
+            Some(s) => (&s.base, &s.tiers),
+            None => (&self.base, &self.tiers),
+        };
+        tiers
             .iter()
             .rev()
             .find(|t| input > t.above || (t.inclusive && input == t.above))
-            .map_or(&self.base, |t| &t.rates)
+            .map_or(base, |t| &t.rates)
+    }
+
+    /// Whether the table prices this service tier apart.
+    pub fn prices_service(&self, tier: ServiceTier) -> bool {
+        self.services.iter().any(|s| s.tier == tier)
     }
 
     /// The cost of one span's tokens at the tier its prompt size selects.
@@ -140,14 +256,16 @@ impl Tokens {
 }
 
 impl Rates {
-    /// statistics.md: (in - cr - cw)·r_in + cr·r_cr + cw·r_cw
+    /// (in - cr - cw)·r_in + cr·r_cr + (cw - cw1h)·r_cw + cw1h·r_cw1h
     /// + (out - reas)·r_out + reas·r_reas, over [`Tokens::by_kind`].
     pub fn cost(&self, t: &Tokens) -> CostParts {
         let [input, cr, cw, output, reas] = t.by_kind();
+        let w1h = t.cache_write_1h.min(cw);
         CostParts {
             input: input as f64 * self.input,
             cache_read: cr as f64 * self.cache_read(),
-            cache_write: cw as f64 * self.cache_write(),
+            cache_write: (cw - w1h) as f64 * self.cache_write()
+                + w1h as f64 * self.cache_write_1h(),
             output: output as f64 * self.output,
             reasoning: reas as f64 * self.reasoning(),
         }
@@ -223,15 +341,12 @@ fn rate(obj: &serde_json::Map<String, Value>, key: &str) -> Option<f64> {
 fn bad_rate(p: &ModelPrice) -> Option<String> {
     std::iter::once(&p.base)
         .chain(p.tiers.iter().map(|t| &t.rates))
-        .flat_map(|r| {
-            [
-                Some(r.input),
-                Some(r.output),
-                r.cache_read,
-                r.cache_write,
-                r.reasoning,
-            ]
-        })
+        .chain(
+            p.services
+                .iter()
+                .flat_map(|s| std::iter::once(&s.base).chain(s.tiers.iter().map(|t| &t.rates))),
+        )
+        .flat_map(Rates::stated)
         .flatten()
         .find(|x| !(0.0..=MAX_RATE).contains(x))
         .map(|x| format!("{x:?}"))
@@ -311,8 +426,38 @@ fn rates_with(
             .or_else(|| base.and_then(|b| b.cache_read.map(|_| input))),
         cache_write: rate(obj, &format!("cache_creation_input_token_cost{suffix}"))
             .or_else(|| base.and_then(|b| b.cache_write.map(|_| input))),
+        // a long-context tier without its own 1-hour rate keeps the base
+        // one (LiteLLM)
+        cache_write_1h: rate(
+            obj,
+            &format!("cache_creation_input_token_cost_above_1hr{suffix}"),
+        )
+        .or_else(|| base.and_then(|b| b.cache_write_1h)),
         reasoning: rate(obj, &format!("output_cost_per_reasoning_token{suffix}"))
             .or_else(|| base.and_then(|b| b.reasoning.map(|_| output))),
+    })
+}
+
+/// A service tier's rates: each rate under its `suffix` key (`_priority`),
+/// else the standard sheet's (`standard`), as LiteLLM falls back key by
+/// key. None when the tier states neither an input nor an output rate.
+fn service_rates(
+    obj: &serde_json::Map<String, Value>,
+    key_suffix: &str,
+    standard: &Rates,
+) -> Option<Rates> {
+    let r = |name: &str| rate(obj, &format!("{name}{key_suffix}"));
+    let (input, output) = (r("input_cost_per_token"), r("output_cost_per_token"));
+    if input.is_none() && output.is_none() {
+        return None;
+    }
+    Some(Rates {
+        input: input.unwrap_or(standard.input),
+        output: output.unwrap_or(standard.output),
+        cache_read: r("cache_read_input_token_cost").or(standard.cache_read),
+        cache_write: r("cache_creation_input_token_cost").or(standard.cache_write),
+        cache_write_1h: r("cache_creation_input_token_cost_above_1hr").or(standard.cache_write_1h),
+        reasoning: r("output_cost_per_reasoning_token").or(standard.reasoning),
     })
 }
 
@@ -339,10 +484,11 @@ pub fn parse_entry(key: &str, v: &Value) -> Option<ModelPrice> {
         .and_then(Value::as_str)
         .map(str::to_string);
     let inclusive = provider.as_deref() == Some("xai");
-    let mut tiers = Vec::new();
+    // (tier, its key suffix: `_above_200k_tokens`; None for tiered_pricing)
+    let mut tiers: Vec<(Tier, Option<String>)> = Vec::new();
     for k in obj.keys() {
         // input_cost_per_token_above_200k_tokens (service-tier variants such
-        // as ..._above_200k_tokens_priority are not the standard rate)
+        // as ..._above_200k_tokens_priority are the service tier's)
         let Some(rest) = k.strip_prefix("input_cost_per_token_above_") else {
             continue;
         };
@@ -354,29 +500,58 @@ pub fn parse_entry(key: &str, v: &Value) -> Option<ModelPrice> {
         };
         let suffix = format!("_above_{n}k_tokens");
         if let Some(rates) = rates_with(obj, &suffix, Some(&base)) {
-            tiers.push(Tier {
+            let tier = Tier {
                 above: thousands.saturating_mul(1000),
                 inclusive,
                 rates,
-            });
+            };
+            tiers.push((tier, Some(suffix)));
         }
     }
     // tiered_pricing: the range [lo, hi) holding the prompt size bills every token
     for (lo, rates) in ranges {
         if lo > 0.0 {
-            tiers.push(Tier {
+            let tier = Tier {
                 above: lo as u64,
                 inclusive: true,
                 rates,
-            });
+            };
+            tiers.push((tier, None));
         }
     }
-    tiers.sort_by_key(|t| t.above);
+    tiers.sort_by_key(|(t, _)| t.above);
+    // a service tier's long-context rates: its own keys
+    // (`input_cost_per_token_above_272k_tokens_priority`), else the
+    // standard long-context ones
+    let services = ServiceTier::ALL
+        .into_iter()
+        .filter_map(|st| {
+            let base = service_rates(obj, st.suffix(), &base)?;
+            let tiers = tiers
+                .iter()
+                .map(|(t, sfx)| Tier {
+                    rates: sfx
+                        .as_ref()
+                        .and_then(|sfx| {
+                            service_rates(obj, &format!("{sfx}{}", st.suffix()), &t.rates)
+                        })
+                        .unwrap_or(t.rates),
+                    ..*t
+                })
+                .collect();
+            Some(Service {
+                tier: st,
+                base,
+                tiers,
+            })
+        })
+        .collect();
     Some(ModelPrice {
         key: key.to_string(),
         provider,
         base,
-        tiers,
+        tiers: tiers.into_iter().map(|(t, _)| t).collect(),
+        services,
     })
 }
 
@@ -514,6 +689,7 @@ fn langfuse_rates(prices: &serde_json::Map<String, Value>) -> Option<Rates> {
                 "cache_write_tokens",
             ],
         ),
+        cache_write_1h: first_rate(prices, &["input_cache_creation_1h"]),
         reasoning: first_rate(
             prices,
             &[
@@ -528,9 +704,10 @@ fn langfuse_rates(prices: &serde_json::Map<String, Value>) -> Option<Rates> {
 /// Langfuse's model price export: a list of models, each with a
 /// `matchPattern` regex and `pricingTiers` (the default tier's prices; a
 /// tier whose only condition is a prompt size above N tokens becomes a
-/// tier above N; tiers chosen by request parameters, such as a service tier
-/// no span column records, are left out). A pattern Rust's regex cannot
-/// compile is an error.
+/// tier above N; a tier whose only condition is `model_parameters`
+/// `service_tier` in a list becomes that service tier's rates; tiers
+/// chosen by other request parameters are left out). A pattern Rust's
+/// regex cannot compile is an error.
 pub fn langfuse_entries(bytes: &[u8]) -> std::result::Result<Vec<(Regex, ModelPrice)>, String> {
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
         format!(
@@ -556,6 +733,7 @@ pub fn langfuse_entries(bytes: &[u8]) -> std::result::Result<Vec<(Regex, ModelPr
         let tiers = m.get("pricingTiers").and_then(Value::as_array);
         let mut base = None;
         let mut above = Vec::new();
+        let mut services: Vec<Service> = Vec::new();
         for t in tiers.into_iter().flatten() {
             let Some(rates) = t
                 .get("prices")
@@ -572,7 +750,25 @@ pub fn langfuse_entries(bytes: &[u8]) -> std::result::Result<Vec<(Regex, ModelPr
                 base = Some(rates);
             } else if let [c] = conditions {
                 let size = c.get("value").and_then(Value::as_f64);
-                if c.get("operator").and_then(Value::as_str) == Some("gt") {
+                let service = (c.get("source").and_then(Value::as_str) == Some("model_parameters")
+                    && c.get("key").and_then(Value::as_str) == Some("service_tier")
+                    && c.get("operator").and_then(Value::as_str) == Some("in"))
+                .then(|| c.get("values").and_then(Value::as_array))
+                .flatten()
+                .and_then(|vs| {
+                    vs.iter()
+                        .filter_map(Value::as_str)
+                        .find_map(ServiceTier::of)
+                });
+                if let Some(tier) = service {
+                    if !services.iter().any(|s| s.tier == tier) {
+                        services.push(Service {
+                            tier,
+                            base: rates,
+                            tiers: Vec::new(),
+                        });
+                    }
+                } else if c.get("operator").and_then(Value::as_str) == Some("gt") {
                     if let Some(n) = size.filter(|n| *n >= 0.0) {
                         above.push(Tier {
                             above: n as u64,
@@ -590,6 +786,7 @@ pub fn langfuse_entries(bytes: &[u8]) -> std::result::Result<Vec<(Regex, ModelPr
             provider: None,
             base,
             tiers: above,
+            services,
         };
         if let Some(bad) = bad_rate(&price) {
             return Err(format!("`{name}`: {bad} is not a price"));
@@ -664,7 +861,7 @@ fn looks_like_csv(first: &str) -> bool {
 }
 
 /// A spreadsheet's price list: `model,input,output,cache_read,cache_write`
-/// (and `reasoning`; any order, quoted or not) in USD per 1M tokens (the
+/// (and `cache_write_1h`, `reasoning`; any order, quoted or not) in USD per 1M tokens (the
 /// cache and reasoning columns may be left out or empty: billed at the
 /// input and the output rate). A model priced twice is an error.
 fn csv_entries(bytes: &[u8]) -> std::result::Result<Vec<ModelPrice>, String> {
@@ -681,7 +878,12 @@ fn csv_entries(bytes: &[u8]) -> std::result::Result<Vec<ModelPrice>, String> {
     let (Some(m), Some(i), Some(o)) = (col("model"), col("input"), col("output")) else {
         return Err("line 1: the header needs model, input and output columns".into());
     };
-    let (cr, cw, rs) = (col("cache_read"), col("cache_write"), col("reasoning"));
+    let (cr, cw, cw1h, rs) = (
+        col("cache_read"),
+        col("cache_write"),
+        col("cache_write_1h"),
+        col("reasoning"),
+    );
     let mut out: Vec<ModelPrice> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (n, rec) in r.records().enumerate() {
@@ -722,9 +924,11 @@ fn csv_entries(bytes: &[u8]) -> std::result::Result<Vec<ModelPrice>, String> {
                 output,
                 cache_read: get(cr)?,
                 cache_write: get(cw)?,
+                cache_write_1h: get(cw1h)?,
                 reasoning: get(rs)?,
             },
             tiers: Vec::new(),
+            services: Vec::new(),
         };
         out.push(price);
     }
@@ -1288,9 +1492,13 @@ mod tests {
         let (re, p) = &e[0];
         assert!(re.is_match("ACME/m-2025") && !re.is_match("m2"));
         assert_eq!(p.base.cache_read, Some(1e-7));
-        // the size tier is kept, the service tier (no span says it) is not
+        // the size tier is a tier, the service tier the priority rates
         assert_eq!(p.tiers.len(), 1);
         assert_eq!((p.tiers[0].above, p.tiers[0].rates.input), (200_000, 2e-6));
+        assert_eq!(p.services.len(), 1);
+        assert_eq!(p.rates_on(Some(ServiceTier::Priority), 10).input, 9e-6);
+        // a tier it does not price apart bills the standard rates
+        assert_eq!(p.rates_on(Some(ServiceTier::Flex), 10).input, 1e-6);
         assert!(langfuse_entries(b"{}")
             .unwrap_err()
             .contains("list of models"));
@@ -1410,6 +1618,69 @@ mod tests {
     }
 
     #[test]
+    fn service_tiers_bill_their_own_rates() {
+        let t = table();
+        let words = [
+            "Priority", "fast", "flex", "batch", "default", "auto", "scale", "",
+        ];
+        let tiers: Vec<_> = words.iter().map(|w| ServiceTier::of(w)).collect();
+        use ServiceTier::*;
+        assert_eq!(
+            tiers,
+            [
+                Some(Priority),
+                Some(Priority),
+                Some(Flex),
+                Some(Batch),
+                None,
+                None,
+                None,
+                None
+            ]
+        );
+        // LiteLLM 1.110.2, USD per 1M: gpt-5.4 standard 2.5 / 15, cache read
+        // 0.25; priority 5 / 30 / 0.5; flex 1.25 / 7.5 / 0.13; batches
+        // 1.25 / 7.5 / 0.13
+        let p = t.lookup(None, Some("gpt-5.4"), None).unwrap().0;
+        let per_m = |r: &Rates| (r.input * 1e6, r.output * 1e6, r.cache_read() * 1e6);
+        let close = |a: (f64, f64, f64), b: (f64, f64, f64)| {
+            (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9 && (a.2 - b.2).abs() < 1e-9
+        };
+        assert!(close(per_m(p.rates_on(None, 1000)), (2.5, 15.0, 0.25)));
+        assert!(close(
+            per_m(p.rates_on(Some(Priority), 1000)),
+            (5.0, 30.0, 0.5)
+        ));
+        assert!(close(
+            per_m(p.rates_on(Some(Flex), 1000)),
+            (1.25, 7.5, 0.13)
+        ));
+        assert!(close(
+            per_m(p.rates_on(Some(Batch), 1000)),
+            (1.25, 7.5, 0.13)
+        ));
+        // above 272k tokens: the batch tier's own long-context rates
+        // (2.5 / 11.25 / 0.25); priority has none for gpt-5.4, so the
+        // standard long-context rates (5 / 22.5 / 0.5), as LiteLLM bills
+        assert!(close(
+            per_m(p.rates_on(Some(Batch), 300_000)),
+            (2.5, 11.25, 0.25)
+        ));
+        assert!(close(
+            per_m(p.rates_on(Some(Priority), 300_000)),
+            (5.0, 22.5, 0.5)
+        ));
+        // claude-sonnet-4-6 on the batch API: 1.5 / 7.5, writes 1.875; no
+        // priority rates: the standard 3 / 15
+        let p = t.lookup(None, Some("claude-sonnet-4-6"), None).unwrap().0;
+        let b = p.rates_on(Some(Batch), 10);
+        assert!((b.input * 1e6 - 1.5).abs() < 1e-9 && (b.output * 1e6 - 7.5).abs() < 1e-9);
+        assert!((b.cache_write() * 1e6 - 1.875).abs() < 1e-9);
+        assert!(!p.prices_service(Priority));
+        assert_eq!(p.rates_on(Some(Priority), 10), &p.base);
+    }
+
+    #[test]
     fn cost_formula_by_kind() {
         let t = table();
         // gpt-4o: 1000 in of which 400 cache read, 200 out: 600*2.5 + 400*1.25 + 200*10 per 1M
@@ -1428,9 +1699,21 @@ mod tests {
             output: 100,
             cache_read: 500,
             cache_write: 1000,
-            reasoning: 0,
+            ..Default::default()
         });
         let want = (1500.0 * 3.0 + 500.0 * 0.3 + 1000.0 * 3.75 + 100.0 * 15.0) / 1e6;
+        assert!((c.total() - want).abs() < 1e-15, "{} vs {want}", c.total());
+        // the same with 600 of the writes kept for an hour, at $6 per 1M
+        // (`cache_creation_input_token_cost_above_1hr`)
+        let c = p.cost(&Tokens {
+            input: 3000,
+            output: 100,
+            cache_read: 500,
+            cache_write: 1000,
+            cache_write_1h: 600,
+            ..Default::default()
+        });
+        let want = (1500.0 * 3.0 + 500.0 * 0.3 + 400.0 * 3.75 + 600.0 * 6.0 + 100.0 * 15.0) / 1e6;
         assert!((c.total() - want).abs() < 1e-15, "{} vs {want}", c.total());
         // gemini-2.5-flash reasoning at its own rate (2.5), gemini-2.5-pro long-context tier
         let p = t

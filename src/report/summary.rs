@@ -184,6 +184,13 @@ pub fn inspect_table(s: &RunSummary, out: &mut dyn Write) -> io::Result<()> {
                 int(i.exclusive_input_normalized)
             ));
         }
+        if i.rolled_up_usage_cleared > 0 {
+            notes.push(format!(
+                "{} wrapper span(s) repeated the token counts or cost of the model calls below them; \
+                 not counted again",
+                int(i.rolled_up_usage_cleared)
+            ));
+        }
         if i.coerced_values > 0 {
             notes.push(format!(
                 "{} numeric value(s) read from text",

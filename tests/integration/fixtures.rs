@@ -53,6 +53,68 @@ fn current_genai_names_fixture_matches_hand_worked_values() {
     check("genai_current");
 }
 
+/// Issue 21: the service tier a call ran on and the 1-hour cache writes,
+/// in each convention that records them.
+#[test]
+fn service_tier_fixture_matches_hand_worked_values() {
+    check("service_tiers");
+}
+
+/// Issue 21: evaluation events that name the response they judged instead
+/// of their span attach to the span with that `gen_ai.response.id`.
+#[test]
+fn evaluations_by_response_id_fixture_matches_hand_worked_values() {
+    check("eval_by_response");
+}
+
+/// The same, spilled: the response ids are looked up in the spill files,
+/// and the unattached evaluation is a rejected record as in memory.
+#[test]
+fn evaluations_by_response_id_attach_when_spilled_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("evals.sql");
+    std::fs::write(&sql, "SELECT span_id, name FROM evals ORDER BY name").unwrap();
+    let input = root().join("fixtures/tiny/eval_by_response.jsonl");
+    for spill in ["0", "1000000"] {
+        let o = bin()
+            .env("SPANLENS_SPILL_SPANS", spill)
+            .env("TMPDIR", dir.path())
+            .args([
+                "query",
+                sql.to_str().unwrap(),
+                input.to_str().unwrap(),
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rows = v["tables"]["result"].as_array().unwrap();
+        let got: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r["span_id"].as_str().unwrap(), r["name"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("00f067aa0ba902b7", "Groundedness"),
+                ("00f067aa0ba902b7", "Relevance")
+            ],
+            "SPANLENS_SPILL_SPANS={spill}"
+        );
+        let inputs = v["meta"]["inputs"].as_str().unwrap();
+        assert!(inputs.contains("2 malformed record(s) skipped"), "{inputs}");
+    }
+}
+
+/// Issue 21: OpenInference evaluations of a span, of its trace and of its
+/// session, with who judged them.
+#[test]
+fn openinference_scoped_evaluations_fixture_matches_hand_worked_values() {
+    check("openinference_evals");
+}
+
 #[test]
 fn flat_mixed_fixture_matches_hand_worked_values() {
     check("flat_mixed");

@@ -6,6 +6,7 @@ mod bad_inputs;
 mod calibration;
 mod cli;
 mod common;
+mod docs;
 mod drift_compare;
 mod faults;
 mod fixtures;

@@ -102,7 +102,7 @@ proptest! {
     #[test]
     fn cost_is_additive_over_any_partition(
         spans in prop::collection::vec(
-            (0u64..400_000, 0u64..50_000, 0u64..300_000, 0u64..50_000, 0u64..60_000, 0usize..4),
+            (0u64..400_000, 0u64..50_000, 0u64..300_000, 0u64..50_000, 0u64..60_000, 0usize..4, 0u64..50_000),
             1..200,
         ),
     ) {
@@ -111,6 +111,7 @@ proptest! {
             output: 1e-5,
             cache_read: Some(1.25e-6),
             cache_write: None,
+            cache_write_1h: Some(6e-6),
             reasoning: Some(1.2e-5),
         };
         let price = ModelPrice {
@@ -122,11 +123,12 @@ proptest! {
                 inclusive: false,
                 rates: Rates { input: 5e-6, output: 1.5e-5, ..rates },
             }],
+            services: Vec::new(),
         };
         let tokens: Vec<(Tokens, usize)> = spans
             .iter()
-            .map(|&(input, output, cache_read, cache_write, reasoning, part)| {
-                (Tokens { input, output, cache_read, cache_write, reasoning }, part)
+            .map(|&(input, output, cache_read, cache_write, reasoning, part, cache_write_1h)| {
+                (Tokens { input, output, cache_read, cache_write, cache_write_1h, reasoning }, part)
             })
             .collect();
         let total: f64 = tokens.iter().map(|(t, _)| price.cost(t).total()).sum();

@@ -129,12 +129,15 @@ fn pydantic_ai_tools() {
             "agent": "joke_agent", "route": "joke-generator"
         })),
     );
-    // agent runs carry summed tokens but are not LLM calls
+    // agent runs carry their calls' summed tokens (682 = 265 + 417): they
+    // are not LLM calls, and their totals are cleared so that no report,
+    // `--kind all` included, counts the calls twice (issue 21)
     assert_fields(
         "5b5c",
         &find_span(&ds.spans, "5b5c52d029f28206"),
-        &fields(json!({"span_type": "agent", "input_tokens": 682})),
+        &fields(json!({"span_type": "agent", "input_tokens": null, "output_tokens": null})),
     );
+    assert_eq!(ds.files[0].rolled_up_usage_cleared, 3);
     assert_fields(
         "99ec",
         &find_span(&ds.spans, "99ec63d0b5ecdbf5"),
@@ -176,6 +179,14 @@ fn vercel_ai_sdk_wrapper_is_not_an_llm_call() {
         &find_span(&ds.spans, "1dc6768109615657"),
         &fields(json!({"span_type": "chain", "route": "ai.generateText"})),
     );
+    // the wrapper repeats its step's 62 + 85 tokens and cost: cleared, so
+    // even `--kind all` counts the call once (issue 21)
+    assert_fields(
+        "1dc6",
+        &find_span(&ds.spans, "1dc6768109615657"),
+        &fields(json!({"input_tokens": null, "output_tokens": null, "reported_cost_usd": null})),
+    );
+    assert_eq!(ds.files[0].rolled_up_usage_cleared, 1);
     assert_fields(
         "e9bb",
         &find_span(&ds.spans, "e9bb8c191e1e4706"),

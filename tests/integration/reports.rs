@@ -208,6 +208,125 @@ fn issue3_cost_equals_hand_computed_table() {
     );
 }
 
+/// fixtures/tiny/service_tiers.jsonl priced by hand from LiteLLM 1.110.2
+/// (USD per 1M tokens):
+/// - gpt-5.4 on priority (5 in, 0.5 cache read, 30 out): 8000x5 + 2000x0.5
+///   + 1000x30 = 0.071; on flex (1.25 / 7.5): 10000x1.25 + 1000x7.5 = 0.02;
+/// - claude-sonnet-4-6 on the batch API (1.5 / 7.5): 2000x1.5 + 500x7.5 =
+///   0.00675; on priority, which the table does not price apart for it: the
+///   standard 1000x3 + 100x15 = 0.0045;
+/// - claude-sonnet-4-6 with 1-hour writes (`_above_1hr` 6, 5-minute 3.75,
+///   read 0.3): 1000x3 + 500x0.3 + 400x3.75 + 600x6 + 100x15 = 0.00975, and
+///   1000x3 + 300x6 = 0.0048.
+#[test]
+fn service_tiers_and_hour_long_cache_writes_bill_their_own_rates() {
+    let v = json_of(&[
+        "cost",
+        &p("fixtures/tiny/service_tiers.jsonl"),
+        "--by",
+        "service_tier",
+        "--current",
+        DAY,
+        "--format",
+        "json",
+    ]);
+    for (tier, want) in [
+        ("priority", 0.071 + 0.0045),
+        ("flex", 0.02),
+        ("batch", 0.00675),
+        ("standard", 0.0048),
+        ("(none)", 0.00975),
+    ] {
+        close(
+            &row(&v, "cost", "service_tier", tier)["cost_usd"],
+            &want.into(),
+            tier,
+        );
+    }
+    let t = row(&v, "tokens", "service_tier", "(none)");
+    close(
+        &t["cache_write_usd"],
+        &((400.0 * 3.75 + 600.0 * 6.0) / 1e6).into(),
+        "1-hour writes",
+    );
+    // the models table says which tiers ran, and when the table has no
+    // rates of that tier for the model
+    let m = row(&v, "models", "request_model", "claude-sonnet-4-6");
+    assert_eq!(m["service_tiers"], "priority 1 (standard rates)");
+    let m = row(&v, "models", "request_model", "gpt-5.4");
+    assert_eq!(m["service_tiers"], "priority 1, flex 1");
+}
+
+/// A canonical table written before `service_tier` and
+/// `cache_write_1h_tokens` existed (an older lake) reads them as nulls, in
+/// memory and streamed, and a lake of such days still merges new spans.
+#[test]
+fn a_table_without_the_added_columns_reads_them_as_nulls() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let strip = |path: &std::path::Path| {
+        let df = ParquetReader::new(std::fs::File::open(path).unwrap())
+            .finish()
+            .unwrap();
+        let mut old = df.drop_many(["service_tier", "cache_write_1h_tokens"]);
+        crate::common::write_parquet(path, &mut old);
+    };
+    let old = dir.path().join("old.parquet");
+    crate::common::ingest_ok(&root().join(COST), &old, &[]);
+    strip(&old);
+    let args = [
+        "cost",
+        old.to_str().unwrap(),
+        "--by",
+        "route",
+        "--current",
+        DAY,
+        "--format",
+        "json",
+    ];
+    for stream in ["", "0"] {
+        let mut c = crate::common::bin();
+        if !stream.is_empty() {
+            c.env("SPANLENS_STREAM_SPANS", stream);
+        }
+        let o = c.args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        close(
+            &row(&v, "cost", "route", "/a")["cost_usd"],
+            &0.0683.into(),
+            "/a",
+        );
+        close(
+            &row(&v, "cost", "route", "/b")["cost_usd"],
+            &0.651775.into(),
+            "/b",
+        );
+    }
+    // a lake of such days merges the same spans again: all duplicates
+    let lake = dir.path().join("lake");
+    crate::common::ingest_ok(&root().join(COST), &lake, &["--partition", "day"]);
+    for part in crate::common::walk(&lake) {
+        if part.file_name().is_some_and(|n| n == "part-0.parquet") {
+            strip(&part);
+        }
+    }
+    let o = run(&[
+        "ingest",
+        &p(COST),
+        "-o",
+        lake.to_str().unwrap(),
+        "--partition",
+        "day",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["lake"]["written"], serde_json::json!([]));
+    assert!(v["lake"]["duplicates"].as_u64().unwrap() > 0, "{v}");
+}
+
 // Regression: cohorts by attribute broke every cost template that wraps
 // another's SQL (the wrapper did not carry the attribute column).
 #[test]
