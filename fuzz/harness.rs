@@ -139,8 +139,8 @@ pub fn config(data: &[u8]) {
         return;
     };
     let _ = AliasTable::new(&c.field_overrides());
-    let _ = spanlens::cmd::slo::objectives_from(&c.objectives, "fuzz.toml");
-    let _ = spanlens::cmd::anomalies::composites(&c.anomalies);
+    let _ = spanlens::options::objectives_from(&c.objectives, "fuzz.toml");
+    let _ = spanlens::options::composites(&c.anomalies);
     let r = &c.report;
     for w in [&r.current, &r.baseline].into_iter().flatten() {
         let _ = window::parse_window(w);

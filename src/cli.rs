@@ -3,7 +3,56 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::frame::row::SpanType;
+use crate::report::model::FindingKind;
+
+/// A flag whose values spanlens checks itself (with its own messages, the
+/// same for the flag and for spanlens.toml), and whose help lists the
+/// values the code knows, from the code's own lists.
+#[derive(Clone)]
+struct Listed(fn() -> Vec<PossibleValue>);
+
+impl TypedValueParser for Listed {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        Ok(value.to_string_lossy().into_owned())
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new((self.0)().into_iter()))
+    }
+}
+
+fn finding_kinds() -> Vec<PossibleValue> {
+    FindingKind::ALL
+        .into_iter()
+        .map(|k| PossibleValue::new(k.as_str()).help(k.describe()))
+        .collect()
+}
+
+fn cohort_fields() -> Vec<PossibleValue> {
+    crate::engine::FIELDS
+        .iter()
+        .map(|f| PossibleValue::new(*f))
+        .collect()
+}
+
+fn span_types() -> Vec<PossibleValue> {
+    SpanType::ALL
+        .iter()
+        .map(|t| PossibleValue::new(t.as_str()))
+        .chain([PossibleValue::new("all").help("every span type")])
+        .collect()
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,7 +103,7 @@ pub enum Command {
     Anomalies(AnomaliesArgs),
     /// The nightly job: SLO, cost, drift, compare and anomalies from one read of the inputs, as one
     /// Markdown report (--out-dir: every table as Parquet, and summary.json)
-    Report(NightlyArgs),
+    Report(ReportArgs),
     /// Run a SQL template over the canonical `spans` and `evals` tables
     Query(QueryArgs),
     /// What each model string is priced as: the entry, the rule that found it, its source and
@@ -87,7 +136,7 @@ pub enum PercentilesArg {
 
 /// Windows, cohorts, filters, output and gate: shared by every report.
 #[derive(Args, Debug, Clone)]
-pub struct ReportArgs {
+pub struct CommonArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Report window: A..B (dates or RFC 3339, UTC) or a length ending at --until (default 1d)
@@ -99,9 +148,8 @@ pub struct ReportArgs {
     /// Where relative windows end: `now` or a time (default: the newest span)
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
-    /// Cohort keys: route, model, provider, prompt_version, tenant, user, operation, service, agent,
-    /// attr:KEY, resource:KEY
-    #[arg(long, value_delimiter = ',', value_name = "KEY[,KEY]")]
+    /// Cohort keys: canonical fields, attr:KEY (a span attribute) or resource:KEY
+    #[arg(long, value_delimiter = ',', value_name = "KEY[,KEY]", value_parser = Listed(cohort_fields))]
     pub by: Vec<String>,
     /// Keep spans matching KEY=VALUE, KEY!=VALUE or KEY=A|B (repeatable; all must hold)
     #[arg(long = "where", value_name = "EXPR")]
@@ -112,10 +160,9 @@ pub struct ReportArgs {
     /// Keep the K largest cohorts; the rest goes to __other__ (default 50)
     #[arg(long, value_name = "K")]
     pub top: Option<usize>,
-    /// Span type the rates count: llm (default), embedding, tool, retriever, agent, chain,
-    /// guardrail, evaluator, other, or `all`
-    #[arg(long, value_name = "TYPE")]
-    pub kind: Option<String>,
+    /// The span type a report counts (default: llm; cost: llm and embedding; query: all)
+    #[arg(long = "span-type", visible_alias = "kind", value_name = "TYPE", value_parser = Listed(span_types))]
+    pub span_type: Option<String>,
     /// Warn (and find `stale`, for --fail-on) when the newest span is older than this on the
     /// clock; `off` turns it off (default 36h; only for windows ending at the newest span)
     #[arg(long, value_name = "D")]
@@ -145,9 +192,8 @@ pub struct ReportArgs {
     /// The table written by --format csv|parquet (default: the first)
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
-    /// Exit 1 when one of these findings occurs: breach, unpriced, budget, drift, regression,
-    /// inconclusive, anomaly, stale
-    #[arg(long, value_delimiter = ',', value_name = "KIND[,KIND]")]
+    /// Exit 1 when a finding of one of these kinds occurs
+    #[arg(long, value_delimiter = ',', value_name = "KIND[,KIND]", value_parser = Listed(finding_kinds))]
     pub fail_on: Vec<String>,
     /// Files the command reads besides the inputs (prices, objectives, SQL),
     /// set by the command: an output may never be one of them.
@@ -158,31 +204,27 @@ pub struct ReportArgs {
 #[derive(Args, Debug)]
 pub struct SloArgs {
     #[command(flatten)]
-    pub report: ReportArgs,
-    /// Objectives file ([[objective]] tables); also read from spanlens.toml
-    #[arg(long, value_name = "FILE")]
-    pub objectives: Option<PathBuf>,
-    /// Price table overlays for cost objectives (LiteLLM JSON, Langfuse export or CSV per 1M tokens; repeatable)
-    #[arg(long, value_name = "FILE")]
-    pub prices: Vec<PathBuf>,
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub objectives: ObjectiveArgs,
+    #[command(flatten)]
+    pub prices: PriceArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct CostArgs {
     #[command(flatten)]
-    pub report: ReportArgs,
-    /// Price table over the embedded ones: LiteLLM JSON, a Langfuse model price export, or a CSV model,input,output,cache_read,cache_write per 1M tokens (repeatable)
-    #[arg(long, value_name = "FILE")]
-    pub prices: Vec<PathBuf>,
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub prices: PriceArgs,
     /// Price every span from the table, ignoring costs reported on spans
     #[arg(long)]
     pub recompute: bool,
     /// How many of the most expensive traces to list
     #[arg(long, value_name = "N")]
     pub top_traces: Option<usize>,
-    /// Budget per cohort: USD, USD/day or USD/month (repeatable)
-    #[arg(long, value_name = "USD[/PERIOD]")]
-    pub budget: Vec<String>,
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
 }
 
 #[derive(Args, Debug)]
@@ -193,9 +235,8 @@ pub struct PricesArgs {
     /// The span's provider (gen_ai.provider.name: openai, gcp.gemini, aws.bedrock, ...)
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
-    /// Price table over the embedded ones: LiteLLM JSON, a Langfuse model price export, or a CSV model,input,output,cache_read,cache_write per 1M tokens (repeatable)
-    #[arg(long, value_name = "FILE")]
-    pub prices: Vec<PathBuf>,
+    #[command(flatten)]
+    pub prices: PriceArgs,
     #[arg(long, value_enum, default_value = "table")]
     pub format: InspectFormat,
 }
@@ -203,7 +244,7 @@ pub struct PricesArgs {
 #[derive(Args, Debug)]
 pub struct DriftArgs {
     #[command(flatten)]
-    pub report: ReportArgs,
+    pub common: CommonArgs,
     /// More fields: a column (input_tokens, duration_ms, model, finish_reason, ...), cost_usd,
     /// eval_score, eval_label, attr:KEY or resource:KEY (numeric when every value is a number)
     #[arg(long, value_delimiter = ',', value_name = "FIELD[,FIELD]")]
@@ -211,15 +252,14 @@ pub struct DriftArgs {
     /// Compare only the --field fields, not the defaults of statistics.md
     #[arg(long)]
     pub no_default_fields: bool,
-    /// Price table overlays for cost_usd (LiteLLM JSON, Langfuse export or CSV per 1M tokens; repeatable)
-    #[arg(long, value_name = "FILE")]
-    pub prices: Vec<PathBuf>,
+    #[command(flatten)]
+    pub prices: PriceArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
-    pub report: ReportArgs,
+    pub common: CommonArgs,
     /// The candidate arm: conditions (prompt_version=refunds@v4[,model=gpt-4o]), a window
     /// (1d, A..B), or latest:FIELD (each cohort's newest value of FIELD). Default: the current window
     #[arg(long, value_name = "PRED|W")]
@@ -237,15 +277,14 @@ pub struct CompareArgs {
     /// Seed of the bootstrap (same seed, same output)
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Price table overlays for cost per trace (LiteLLM JSON, Langfuse export or CSV per 1M tokens; repeatable)
-    #[arg(long, value_name = "FILE")]
-    pub prices: Vec<PathBuf>,
+    #[command(flatten)]
+    pub prices: PriceArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct AnomaliesArgs {
     #[command(flatten)]
-    pub report: ReportArgs,
+    pub common: CommonArgs,
     /// Report no anomaly inside this window (A..B; repeatable)
     #[arg(long, value_name = "RANGE")]
     pub suppress: Vec<String>,
@@ -255,24 +294,20 @@ pub struct AnomaliesArgs {
     /// Agent loops: the fewest LLM calls in one trace that count (default 10)
     #[arg(long, value_name = "N")]
     pub loop_floor: Option<u64>,
-    /// Price table overlays for cost per trace and spend (LiteLLM JSON, Langfuse export or CSV per 1M tokens; repeatable)
-    #[arg(long, value_name = "FILE")]
-    pub prices: Vec<PathBuf>,
+    #[command(flatten)]
+    pub prices: PriceArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct NightlyArgs {
+pub struct ReportArgs {
     #[command(flatten)]
-    pub report: ReportArgs,
-    /// Objectives file ([[objective]] tables); also read from spanlens.toml
-    #[arg(long, value_name = "FILE")]
-    pub objectives: Option<PathBuf>,
-    /// Price table overlays (LiteLLM JSON, Langfuse export or CSV per 1M tokens; repeatable)
-    #[arg(long, value_name = "FILE")]
-    pub prices: Vec<PathBuf>,
-    /// Budget per cohort: USD, USD/day or USD/month (repeatable)
-    #[arg(long, value_name = "USD[/PERIOD]")]
-    pub budget: Vec<String>,
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub objectives: ObjectiveArgs,
+    #[command(flatten)]
+    pub prices: PriceArgs,
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
     /// Also write every table as Parquet (one file per table) and summary.json into DIR
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
@@ -292,10 +327,37 @@ pub struct QueryArgs {
     #[arg(value_name = "FILE.sql")]
     pub sql: PathBuf,
     #[command(flatten)]
-    pub report: ReportArgs,
+    pub common: CommonArgs,
     /// Print the expanded SQL instead of running it
     #[arg(long)]
     pub explain: bool,
+}
+
+/// `--prices`: price tables over the embedded ones (every command that
+/// prices spans).
+#[derive(Args, Debug, Clone, Default)]
+pub struct PriceArgs {
+    /// Price table over the embedded ones (repeatable; later files win): LiteLLM JSON, a
+    /// Langfuse model price export, or a CSV in USD per 1M tokens with the columns
+    /// model,input,output and optionally cache_read,cache_write,cache_write_1h,reasoning
+    #[arg(long = "prices", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `--objectives`: service level objectives beside spanlens.toml's.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ObjectiveArgs {
+    /// Objectives file ([[objective]] tables); also read from spanlens.toml
+    #[arg(long = "objectives", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `--budget`: spend limits beside spanlens.toml's `[[budget]]`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct BudgetArgs {
+    /// Budget per cohort: USD, USD/day or USD/month (repeatable)
+    #[arg(long = "budget", value_name = "USD[/PERIOD]")]
+    pub limits: Vec<String>,
 }
 
 /// Inputs and how strictly to read them (shared by every command).

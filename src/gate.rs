@@ -1,42 +1,37 @@
-//! The gate: findings x `--fail-on` -> exit code (spec/cli.md).
+//! The gate: findings x `--fail-on` -> exit code (docs/cli.md, "Exit codes").
 
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::report::model::Finding;
+use crate::report::model::{Finding, FindingKind};
 
-/// Finding kinds a gate accepts, across every command.
-pub const KINDS: &[&str] = &[
-    "breach",
-    "regression",
-    "drift",
-    "anomaly",
-    "inconclusive",
-    "unpriced",
-    "budget",
-    "stale",
-];
-
-/// Check the `--fail-on` list against the finding kinds.
-pub fn parse(list: &[String]) -> Result<Vec<String>> {
+/// Check a `--fail-on` list (or `[report] fail_on`) against the finding
+/// kinds.
+pub fn parse(list: &[String]) -> Result<Vec<FindingKind>> {
     let mut out = Vec::new();
     for k in list {
-        let k = k.trim().to_ascii_lowercase();
-        if k.is_empty() {
+        if k.trim().is_empty() {
             continue;
         }
-        if !KINDS.contains(&k.as_str()) {
-            return Err(Error::usage(
-                format!("--fail-on: unknown finding kind `{k}`"),
-                format!("use one or more of {}", KINDS.join(", ")),
-            ));
+        let kind = FindingKind::parse(k).ok_or_else(|| {
+            Error::usage(
+                format!("--fail-on: unknown finding kind `{}`", k.trim()),
+                format!("use one or more of {}", names()),
+            )
+        })?;
+        if !out.contains(&kind) {
+            out.push(kind);
         }
-        out.push(k);
     }
     Ok(out)
 }
 
+/// Every kind, comma-separated.
+pub fn names() -> String {
+    FindingKind::ALL.map(FindingKind::as_str).join(", ")
+}
+
 /// 1 when a finding of a gated kind occurred, else 0; with the findings that tripped it.
-pub fn evaluate<'a>(findings: &'a [Finding], fail_on: &[String]) -> (i32, Vec<&'a Finding>) {
+pub fn evaluate<'a>(findings: &'a [Finding], fail_on: &[FindingKind]) -> (i32, Vec<&'a Finding>) {
     let hits: Vec<&Finding> = findings
         .iter()
         .filter(|f| fail_on.contains(&f.kind))
@@ -59,17 +54,17 @@ mod tests {
     fn gate_only_when_asked() {
         let f = vec![Finding {
             cause: None,
-            kind: "unpriced".into(),
+            kind: crate::report::model::FindingKind::Unpriced,
             message: "m".into(),
             strength: 1.0,
         }];
         assert_eq!(evaluate(&f, &[]).0, exit::OK);
-        assert_eq!(evaluate(&f, &["breach".into()]).0, exit::OK);
+        assert_eq!(evaluate(&f, &[FindingKind::Breach]).0, exit::OK);
         assert_eq!(
-            evaluate(&f, &["breach".into(), "unpriced".into()]).0,
+            evaluate(&f, &[FindingKind::Breach, FindingKind::Unpriced]).0,
             exit::FINDING
         );
-        assert!(parse(&["Breach".into()]).is_ok());
+        assert_eq!(parse(&["Breach".into()]).unwrap(), [FindingKind::Breach]);
         assert!(parse(&["typo".into()])
             .unwrap_err()
             .to_string()

@@ -26,6 +26,7 @@ pub mod gate;
 pub mod guard;
 pub mod ingest;
 pub mod metrics;
+pub mod options;
 pub mod output;
 pub mod pricing;
 pub mod report;
@@ -47,7 +48,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         cli::Command::Drift(a) => cmd::drift::run(a, &ctx),
         cli::Command::Compare(a) => cmd::compare::run(a, &ctx),
         cli::Command::Anomalies(a) => cmd::anomalies::run(a, &ctx),
-        cli::Command::Report(a) => cmd::nightly::run(a, &ctx),
+        cli::Command::Report(a) => cmd::report::run(a, &ctx),
         cli::Command::Query(a) => cmd::query::run(a, &ctx),
     }
 }

@@ -1,13 +1,12 @@
 //! `spanlens compare IN... --baseline PRED --candidate PRED`
 
-use std::collections::BTreeMap;
-
-use super::report::{conditions, emit, prepare, Need};
+use super::pipeline::{emit, prepare, Need};
 use super::Context;
 use crate::cli::CompareArgs;
 use crate::engine::{parse_key, Arm, Arms, Condition, KindFilter};
 use crate::error::{Error, Result};
-use crate::metrics::compare::{self, ArmsSpec, CompareOptions, MetricDef, METRICS};
+use crate::metrics::compare::{self, ArmsSpec, CompareOptions};
+use crate::options;
 use crate::report::format;
 use crate::window::Window;
 
@@ -53,7 +52,7 @@ fn describe_where(c: &[String]) -> String {
 }
 
 pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
-    args.report.reads = args.prices.clone();
+    args.common.reads = args.prices.files.clone();
     let cc = &ctx.config.compare;
     let cand = args
         .candidate
@@ -61,7 +60,7 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
         .or_else(|| cc.candidate.clone())
         .map(|s| arm_arg(&s));
     let base_raw = args
-        .report
+        .common
         .baseline
         .clone()
         .or_else(|| ctx.config.report.baseline.clone());
@@ -72,7 +71,7 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
     // predicates and latest: the shared --baseline is not a window
     let predicate_arms = !matches!(cand, None | Some(ArmArg::Window(_)));
     if predicate_arms {
-        args.report.baseline = None;
+        args.common.baseline = None;
         match &base {
             Some(ArmArg::Window(w)) => {
                 return Err(Error::usage(
@@ -96,85 +95,27 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
             ));
         }
         if let Some(ArmArg::Window(w)) = &cand {
-            args.report.current = Some(w.clone());
+            args.common.current = Some(w.clone());
         }
     }
-    let explicit_window = args.report.current.is_some() || ctx.config.report.current.is_some();
+    let explicit_window = args.common.current.is_some() || ctx.config.report.current.is_some();
 
-    // metrics, minimum effects, alpha, seed
-    let names: Vec<String> = if !args.metrics.is_empty() {
-        args.metrics.clone()
-    } else {
-        cc.metrics.clone().unwrap_or_default()
-    };
-    let all = || {
-        METRICS
-            .iter()
-            .map(|m| m.name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut metrics: Vec<&'static MetricDef> = Vec::new();
-    for n in &names {
-        let n = n.trim();
-        let m = compare::metric(n).ok_or_else(|| {
-            Error::usage(
-                format!("--metrics: unknown metric `{n}`"),
-                format!("use {}", all()),
-            )
-        })?;
-        if !metrics.iter().any(|x| x.name == m.name) {
-            metrics.push(m);
-        }
-    }
-    if metrics.is_empty() {
-        metrics = METRICS.iter().collect();
-    }
-    metrics.sort_by_key(|m| METRICS.iter().position(|x| x.name == m.name));
-    let mut min_effect: BTreeMap<String, f64> = BTreeMap::new();
-    for (k, v) in &cc.min_effect {
-        min_effect.insert(k.clone(), *v);
-    }
-    for s in &args.min_effect {
-        let (k, v) = s.split_once('=').ok_or_else(|| {
-            Error::usage(
-                format!("--min-effect: `{s}` is not METRIC=X"),
-                "e.g. --min-effect error_rate=0.005,latency_p95=0.2",
-            )
-        })?;
-        let v: f64 = v.trim().parse().map_err(|_| {
-            Error::usage(
-                format!("--min-effect: `{v}` is not a number"),
-                "rates take an absolute share (0.01 = 1 pp), the others a relative change (0.1 = 10%)",
-            )
-        })?;
-        min_effect.insert(k.trim().to_string(), v);
-    }
-    for (k, v) in &min_effect {
-        if compare::metric(k).is_none() {
-            return Err(Error::usage(
-                format!("minimum effect for unknown metric `{k}`"),
-                format!("use {}", all()),
-            ));
-        }
-        crate::config::check_min_effect(*v).map_err(|e| {
-            Error::usage(
-                format!("minimum effect of {k}: {e}"),
-                "e.g. --min-effect error_rate=0.01",
-            )
-        })?;
-    }
-    let alpha = args.alpha.or(cc.alpha).unwrap_or(compare::ALPHA);
-    crate::config::check_alpha(alpha)
-        .map_err(|e| Error::usage(format!("--alpha: {e}"), "e.g. --alpha 0.05"))?;
-    let seed = args.seed.or(cc.seed).unwrap_or(compare::SEED);
+    let settings = options::compare(
+        ctx,
+        options::CompareFlags {
+            metrics: &args.metrics,
+            alpha: args.alpha,
+            min_effect: &args.min_effect,
+            seed: args.seed,
+        },
+    )?;
+    let cost = options::cost(ctx, &args.prices.files)?;
 
-    let cost = super::cost::cost_options(ctx, &args.prices)?;
-
-    let p = prepare(&args.report, ctx, KindFilter::llm(), Need::AnySpan)?;
+    let p = prepare(&args.common, ctx, KindFilter::llm(), Need::AnySpan)?;
     let mut scope = p.scope;
     let mut pre = p.pre;
-    let where_of = |c: &[String], flag: &str| -> Result<Vec<Condition>> { conditions(c, flag) };
+    let where_of =
+        |c: &[String], flag: &str| -> Result<Vec<Condition>> { options::conditions(c, flag) };
     let (spec, b_desc, c_desc) =
         match (cand, base) {
             (None | Some(ArmArg::Window(_)), _) => (
@@ -255,15 +196,15 @@ pub fn run(mut args: CompareArgs, ctx: &Context) -> Result<i32> {
         min_count: p.min_count,
         top: p.top,
         arms: spec,
-        metrics,
-        alpha,
-        min_effect,
-        seed,
+        metrics: settings.metrics,
+        alpha: settings.alpha,
+        min_effect: settings.min_effect,
+        seed: settings.seed,
         cost,
     };
     let mut report = compare::run(&mut engine, scope, &opts)?;
     pre.apply(&mut report);
-    emit(&report, &args.report, &p.fail_on, ctx)
+    emit(&report, &args.common, &p.fail_on, ctx)
 }
 
 fn window_text(w: Window) -> String {

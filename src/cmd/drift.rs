@@ -1,44 +1,22 @@
 //! `spanlens drift IN... --baseline W --current W`
 
-use super::report::{emit, prepare, Need};
+use super::pipeline::{emit, prepare, Need};
 use super::Context;
 use crate::cli::DriftArgs;
 use crate::engine::KindFilter;
-use crate::error::{Error, Result};
-use crate::metrics::drift::{self, DriftOptions, FieldSpec, Source};
+use crate::error::Result;
+use crate::metrics::drift::{self, DriftOptions, Source};
+use crate::options;
 
 pub fn run(mut args: DriftArgs, ctx: &Context) -> Result<i32> {
-    args.report.reads = args.prices.clone();
-    let dc = &ctx.config.drift;
-    let defaults = !args.no_default_fields && dc.default_fields.unwrap_or(true);
-    let mut fields: Vec<FieldSpec> = if defaults {
-        drift::default_fields()
-    } else {
-        Vec::new()
-    };
-    for f in dc.fields.iter().chain(&args.field) {
-        let spec = drift::parse_field(f).map_err(|e| {
-            Error::usage(
-                format!("--field: {e}"),
-                "e.g. --field attr:app.region,reasoning_tokens",
-            )
-        })?;
-        if !fields.contains(&spec) {
-            fields.push(spec);
-        }
-    }
-    if fields.is_empty() {
-        return Err(Error::usage(
-            "no fields to compare",
-            "name some with --field, or drop --no-default-fields",
-        ));
-    }
+    args.common.reads = args.prices.files.clone();
+    let fields = options::drift_fields(ctx, &args.field, args.no_default_fields)?;
     let cost = if fields.iter().any(|f| f.source == Source::Cost) {
-        Some(super::cost::cost_options(ctx, &args.prices)?)
+        Some(options::cost(ctx, &args.prices.files)?)
     } else {
         None
     };
-    let p = prepare(&args.report, ctx, KindFilter::llm(), Need::CurrentWindow)?;
+    let p = prepare(&args.common, ctx, KindFilter::llm(), Need::CurrentWindow)?;
     let mut engine = p.engine;
     let opts = DriftOptions {
         key_names: p.key_names,
@@ -50,5 +28,5 @@ pub fn run(mut args: DriftArgs, ctx: &Context) -> Result<i32> {
     };
     let mut report = drift::run(&mut engine, p.scope, &opts)?;
     p.pre.apply(&mut report);
-    emit(&report, &args.report, &p.fail_on, ctx)
+    emit(&report, &args.common, &p.fail_on, ctx)
 }

@@ -1,4 +1,6 @@
-//! One thin file per subcommand: options -> pipeline -> render.
+//! One thin file per subcommand (`report.rs` is the `report` command);
+//! `pipeline.rs` is what every analysis command shares: options -> scope
+//! and engine, report -> rendered output -> gate.
 
 pub mod anomalies;
 pub mod compare;
@@ -6,7 +8,7 @@ pub mod cost;
 pub mod drift;
 pub mod ingest;
 pub mod inspect;
-pub mod nightly;
+pub mod pipeline;
 pub mod prices;
 pub mod query;
 pub mod report;

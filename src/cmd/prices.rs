@@ -9,7 +9,7 @@ use crate::report::model::{Cell, Report, Table, Unit};
 use crate::report::render;
 
 pub fn run(args: PricesArgs, ctx: &Context) -> Result<i32> {
-    let t = super::cost::price_table(ctx, &args.prices)?;
+    let t = crate::options::price_table(ctx, &args.prices.files)?;
     let table = if args.models.is_empty() {
         sources(&t)
     } else {

@@ -1,7 +1,7 @@
 //! `spanlens query FILE.sql IN...`: a user's template over the canonical
 //! tables, expanded like the bundled ones.
 
-use super::report::{emit, prepare, Need};
+use super::pipeline::{emit, prepare, Need};
 use super::{to_stdout, Context};
 use crate::cli::QueryArgs;
 use crate::engine::template::Expander;
@@ -10,11 +10,11 @@ use crate::error::{Error, Result};
 use crate::report::model::{Cell, Report, Table, Unit};
 
 pub fn run(mut args: QueryArgs, ctx: &Context) -> Result<i32> {
-    args.report.reads = vec![args.sql.clone()];
+    args.common.reads = vec![args.sql.clone()];
     let text = std::fs::read_to_string(&args.sql).map_err(|e| Error::input_io(&args.sql, &e))?;
     let name = args.sql.display().to_string();
     let p = prepare(
-        &args.report,
+        &args.common,
         ctx,
         crate::engine::KindFilter::All,
         Need::AnySpan,
@@ -80,5 +80,5 @@ pub fn run(mut args: QueryArgs, ctx: &Context) -> Result<i32> {
         headline: None,
         charts: Vec::new(),
     };
-    emit(&report, &args.report, &p.fail_on, ctx)
+    emit(&report, &args.common, &p.fail_on, ctx)
 }

@@ -1,546 +1,599 @@
-//! What every report command shares: options -> scope and engine, and
-//! report -> rendered output -> gate.
+//! `spanlens report IN... -o report.md [--out-dir DIR]`: the nightly job.
+//! The inputs are read once; every section runs on the same in-memory
+//! tables (SLO, cost, drift, each cohort's newest prompt version against
+//! the previous one, anomalies).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{to_stderr, to_stdout, Context};
+use super::pipeline::{prepare, Need};
+use super::{to_stdout, Context};
 use crate::cli::{ReportArgs, ReportFormat};
-use crate::engine::local::LocalEngine;
-use crate::engine::{
-    parse_condition, parse_key, Condition, Engine, Extent, Key, KindFilter, Scope,
-};
+use crate::engine::{parse_key, KindFilter};
 use crate::error::{Error, Result};
-use crate::frame;
-use crate::frame::row::SpanType;
-use crate::report::format;
-use crate::report::model::{Finding, Report};
+use crate::metrics::anomaly::{self, AnomalyOptions};
+use crate::metrics::compare::{self, ArmsSpec, CompareOptions};
+use crate::metrics::cost::{self, CostReportOptions};
+use crate::metrics::drift::{self, DriftOptions};
+use crate::metrics::slo::{self, SloOptions};
+use crate::metrics::trend::{self, TrendOptions};
+use crate::options;
+use crate::output::{write_atomic, DirLock, FileSet};
+use crate::report::model::{
+    Cell, ChartLink, Finding, FindingKind, Nightly, Report, Section, SummaryBlock,
+};
 use crate::report::render;
-use crate::window::{self, Window};
+use crate::report::{chart, format};
+use crate::window::Window;
 
-/// Default --top: more cohorts than this go to __other__.
-pub const DEFAULT_TOP: usize = 50;
+/// Items per summary block on the first screen.
+const FIRST_SCREEN: usize = 5;
 
-/// Spans later than the clock by more than this are a skewed clock's: they
-/// are counted and left out of "the newest span" that relative windows end at.
-pub const FUTURE_TOLERANCE_NS: i64 = 15 * 60 * crate::window::NS_PER_SEC;
-
-/// Default `--stale-after`: data ending this long before the clock is stale.
-pub const DEFAULT_STALE_AFTER: &str = "36h";
-
-/// What a command needs from the data before it runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Need {
-    /// At least one span of the kind, passing `--where`, in the current
-    /// window (slo, cost, drift, anomalies, report).
-    CurrentWindow,
-    /// At least one span read (compare checks its arms itself; query).
-    AnySpan,
-}
-
-pub struct Prepared {
-    pub engine: Box<dyn Engine>,
-    pub scope: Scope,
-    pub baseline: Window,
-    pub key_names: Vec<String>,
-    pub min_count: u64,
-    pub top: usize,
-    pub fail_on: Vec<String>,
-    pub pre: Preamble,
-}
-
-/// What the preparation says before any section: meta lines (window,
-/// inputs, engine, clock notes) and findings about the data itself (a
-/// stale export).
-#[derive(Default)]
-pub struct Preamble {
-    pub meta: Vec<(String, String)>,
-    pub findings: Vec<Finding>,
-}
-
-impl Preamble {
-    /// Put the preamble in front of a report's own meta and findings.
-    pub fn apply(self, report: &mut Report) {
-        report.meta.splice(0..0, self.meta);
-        report.findings.splice(0..0, self.findings);
+pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
+    let json = match args.common.format {
+        ReportFormat::Table | ReportFormat::Markdown => false,
+        ReportFormat::Json => true,
+        ReportFormat::Csv | ReportFormat::Parquet => {
+            return Err(Error::usage(
+                "report writes Markdown or JSON",
+                "use --out-dir DIR for every table as Parquet",
+            ))
+        }
+    };
+    // the nightly report is per route unless told otherwise
+    if args.common.by.is_empty() && ctx.config.report.by.is_none() {
+        args.common.by = vec!["route".into()];
     }
-}
-
-pub fn keys(by: &[String]) -> Result<Vec<Key>> {
-    by.iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            parse_key(s).map_err(|e| {
-                Error::usage(
-                    format!("--by: {e}"),
-                    "e.g. --by route,model or --by attr:app.region",
-                )
-            })
-        })
-        .collect()
-}
-
-pub fn conditions(list: &[String], flag: &str) -> Result<Vec<Condition>> {
-    list.iter()
-        .map(|s| {
-            parse_condition(s).map_err(|e| {
-                Error::usage(
-                    format!("{flag}: {e}"),
-                    "e.g. --where model=gpt-4o --where route!=health",
-                )
-            })
-        })
-        .collect()
-}
-
-fn window_arg(v: Option<&str>, flag: &str) -> Result<Option<window::WindowSpec>> {
-    v.map(|s| {
-        window::parse_window(s).map_err(|e| {
-            Error::usage(
-                format!("{flag}: {e}"),
-                "write a length (1d, 6h, 90m) or a range 2026-01-01..2026-01-08",
-            )
-        })
-    })
-    .transpose()
-}
-
-/// The engine the report runs on, and the `inputs` meta line.
-fn open_engine(
-    a: &ReportArgs,
-    ctx: &Context,
-    method: crate::engine::PercentileMethod,
-) -> Result<(Box<dyn Engine>, String)> {
-    if a.engine == crate::cli::EngineArg::Spark {
-        return spark_engine(a);
+    let mut reads = args.prices.files.clone();
+    reads.extend(args.objectives.file.iter().cloned());
+    args.common.reads = reads;
+    if let Some(d) = &args.out_dir {
+        crate::output::refuse_input_as_output(
+            d,
+            &args.common.input.inputs,
+            &ctx.reads(&args.common.reads),
+        )?;
+        if let Some(o) = &args.common.output {
+            refuse_collision(o, d)?;
+        }
     }
-    if let Some(st) = frame::stream::open(&a.input.inputs, frame::stream::threshold())? {
-        let cap = a.max_rows.unwrap_or(crate::engine::ROW_CAP);
-        return Ok((
-            Box::new(LocalEngine::streamed(st.spans, st.evals, cap)),
-            format!(
-                "{} file(s), {} spans, streamed from Parquet (over {} spans: log-bucket \
-                 percentiles, spans not deduplicated across files)",
-                st.files,
-                st.span_rows,
-                frame::stream::threshold()
-            ),
+    // the price tables are read once, for cost objectives and every section
+    let prices = options::cost(ctx, &args.prices.files)?;
+    let (objectives, slo_cost) =
+        options::objectives(ctx, args.objectives.file.as_deref(), || Ok(prices.clone()))?;
+    let budgets = options::budgets(ctx, &args.budgets.limits)?;
+    let fields = options::drift_fields(ctx, &[], false)?;
+    let cmp = options::compare(ctx, options::CompareFlags::default())?;
+    let anomalies = options::anomalies(ctx, options::AnomalyFlags::default())?;
+    let user_kind = args.common.span_type.is_some() || ctx.config.report.kind.is_some();
+
+    let t = crate::timing::phase("prepare");
+    let p = prepare(&args.common, ctx, KindFilter::llm(), Need::CurrentWindow)?;
+    drop(t);
+    // output directories only once there is something to write
+    let _lock = match &args.out_dir {
+        Some(d) => Some(output_dir(d)?),
+        None => None,
+    };
+    if let Some(o) = &args.common.output {
+        let parent = crate::output::parent_dir(o);
+        std::fs::create_dir_all(&parent).map_err(|e| Error::output_io(&parent, &e))?;
+    }
+    // charts go next to a report file: into --out-dir, else REPORT-charts/
+    let charts_dir = match (&args.common.output, &args.out_dir) {
+        (Some(_), _) if args.no_charts => None,
+        (Some(_), Some(d)) => Some(d.clone()),
+        (Some(o), None) => {
+            let stem = o.file_stem().and_then(|s| s.to_str()).unwrap_or("report");
+            Some(crate::output::parent_dir(o).join(format!("{stem}-charts")))
+        }
+        (None, _) => None,
+    };
+    let _charts_lock = match &charts_dir {
+        Some(d) if args.out_dir.as_ref() != Some(d) => Some(output_dir(d)?),
+        _ => None,
+    };
+    let mut engine = p.engine;
+    let scope = p.scope;
+    let (key_names, min_count, top) = (p.key_names, p.min_count, p.top);
+    let mut sections = Vec::new();
+
+    let t = crate::timing::phase("section slo");
+    let slo_report = slo::run(
+        &mut engine,
+        scope.clone(),
+        &SloOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            objectives,
+            cost: slo_cost,
+        },
+    )?;
+    sections.push(section("slo", "Service levels", slo_report));
+    drop(t);
+
+    let mut cost_scope = scope.clone();
+    if !user_kind {
+        cost_scope.kind = options::cost_kind();
+    }
+    let mut cost_opts = prices.clone();
+    cost_opts.kind = cost_scope.kind.clone();
+    cost_opts.budgets = budgets;
+    cost_opts.top_traces = options::top_traces(ctx, None);
+    let t = crate::timing::phase("section cost");
+    let cost_report = cost::run(
+        &mut engine,
+        cost_scope.clone(),
+        &CostReportOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            cost: cost_opts.clone(),
+        },
+    )?;
+    sections.push(section("cost", "Cost", cost_report));
+    drop(t);
+
+    let t = crate::timing::phase("section drift");
+    let drift_report = drift::run(
+        &mut engine,
+        scope.clone(),
+        &DriftOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            baseline: p.baseline,
+            fields,
+            cost: Some(prices.clone()),
+        },
+    )?;
+    sections.push(section("drift", "Drift since the baseline", drift_report));
+    drop(t);
+
+    // each cohort's newest prompt version against the one before it, over
+    // every span up to the report's end
+    let mut cmp_scope = scope.clone();
+    cmp_scope.window = Window {
+        start_ns: crate::stats::quantile::ZERO_BUCKET,
+        end_ns: scope.window.end_ns,
+    };
+    let field = parse_key("prompt_version").map_err(|e| Error::usage(e, "a bundled field name"))?;
+    let t = crate::timing::phase("section compare");
+    let compare_report = compare::run(
+        &mut engine,
+        cmp_scope,
+        &CompareOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            arms: ArmsSpec::Latest {
+                field,
+                baseline: None,
+                missing_ok: true,
+            },
+            metrics: cmp.metrics,
+            alpha: cmp.alpha,
+            min_effect: cmp.min_effect,
+            seed: cmp.seed,
+            cost: prices.clone(),
+        },
+    )?;
+    sections.push(section(
+        "compare",
+        "Newest prompt version vs the previous one",
+        compare_report,
+    ));
+    drop(t);
+
+    let t = crate::timing::phase("section anomaly");
+    let anomaly_report = anomaly::run(
+        &mut engine,
+        scope.clone(),
+        &AnomalyOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            baseline: p.baseline,
+            cost: prices.clone(),
+            suppress: anomalies.suppress,
+            deploy_quiet_ns: anomalies.deploy_quiet_ns,
+            loop_floor: anomalies.loop_floor,
+            composites: anomalies.composites,
+        },
+    )?;
+    sections.push(section("anomalies", "Anomalies", anomaly_report));
+    drop(t);
+    let t = crate::timing::phase("trends");
+    let trends = trend::run(
+        &mut engine,
+        &scope,
+        &TrendOptions {
+            key_names: key_names.clone(),
+            min_count,
+            top,
+            baseline: p.baseline,
+            cost: cost_opts,
+        },
+    )?;
+    drop(t);
+    let mut nightly = summarize(sections, p.pre, trends.spend);
+    for (name, chart) in trends.charts {
+        if let Some(s) = nightly.sections.iter_mut().find(|s| s.name == name) {
+            s.report.charts.push(chart);
+        }
+    }
+    // the report, its charts and its tables are one set: a reader sees
+    // the old set or the new one (FileSet)
+    let mut set = args
+        .out_dir
+        .as_ref()
+        .or(charts_dir.as_ref())
+        .map(|d| FileSet::new(d));
+    if let (Some(dir), Some(report), Some(set)) = (&charts_dir, &args.common.output, &mut set) {
+        nightly.charts = write_charts(set, dir, report, &nightly)?;
+    } else if !args.no_charts {
+        nightly.meta.push((
+            "charts".into(),
+            "not drawn: the report went to stdout (give -o FILE)".into(),
         ));
     }
-    let opts = ctx.load_options(&a.input)?;
-    let bound = frame::spill::threshold();
-    let loaded = frame::load_bounded(&a.input.inputs, &opts, bound)?;
-    let (rejected, nfiles, dups) = match &loaded {
-        frame::Loaded::Memory(ds) => (
-            ds.rejected(),
-            ds.files.len(),
-            (ds.duplicates(), ds.eval_duplicates),
-        ),
-        frame::Loaded::Spilled(sp) => (
-            sp.rejected(),
-            sp.files.len(),
-            (sp.duplicates(), sp.eval_duplicates),
-        ),
+
+    // what the Markdown report shows; JSON and the --out-dir tables hold
+    // every row
+    let shown = if args.all || json {
+        None
+    } else {
+        Some(hide_quiet_rows(&nightly))
     };
-    let dup_text = match dups {
-        (0, 0) => String::new(),
-        (s, 0) => format!(", {s} duplicate span(s) dropped"),
-        (s, e) => format!(", {s} duplicate span(s) and {e} duplicate evaluation(s) dropped"),
+    let shown = shown.as_ref().unwrap_or(&nightly);
+    let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        if json {
+            render::nightly_json(&nightly, w)
+        } else {
+            render::nightly_markdown(shown, w)
+        }
     };
-    if rejected > 0 && !ctx.quiet {
-        to_stderr(|w| {
+    let t = crate::timing::phase("write");
+    match set {
+        Some(mut set) => {
+            if let Some(dir) = &args.out_dir {
+                write_out_dir(&mut set, dir, &nightly)?;
+            }
+            // the report last: nothing is replaced before it is written
+            match &args.common.output {
+                Some(o) => set.add(o, write)?,
+                None => to_stdout(write)?,
+            }
+            set.commit()?;
+        }
+        None => match &args.common.output {
+            Some(o) => write_atomic(o, write)?,
+            None => to_stdout(write)?,
+        },
+    }
+    drop(t);
+    Ok(super::pipeline::gate(&nightly.findings(), &p.fail_on, ctx))
+}
+
+/// Create and lock an output directory, marked as spanlens' own
+/// ([`crate::ingest::source::REPORT_MARKER`]): a later run reading a
+/// directory that holds it does not read its tables as inputs.
+fn output_dir(d: &Path) -> Result<DirLock> {
+    std::fs::create_dir_all(d).map_err(|e| Error::output_io(d, &e))?;
+    let lock = DirLock::acquire(d)?;
+    crate::output::roll_forward(d);
+    mark(d)?;
+    Ok(lock)
+}
+
+fn mark(d: &Path) -> Result<()> {
+    let marker = d.join(crate::ingest::source::REPORT_MARKER);
+    if !marker.exists() {
+        write_atomic(&marker, |w| {
             writeln!(
                 w,
-                "spanlens: note: {rejected} malformed record(s) skipped; `spanlens ingest` lists each file:line"
+                "written by spanlens report: tables and charts, not inputs"
             )
-        });
+        })?;
     }
-    Ok(match loaded {
-        frame::Loaded::Memory(ds) => {
-            let nspans = ds.spans.height();
-            (
-                Box::new(
-                    LocalEngine::new(ds.spans, ds.evals)
-                        .with_method(method)
-                        .with_row_cap(a.max_rows),
-                ),
-                format!(
-                    "{nfiles} file(s), {nspans} spans, {rejected} malformed record(s) skipped{dup_text}"
-                ),
-            )
-        }
-        frame::Loaded::Spilled(sp) => {
-            let cap = a.max_rows.unwrap_or(crate::engine::ROW_CAP);
-            let inputs = format!(
-                "{nfiles} file(s), {} spans, {rejected} malformed record(s) skipped{dup_text}; \
-                 over {bound} spans: spilled to Parquet in {} partitions by trace and \
-                 streamed (log-bucket percentiles)",
-                sp.spans, sp.partitions
-            );
-            let sp = *sp;
-            (
-                Box::new(
-                    LocalEngine::streamed(sp.streamed.spans, sp.streamed.evals, cap)
-                        .holding(sp.dir),
-                ),
-                inputs,
-            )
-        }
-    })
+    Ok(())
 }
 
-#[cfg(feature = "spark")]
-fn spark_engine(a: &ReportArgs) -> Result<(Box<dyn Engine>, String)> {
-    let remote = a.remote.as_deref().ok_or_else(|| {
-        Error::usage(
-            "--engine spark needs a Spark Connect server",
-            "give --remote sc://HOST:PORT or set SPARK_REMOTE",
-        )
-    })?;
-    let cap = a.max_rows.unwrap_or(crate::engine::ROW_CAP);
-    let engine = crate::engine::spark::SparkEngine::connect(remote, &a.input.inputs, cap)?;
-    Ok((
-        Box::new(engine),
-        format!(
-            "{} input(s) read by Spark at {}",
-            a.input.inputs.len(),
-            remote.split("/;").next().unwrap_or(remote)
-        ),
-    ))
-}
-
-#[cfg(not(feature = "spark"))]
-fn spark_engine(_a: &ReportArgs) -> Result<(Box<dyn Engine>, String)> {
-    Err(Error::usage(
-        "this spanlens was built without the Spark engine",
-        "build with `cargo build --release --features spark`",
-    ))
-}
-
-/// Parse the shared options, read the inputs, resolve the windows.
-pub fn prepare(
-    a: &ReportArgs,
-    ctx: &Context,
-    default_kind: KindFilter,
-    need: Need,
-) -> Result<Prepared> {
-    let rc = &ctx.config.report;
-    let by = if a.by.is_empty() {
-        rc.by.clone().unwrap_or_default()
-    } else {
-        a.by.clone()
-    };
-    let filters = if a.filters.is_empty() {
-        rc.filters.clone().unwrap_or_default()
-    } else {
-        a.filters.clone()
-    };
-    let keys = keys(&by)?;
-    let conds = conditions(&filters, "--where")?;
-    let current = window_arg(a.current.as_deref().or(rc.current.as_deref()), "--current")?;
-    let baseline = window_arg(
-        a.baseline.as_deref().or(rc.baseline.as_deref()),
-        "--baseline",
-    )?;
-    let until = window::parse_until(a.until.as_deref().or(rc.until.as_deref())).map_err(|e| {
-        Error::usage(
-            format!("--until: {e}"),
-            "write `now` or a time such as 2026-01-31T00:00:00Z",
-        )
-    })?;
-    let kind = kind_filter(a.kind.as_deref().or(rc.kind.as_deref()), default_kind)?;
-    let stale_after = stale_after(a.stale_after.as_deref().or(rc.stale_after.as_deref()))?;
-    let mut fail_on = a.fail_on.clone();
-    if fail_on.is_empty() {
-        fail_on = rc.fail_on.clone().unwrap_or_default();
+/// Refuse a report file that `--out-dir` would overwrite (its
+/// summary.json, a table, a chart, the lock or the marker).
+fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    if abs(&crate::output::parent_dir(report)) != abs(out_dir) {
+        return Ok(());
     }
-    let fail_on = crate::gate::parse(&fail_on)?;
-    if let Some(o) = &a.output {
-        crate::output::refuse_input_as_output(o, &a.input.inputs, &ctx.reads(&a.reads))?;
-    }
-    if a.format == ReportFormat::Parquet && a.output.is_none() {
+    let name = report.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ours = name == "summary.json"
+        || name.starts_with('.')
+        || name.ends_with(".parquet")
+        || name.ends_with(".svg");
+    if ours {
         return Err(Error::usage(
-            "--format parquet needs an output file",
-            "add -o FILE.parquet",
+            format!(
+                "-o {} would be overwritten by --out-dir {}",
+                report.display(),
+                out_dir.display()
+            ),
+            "give the report another name (report.md) or write it outside --out-dir",
         ));
     }
+    Ok(())
+}
 
-    let method = match a.percentiles {
-        crate::cli::PercentilesArg::Exact => crate::engine::PercentileMethod::Exact,
-        crate::cli::PercentilesArg::LogBucket => crate::engine::PercentileMethod::LogBucket,
-    };
-    let (mut engine, inputs_meta) = open_engine(a, ctx, method)?;
-    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-    let cutoff = now.saturating_add(FUTURE_TOLERANCE_NS);
-    let mut clock_meta = Vec::new();
-    let mut findings = Vec::new();
-    let relative = window::needs_data_end(current, until);
-    let last = if relative {
-        let future = engine.span_extent(Some(cutoff))?;
-        if future.spans > 0 {
-            let what = format!(
-                "{} span(s) start after the clock ({} .. {}): left out of the newest span the \
-                 windows end at (a host with a skewed clock?)",
-                future.spans,
-                format::time_ns(future.first_ns.unwrap_or(0)),
-                format::time_ns(future.last_ns.unwrap_or(0))
-            );
-            warn(ctx, &what);
-            clock_meta.push(("future spans".to_string(), what));
-        }
-        let last = engine.last_start_ns(cutoff)?;
-        if last.is_none() {
-            return Err(nothing_read(engine.span_extent(None)?, &inputs_meta));
-        }
-        last
-    } else {
-        None
-    };
-    if let (Some(t), Some(limit)) = (last, stale_after) {
-        if now.saturating_sub(t) > limit {
-            let what = format!(
-                "the newest span starts at {}, more than {} before the clock: a stale export? \
-                 (--stale-after)",
-                format::time_ns(t),
-                format::duration_ns(limit)
-            );
-            warn(ctx, &what);
-            clock_meta.push(("stale".to_string(), what.clone()));
-            findings.push(Finding {
-                cause: None,
-                kind: "stale".into(),
-                message: what,
-                strength: Finding::CRITICAL,
+/// Every section's charts as `DIR/FILE.svg` (in the run's set), with the path the
+/// report links them by.
+fn write_charts(
+    set: &mut FileSet,
+    dir: &Path,
+    report: &Path,
+    n: &Nightly,
+) -> Result<Vec<ChartLink>> {
+    let base = relative_dir(&crate::output::parent_dir(report), dir);
+    let mut links = Vec::new();
+    for s in &n.sections {
+        for c in &s.report.charts {
+            let svg = chart::svg(c).map_err(|e| {
+                Error::usage(
+                    e,
+                    "report the chart's data as a bug; --no-charts skips charts",
+                )
+            })?;
+            let file = format!("{}.svg", c.file);
+            set.add(&dir.join(&file), |w| w.write_all(svg.as_bytes()))?;
+            links.push(ChartLink {
+                section: s.name.clone(),
+                title: c.title.clone(),
+                path: format!("{base}{file}"),
             });
         }
     }
-    let (cur, base) = window::resolve(current, baseline, until, last, now);
-    let key_names = if keys.is_empty() {
-        vec!["cohort".to_string()]
-    } else {
-        keys.iter().map(|k| k.name().to_string()).collect()
-    };
-    let s = &ctx.config.slo;
-    let scope = Scope {
-        keys,
-        conditions: conds,
-        window: cur,
-        kind,
-        kept: None,
-        refusal_reasons: s.refusal_reasons.clone(),
-        pass_labels: s.pass_labels.iter().map(|x| x.to_lowercase()).collect(),
-        fail_labels: s.fail_labels.iter().map(|x| x.to_lowercase()).collect(),
-        score_threshold: s.score_threshold,
-        arms: None,
-    };
-    match need {
-        Need::CurrentWindow => require_current(&mut *engine, &scope, &inputs_meta)?,
-        Need::AnySpan if !relative => {
-            let all = engine.span_extent(None)?;
-            if all.spans == 0 {
-                return Err(nothing_read(all, &inputs_meta));
+    Ok(links)
+}
+
+/// `to` relative to `from` (both directories) as a URL path prefix ending
+/// in `/` (empty when they are the same directory).
+fn relative_dir(from: &Path, to: &Path) -> String {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (from, to) = (canon(from), canon(to));
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); f.len() - common];
+    for c in &t[common..] {
+        parts.push(url_segment(&c.as_os_str().to_string_lossy()));
+    }
+    parts.into_iter().map(|p| p + "/").collect()
+}
+
+/// A path segment percent-encoded for a Markdown link (RFC 3986 unreserved
+/// characters kept).
+fn url_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn section(name: &str, title: &str, report: Report) -> Section {
+    Section {
+        name: name.into(),
+        title: title.into(),
+        report,
+    }
+}
+
+/// Verdicts that need no one's attention: rows holding them are counted
+/// under their table, not listed, unless `--all`.
+const QUIET: &[&str] = &["stable", "pass", "insufficient", "inconclusive"];
+
+/// The report with the rows of every table whose `verdict` is quiet
+/// ([`QUIET`]) left out, and a note per table saying how many.
+fn hide_quiet_rows(n: &Nightly) -> Nightly {
+    let mut n = n.clone();
+    for s in &mut n.sections {
+        let mut notes = Vec::new();
+        for t in &mut s.report.tables {
+            let Some(v) = t.columns.iter().position(|c| c.name == "verdict") else {
+                continue;
+            };
+            let mut hidden: BTreeMap<String, usize> = BTreeMap::new();
+            let mut keep = Vec::new();
+            let mut units = Vec::new();
+            for (i, row) in t.rows.iter().enumerate() {
+                match &row[v] {
+                    Cell::Text(x) if QUIET.contains(&x.as_str()) => {
+                        *hidden.entry(x.clone()).or_default() += 1;
+                    }
+                    _ => {
+                        keep.push(row.clone());
+                        if let Some(u) = t.row_units.get(i) {
+                            units.push(*u);
+                        }
+                    }
+                }
+            }
+            if hidden.is_empty() {
+                continue;
+            }
+            let counts: Vec<String> = hidden.iter().map(|(k, c)| format!("{c} {k}")).collect();
+            notes.push(format!(
+                "{}: {} row(s) not listed ({}); --all lists them",
+                t.title,
+                hidden.values().sum::<usize>(),
+                counts.join(", ")
+            ));
+            t.rows = keep;
+            if !t.row_units.is_empty() {
+                t.row_units = units;
             }
         }
-        Need::AnySpan => {}
+        s.report.notes.extend(notes);
     }
-    let mut meta = vec![
-        (
-            "window".to_string(),
-            format!(
-                "{} .. {}",
-                format::time_ns(cur.start_ns),
-                format::time_ns(cur.end_ns)
-            ),
+    n
+}
+
+/// Every finding of the report in one ranking, strongest first (the
+/// section order breaks ties): every critical one, then warnings up to
+/// [`FIRST_SCREEN`] in all, then how many more the sections hold.
+fn ranked(preamble: &[Finding], sections: &[Section]) -> SummaryBlock {
+    let mut all: Vec<(&str, &Finding)> = preamble.iter().map(|f| ("", f)).collect();
+    for s in sections {
+        all.extend(
+            s.report
+                .findings
+                .iter()
+                .filter(|f| f.kind != FindingKind::Inconclusive)
+                .map(|f| (s.name.as_str(), f)),
+        );
+    }
+    all.sort_by(|a, b| b.1.strength.total_cmp(&a.1.strength));
+    let critical = all
+        .iter()
+        .filter(|(_, f)| f.strength >= Finding::CRITICAL)
+        .count();
+    let shown = critical.max(FIRST_SCREEN.min(all.len()));
+    SummaryBlock {
+        title: format!(
+            "Findings, strongest first ({}, {critical} critical)",
+            all.len()
         ),
-        ("inputs".to_string(), inputs_meta),
-        (
-            "engine".to_string(),
-            format!(
-                "{} (percentiles: {})",
-                engine.name(),
-                engine.percentiles().describe()
-            ),
+        items: all
+            .iter()
+            .take(shown)
+            .map(|(section, f)| {
+                let mark = if f.strength >= Finding::CRITICAL {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                let section = if section.is_empty() {
+                    String::new()
+                } else {
+                    format!("{section}, ")
+                };
+                format!("[{section}{} {mark}] {}", f.kind, f.message)
+            })
+            .collect(),
+        more: all.len() - shown,
+    }
+}
+
+fn messages(findings: &[Finding], kinds: &[&str]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| kinds.contains(&f.kind.as_str()))
+        .map(|f| f.message.clone())
+        .collect()
+}
+
+fn change(now: f64, then: f64) -> String {
+    if then > 0.0 {
+        format!(" ({:+.1}%)", (now / then - 1.0) * 100.0)
+    } else {
+        String::new()
+    }
+}
+
+/// The first screen: overall verdict, breaches, regressions, drifts, top
+/// anomalies, cost findings, spend against the day before and the
+/// baseline's daily mean.
+fn summarize(
+    sections: Vec<Section>,
+    pre: super::pipeline::Preamble,
+    (now, prev, base_daily): (f64, f64, f64),
+) -> Nightly {
+    let of = |name: &str| -> Vec<Finding> {
+        sections
+            .iter()
+            .filter(|s| s.name == name)
+            .flat_map(|s| s.report.findings.clone())
+            .collect()
+    };
+    let breaches = messages(&of("slo"), &["breach"]);
+    let regressions = messages(&of("compare"), &["regression"]);
+    let drifts = messages(&of("drift"), &["drift"]);
+    let anomalies = messages(&of("anomalies"), &["anomaly"]);
+    let costs = messages(&of("cost"), &["unpriced", "budget"]);
+    let ranked = ranked(&pre.findings, &sections);
+    let spend = vec![
+        format!("report window: {}", format::usd(now)),
+        format!(
+            "the 24 h before: {}{}",
+            format::usd(prev),
+            change(now, prev)
+        ),
+        format!(
+            "baseline daily mean: {}{}",
+            format::usd(base_daily),
+            change(now, base_daily)
         ),
     ];
-    meta.extend(clock_meta);
-    Ok(Prepared {
-        engine,
-        scope,
-        baseline: base,
-        key_names,
-        min_count: a.min_count.or(rc.min_count).unwrap_or(1),
-        top: a.top.or(rc.top).unwrap_or(DEFAULT_TOP),
-        fail_on,
-        pre: Preamble { meta, findings },
-    })
-}
-
-/// `--kind`: `all` or one span type; anything else is a usage error.
-pub fn kind_filter(v: Option<&str>, default: KindFilter) -> Result<KindFilter> {
-    let Some(t) = v.map(str::trim) else {
-        return Ok(default);
-    };
-    if t.eq_ignore_ascii_case("all") {
-        return Ok(KindFilter::All);
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (pre.findings.len(), "stale export"),
+        (breaches.len(), "breach(es)"),
+        (regressions.len(), "regression(s)"),
+        (drifts.len(), "drift(s)"),
+        (anomalies.len(), "anomaly(ies)"),
+        (costs.len(), "cost finding(s)"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
     }
-    let t = t.to_ascii_lowercase();
-    match SpanType::parse(&t) {
-        Some(st) => Ok(KindFilter::SpanTypes(vec![st.as_str().to_string()])),
-        None => Err(Error::usage(
-            format!("--kind: unknown span type `{t}`"),
-            format!(
-                "use all or one of {}",
-                SpanType::ALL
-                    .iter()
-                    .map(|x| x.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-    }
-}
-
-/// `--stale-after D` (`off` turns the check off).
-fn stale_after(v: Option<&str>) -> Result<Option<i64>> {
-    let v = v.unwrap_or(DEFAULT_STALE_AFTER).trim();
-    if v.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    window::parse_duration(v).map(Some).map_err(|e| {
-        Error::usage(
-            format!("--stale-after: {e}"),
-            "write a length such as 36h or 2d, or off",
-        )
-    })
-}
-
-/// A warning on stderr (unless --quiet); it is in the report's meta too.
-fn warn(ctx: &Context, what: &str) {
-    if !ctx.quiet {
-        to_stderr(|w| writeln!(w, "spanlens: warning: {}", format::terminal_safe(what, 400)));
-    }
-}
-
-/// The error for inputs with no span (or none before the clock), from the
-/// extent of every span read.
-fn nothing_read(all: Extent, inputs_meta: &str) -> Error {
-    if all.spans == 0 {
-        Error::no_data(
-            format!("no span read from the inputs ({inputs_meta})"),
-            "check that the inputs are trace exports (spanlens inspect IN shows what each file \
-             holds); spanlens ingest lists every rejected record with file:line",
-        )
+    let headline = if parts.is_empty() {
+        "spanlens report: all clear".to_string()
     } else {
-        Error::no_data(
-            format!(
-                "every span read ({}) starts after the clock ({} .. {})",
-                all.spans,
-                format::time_ns(all.first_ns.unwrap_or(0)),
-                format::time_ns(all.last_ns.unwrap_or(0))
-            ),
-            "check the exporting hosts' clocks, or give absolute windows \
-             (--current 2026-01-08..2026-01-09)",
-        )
-    }
-}
-
-/// Exit 3 unless the current window holds a span the report can judge.
-fn require_current(engine: &mut dyn Engine, scope: &Scope, inputs_meta: &str) -> Result<()> {
-    let q = crate::metrics::expand(engine, scope, "window_spans", &[])?;
-    let n = engine.run(&[q])?;
-    let n = crate::metrics::Rows::new(&n[0], "window_spans").u64s("n")?;
-    if n.iter().sum::<u64>() > 0 {
-        return Ok(());
-    }
-    let all = engine.span_extent(None)?;
-    if all.spans == 0 {
-        return Err(nothing_read(all, inputs_meta));
-    }
-    let mut what = String::from("no span");
-    if let KindFilter::SpanTypes(t) = &scope.kind {
-        what.push_str(&format!(" of type {}", t.join(" or ")));
-    }
-    if !scope.conditions.is_empty() {
-        what.push_str(" matching the --where conditions");
-    }
-    Err(Error::no_data(
-        format!(
-            "{what} in the current window {} .. {}; the data covers {} .. {} ({} spans)",
-            format::time_ns(scope.window.start_ns),
-            format::time_ns(scope.window.end_ns),
-            format::time_ns(all.first_ns.unwrap_or(0)),
-            format::time_ns(all.last_ns.unwrap_or(0)),
-            all.spans
-        ),
-        "move the window (--current, --until) to where the data is, or check --where and --kind",
-    ))
-}
-
-/// Render in the chosen format to -o (atomically) or stdout, then gate.
-pub fn emit(report: &Report, a: &ReportArgs, fail_on: &[String], ctx: &Context) -> Result<i32> {
-    let pick = || -> Result<&crate::report::model::Table> {
-        match &a.table {
-            None => report
-                .tables
-                .first()
-                .ok_or_else(|| Error::usage("the report has no table", "use --format json")),
-            Some(n) => report.table(n).ok_or_else(|| {
-                Error::usage(
-                    format!("--table: no table named `{n}`"),
-                    format!(
-                        "this report has: {}",
-                        report
-                            .tables
-                            .iter()
-                            .map(|t| t.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            }),
-        }
+        format!("spanlens report: {}", parts.join(", "))
     };
-    let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
-        match a.format {
-            ReportFormat::Table => render::table(report, w),
-            ReportFormat::Markdown => render::markdown(report, w),
-            ReportFormat::Json => render::json(report, w),
-            ReportFormat::Csv => render::csv(pick().map_err(std::io::Error::other)?, w),
-            ReportFormat::Parquet => render::parquet(pick().map_err(std::io::Error::other)?, w),
-        }
-    };
-    // surface a bad --table as a usage error before anything is written
-    if matches!(a.format, ReportFormat::Csv | ReportFormat::Parquet) {
-        pick()?;
+    Nightly {
+        charts: Vec::new(),
+        headline,
+        meta: pre.meta,
+        preamble_findings: pre.findings,
+        summary: vec![
+            ranked,
+            SummaryBlock {
+                title: "Spend".into(),
+                items: spend,
+                more: 0,
+            },
+        ],
+        sections,
     }
-    match &a.output {
-        Some(p) => crate::output::write_atomic(Path::new(p), write)?,
-        None => to_stdout(write)?,
-    }
-    Ok(gate(&report.findings, fail_on, ctx))
 }
 
-/// The exit code of `--fail-on` over `findings`; the gated findings on
-/// stderr unless --quiet.
-pub fn gate(findings: &[Finding], fail_on: &[String], ctx: &Context) -> i32 {
-    let (code, hits) = crate::gate::evaluate(findings, fail_on);
-    if !ctx.quiet && !hits.is_empty() {
-        to_stderr(|w| {
-            writeln!(
-                w,
-                "spanlens: {} gated finding(s) (--fail-on {}):",
-                hits.len(),
-                fail_on.join(",")
-            )?;
-            for f in hits.iter().take(20) {
-                writeln!(
-                    w,
-                    "  {}: {}",
-                    f.kind,
-                    format::terminal_safe(&f.message, 300)
-                )?;
-            }
-            Ok(())
-        });
+/// Every table as `SECTION-TABLE.parquet`, then `summary.json`, in the
+/// run's set.
+fn write_out_dir(set: &mut FileSet, dir: &Path, n: &Nightly) -> Result<()> {
+    let mut files = Vec::new();
+    for s in &n.sections {
+        for t in &s.report.tables {
+            let name = format!("{}-{}.parquet", s.name, t.name);
+            set.add(&dir.join(&name), |w| render::parquet(t, w))?;
+            files.push(name);
+        }
     }
-    code
+    let summary = serde_json::json!({
+        "headline": n.headline,
+        "meta": n.meta.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        "summary": n.summary,
+        "findings": n.findings(),
+        "tables": files,
+        "charts": n.charts,
+    });
+    set.add(&dir.join("summary.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, &summary)?;
+        writeln!(w)
+    })
 }

@@ -8,7 +8,7 @@
 //! * `{{spans}}`: a derived table of the spans in the window that pass
 //!   `--where`, with the cohort key columns `k0, k1, ...` added;
 //! * `{{keys}}`: the cohort key columns, for SELECT and GROUP BY;
-//! * `{{kind}}`: the span kind filter (`--kind`, LLM spans by default);
+//! * `{{kind}}`: the span kind filter (`--span-type`, LLM spans by default);
 //! * `{{refusal_reasons}}`, `{{pass_labels}}`, `{{fail_labels}}`,
 //!   `{{score_threshold}}`: lists and numbers from the options;
 //! * `{{field}}`: the field a per-field template reads (drift);

@@ -528,7 +528,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         t.row_units.push(a.unit);
         let mut f = Finding {
             cause: None,
-            kind: "anomaly".into(),
+            kind: crate::report::model::FindingKind::Anomaly,
             message: format!(
                 "{}{} ({}) at {}: {}",
                 who(&o.key_names, &a.cohort),

@@ -570,7 +570,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
                 to_explain.push((findings.len(), t.rows.len() - 1, r));
                 findings.push(Finding {
                     cause: None,
-                    kind: "regression".into(),
+                    kind: crate::report::model::FindingKind::Regression,
                     message: format!(
                         "{who}{} regressed: {} -> {} (Holm p {})",
                         r.metric,
@@ -588,7 +588,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             }
             Verdict::Inconclusive => findings.push(Finding {
                 cause: None,
-                kind: "inconclusive".into(),
+                kind: crate::report::model::FindingKind::Inconclusive,
                 message: format!(
                     "{who}{}: too few samples (n {} vs {}; {} per arm needed)",
                     r.metric, r.n.0, r.n.1, r.def.min_n
@@ -928,7 +928,7 @@ fn empty_arm(
             format!("{what}; {}", seen.join("; "))
         },
         "a gate that cannot judge does not pass: check the arms' values (spelling, case), \
-         --where, --kind and the window (--current, --until)",
+         --where, --span-type and the window (--current, --until)",
     ))
 }
 

@@ -606,7 +606,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
                         .unwrap_or_else(|| "(no model name)".into());
                 findings.push(Finding {
                     cause: None,
-                    kind: "unpriced".into(),
+                    kind: crate::report::model::FindingKind::Unpriced,
                     message: format!(
                         "{name}: {without} span(s), {inp} input and {out} output tokens have no price; \
                          add it with --prices FILE (`spanlens prices {name}` shows how a name is looked up)"
@@ -779,7 +779,7 @@ fn budgets(
             if used >= 1.0 {
                 findings.push(Finding {
                     cause: None,
-                    kind: "budget".into(),
+                    kind: crate::report::model::FindingKind::Budget,
                     message: format!(
                         "{} [{}]: spent ${spent:.4} of ${} ({:.0}%)",
                         b.label,

@@ -395,7 +395,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 to_explain.push((findings.len(), table.rows.len() - 1, cohort, field, *ty));
                 findings.push(Finding {
                     cause: None,
-                    kind: "drift".into(),
+                    kind: crate::report::model::FindingKind::Drift,
                     message: drift_message(&o.key_names, cohort, field, &r),
                     // the PSI or JS distance over its drift threshold
                     strength: (r.psi / 0.25).max(r.js / 0.1),

@@ -412,7 +412,7 @@ fn objectives(
             if breached {
                 findings.push(Finding {
                     cause: None,
-                    kind: "breach".into(),
+                    kind: crate::report::model::FindingKind::Breach,
                     message: format!(
                         "{} [{cohort}]: SLI {:.4} below target {} over the period",
                         obj.name,
@@ -425,7 +425,7 @@ fn objectives(
             } else if level == burn::Alert::Page {
                 findings.push(Finding {
                     cause: None,
-                    kind: "breach".into(),
+                    kind: crate::report::model::FindingKind::Breach,
                     message: format!("{} [{cohort}]: burning its budget at page level", obj.name),
                     strength: Finding::CRITICAL,
                 });

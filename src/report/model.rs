@@ -127,11 +127,81 @@ impl Table {
     }
 }
 
+/// What a finding is about: the one list the reports make findings of, the
+/// gate (`--fail-on`) accepts and its help shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    Breach,
+    Regression,
+    Drift,
+    Anomaly,
+    Inconclusive,
+    Unpriced,
+    Budget,
+    Stale,
+}
+
+impl FindingKind {
+    pub const ALL: [FindingKind; 8] = [
+        FindingKind::Breach,
+        FindingKind::Regression,
+        FindingKind::Drift,
+        FindingKind::Anomaly,
+        FindingKind::Inconclusive,
+        FindingKind::Unpriced,
+        FindingKind::Budget,
+        FindingKind::Stale,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Breach => "breach",
+            FindingKind::Regression => "regression",
+            FindingKind::Drift => "drift",
+            FindingKind::Anomaly => "anomaly",
+            FindingKind::Inconclusive => "inconclusive",
+            FindingKind::Unpriced => "unpriced",
+            FindingKind::Budget => "budget",
+            FindingKind::Stale => "stale",
+        }
+    }
+
+    /// What raises it, for `--fail-on`'s help.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FindingKind::Breach => "an objective out of budget (slo, report)",
+            FindingKind::Regression => "a candidate worse than its baseline (compare, report)",
+            FindingKind::Drift => "a field whose distribution moved (drift, report)",
+            FindingKind::Anomaly => "an anomaly rule fired (anomalies, report)",
+            FindingKind::Inconclusive => {
+                "a comparison that cannot be judged: too few spans or traces (compare, report)"
+            }
+            FindingKind::Unpriced => "spans of a model no price table prices (cost, report)",
+            FindingKind::Budget => "spend over a budget (cost, report)",
+            FindingKind::Stale => "the newest span older than --stale-after (every report)",
+        }
+    }
+
+    /// A kind by name, any case.
+    pub fn parse(s: &str) -> Option<FindingKind> {
+        let s = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Something a `--fail-on` gate can act on.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
-    /// breach, unpriced, budget, ...
-    pub kind: String,
+    pub kind: FindingKind,
     pub message: String,
     /// How strongly it calls for attention, one scale for every kind (1:
     /// at its rule's threshold; 2 and above: critical): the report's first

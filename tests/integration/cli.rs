@@ -686,3 +686,59 @@ fn issue19_a_killed_lake_write_is_recovered_by_the_next_run() {
     names.sort();
     assert_eq!(names, ["lake"]);
 }
+
+/// The help lists what the code accepts, from the code's own lists: every
+/// finding kind `--fail-on` gates on (with what raises it), every `--by`
+/// field, every span type (`--span-type`, alias `--kind`), on every
+/// analysis command.
+#[test]
+fn help_lists_the_values_the_code_accepts() {
+    use spanlens::frame::row::SpanType;
+    use spanlens::report::model::FindingKind;
+    for cmd in [
+        "slo",
+        "cost",
+        "drift",
+        "compare",
+        "anomalies",
+        "report",
+        "query",
+    ] {
+        let o = run(&[cmd, "--help"]);
+        let help = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(o.status.code(), Some(0), "{cmd}");
+        for k in FindingKind::ALL {
+            assert!(help.contains(&format!("- {}:", k.as_str())), "{cmd}: {k}");
+        }
+        for f in spanlens::engine::FIELDS {
+            assert!(help.contains(f), "{cmd}: --by {f}");
+        }
+        for t in SpanType::ALL {
+            assert!(help.contains(&format!("- {}", t.as_str())), "{cmd}: {t:?}");
+        }
+        assert!(help.contains("[alias: --kind]"), "{cmd}");
+    }
+    // the alias and the new name filter alike
+    let a = run(&[
+        "slo",
+        &tiny("cost.jsonl"),
+        "--span-type",
+        "all",
+        "--format",
+        "json",
+        "--current",
+        "2026-01-02..2026-01-03",
+    ]);
+    let b = run(&[
+        "slo",
+        &tiny("cost.jsonl"),
+        "--kind",
+        "all",
+        "--format",
+        "json",
+        "--current",
+        "2026-01-02..2026-01-03",
+    ]);
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert_eq!(a.stdout, b.stdout);
+}
