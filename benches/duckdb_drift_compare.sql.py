@@ -1,4 +1,4 @@
-"""DuckDB doing drift and a prompt-version comparison by hand (benchmarks.md
+"""DuckDB doing drift and a prompt-version comparison by hand (a peer of benches/RESULTS.md,
 peer: "PSI in SQL, pass rate per prompt version"), threads = 2.
 
 usage: python duckdb_drift_compare.sql.py parquet INPUT BASELINE_START CURRENT_START CURRENT_END

@@ -1,4 +1,4 @@
-"""DuckDB doing the ingest job by hand (benchmarks.md peer): read the export
+"""DuckDB doing the ingest job by hand (a peer of benches/RESULTS.md): read the export
 with read_json and write Parquet, threads = 2.
 
 usage: python duckdb_ingest.sql.py otlp|flat INPUT OUTPUT.parquet

@@ -1,4 +1,4 @@
-"""DuckDB doing the SLO and cost reports by hand (benchmarks.md peer), threads = 2.
+"""DuckDB doing the SLO and cost reports by hand (a peer of benches/RESULTS.md), threads = 2.
 
 usage: python duckdb_reports.sql.py flat|parquet INPUT
 

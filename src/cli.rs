@@ -1,4 +1,4 @@
-//! The command line (spec/cli.md). Only this module and `main.rs` see clap;
+//! The command line (docs/cli.md). Only this module and `main.rs` see clap;
 //! subcommands receive plain option structs.
 
 use std::path::PathBuf;
@@ -249,7 +249,7 @@ pub struct DriftArgs {
     /// eval_score, eval_label, attr:KEY or resource:KEY (numeric when every value is a number)
     #[arg(long, value_delimiter = ',', value_name = "FIELD[,FIELD]")]
     pub field: Vec<String>,
-    /// Compare only the --field fields, not the defaults of statistics.md
+    /// Compare only the --field fields, not the defaults of docs/statistics.md
     #[arg(long)]
     pub no_default_fields: bool,
     #[command(flatten)]
@@ -347,7 +347,7 @@ pub struct PriceArgs {
 /// `--objectives`: service level objectives beside spanlens.toml's.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ObjectiveArgs {
-    /// Objectives file ([[objective]] tables); also read from spanlens.toml
+    /// Objectives file (`[[objective]]` tables); also read from spanlens.toml
     #[arg(long = "objectives", value_name = "FILE")]
     pub file: Option<PathBuf>,
 }
@@ -398,7 +398,7 @@ pub enum Partition {
 pub struct IngestArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Output Parquet file (the `evals` table goes beside it as <stem>.evals.parquet),
+    /// Output Parquet file (the `evals` table goes beside it as `<stem>.evals.parquet`),
     /// or a directory with --partition
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: PathBuf,

@@ -1,4 +1,4 @@
-//! Exit codes: the one place they are defined (spec/cli.md).
+//! Exit codes: the one place they are defined (docs/cli.md).
 //!
 //! | code | meaning |
 //! |---|---|

@@ -30,12 +30,19 @@ pub fn names() -> String {
     FindingKind::ALL.map(FindingKind::as_str).join(", ")
 }
 
+/// Whether gating on `fail_on` trips on a finding of `kind`. A comparison
+/// of which nothing could be judged never passes a gate on its verdict:
+/// `unjudged` trips a `regression` or an `inconclusive` gate too.
+pub fn trips(fail_on: &[FindingKind], kind: FindingKind) -> bool {
+    fail_on.contains(&kind)
+        || (kind == FindingKind::Unjudged
+            && (fail_on.contains(&FindingKind::Regression)
+                || fail_on.contains(&FindingKind::Inconclusive)))
+}
+
 /// 1 when a finding of a gated kind occurred, else 0; with the findings that tripped it.
 pub fn evaluate<'a>(findings: &'a [Finding], fail_on: &[FindingKind]) -> (i32, Vec<&'a Finding>) {
-    let hits: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| fail_on.contains(&f.kind))
-        .collect();
+    let hits: Vec<&Finding> = findings.iter().filter(|f| trips(fail_on, f.kind)).collect();
     (
         if hits.is_empty() {
             exit::OK
@@ -65,6 +72,26 @@ mod tests {
             exit::FINDING
         );
         assert_eq!(parse(&["Breach".into()]).unwrap(), [FindingKind::Breach]);
+        // a comparison of which nothing could be judged never passes a
+        // regression gate; one thin metric beside judged ones does
+        let finding = |kind| Finding {
+            cause: None,
+            kind,
+            message: "m".into(),
+            strength: 0.5,
+        };
+        let nothing = [finding(FindingKind::Unjudged)];
+        assert_eq!(
+            evaluate(&nothing, &[FindingKind::Regression]).0,
+            exit::FINDING
+        );
+        assert_eq!(
+            evaluate(&nothing, &[FindingKind::Inconclusive]).0,
+            exit::FINDING
+        );
+        assert_eq!(evaluate(&nothing, &[FindingKind::Drift]).0, exit::OK);
+        let thin = [finding(FindingKind::Inconclusive)];
+        assert_eq!(evaluate(&thin, &[FindingKind::Regression]).0, exit::OK);
         assert!(parse(&["typo".into()])
             .unwrap_err()
             .to_string()

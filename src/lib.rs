@@ -4,7 +4,7 @@
 //! inputs (JSONL: OTLP/JSON or flat; Parquet: canonical or dotted-attribute; .gz/.zst)
 //!   | ingest::scan      detect format per file, parse in parallel, resolve attribute aliases
 //!   v
-//! frame (SpanFrame)    the canonical span table (spec/span-model.md), deduplicated;
+//! frame (SpanFrame)    the canonical span table (docs/span-table.md), deduplicated;
 //!   |                  trace-level fields inherited from ancestors (route, tenant, user...)
 //!   v
 //!   | engine::Engine    queries/*.sql templates -> small aggregate frames (local: polars SQL)

@@ -1,6 +1,6 @@
 //! Atomic outputs: every file is written to a temporary file in the target
 //! directory and renamed into place, so a crash leaves the old file or the
-//! new one, never half of one (reliability.md promise 2).
+//! new one, never half of one (docs/reliability.md promise 2).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! Time windows of the shared options (spec/cli.md "windows").
+//! Time windows of the shared options (docs/cli.md "Windows and durations").
 //!
 //! `--current` / `--baseline` take an absolute range `A..B` (dates or
 //! RFC 3339, UTC; a date-only end is exclusive, so `2026-01-01..2026-01-08`

@@ -1,4 +1,4 @@
-//! The aggregate engine seam (architecture.md): SQL templates from
+//! The aggregate engine seam (docs/architecture.md): SQL templates from
 //! `queries/` are expanded for an engine's dialect and run over the
 //! canonical `spans` and `evals` tables; only small aggregate frames come
 //! back, and every statistic is computed from them by Rust code in

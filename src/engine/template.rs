@@ -74,6 +74,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../queries/slo_cost_events.sql"),
     ),
     (
+        "cost_span_tokens",
+        include_str!("../../queries/cost_span_tokens.sql"),
+    ),
+    (
         "cost_span_costs",
         include_str!("../../queries/cost_span_costs.sql"),
     ),
@@ -356,7 +360,7 @@ fn list(values: &[String]) -> String {
 
 /// One evaluation row's outcome over the `evals` columns: 1 pass, 0 fail,
 /// NULL not judged. A pass label passes, a fail label fails, otherwise a
-/// score passes at >= the threshold (statistics.md "Rates").
+/// score passes at >= the threshold (docs/statistics.md "Rates").
 fn eval_outcome(s: &Scope) -> String {
     format!(
         "CASE WHEN LOWER(label) IN ({}) THEN 1 WHEN LOWER(label) IN ({}) THEN 0 \

@@ -1,4 +1,4 @@
-//! Trace-level inheritance (span-model.md, "Cohort keys"): a span lacking
+//! Trace-level inheritance (docs/span-table.md, "Cohort keys inherited from the trace"): a span lacking
 //! route, tenant, user, session or prompt version takes it from its nearest
 //! ancestor that has it, then from the earliest span of its trace that has
 //! it. Route falls back to the root span's name. Agent comes from the nearest

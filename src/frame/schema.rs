@@ -1,4 +1,4 @@
-//! The canonical span table (spec/span-model.md). This is the only place the
+//! The canonical span table (docs/span-table.md). This is the only place the
 //! column names are spelled; every other module refers to these constants.
 
 pub const TRACE_ID: &str = "trace_id";
@@ -130,7 +130,7 @@ pub const EVAL_COLUMNS: &[&str] = &[
     EVAL_SOURCE,
 ];
 
-/// Cohort keys that inherit from ancestors (span-model.md, "Cohort keys").
+/// Cohort keys that inherit from ancestors (docs/span-table.md, "Cohort keys inherited from the trace").
 pub const INHERITED_KEYS: &[&str] = &[ROUTE, TENANT, USER, SESSION, PROMPT_VERSION];
 
 /// Which of the two tables a Parquet file holds, told from its columns.

@@ -9,7 +9,7 @@
 //! by a hash of its trace id, to one of P partition files in a temporary
 //! directory, and every trace lies in one partition. When the scan is done,
 //! each partition is read back on its own, deduplicated and inherited
-//! exactly as the in-memory loader does it ([`super::dedup_and_inherit`]),
+//! exactly as the in-memory loader does it (`dedup_and_inherit`),
 //! sorted by start time and written as a canonical spans file. The reports
 //! then stream those files as they stream a lake ([`super::stream`]), with
 //! log-bucket percentiles. The directory is removed when the run ends.
@@ -158,7 +158,7 @@ const OWNER: &str = "owner.lock";
 
 /// A spill directory and the lock that marks it live: removed on drop; a
 /// killed run's lock goes with its process, and the next run that spills
-/// removes the directory ([`sweep`]).
+/// removes the directory (`sweep`).
 pub struct SpillDir {
     dir: tempfile::TempDir,
     _owner: File,

@@ -1,4 +1,4 @@
-//! The attribute-alias table (spec/aliases.md) and its overrides from
+//! The attribute-alias table (docs/aliases.md) and its overrides from
 //! `spanlens.toml` `[fields]`. Each canonical field has an ordered list of
 //! attribute names; the first one present on a span wins (never a sum).
 //! Precedence: the user's mapping, current OTel GenAI, deprecated OTel,
@@ -211,7 +211,7 @@ pub enum Unit {
     Map,
 }
 
-/// What an input-token alias says about cached tokens (aliases.md rule 2).
+/// What an input-token alias says about cached tokens (docs/aliases.md "Token counts and the prompt cache").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CacheRule {
     /// Input counts include cache reads and writes.
@@ -393,7 +393,7 @@ const DEFAULTS: &[(Field, &str, Convention, Unit, CacheRule)] = &[
 
 /// Attribute names that carry prompt, completion or tool-definition text.
 /// They are not kept in `attrs` unless `--include-text` is given
-/// (reliability.md promise 5: no prompt text in any output unless asked).
+/// (docs/reliability.md promise 5: no prompt text in any output unless asked).
 pub fn is_content_key(key: &str) -> bool {
     const EXACT: &[&str] = &[
         "gen_ai.input.messages",
@@ -593,7 +593,7 @@ pub fn normalize_provider(raw: &str) -> String {
     lower
 }
 
-/// Normalize a finish reason across providers (aliases.md, OpenLLMetry's map).
+/// Normalize a finish reason across providers (docs/aliases.md, OpenLLMetry's map).
 pub fn normalize_finish_reason(raw: &str) -> String {
     let lower = raw.trim().to_ascii_lowercase().replace('-', "_");
     match lower.as_str() {

@@ -1,5 +1,5 @@
 //! Reading exports: detect each file's format, parse in parallel, resolve
-//! attribute aliases into canonical rows (spec/span-model.md, aliases.md).
+//! attribute aliases into canonical rows (docs/span-table.md, docs/aliases.md).
 
 pub mod aliases;
 pub mod flat;

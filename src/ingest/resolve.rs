@@ -1,6 +1,6 @@
 //! From a format-neutral raw span (ids, times, attributes, events) to a
 //! canonical row: alias resolution, value coercion, span type, token
-//! normalization (aliases.md rules 1-5). Readers build `RawSpan`s; this is
+//! normalization (docs/aliases.md, "How a name is chosen" and "Token counts and the prompt cache"). Readers build `RawSpan`s; this is
 //! the one place that knows what the attributes mean.
 
 use std::borrow::Cow;
@@ -779,7 +779,7 @@ pub fn first_text(v: &Val<'_>) -> Option<String> {
 /// The largest token count one span may carry: 2^32. No model reads or
 /// writes four billion tokens in one call, so a larger count is corrupt
 /// data (counted as an invalid value); bounding it keeps every i64 sum of
-/// counts exact, with no wrap, over up to 2^31 spans (reliability.md).
+/// counts exact, with no wrap, over up to 2^31 spans (docs/reliability.md).
 pub const MAX_COUNT: i64 = 1 << 32;
 
 /// A token count: a non-negative integer up to [`MAX_COUNT`], from a number

@@ -2,7 +2,8 @@
 //! list. Each rule judges the report window against the cohort's own
 //! baseline, on the scale the data lives on: per-trace cost, tokens and
 //! duration and per-span tokens by how many values pass the baseline's
-//! 99th percentile (a binomial test: heavy tails are the norm, not news),
+//! 99th percentile (a one-sided Fisher exact test against the baseline's own
+//! count above it: heavy tails are the norm, not news),
 //! error bursts by a binomial test against the baseline rate with a prior,
 //! silences by the baseline's traffic at those hours, spend by a compound
 //! Poisson bound, the model mix by a chi-squared test. Every rule has a

@@ -1,5 +1,5 @@
 //! `spanlens compare`: a baseline arm against a candidate arm per cohort
-//! and metric, with the tests, intervals and gate of statistics.md
+//! and metric, with the tests, intervals and gate of docs/statistics.md
 //! ("Regression comparison"). The engine returns counts and value
 //! histograms per cohort and arm in one pass; the statistics are computed
 //! here (tests in `stats::hypothesis`, intervals in `stats::bootstrap`).
@@ -44,12 +44,12 @@ pub struct MetricDef {
     measure: Measure,
     /// rates: absolute share; distributions: relative to the baseline
     pub min_effect: f64,
-    /// fewer per arm: inconclusive (statistics.md)
+    /// fewer per arm: inconclusive (docs/statistics.md)
     pub min_n: u64,
     unit: Unit,
 }
 
-/// Every metric, in output order, with the defaults of statistics.md
+/// Every metric, in output order, with the defaults of docs/statistics.md
 /// (pass rate -2 pp, error rate +1 pp, p95 +10%, mean cost +10%; the
 /// others by analogy: refusal +1 pp, p50 and tokens +10%).
 pub const METRICS: &[MetricDef] = &[
@@ -653,6 +653,18 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
     );
     if rows.is_empty() {
         notes.push("no spans in either arm: nothing to compare".into());
+    } else if n(Verdict::Inconclusive) == rows.len() {
+        // a verdict that cannot be judged never passes a gate on it
+        findings.push(Finding {
+            cause: None,
+            kind: crate::report::model::FindingKind::Unjudged,
+            message: format!(
+                "nothing could be judged: each of the {} comparison(s) has too few spans or \
+                 traces in an arm (see the inconclusive rows)",
+                rows.len()
+            ),
+            strength: 1.0,
+        });
     }
     tables.insert(0, t);
     Ok(Report {
@@ -691,7 +703,7 @@ fn show(v: Option<f64>, unit: Unit) -> String {
 
 /// Holm across every tested (cohort, metric), then the verdicts; returns
 /// the number of tests. Regressions: Holm over the one-sided p toward
-/// worse of every test (statistics.md); improvements: Holm over the
+/// worse of every test (docs/statistics.md); improvements: Holm over the
 /// one-sided p toward better, a family of its own.
 fn gate(rows: &mut [Row], alpha: f64) -> usize {
     let tested: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].p.is_some()).collect();

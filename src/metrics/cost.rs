@@ -1,6 +1,6 @@
 //! `spanlens cost`: tokens and USD by kind per cohort, cost per trace, top
 //! traces, unpriced models, reported-vs-table deltas and budgets
-//! (statistics.md "Cost").
+//! (docs/statistics.md "Cost").
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -217,6 +217,22 @@ fn register(engine: &mut dyn Engine, res: &Resolution) -> Result<()> {
     engine.register("prices", df)
 }
 
+/// The expanded per-span token query (each span's billable tokens by
+/// kind, with its price keys), wrapped by the span cost and token sum
+/// queries.
+fn span_tokens_with(engine: &dyn Engine, scope: &Scope, res: &Resolution) -> Result<String> {
+    let e = expand(
+        engine,
+        scope,
+        "cost_span_tokens",
+        &[
+            ("tier_class", res.tier_class_sql()),
+            ("service_tier", ServiceTier::sql()),
+        ],
+    )?;
+    Ok(e.as_param())
+}
+
 /// The expanded per-span cost query (wrapped by other templates), over
 /// the prices `res` registered.
 pub fn span_costs_with(
@@ -230,8 +246,7 @@ pub fn span_costs_with(
         scope,
         "cost_span_costs",
         &[
-            ("tier_class", res.tier_class_sql()),
-            ("service_tier", ServiceTier::sql()),
+            ("span_tokens", span_tokens_with(engine, scope, res)?),
             (
                 "use_reported",
                 if o.recompute { "FALSE" } else { "TRUE" }.into(),
@@ -285,10 +300,7 @@ fn tokens_query(engine: &dyn Engine, scope: &Scope, res: &Resolution) -> Result<
         engine,
         scope,
         "cost_tokens",
-        &[
-            ("tier_class", res.tier_class_sql()),
-            ("service_tier", ServiceTier::sql()),
-        ],
+        &[("span_tokens", span_tokens_with(engine, scope, res)?)],
     )
 }
 

@@ -1,5 +1,5 @@
 //! `spanlens drift`: per (cohort, field), the baseline window against the
-//! current window (statistics.md "Drift"). The engine returns log-bucket
+//! current window (docs/statistics.md "Drift"). The engine returns log-bucket
 //! histograms of numeric fields and value counts of categorical ones per
 //! cohort and window, in one pass; bins and statistics are computed here.
 
@@ -67,7 +67,7 @@ pub struct FieldSpec {
     pub ty: Option<FieldType>,
 }
 
-/// The default fields of statistics.md: input and output tokens,
+/// The default fields of docs/statistics.md: input and output tokens,
 /// duration, TTFT, cost per span, eval score; model, response model,
 /// provider, finish reason, error type, eval label.
 pub fn default_fields() -> Vec<FieldSpec> {

@@ -426,7 +426,7 @@ fn concentrated<'a>(t: &'a Table, skip: &[&str]) -> Option<Found<'a>> {
 }
 
 /// An outlier finding's cause: the value holding at least half of its
-/// spans, and more than its share of the cohort's (see [`concentrated`]).
+/// spans, and more than its share of the cohort's (see `concentrated`).
 pub fn focus_cause(t: &Table, skip: &[&str], noun: &str) -> Option<Cause> {
     let (d, v, s, share) = concentrated(t, skip)?;
     let all = Split::sum(t.get(d)?.values());
@@ -464,7 +464,7 @@ fn moved_more(share: f64, traffic: f64) -> bool {
 /// (a value new in the focus arm has r0 = R0). A value whose traffic grew
 /// with a usual rate (a prompt version rolled out) explains nothing. The
 /// cause holds at least half of the rise, at least 3 times as much per
-/// span as the rest ([`moved_more`]); of those, the one scoring highest on
+/// span as the rest (`moved_more`); of those, the one scoring highest on
 /// its share of the rise less half its share of the spans (the most
 /// complete explanation, and the narrower of two that explain as much).
 pub fn shift_cause(t: &Table, skip: &[&str], what: &str) -> Option<Cause> {

@@ -1,4 +1,4 @@
-//! Reports computed from engine aggregates: typed rows in, [`Report`]
+//! Reports computed from engine aggregates: typed rows in, [`Report`](crate::report::model::Report)
 //! tables out. Only aggregate frames are read here; every statistic comes
 //! from `stats/`.
 
@@ -295,7 +295,7 @@ pub fn settle_table(t: &mut crate::report::model::Table) {
     }
 }
 
-/// The percentile cell: marked low-confidence below the n of statistics.md.
+/// The percentile cell: marked low-confidence below the n of docs/statistics.md.
 pub fn pct_cell(h: Option<&Pcts>, p: f64) -> crate::report::model::Cell {
     use crate::report::model::Cell;
     let Some(h) = h else { return Cell::Null };

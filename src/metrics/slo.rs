@@ -1,5 +1,5 @@
 //! `spanlens slo`: per-cohort rates and percentiles, and objectives with
-//! error budgets, burn rates and alert levels (statistics.md "Rates",
+//! error budgets, burn rates and alert levels (docs/statistics.md "Rates",
 //! "Percentiles", "SLOs").
 
 use std::collections::BTreeMap;

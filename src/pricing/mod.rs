@@ -1,4 +1,4 @@
-//! Model prices (statistics.md "Cost", formats.md §6): LiteLLM's
+//! Model prices (docs/statistics.md "Cost"): LiteLLM's
 //! `model_prices_and_context_window.json` read as-is, an embedded snapshot,
 //! overlays from `--prices FILE` (later files win), the lookup rules, and
 //! the cost of one span's tokens.
@@ -173,7 +173,7 @@ pub struct ModelPrice {
 }
 
 /// Token counts of one span, normalised: input includes cached tokens,
-/// output includes reasoning tokens (span-model.md).
+/// output includes reasoning tokens (docs/span-table.md).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Tokens {
     pub input: u64,
@@ -555,7 +555,7 @@ pub fn parse_entry(key: &str, v: &Value) -> Option<ModelPrice> {
     })
 }
 
-/// The LiteLLM key prefix of an OTel provider name (formats.md §6.3).
+/// The LiteLLM key prefix of an OTel provider name.
 fn litellm_prefixes(provider: &str) -> &'static [&'static str] {
     match provider {
         "gcp.gemini" | "gemini" | "google" => &["gemini/"],
@@ -1105,7 +1105,7 @@ impl PriceTable {
 
     /// The lookup: the `--prices` tables first (the user's price wins over
     /// any embedded one, whatever rule finds it), then LiteLLM's embedded
-    /// table, each by the rules of [`find`]; then Langfuse's patterns.
+    /// table, each by the rules of `find`; then Langfuse's patterns.
     pub fn lookup(
         &self,
         provider: Option<&str>,
@@ -1537,7 +1537,7 @@ mod tests {
             .add("bad.json", br#"{"m": {"input_cost_per_token": "cheap"}}"#)
             .unwrap_err()
             .contains("numbers"));
-        // reliability.md's bad price tables
+        // docs/reliability.md's bad price tables
         let e = t
             .add(
                 "neg.json",
@@ -1580,7 +1580,7 @@ mod tests {
         assert_eq!(t.len(), n);
     }
 
-    // Hand-computed (USD per 1M tokens from formats.md §6.4):
+    // Hand-computed (USD per 1M tokens from the embedded LiteLLM 1.110.2 table):
     /// Regression: `_above_18446744073709552k_tokens` wrapped to a
     /// 384-token boundary and a cost went from $11 to $2.7M, exit 0.
     #[test]

@@ -65,7 +65,7 @@ pub fn duration_ns(ns: i64) -> String {
 }
 
 /// Text from span data made safe for a terminal: control characters
-/// (including ANSI escapes) replaced, length bounded (reliability.md #5).
+/// (including ANSI escapes) replaced, length bounded (docs/reliability.md #5).
 pub fn terminal_safe(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max));
     for (i, c) in s.chars().enumerate() {
@@ -78,7 +78,7 @@ pub fn terminal_safe(s: &str, max: usize) -> String {
     out
 }
 
-/// USD rounded to 1e-4 (statistics.md "Cost").
+/// USD rounded to 1e-4 (docs/statistics.md "Cost").
 pub fn usd(x: f64) -> String {
     if x < 0.0 {
         return if format!("{:.4}", -x) == "0.0000" {
@@ -133,7 +133,7 @@ pub fn stat(x: f64) -> String {
 
 /// Text from span data made safe inside a Markdown table cell: characters
 /// that could start markup, links, HTML or a new cell are escaped, line
-/// breaks become spaces (reliability.md).
+/// breaks become spaces (docs/reliability.md).
 pub fn markdown_safe(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for (i, c) in s.chars().enumerate() {

@@ -137,18 +137,21 @@ pub enum FindingKind {
     Drift,
     Anomaly,
     Inconclusive,
+    /// a comparison none of whose rows could be judged
+    Unjudged,
     Unpriced,
     Budget,
     Stale,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 8] = [
+    pub const ALL: [FindingKind; 9] = [
         FindingKind::Breach,
         FindingKind::Regression,
         FindingKind::Drift,
         FindingKind::Anomaly,
         FindingKind::Inconclusive,
+        FindingKind::Unjudged,
         FindingKind::Unpriced,
         FindingKind::Budget,
         FindingKind::Stale,
@@ -161,6 +164,7 @@ impl FindingKind {
             FindingKind::Drift => "drift",
             FindingKind::Anomaly => "anomaly",
             FindingKind::Inconclusive => "inconclusive",
+            FindingKind::Unjudged => "unjudged",
             FindingKind::Unpriced => "unpriced",
             FindingKind::Budget => "budget",
             FindingKind::Stale => "stale",
@@ -175,7 +179,11 @@ impl FindingKind {
             FindingKind::Drift => "a field whose distribution moved (drift, report)",
             FindingKind::Anomaly => "an anomaly rule fired (anomalies, report)",
             FindingKind::Inconclusive => {
-                "a comparison that cannot be judged: too few spans or traces (compare, report)"
+                "a metric with too few spans or traces to judge (compare, report)"
+            }
+            FindingKind::Unjudged => {
+                "a comparison of which nothing could be judged; a regression or inconclusive \
+                 gate trips on it too (compare, report)"
             }
             FindingKind::Unpriced => "spans of a model no price table prices (cost, report)",
             FindingKind::Budget => "spend over a budget (cost, report)",

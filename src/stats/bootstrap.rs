@@ -1,5 +1,5 @@
 //! Seeded percentile bootstrap of a difference of p50, p95 or mean
-//! between two samples (statistics.md "Regression comparison": B = 2000,
+//! between two samples (docs/statistics.md "Regression comparison": B = 2000,
 //! same seed, same output).
 //!
 //! Samples arrive as (value, count) histograms (what an engine returns).
@@ -25,7 +25,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Beta, Binomial, Distribution};
 use rayon::prelude::*;
 
-/// Replicates per interval (statistics.md).
+/// Replicates per interval (docs/statistics.md).
 pub const REPLICATES: usize = 2000;
 const CHUNK: usize = 50;
 const MAX_MEAN_BINS: usize = 128;

@@ -1,4 +1,4 @@
-//! Error budgets and multi-window, multi-burn-rate alerts (statistics.md
+//! Error budgets and multi-window, multi-burn-rate alerts (docs/statistics.md
 //! "SLOs", after the Google SRE Workbook, ch. 5).
 
 use serde::Serialize;

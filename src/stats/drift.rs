@@ -1,10 +1,10 @@
-//! Drift between a baseline and a current window (statistics.md "Drift"):
+//! Drift between a baseline and a current window (docs/statistics.md "Drift"):
 //! bins from the baseline only, PSI, Jensen-Shannon distance, Pearson
 //! chi-squared test of homogeneity, and the verdict.
 //!
 //! Numeric fields arrive as log-bucket histograms (bucket index -> count,
 //! what every engine returns); the deciles are taken over the bucket
-//! ordinals, so the bins are those of statistics.md applied at the 2%
+//! ordinals, so the bins are those of docs/statistics.md applied at the 2%
 //! bucket resolution, and a reader reproduces them with numpy from the
 //! same buckets (tests/reference/scipy_stats.py).
 

@@ -1,4 +1,4 @@
-//! Hypothesis tests of the regression comparison (statistics.md
+//! Hypothesis tests of the regression comparison (docs/statistics.md
 //! "Regression comparison"). Every test here is one-sided: "is arm 1
 //! greater than arm 2"; callers put the arm that would be worse first.
 //! Distribution functions come from statrs (erfc, the regularized upper
@@ -77,7 +77,7 @@ pub fn fisher_greater(k1: u64, n1: u64, k2: u64, n2: u64) -> f64 {
     p.min(1.0)
 }
 
-/// The rate test of statistics.md: the pooled z-test, or Fisher's exact
+/// The rate test of docs/statistics.md: the pooled z-test, or Fisher's exact
 /// test when any expected cell of the 2 x 2 table is below 5. One-sided,
 /// H1: arm 1's rate is higher. None when an arm is empty.
 pub fn rate_greater(k1: u64, n1: u64, k2: u64, n2: u64) -> Option<(f64, RateTest)> {

@@ -1,5 +1,5 @@
 //! Pure numeric kernels on plain slices and counts; no polars types.
-//! Each function cites the formula of spec/statistics.md it implements and
+//! Each function cites the formula of docs/statistics.md it implements and
 //! is tested against reference values produced by DuckDB, numpy, scipy or
 //! statsmodels (the script that produced them is kept beside the values).
 
@@ -19,7 +19,7 @@ pub(crate) mod reference {
         serde_json::from_str(include_str!("../../tests/reference/stats_kernels.json")).unwrap()
     }
 
-    /// Equal to 1e-9 relative (statistics.md's tolerance for scipy values).
+    /// Equal to 1e-9 relative (docs/statistics.md's tolerance for scipy values).
     pub fn close(a: f64, b: f64, what: &str) {
         assert!(
             (a - b).abs() <= 1e-9 * b.abs().max(1e-300),

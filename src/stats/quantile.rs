@@ -1,4 +1,4 @@
-//! Percentiles (statistics.md "Percentiles").
+//! Percentiles (docs/statistics.md "Percentiles").
 //!
 //! * exact: Hyndman-Fan type 7 (linear interpolation between closest
 //!   ranks) = numpy `quantile(method="linear")` = DuckDB `quantile_cont`;

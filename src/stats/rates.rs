@@ -1,4 +1,4 @@
-//! Rates and their intervals (statistics.md "Rates").
+//! Rates and their intervals (docs/statistics.md "Rates").
 
 /// z for a two-sided 95% interval: the 0.975 quantile of the standard normal.
 pub const Z95: f64 = 1.959_963_984_540_054;

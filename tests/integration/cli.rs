@@ -1,5 +1,5 @@
 //! The real CLI: exit codes, error lines, atomic outputs, compression,
-//! stdin, partitioning, and the bad inputs of reliability.md.
+//! stdin, partitioning, and the bad inputs of docs/reliability.md.
 
 use std::io::Write;
 use std::path::Path;

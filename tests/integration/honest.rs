@@ -689,3 +689,42 @@ fn issue18_non_finite_evaluation_scores_are_invalid() {
         "{e}"
     );
 }
+
+/// A comparison of which nothing could be judged (every metric has too few
+/// spans or traces in an arm) never passes a gate on its verdict: the
+/// `unjudged` finding trips `--fail-on regression` (and `inconclusive`).
+/// One thin metric beside judged ones does not (see drift_compare).
+#[test]
+fn a_comparison_nothing_of_which_could_be_judged_fails_the_regression_gate() {
+    let cost = crate::common::root().join("fixtures/tiny/cost.jsonl");
+    let args = [
+        "compare",
+        cost.to_str().unwrap(),
+        "--baseline",
+        "route=/a",
+        "--candidate",
+        "route=/b",
+        "--fail-on",
+        "regression",
+    ];
+    let (c, _, err) = code(&args);
+    assert_eq!(c, Some(1), "{err}");
+    assert!(err.contains("unjudged: nothing could be judged"), "{err}");
+    let mut json = args.to_vec();
+    json.extend(["--format", "json"]);
+    let (_, out, _) = code(&json);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds
+            .iter()
+            .all(|k| ["inconclusive", "unjudged", "stale"].contains(k)),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.iter().filter(|k| **k == "unjudged").count(), 1);
+}

@@ -1,4 +1,4 @@
-//! Issue 7, reliability.md promise 5: attribute values carrying table
+//! Issue 7, docs/reliability.md promise 5: attribute values carrying table
 //! pipes, Markdown, HTML, spreadsheet formulas, terminal escape sequences
 //! and newlines cannot change what a report shows, in any format. Each
 //! format is snapshotted, and the property is asserted directly: no ESC or

@@ -1,4 +1,4 @@
-//! Issue 5 (`spanlens report`): cli.md's cron example works as written and
+//! Issue 5 (`spanlens report`): docs/cli.md's cron example works as written and
 //! is byte-identical when run twice, a golden report of the bundled
 //! example, hostile attribute values cannot create Markdown structure, and
 //! the out-dir lock.
@@ -20,7 +20,7 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// cli.md's nightly cron example, in `dir`.
+/// docs/cli.md's nightly cron example, in `dir`.
 fn cron(dir: &Path) -> std::process::Output {
     std::fs::write(
         dir.join("slo.toml"),

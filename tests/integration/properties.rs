@@ -1,4 +1,4 @@
-//! Issue 7, the invariants of reliability.md as properties (proptest):
+//! Issue 7, the invariants of docs/reliability.md as properties (proptest):
 //! PSI >= 0; JS distance in [0, 1] and symmetric; percentiles monotone in
 //! q and within [min, max]; cost additive over any partition of the spans;
 //! OTLP -> Parquet -> read back preserves every field. The cases come from

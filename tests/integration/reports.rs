@@ -124,7 +124,7 @@ fn issue3_log_bucket_percentiles_within_one_percent() {
 const COST: &str = "fixtures/tiny/cost.jsonl";
 const DAY: &str = "2026-01-02..2026-01-03";
 
-/// fixtures/tiny/cost.jsonl, priced by hand from formats.md §6.4 (USD per 1M tokens):
+/// fixtures/tiny/cost.jsonl, priced by hand from LiteLLM 1.110.2 (USD per 1M tokens; `spanlens prices MODEL` shows each rate):
 /// /a: gpt-4o 6000 in x2.5 + 4000 cache read x1.25 + 500 out x10 = 0.025;
 ///     o3 2000 in x2 + 1000 out x8 + 2000 reasoning x8 (no reasoning rate) = 0.028;
 ///     gpt-4o-mini reported 0.01 (table 1000x0.15 + 100x0.6 = 0.00021, delta 0.00979);
@@ -255,6 +255,39 @@ fn service_tiers_and_hour_long_cache_writes_bill_their_own_rates() {
     assert_eq!(m["service_tiers"], "priority 1 (standard rates)");
     let m = row(&v, "models", "request_model", "gpt-5.4");
     assert_eq!(m["service_tiers"], "priority 1, flex 1");
+}
+
+/// Counts that cannot all hold (cache reads on a span without input
+/// tokens, reasoning above the output) are clamped per span alike in the
+/// per-cohort table and the per-trace costs: never a negative price.
+/// gpt-4o: 100 output tokens x $10 per 1M = 0.001, with the 500 cache
+/// reads of no input priced at nothing.
+#[test]
+fn inconsistent_counts_never_cost_less_than_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("odd.jsonl");
+    std::fs::write(
+        &f,
+        r#"{"trace_id": "0123456789abcdef0123456789abcdef", "span_id": "0123456789abcdef", "name": "chat", "kind": 3, "start_time_unix_nano": 1767348000000000000, "end_time_unix_nano": 1767348001000000000, "attributes": {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.output_tokens": 100, "gen_ai.usage.cache_read.input_tokens": 500}}
+"#,
+    )
+    .unwrap();
+    let v = json_of(&[
+        "cost",
+        f.to_str().unwrap(),
+        "--current",
+        DAY,
+        "--format",
+        "json",
+    ]);
+    let c = &v["tables"]["cost"][0];
+    close(&c["cost_usd"], &0.001.into(), "cohort cost");
+    close(&c["per_trace_p50_usd"], &0.001.into(), "trace cost");
+    close(
+        &v["tables"]["top_traces"][0]["cost_usd"],
+        &0.001.into(),
+        "top trace",
+    );
 }
 
 /// A canonical table written before `service_tier` and

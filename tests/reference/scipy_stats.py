@@ -7,7 +7,7 @@ tests/reference/stats_kernels.json (read by the unit tests):
     pip install numpy==2.* scipy statsmodels
     python3 tests/reference/scipy_stats.py
 
-Conventions (spec/statistics.md):
+Conventions (docs/statistics.md):
 * PSI: sum (q - p) ln(q / p) over bin shares, zero shares replaced by 1e-4
   (Evidently's `sub_psi`);
 * JS: scipy.spatial.distance.jensenshannon(p, q, base=2);
