@@ -25,6 +25,7 @@ pub fn run(mut args: DriftArgs, ctx: &Context) -> Result<i32> {
         baseline: p.baseline,
         fields,
         cost,
+        charts: false,
     };
     let mut report = drift::run(&mut engine, p.scope, &opts)?;
     p.pre.apply(&mut report);

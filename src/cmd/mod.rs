@@ -59,7 +59,15 @@ impl Context {
             table,
             resolve: ResolveOptions {
                 include_text: input.include_text || self.config.ingest.include_text,
-                exclusive_input_providers: self.config.ingest.exclusive_input_providers.clone(),
+                // spelt as users write them (`bedrock`, `Anthropic`), matched
+                // as spans' providers are normalised
+                exclusive_input_providers: self
+                    .config
+                    .ingest
+                    .exclusive_input_providers
+                    .iter()
+                    .map(|p| crate::ingest::aliases::normalize_provider(p))
+                    .collect(),
                 now_ns: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
             },
             max_bad,

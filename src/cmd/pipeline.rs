@@ -426,8 +426,8 @@ fn nothing_read(all: Extent, inputs_meta: &str) -> Error {
 /// Exit 3 unless the current window holds a span the report can judge.
 fn require_current(engine: &mut dyn Engine, scope: &Scope, inputs_meta: &str) -> Result<()> {
     let q = crate::metrics::expand(engine, scope, "window_spans", &[])?;
-    let n = engine.run(&[q])?;
-    let n = crate::metrics::Rows::new(&n[0], "window_spans").u64s("n")?;
+    let n = crate::metrics::ask_one(engine, q)?;
+    let n = crate::metrics::Rows::new(&n, "window_spans").u64s("n")?;
     if n.iter().sum::<u64>() > 0 {
         return Ok(());
     }

@@ -27,8 +27,7 @@ pub fn run(mut args: QueryArgs, ctx: &Context) -> Result<i32> {
         to_stdout(|w| writeln!(w, "{}", q.sql))?;
         return Ok(crate::exit::OK);
     }
-    let frames = engine.run(&[q])?;
-    let df = &frames[0];
+    let df = &crate::metrics::ask_one(&mut engine, q)?;
     let mut cols = Vec::new();
     for c in df.columns() {
         let unit = if c.dtype().is_primitive_numeric() {

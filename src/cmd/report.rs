@@ -9,15 +9,15 @@ use std::path::Path;
 use super::pipeline::{prepare, Need};
 use super::{to_stdout, Context};
 use crate::cli::{ReportArgs, ReportFormat};
-use crate::engine::{parse_key, KindFilter};
+use crate::engine::{parse_key, Engine, KindFilter, Scope};
 use crate::error::{Error, Result};
 use crate::metrics::anomaly::{self, AnomalyOptions};
 use crate::metrics::compare::{self, ArmsSpec, CompareOptions};
-use crate::metrics::cost::{self, CostReportOptions};
-use crate::metrics::drift::{self, DriftOptions};
-use crate::metrics::slo::{self, SloOptions};
+use crate::metrics::cost::{self, CostOptions, CostReportOptions};
+use crate::metrics::drift::{self, DriftOptions, FieldSpec};
+use crate::metrics::slo::{self, Objective, SloOptions};
 use crate::metrics::trend::{self, TrendOptions};
-use crate::options;
+use crate::options::{self, AnomalySettings, CompareSettings};
 use crate::output::{write_atomic, DirLock, FileSet};
 use crate::report::model::{
     Cell, ChartLink, Finding, FindingKind, Nightly, Report, Section, SummaryBlock,
@@ -28,6 +28,158 @@ use crate::window::Window;
 
 /// Items per summary block on the first screen.
 const FIRST_SCREEN: usize = 5;
+
+/// What every section of the report shares: the scope the inputs were
+/// opened with, and the options built once from the flags and
+/// spanlens.toml (`options.rs`).
+struct Plan {
+    scope: Scope,
+    key_names: Vec<String>,
+    min_count: u64,
+    top: usize,
+    baseline: Window,
+    /// the price tables every section reads, read once
+    prices: CostOptions,
+    /// the cost section's: its span types, budgets and top traces
+    cost: CostOptions,
+    objectives: Vec<Objective>,
+    slo_cost: Option<CostOptions>,
+    fields: Vec<FieldSpec>,
+    charts: bool,
+    compare: CompareSettings,
+    anomalies: AnomalySettings,
+}
+
+/// One section of the report: its name (in JSON, the `--out-dir` file
+/// names and the timings), its title, and how it runs over the plan.
+struct SectionDef {
+    name: &'static str,
+    title: &'static str,
+    run: fn(&mut dyn Engine, &Plan) -> Result<Report>,
+}
+
+/// The report's sections, in order. A new section is a line here and its
+/// run function below.
+const SECTIONS: [SectionDef; 5] = [
+    SectionDef {
+        name: "slo",
+        title: "Service levels",
+        run: slo_section,
+    },
+    SectionDef {
+        name: "cost",
+        title: "Cost",
+        run: cost_section,
+    },
+    SectionDef {
+        name: "drift",
+        title: "Drift since the baseline",
+        run: drift_section,
+    },
+    SectionDef {
+        name: "compare",
+        title: "Newest prompt version vs the previous one",
+        run: compare_section,
+    },
+    SectionDef {
+        name: "anomalies",
+        title: "Anomalies",
+        run: anomaly_section,
+    },
+];
+
+fn slo_section(engine: &mut dyn Engine, p: &Plan) -> Result<Report> {
+    slo::run(
+        engine,
+        p.scope.clone(),
+        &SloOptions {
+            key_names: p.key_names.clone(),
+            min_count: p.min_count,
+            top: p.top,
+            objectives: p.objectives.clone(),
+            cost: p.slo_cost.clone(),
+        },
+    )
+}
+
+fn cost_section(engine: &mut dyn Engine, p: &Plan) -> Result<Report> {
+    let mut scope = p.scope.clone();
+    scope.kind = p.cost.kind.clone();
+    cost::run(
+        engine,
+        scope,
+        &CostReportOptions {
+            key_names: p.key_names.clone(),
+            min_count: p.min_count,
+            top: p.top,
+            cost: p.cost.clone(),
+        },
+    )
+}
+
+fn drift_section(engine: &mut dyn Engine, p: &Plan) -> Result<Report> {
+    drift::run(
+        engine,
+        p.scope.clone(),
+        &DriftOptions {
+            key_names: p.key_names.clone(),
+            min_count: p.min_count,
+            top: p.top,
+            baseline: p.baseline,
+            fields: p.fields.clone(),
+            cost: Some(p.prices.clone()),
+            charts: p.charts,
+        },
+    )
+}
+
+/// Each cohort's newest prompt version against the one before it, over
+/// every span up to the report's end.
+fn compare_section(engine: &mut dyn Engine, p: &Plan) -> Result<Report> {
+    let mut scope = p.scope.clone();
+    scope.window = Window {
+        start_ns: crate::stats::quantile::ZERO_BUCKET,
+        end_ns: p.scope.window.end_ns,
+    };
+    let field = parse_key("prompt_version").map_err(|e| Error::usage(e, "a bundled field name"))?;
+    compare::run(
+        engine,
+        scope,
+        &CompareOptions {
+            key_names: p.key_names.clone(),
+            min_count: p.min_count,
+            top: p.top,
+            arms: ArmsSpec::Latest {
+                field,
+                baseline: None,
+                missing_ok: true,
+            },
+            metrics: p.compare.metrics.clone(),
+            alpha: p.compare.alpha,
+            min_effect: p.compare.min_effect.clone(),
+            seed: p.compare.seed,
+            cost: p.prices.clone(),
+        },
+    )
+}
+
+fn anomaly_section(engine: &mut dyn Engine, p: &Plan) -> Result<Report> {
+    anomaly::run(
+        engine,
+        p.scope.clone(),
+        &AnomalyOptions {
+            key_names: p.key_names.clone(),
+            min_count: p.min_count,
+            top: p.top,
+            baseline: p.baseline,
+            cost: p.prices.clone(),
+            suppress: p.anomalies.suppress.clone(),
+            deploy_quiet_ns: p.anomalies.deploy_quiet_ns,
+            loop_floor: p.anomalies.loop_floor,
+            composites: p.anomalies.composites.clone(),
+        },
+    )
+}
 
 pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
     let json = match args.common.format {
@@ -63,7 +215,7 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
         options::objectives(ctx, args.objectives.file.as_deref(), || Ok(prices.clone()))?;
     let budgets = options::budgets(ctx, &args.budgets.limits)?;
     let fields = options::drift_fields(ctx, &[], false)?;
-    let cmp = options::compare(ctx, options::CompareFlags::default())?;
+    let compare = options::compare(ctx, options::CompareFlags::default())?;
     let anomalies = options::anomalies(ctx, options::AnomalyFlags::default())?;
     let user_kind = args.common.span_type.is_some() || ctx.config.report.kind.is_some();
 
@@ -94,126 +246,43 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
         _ => None,
     };
     let mut engine = p.engine;
-    let scope = p.scope;
-    let (key_names, min_count, top) = (p.key_names, p.min_count, p.top);
-    let mut sections = Vec::new();
-
-    let t = crate::timing::phase("section slo");
-    let slo_report = slo::run(
-        &mut engine,
-        scope.clone(),
-        &SloOptions {
-            key_names: key_names.clone(),
-            min_count,
-            top,
-            objectives,
-            cost: slo_cost,
-        },
-    )?;
-    sections.push(section("slo", "Service levels", slo_report));
-    drop(t);
-
-    let mut cost_scope = scope.clone();
-    if !user_kind {
-        cost_scope.kind = options::cost_kind();
+    // the cost section counts LLM and embedding spans unless told otherwise
+    let mut cost = prices.clone();
+    if user_kind {
+        cost.kind = p.scope.kind.clone();
     }
-    let mut cost_opts = prices.clone();
-    cost_opts.kind = cost_scope.kind.clone();
-    cost_opts.budgets = budgets;
-    cost_opts.top_traces = options::top_traces(ctx, None);
-    let t = crate::timing::phase("section cost");
-    let cost_report = cost::run(
-        &mut engine,
-        cost_scope.clone(),
-        &CostReportOptions {
-            key_names: key_names.clone(),
-            min_count,
-            top,
-            cost: cost_opts.clone(),
-        },
-    )?;
-    sections.push(section("cost", "Cost", cost_report));
-    drop(t);
-
-    let t = crate::timing::phase("section drift");
-    let drift_report = drift::run(
-        &mut engine,
-        scope.clone(),
-        &DriftOptions {
-            key_names: key_names.clone(),
-            min_count,
-            top,
-            baseline: p.baseline,
-            fields,
-            cost: Some(prices.clone()),
-        },
-    )?;
-    sections.push(section("drift", "Drift since the baseline", drift_report));
-    drop(t);
-
-    // each cohort's newest prompt version against the one before it, over
-    // every span up to the report's end
-    let mut cmp_scope = scope.clone();
-    cmp_scope.window = Window {
-        start_ns: crate::stats::quantile::ZERO_BUCKET,
-        end_ns: scope.window.end_ns,
+    cost.budgets = budgets;
+    cost.top_traces = options::top_traces(ctx, None);
+    let plan = Plan {
+        scope: p.scope,
+        key_names: p.key_names,
+        min_count: p.min_count,
+        top: p.top,
+        baseline: p.baseline,
+        prices,
+        cost,
+        objectives,
+        slo_cost,
+        fields,
+        charts: !args.no_charts,
+        compare,
+        anomalies,
     };
-    let field = parse_key("prompt_version").map_err(|e| Error::usage(e, "a bundled field name"))?;
-    let t = crate::timing::phase("section compare");
-    let compare_report = compare::run(
-        &mut engine,
-        cmp_scope,
-        &CompareOptions {
-            key_names: key_names.clone(),
-            min_count,
-            top,
-            arms: ArmsSpec::Latest {
-                field,
-                baseline: None,
-                missing_ok: true,
-            },
-            metrics: cmp.metrics,
-            alpha: cmp.alpha,
-            min_effect: cmp.min_effect,
-            seed: cmp.seed,
-            cost: prices.clone(),
-        },
-    )?;
-    sections.push(section(
-        "compare",
-        "Newest prompt version vs the previous one",
-        compare_report,
-    ));
-    drop(t);
-
-    let t = crate::timing::phase("section anomaly");
-    let anomaly_report = anomaly::run(
-        &mut engine,
-        scope.clone(),
-        &AnomalyOptions {
-            key_names: key_names.clone(),
-            min_count,
-            top,
-            baseline: p.baseline,
-            cost: prices.clone(),
-            suppress: anomalies.suppress,
-            deploy_quiet_ns: anomalies.deploy_quiet_ns,
-            loop_floor: anomalies.loop_floor,
-            composites: anomalies.composites,
-        },
-    )?;
-    sections.push(section("anomalies", "Anomalies", anomaly_report));
-    drop(t);
+    let mut sections = Vec::with_capacity(SECTIONS.len());
+    for s in &SECTIONS {
+        let _t = crate::timing::phase(s.name);
+        sections.push(section(s.name, s.title, (s.run)(&mut engine, &plan)?));
+    }
     let t = crate::timing::phase("trends");
     let trends = trend::run(
         &mut engine,
-        &scope,
+        &plan.scope,
         &TrendOptions {
-            key_names: key_names.clone(),
-            min_count,
-            top,
-            baseline: p.baseline,
-            cost: cost_opts,
+            key_names: plan.key_names.clone(),
+            min_count: plan.min_count,
+            top: plan.top,
+            baseline: plan.baseline,
+            cost: plan.cost.clone(),
         },
     )?;
     drop(t);

@@ -396,12 +396,6 @@ impl<'t> Resolver<'t> {
                 }
             }
         };
-        let mut input = count(Field::InputTokens, "input_tokens", stats);
-        let mut output = count(Field::OutputTokens, "output_tokens", stats);
-        let mut cache_read = count(Field::CacheReadTokens, "cache_read_tokens", stats);
-        let mut cache_write = count(Field::CacheWriteTokens, "cache_write_tokens", stats);
-        let mut cache_write_1h = count(Field::CacheWrite1hTokens, "cache_write_1h_tokens", stats);
-        let mut reasoning = count(Field::ReasoningTokens, "reasoning_tokens", stats);
 
         let provider = row.provider.as_deref().unwrap_or("");
         let anthropic_like = matches!(provider, "anthropic" | "aws.bedrock")
@@ -410,86 +404,51 @@ impl<'t> Resolver<'t> {
                 .as_deref()
                 .or(row.request_model.as_deref())
                 .is_some_and(|m| m.contains("claude"));
-        let mut exclusive = match get(Field::InputTokens) {
-            Some((_, id)) => match self.table.get(id).cache_rule {
-                CacheRule::Inclusive => false,
-                CacheRule::Legacy => anthropic_like,
-                CacheRule::ProviderDependent => {
-                    anthropic_like
-                        && [Field::CacheReadTokens, Field::CacheWriteTokens]
-                            .iter()
-                            .any(|f| {
-                                get(*f).is_some_and(|(_, id)| {
-                                    self.table.get(id).cache_rule == CacheRule::Legacy
-                                })
-                            })
-                }
-            },
-            None => false,
+        let rule_of = |f: Field| get(f).map(|(_, id)| self.table.get(id).cache_rule);
+        let cache_from_legacy = [Field::CacheReadTokens, Field::CacheWriteTokens]
+            .into_iter()
+            .any(|f| rule_of(f) == Some(CacheRule::Legacy));
+        let exclusive = excludes_cache(
+            rule_of(Field::InputTokens),
+            cache_from_legacy,
+            anthropic_like,
+        );
+        let reported = Usage {
+            input: count(Field::InputTokens, "input_tokens", stats),
+            output: count(Field::OutputTokens, "output_tokens", stats),
+            cache_read: count(Field::CacheReadTokens, "cache_read_tokens", stats),
+            cache_write: count(Field::CacheWriteTokens, "cache_write_tokens", stats),
+            cache_write_1h: count(Field::CacheWrite1hTokens, "cache_write_1h_tokens", stats),
+            reasoning: count(Field::ReasoningTokens, "reasoning_tokens", stats),
         };
-        // Langfuse usage map: `input` excludes cache, `output` excludes reasoning.
-        if input.is_none() && output.is_none() {
-            if let Some((v, id)) = get(Field::UsageDetails) {
+        // a Langfuse usage map, read when no token attribute gives the counts
+        let map = if reported.input.is_none() && reported.output.is_none() {
+            get(Field::UsageDetails).and_then(|(v, id)| {
                 stats.alias_hits[id as usize] += 1;
-                if let Some(u) = usage_map(v) {
-                    input = u.input;
-                    output = u.output;
-                    cache_read = cache_read.or(u.cache_read);
-                    cache_write = cache_write.or(u.cache_write);
-                    cache_write_1h = cache_write_1h.or(u.cache_write_1h);
-                    reasoning = reasoning.or(u.reasoning);
-                    exclusive = input.is_some();
-                    if let (Some(o), Some(r)) = (output, u.reasoning) {
-                        output = o.checked_add(r);
-                    }
-                }
-            }
-        }
-        // the 1-hour writes are cache writes: a span that names only them
-        // wrote that many
-        if cache_write.is_none() {
-            cache_write = cache_write_1h;
-        }
-        if !provider.is_empty()
+                usage_map(v)
+            })
+        } else {
+            None
+        };
+        let forced = !provider.is_empty()
             && self
                 .opts
                 .exclusive_input_providers
                 .iter()
-                .any(|p| p == provider)
-        {
-            exclusive = true;
+                .any(|p| p == provider);
+        let (counts, notes) = count_rules(reported, exclusive, forced, map);
+        if notes.cache_added {
+            stats.exclusive_input_normalized += 1;
         }
-        if let Some(inp) = input {
-            let cached = cache_read
-                .unwrap_or(0)
-                .saturating_add(cache_write.unwrap_or(0));
-            if !exclusive && cached > inp {
-                exclusive = true; // cannot be inclusive: the guard of rule 2
-            }
-            if exclusive && cached > 0 {
-                stats.exclusive_input_normalized += 1;
-                match inp.checked_add(cached) {
-                    Some(total) => input = Some(total),
-                    None => {
-                        stats.invalid("input_tokens");
-                        input = None;
-                    }
-                }
-            }
+        if notes.input_overflow {
+            stats.invalid("input_tokens");
         }
-        if let (Some(o), Some(r)) = (output, reasoning) {
-            if r > o {
-                // Reasoning is a subset of output; a larger value is a convention
-                // that reports it separately (Gemini thoughts).
-                output = o.checked_add(r);
-            }
-        }
-        row.input_tokens = input;
-        row.output_tokens = output;
-        row.cache_read_tokens = cache_read;
-        row.cache_write_tokens = cache_write;
-        row.cache_write_1h_tokens = cache_write_1h;
-        row.reasoning_tokens = reasoning;
+        row.input_tokens = counts.input;
+        row.output_tokens = counts.output;
+        row.cache_read_tokens = counts.cache_read;
+        row.cache_write_tokens = counts.cache_write;
+        row.cache_write_1h_tokens = counts.cache_write_1h;
+        row.reasoning_tokens = counts.reasoning;
 
         // Cost.
         row.reported_cost_usd = match get(Field::Cost) {
@@ -855,6 +814,8 @@ fn map_sum(v: &Val<'_>) -> Option<f64> {
     })
 }
 
+/// A span's token counts by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Usage {
     input: Option<i64>,
     output: Option<i64>,
@@ -862,6 +823,89 @@ struct Usage {
     cache_write: Option<i64>,
     cache_write_1h: Option<i64>,
     reasoning: Option<i64>,
+}
+
+/// Whether a span's input count leaves out its cached tokens, from the
+/// input name's rule (docs/aliases.md "Token counts and the prompt cache"):
+/// legacy names on Anthropic-like spans do, as do current names whose cache
+/// counts come from legacy names on such spans.
+fn excludes_cache(
+    input_rule: Option<CacheRule>,
+    cache_from_legacy: bool,
+    anthropic_like: bool,
+) -> bool {
+    match input_rule {
+        None | Some(CacheRule::Inclusive) => false,
+        Some(CacheRule::Legacy) => anthropic_like,
+        Some(CacheRule::ProviderDependent) => anthropic_like && cache_from_legacy,
+    }
+}
+
+/// What [`count_rules`] did, for the input's statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct CountNotes {
+    /// cached tokens were added to an input that left them out
+    cache_added: bool,
+    /// that sum does not fit: the input is left empty
+    input_overflow: bool,
+}
+
+/// spanlens' count rules, from the counts a span's attributes give
+/// (`reported`) to the canonical ones: input includes the cache, output
+/// includes reasoning.
+/// 1. No input or output attribute: a Langfuse usage `map` gives the
+///    counts; its `input` leaves out the cache, its `output` the reasoning.
+/// 2. A span naming only 1-hour cache writes wrote that many.
+/// 3. An input that leaves out the cache (`exclusive`: see
+///    [`excludes_cache`]; `forced` by `[ingest] exclusive_input_providers`),
+///    or that is smaller than its cache (it cannot include it), gets the
+///    cached tokens added.
+/// 4. Reasoning larger than the output was reported beside it (Gemini's
+///    thoughts): added to the output.
+fn count_rules(
+    reported: Usage,
+    exclusive: bool,
+    forced: bool,
+    map: Option<Usage>,
+) -> (Usage, CountNotes) {
+    let mut c = reported;
+    let mut exclusive = exclusive;
+    let mut notes = CountNotes::default();
+    if let Some(u) = map.filter(|_| c.input.is_none() && c.output.is_none()) {
+        c.input = u.input;
+        c.output = match (u.output, u.reasoning) {
+            (Some(o), Some(r)) => o.checked_add(r),
+            (o, _) => o,
+        };
+        c.cache_read = c.cache_read.or(u.cache_read);
+        c.cache_write = c.cache_write.or(u.cache_write);
+        c.cache_write_1h = c.cache_write_1h.or(u.cache_write_1h);
+        c.reasoning = c.reasoning.or(u.reasoning);
+        exclusive = u.input.is_some();
+    }
+    if c.cache_write.is_none() {
+        c.cache_write = c.cache_write_1h;
+    }
+    exclusive |= forced;
+    if let Some(inp) = c.input {
+        let cached = c
+            .cache_read
+            .unwrap_or(0)
+            .saturating_add(c.cache_write.unwrap_or(0));
+        if exclusive || cached > inp {
+            if cached > 0 {
+                notes.cache_added = true;
+                c.input = inp.checked_add(cached);
+                notes.input_overflow = c.input.is_none();
+            }
+        }
+    }
+    if let (Some(o), Some(r)) = (c.output, c.reasoning) {
+        if r > o {
+            c.output = o.checked_add(r);
+        }
+    }
+    (c, notes)
 }
 
 /// Langfuse `usage_details`: keys are whatever was ingested.
@@ -1131,6 +1175,75 @@ mod tests {
             "something"
         );
         assert_eq!(message_class("¿qué?").unwrap(), "error");
+    }
+
+    /// The count rules, one case each (docs/aliases.md "Token counts and
+    /// the prompt cache"): values worked out by hand.
+    #[test]
+    fn count_rules_one_case_each() {
+        let u = |i: Option<i64>, o: Option<i64>, cr: Option<i64>, cw: Option<i64>| Usage {
+            input: i,
+            output: o,
+            cache_read: cr,
+            cache_write: cw,
+            ..Usage::default()
+        };
+        let run = |r: Usage, excl: bool| count_rules(r, excl, false, None);
+        // an inclusive input keeps its count
+        let (c, n) = run(u(Some(1000), Some(50), Some(400), None), false);
+        assert_eq!((c.input, n.cache_added), (Some(1000), false));
+        // an exclusive one gets reads and writes added
+        let (c, n) = run(u(Some(600), Some(50), Some(300), Some(100)), true);
+        assert_eq!((c.input, n.cache_added), (Some(1000), true));
+        // a cache larger than an "inclusive" input cannot be inside it
+        let (c, n) = run(u(Some(100), None, Some(400), None), false);
+        assert_eq!((c.input, n.cache_added), (Some(500), true));
+        // forced by [ingest] exclusive_input_providers
+        let (c, _) = count_rules(u(Some(600), None, Some(400), None), false, true, None);
+        assert_eq!(c.input, Some(1000));
+        // an overflowing sum leaves the input empty, never wrapped
+        let (c, n) = run(u(Some(i64::MAX), None, Some(1), None), true);
+        assert_eq!((c.input, n.input_overflow), (None, true));
+        // reasoning above the output was reported beside it
+        let mut r = u(None, Some(100), None, None);
+        r.reasoning = Some(300);
+        assert_eq!(run(r, false).0.output, Some(400));
+        r.reasoning = Some(30);
+        assert_eq!(run(r, false).0.output, Some(100));
+        // only 1-hour writes: that many writes
+        let mut r = u(Some(1300), None, None, None);
+        r.cache_write_1h = Some(300);
+        let (c, _) = run(r, false);
+        assert_eq!((c.cache_write, c.input), (Some(300), Some(1300)));
+        // a Langfuse map: input without cache, output without reasoning
+        let map = Usage {
+            input: Some(200),
+            output: Some(50),
+            cache_read: Some(300),
+            reasoning: Some(20),
+            ..Usage::default()
+        };
+        let (c, n) = count_rules(Usage::default(), false, false, Some(map));
+        assert_eq!(
+            (c.input, c.output, c.reasoning),
+            (Some(500), Some(70), Some(20))
+        );
+        assert!(n.cache_added);
+        // attributes win over the map
+        let (c, _) = count_rules(u(Some(9), Some(9), None, None), false, false, Some(map));
+        assert_eq!((c.input, c.output), (Some(9), Some(9)));
+    }
+
+    #[test]
+    fn which_inputs_leave_out_the_cache() {
+        use CacheRule::*;
+        assert!(!excludes_cache(None, true, true));
+        assert!(!excludes_cache(Some(Inclusive), true, true));
+        assert!(excludes_cache(Some(Legacy), false, true));
+        assert!(!excludes_cache(Some(Legacy), true, false));
+        assert!(excludes_cache(Some(ProviderDependent), true, true));
+        assert!(!excludes_cache(Some(ProviderDependent), false, true));
+        assert!(!excludes_cache(Some(ProviderDependent), true, false));
     }
 
     #[test]

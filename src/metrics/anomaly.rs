@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::cost::{self, CostOptions};
 use super::explain::{self, Ask};
-use super::{cohort_phase, expand, expand_field, key_order, who, Rows};
+use super::{cohort_phase, expand, expand_field, key_order, who, Batch, Rows};
 use crate::engine::template::quote;
 use crate::engine::{parse_key, Arms, Engine, KindFilter, Scope};
 use crate::error::Result;
@@ -252,41 +252,52 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         .map(|i| format!("a.k{i} = b.k{i}"))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let queries = vec![
-        expand(
-            engine,
-            &all_both,
-            "anomaly_trace_tails",
-            &[
-                ("traces", format!("SELECT * FROM {TRACE_TABLE}")),
-                ("cohort", cohort_cols),
-                ("on", on),
-                ("baseline", quote(crate::engine::BASELINE)),
-                ("loop_floor", o.loop_floor.to_string()),
-            ],
-        )?,
-        expand(engine, &both, "anomaly_token_bounds", &[])?,
-        expand(engine, &both, "anomaly_buckets", &[])?,
-        expand(
-            engine,
-            &cost_both,
-            "anomaly_spend",
-            &[("trace_costs", trace_costs)],
-        )?,
-        expand(engine, &both, "anomaly_model_mix", &[])?,
-        expand_field(engine, &history, "compare_versions", &pv, &[])?,
-        expand_field(engine, &all_kinds, "anomaly_tool_repeats", &args, &[])?,
-    ];
-    let frames = {
+    let mut batch = Batch::new();
+    let tails = batch.ask(expand(
+        engine,
+        &all_both,
+        "anomaly_trace_tails",
+        &[
+            ("traces", format!("SELECT * FROM {TRACE_TABLE}")),
+            ("cohort", cohort_cols),
+            ("on", on),
+            ("baseline", quote(crate::engine::BASELINE)),
+            ("loop_floor", o.loop_floor.to_string()),
+        ],
+    )?);
+    let token_bounds = batch.ask(expand(engine, &both, "anomaly_token_bounds", &[])?);
+    let buckets = batch.ask(expand(engine, &both, "anomaly_buckets", &[])?);
+    let spend = batch.ask(expand(
+        engine,
+        &cost_both,
+        "anomaly_spend",
+        &[("trace_costs", trace_costs)],
+    )?);
+    let model_mix = batch.ask(expand(engine, &both, "anomaly_model_mix", &[])?);
+    let versions = batch.ask(expand_field(
+        engine,
+        &history,
+        "compare_versions",
+        &pv,
+        &[],
+    )?);
+    let tool_repeats = batch.ask(expand_field(
+        engine,
+        &all_kinds,
+        "anomaly_tool_repeats",
+        &args,
+        &[],
+    )?);
+    let answers = {
         let _t = crate::timing::phase("engine");
-        engine.run(&queries)?
+        batch.run(engine)?
     };
     engine.unstage(TRACE_TABLE)?;
 
     // deploy windows: (cohort, first appearance) of versions new in the report window
     let mut quiet: Vec<(Vec<String>, Window)> = Vec::new();
     if o.deploy_quiet_ns > 0 {
-        let r = Rows::new(&frames[5], "compare_versions");
+        let r = answers.rows(versions);
         let (keys, first) = (r.keys(nk)?, r.i64s("first_ns")?);
         for i in 0..r.len() {
             if let Some(f) = first[i].filter(|f| *f >= current.start_ns) {
@@ -308,24 +319,19 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     };
 
     let mut list: Vec<Anomaly> = Vec::new();
-    let buckets = Rows::new(&frames[2], "anomaly_buckets");
+    let buckets = answers.rows(buckets);
     // every rule's tests are corrected for the cohorts it judges
     let cohorts = {
         let keys = buckets.keys(nk)?;
         keys.into_iter().collect::<BTreeSet<_>>().len().max(1)
     };
-    let traces = read_tails(&Rows::new(&frames[0], "anomaly_trace_tails"), nk)?;
+    let traces = read_tails(&answers.rows(tails), nk)?;
     trace_rules(&traces, o, cohorts, &suppressed, &mut list);
-    tool_repeat_rule(
-        &Rows::new(&frames[6], "anomaly_tool_repeats"),
-        nk,
-        &suppressed,
-        &mut list,
-    )?;
-    let over = stuffing_condition(&Rows::new(&frames[1], "anomaly_token_bounds"), nk)?;
+    tool_repeat_rule(&answers.rows(tool_repeats), nk, &suppressed, &mut list)?;
+    let over = stuffing_condition(&answers.rows(token_bounds), nk)?;
     bucket_rules(&buckets, nk, o, current, &suppressed, &mut list)?;
     spend_rule(
-        &Rows::new(&frames[3], "anomaly_spend"),
+        &answers.rows(spend),
         nk,
         o,
         current,
@@ -334,7 +340,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         &mut list,
     )?;
     model_mix_rule(
-        &Rows::new(&frames[4], "anomaly_model_mix"),
+        &answers.rows(model_mix),
         nk,
         current,
         cohorts,
@@ -343,34 +349,40 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     )?;
 
     // pass 2: context stuffing, and the spans to open for rows without ids
-    let mut pass2 = Vec::new();
+    let mut pass2 = Batch::new();
+    let mut stuffing = None;
     if let Some((cond, _)) = &over {
-        pass2.push(expand(
+        stuffing = Some(pass2.ask(expand(
             engine,
             &cur,
             "anomaly_stuffing",
             &[("over", cond.clone()), ("limit", "10000".into())],
-        )?);
+        )?));
     }
     let wanting: Vec<usize> = (0..list.len())
         .filter(|&i| list[i].examples.is_some())
         .collect();
+    let mut examples = Vec::with_capacity(wanting.len());
     for &i in &wanting {
         let (cond, order) = list[i].examples.clone().unwrap_or_default();
-        pass2.push(expand(
-            engine,
-            &all_kinds,
-            "anomaly_examples",
-            &[("cond", cond), ("order", order)],
-        )?);
+        examples.push((
+            i,
+            pass2.ask(expand(
+                engine,
+                &all_kinds,
+                "anomaly_examples",
+                &[("cond", cond), ("order", order)],
+            )?),
+        ));
     }
     // spend spikes list their cohort's costliest traces: fetched here when
     // only the outlying traces came back
     let spikes: Vec<usize> = (0..list.len())
         .filter(|&i| list[i].kind == "spend_spike")
         .collect();
+    let mut top_traces = Vec::with_capacity(spikes.len());
     for &i in &spikes {
-        pass2.push(expand(
+        let q = expand(
             engine,
             &all_kinds,
             "anomaly_top_traces",
@@ -386,24 +398,23 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
                 ),
                 ("limit", TOP_FETCH.to_string()),
             ],
-        )?);
+        )?;
+        top_traces.push((i, pass2.ask(q)));
     }
     if !pass2.is_empty() {
-        let frames = engine.run(&pass2)?;
-        let mut at = 0;
-        if let Some((_, bounds)) = &over {
+        let answers = pass2.run(engine)?;
+        if let (Some((_, bounds)), Some(a)) = (&over, stuffing) {
             stuffing_rule(
-                &Rows::new(&frames[0], "anomaly_stuffing"),
+                &answers.rows(a),
                 nk,
                 bounds,
                 cohorts,
                 &suppressed,
                 &mut list,
             )?;
-            at = 1;
         }
-        for (j, &i) in wanting.iter().enumerate() {
-            let r = Rows::new(&frames[at + j], "anomaly_examples");
+        for (i, a) in examples {
+            let r = answers.rows(a);
             let (t, s) = (r.strs("trace_id")?, r.strs("span_id")?);
             list[i].ids = (0..r.len())
                 .map(|k| {
@@ -415,9 +426,8 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
                 })
                 .collect();
         }
-        at += wanting.len();
-        for (j, &i) in spikes.iter().enumerate() {
-            let r = Rows::new(&frames[at + j], "anomaly_top_traces");
+        for (i, a) in top_traces {
+            let r = answers.rows(a);
             let (t, c) = (r.strs("trace_id")?, r.f64s("cost")?);
             let mut top: Vec<(f64, String)> = (0..r.len())
                 .map(|k| {

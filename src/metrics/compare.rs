@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::cost::{self, CostOptions};
 use super::explain::{self, Ask};
-use super::{cohort_phase, expand, expand_field, key_order, who, Rows};
+use super::{cohort_phase, expand, expand_field, key_order, who, Batch, Rows};
 use crate::engine::{Arm, Arms, Condition, Engine, Key, PercentileMethod, Scope, OTHER};
 use crate::error::{Error, Result};
 use crate::report::format;
@@ -363,30 +363,30 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             }
         )
     });
-    let mut queries = vec![
-        expand(engine, &scope, "slo_counts", &[])?,
-        expand(engine, &scope, "slo_evals", &[])?,
-        expand(engine, &scope, "compare_values", &[])?,
-    ];
+    let mut batch = Batch::new();
+    let counts = batch.ask(expand(engine, &scope, "slo_counts", &[])?);
+    let evals = batch.ask(expand(engine, &scope, "slo_evals", &[])?);
+    let values = batch.ask(expand(engine, &scope, "compare_values", &[])?);
+    let mut trace_costs = None;
     if want_cost {
         let res = cost::resolve(engine, &cs, &o.cost)?;
         let tc = cost::trace_costs_with(engine, &cs, &o.cost, &res)?;
-        queries.push(expand(
+        trace_costs = Some(batch.ask(expand(
             engine,
             &cs,
             "cost_trace_histograms",
             &[("trace_costs", tc)],
-        )?);
+        )?));
     }
-    let frames = {
+    let answers = {
         let _t = crate::timing::phase("engine");
-        engine.run(&queries)?
+        batch.run(engine)?
     };
     let nk = scope.keys.len();
     let log = engine.percentiles() == PercentileMethod::LogBucket;
     let mut data: BTreeMap<Vec<String>, (ArmData, ArmData)> = BTreeMap::new();
     {
-        let r = Rows::new(&frames[0], "slo_counts");
+        let r = answers.rows(counts);
         let (keys, base) = (r.keys(nk)?, r.is_baseline()?);
         let (sp, er, rf) = (r.u64s("spans")?, r.u64s("errors")?, r.u64s("refusals")?);
         for i in 0..r.len() {
@@ -410,7 +410,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         }
     }
     {
-        let r = Rows::new(&frames[1], "slo_evals");
+        let r = answers.rows(evals);
         let (keys, base) = (r.keys(nk)?, r.is_baseline()?);
         let (ev, pa, ju) = (r.strs("evaluation")?, r.u64s("passed")?, r.u64s("judged")?);
         for i in 0..r.len() {
@@ -459,9 +459,9 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         }
         Ok(())
     };
-    read_hist(&frames[2], "compare_values", Some("metric"), "v")?;
-    if want_cost {
-        read_hist(&frames[3], "cost_trace_histograms", None, "b")?;
+    read_hist(answers.frame(values), "compare_values", Some("metric"), "v")?;
+    if let Some(a) = trace_costs {
+        read_hist(answers.frame(a), "cost_trace_histograms", None, "b")?;
     }
 
     data.par_iter_mut().for_each(|(_, (b, c))| {
@@ -897,8 +897,8 @@ fn empty_arm(
     let mut seen = Vec::new();
     for f in fields {
         let q = expand_field(engine, &plain, "compare_versions", f, &[])?;
-        let frames = engine.run(&[q])?;
-        let r = Rows::new(&frames[0], "compare_versions");
+        let frame = super::ask_one(engine, q)?;
+        let r = Rows::new(&frame, "compare_versions");
         let (v, n) = (r.strs("v")?, r.u64s("n")?);
         let mut vals: Vec<(u64, String)> = v
             .into_iter()
@@ -954,8 +954,8 @@ fn latest_arms(
     notes: &mut Vec<String>,
 ) -> Result<(Arms, Table)> {
     let q = expand_field(engine, scope, "compare_versions", field, &[])?;
-    let frames = engine.run(&[q])?;
-    let r = Rows::new(&frames[0], "compare_versions");
+    let frame = super::ask_one(engine, q)?;
+    let r = Rows::new(&frame, "compare_versions");
     let nk = scope.keys.len();
     let (keys, v, first, n) = (r.keys(nk)?, r.strs("v")?, r.i64s("first_ns")?, r.u64s("n")?);
     let mut per: BTreeMap<Vec<String>, Vec<(i64, String, u64)>> = BTreeMap::new();

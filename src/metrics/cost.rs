@@ -9,7 +9,7 @@ use chrono::{Datelike, TimeZone, Utc};
 use polars::prelude::*;
 
 use super::{
-    cohort_phase, expand, key_order, pct_cell, percentile_template, read_percentiles, Rows,
+    cohort_phase, expand, key_order, pct_cell, percentile_template, read_percentiles, Batch, Rows,
 };
 use crate::engine::template::Expanded;
 use crate::engine::{Condition, Engine, KindFilter, Scope};
@@ -126,8 +126,8 @@ pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Resul
         "cost_models",
         &[("service_tier", ServiceTier::sql())],
     )?;
-    let frames = engine.run(&[q])?;
-    let rows = Rows::new(&frames[0], "cost_models");
+    let frame = super::ask_one(engine, q)?;
+    let rows = Rows::new(&frame, "cost_models");
     let (p, rq, rs) = (
         rows.strs("provider")?,
         rows.strs("request_model")?,
@@ -406,31 +406,31 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
     let res = resolve(engine, &scope, &o.cost)?;
     let tc = trace_costs_with(engine, &scope, &o.cost, &res)?;
     // tokens, trace costs and top traces in one engine pass
-    let frames = engine.run(&[
-        tokens_query(engine, &scope, &res)?,
-        expand(
-            engine,
-            &scope,
-            percentile_template(
-                engine.percentiles(),
-                "cost_trace_quantiles",
-                "cost_trace_histograms",
-            ),
-            &[("trace_costs", tc.clone())],
-        )?,
-        expand(
-            engine,
-            &scope,
-            "cost_top_traces",
-            &[
-                ("trace_costs", tc),
-                ("limit", o.cost.top_traces.to_string()),
-            ],
-        )?,
-    ])?;
+    let mut batch = Batch::new();
+    let tokens = batch.ask(tokens_query(engine, &scope, &res)?);
+    let traces = batch.ask(expand(
+        engine,
+        &scope,
+        percentile_template(
+            engine.percentiles(),
+            "cost_trace_quantiles",
+            "cost_trace_histograms",
+        ),
+        &[("trace_costs", tc.clone())],
+    )?);
+    let top_traces = batch.ask(expand(
+        engine,
+        &scope,
+        "cost_top_traces",
+        &[
+            ("trace_costs", tc),
+            ("limit", o.cost.top_traces.to_string()),
+        ],
+    )?);
+    let answers = batch.run(engine)?;
     let nk = scope.keys.len();
-    let costs = cohort_costs(&frames[0], nk, &o.cost, &res)?;
-    let hist_rows = Rows::new(&frames[1], "cost_traces");
+    let costs = cohort_costs(answers.frame(tokens), nk, &o.cost, &res)?;
+    let hist_rows = answers.rows(traces);
     let hists = read_percentiles(&hist_rows, nk, None, engine.percentiles())?;
     // trace count and sum per cohort
     let mut per_trace: BTreeMap<Vec<String>, (u64, f64, u64)> = BTreeMap::new();
@@ -641,7 +641,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
             ("start", Unit::Time),
         ],
     );
-    let tr = Rows::new(&frames[2], "cost_top_traces");
+    let tr = answers.rows(top_traces);
     let tk = tr.keys(nk)?;
     let (tid, tcost, tsp, tun, tst) = (
         tr.strs("trace_id")?,
@@ -760,18 +760,17 @@ fn budgets(
     );
     let mut findings = Vec::new();
     // every budget's spend in one engine pass
-    let mut queries = Vec::with_capacity(o.budgets.len());
-    let mut windows = Vec::with_capacity(o.budgets.len());
+    let mut batch = Batch::new();
+    let mut asked = Vec::with_capacity(o.budgets.len());
     for b in &o.budgets {
         let mut s = scope.clone();
         s.window = budget_window(b.period, scope.window);
         s.conditions.extend(b.selector.iter().cloned());
-        queries.push(tokens_query(engine, &s, res)?);
-        windows.push(s.window);
+        asked.push((batch.ask(tokens_query(engine, &s, res)?), s.window));
     }
-    let frames = engine.run(&queries)?;
-    for ((b, frame), window) in o.budgets.iter().zip(&frames).zip(&windows) {
-        let costs = cohort_costs(frame, scope.keys.len(), o, res)?;
+    let answers = batch.run(engine)?;
+    for (b, (a, window)) in o.budgets.iter().zip(&asked) {
+        let costs = cohort_costs(answers.frame(*a), scope.keys.len(), o, res)?;
         let mut keys: Vec<&Vec<String>> = costs.keys().collect();
         keys.sort_by(|a, b| key_order(a, b));
         for k in keys {

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 
 use super::cost::{self, CostOptions};
 use super::explain::{self, Ask};
-use super::{cohort_phase, expand, expand_field, key_order, Rows};
+use super::{cohort_phase, expand, expand_field, key_order, Asked, Batch, Rows};
 use crate::engine::template::quote;
-use crate::engine::template::Expanded;
 use crate::engine::{parse_key, Arms, Engine, FieldExpr, Key, Scope, FIELDS, NONE};
 use crate::error::Result;
 use crate::frame::schema as col;
@@ -138,6 +137,9 @@ pub struct DriftOptions {
     pub fields: Vec<FieldSpec>,
     /// Prices for `cost_usd` (None: the field is skipped).
     pub cost: Option<CostOptions>,
+    /// Build the charts of the distributions that moved most (only the
+    /// `report` command draws them).
+    pub charts: bool,
 }
 
 /// Counts of one (cohort, field) in both windows.
@@ -157,7 +159,7 @@ type Counts = BTreeMap<(Vec<String>, String), Pair>;
 struct Planned {
     spec: FieldSpec,
     ty: FieldType,
-    query: Option<usize>,
+    query: Option<Asked>,
 }
 
 /// Decide the type of attribute fields: numeric when every present value
@@ -168,22 +170,20 @@ fn resolve_types(
     scope: &Scope,
     fields: &[FieldSpec],
 ) -> Result<Vec<Option<FieldType>>> {
-    let mut queries = Vec::new();
-    let mut at = Vec::new();
+    let mut batch = Batch::new();
+    let mut asked = Vec::new();
     for (i, f) in fields.iter().enumerate() {
         if let (None, Source::Span(k)) = (f.ty, &f.source) {
-            at.push(i);
-            queries.push(expand_field(engine, scope, "drift_field_type", k, &[])?);
+            asked.push((
+                i,
+                batch.ask(expand_field(engine, scope, "drift_field_type", k, &[])?),
+            ));
         }
     }
-    let frames = if queries.is_empty() {
-        Vec::new()
-    } else {
-        engine.run(&queries)?
-    };
+    let answers = batch.run(engine)?;
     let mut out: Vec<Option<FieldType>> = fields.iter().map(|f| f.ty).collect();
-    for (j, i) in at.into_iter().enumerate() {
-        let rows = Rows::new(&frames[j], "drift_field_type");
+    for (i, a) in asked {
+        let rows = answers.rows(a);
         let present = rows.u64s("present")?.first().copied().unwrap_or(0);
         let numeric = rows.u64s("numeric")?.first().copied().unwrap_or(0);
         out[i] = match (present, numeric == present) {
@@ -203,7 +203,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
     let mut notes = Vec::new();
 
     // one pass: a query per span field, one for span costs, one for evals
-    let mut queries: Vec<Expanded> = Vec::new();
+    let mut batch = Batch::new();
     let mut planned: Vec<Planned> = Vec::new();
     let mut eval_query = None;
     for (f, ty) in o.fields.iter().zip(types) {
@@ -217,8 +217,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                     FieldType::Numeric => "drift_numeric",
                     FieldType::Categorical => "drift_categories",
                 };
-                queries.push(expand_field(engine, &scope, t, k, &[])?);
-                Some(queries.len() - 1)
+                Some(batch.ask(expand_field(engine, &scope, t, k, &[])?))
             }
             Source::Cost => {
                 let Some(c) = &o.cost else {
@@ -229,18 +228,16 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 cs.kind = c.kind.clone();
                 let res = cost::resolve(engine, &cs, c)?;
                 let spans = cost::span_costs_with(engine, &cs, c, &res)?;
-                queries.push(expand(
+                Some(batch.ask(expand(
                     engine,
                     &cs,
                     "drift_costs",
                     &[("span_costs", spans)],
-                )?);
-                Some(queries.len() - 1)
+                )?))
             }
             Source::EvalScore | Source::EvalLabel => {
                 if eval_query.is_none() {
-                    queries.push(expand(engine, &scope, "drift_evals", &[])?);
-                    eval_query = Some(queries.len() - 1);
+                    eval_query = Some(batch.ask(expand(engine, &scope, "drift_evals", &[])?));
                 }
                 None
             }
@@ -251,9 +248,9 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
             query,
         });
     }
-    let frames = {
+    let answers = {
         let _t = crate::timing::phase("engine");
-        engine.run(&queries)?
+        batch.run(engine)?
     };
     let nk = scope.keys.len();
 
@@ -261,8 +258,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
     // fields in output order; eval fields expand to one per evaluation
     let mut order: Vec<(String, FieldType)> = Vec::new();
     let mut eval_names: Vec<String> = Vec::new();
-    if let Some(i) = eval_query {
-        eval_names = read_evals(&frames[i], nk, &mut counts)?;
+    if let Some(a) = eval_query {
+        eval_names = read_evals(answers.frame(a), nk, &mut counts)?;
     }
     for p in &planned {
         match (&p.spec.source, p.query) {
@@ -283,7 +280,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 }
             }
             (_, Some(q)) => {
-                let rows = Rows::new(&frames[q], "drift");
+                let rows = answers.rows(q);
                 read_field(&rows, nk, &p.spec.name, p.ty, &mut counts)?;
                 order.push((p.spec.name.clone(), p.ty));
             }
@@ -388,10 +385,12 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 }
             }
             if r.verdict == Verdict::Drift {
-                drifted.push((
-                    r.psi,
-                    distribution_chart(&o.key_names, cohort, field, &labels, &b, &c),
-                ));
+                if o.charts {
+                    drifted.push((
+                        r.psi,
+                        distribution_chart(&o.key_names, cohort, field, &labels, &b, &c),
+                    ));
+                }
                 to_explain.push((findings.len(), table.rows.len() - 1, cohort, field, *ty));
                 findings.push(Finding {
                     cause: None,

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use super::cost::{self, CostOptions, Resolution};
-use super::{expand, expand_field, Rows};
+use super::{expand, expand_field, Asked, Batch};
 use crate::engine::template::Expanded;
 use crate::engine::{parse_key, Arms, Condition, Engine, Key, Scope, NONE, OTHER};
 use crate::error::{Error, Result};
@@ -230,10 +230,12 @@ fn gather(
     measure: &str,
     count: Option<&str>,
 ) -> Result<Table> {
-    let frames = engine.run(queries)?;
+    let mut batch = Batch::new();
+    let asked: Vec<Asked> = queries.iter().map(|q| batch.ask(q.clone())).collect();
+    let answers = batch.run(engine)?;
     let mut t = Table::new();
-    for (((d, _), f), q) in scopes.iter().zip(&frames).zip(queries) {
-        let r = Rows::new(f, &q.name);
+    for ((d, _), a) in scopes.iter().zip(asked) {
+        let r = answers.rows(a);
         let (keys, base, m) = (r.keys(1)?, r.is_baseline()?, r.f64s(measure)?);
         let n = match count {
             Some(c) => r.f64s(c)?,

@@ -26,6 +26,81 @@ pub(crate) fn frame_err(what: &str, e: PolarsError) -> Error {
     )
 }
 
+/// The queries of one step of a report, asked for by name and answered in
+/// one engine pass (so the engine can share their common subplans). Each
+/// answer is read back through the handle its query was given, never by
+/// position.
+#[derive(Default)]
+pub struct Batch {
+    queries: Vec<Expanded>,
+}
+
+/// A query's handle in its [`Batch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Asked(usize);
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Add a query; its answer is read with the handle returned.
+    pub fn ask(&mut self, q: Expanded) -> Asked {
+        self.queries.push(q);
+        Asked(self.queries.len() - 1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queries.is_empty()
+    }
+
+    /// Run every query asked for, in one engine call.
+    pub fn run(self, engine: &mut dyn Engine) -> Result<Answers> {
+        let frames = if self.queries.is_empty() {
+            Vec::new()
+        } else {
+            engine.run(&self.queries)?
+        };
+        if frames.len() != self.queries.len() {
+            return Err(Error::internal(format!(
+                "the engine answered {} of {} queries",
+                frames.len(),
+                self.queries.len()
+            )));
+        }
+        Ok(Answers {
+            names: self.queries.into_iter().map(|q| q.name).collect(),
+            frames,
+        })
+    }
+}
+
+/// The answers of a [`Batch`].
+pub struct Answers {
+    names: Vec<String>,
+    frames: Vec<DataFrame>,
+}
+
+impl Answers {
+    /// The frame answering the query behind `a`.
+    pub fn frame(&self, a: Asked) -> &DataFrame {
+        &self.frames[a.0]
+    }
+
+    /// Its rows, read by column name (errors name the query).
+    pub fn rows(&self, a: Asked) -> Rows<'_> {
+        Rows::new(&self.frames[a.0], &self.names[a.0])
+    }
+}
+
+/// One query on its own: its answer.
+pub fn ask_one(engine: &mut dyn Engine, q: Expanded) -> Result<DataFrame> {
+    let mut b = Batch::new();
+    let a = b.ask(q);
+    let mut answers = b.run(engine)?;
+    Ok(answers.frames.swap_remove(a.0))
+}
+
 /// Column accessors over a small aggregate frame.
 pub struct Rows<'a> {
     df: &'a DataFrame,
@@ -164,8 +239,8 @@ pub fn cohort_phase(
         return Ok(());
     }
     let q = expand(engine, scope, "cohorts", &[])?;
-    let frames = engine.run(&[q])?;
-    let rows = Rows::new(&frames[0], "cohorts");
+    let frame = ask_one(engine, q)?;
+    let rows = Rows::new(&frame, "cohorts");
     let keys = rows.keys(scope.keys.len())?;
     let n = rows.u64s("spans")?;
     // with arms a cohort has a row per arm: the guard counts both

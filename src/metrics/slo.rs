@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::explain::{self, Ask};
 use super::{
-    cohort_phase, expand, key_order, pct_cell, percentile_template, read_percentiles, Rows,
+    cohort_phase, expand, key_order, pct_cell, percentile_template, read_percentiles, Batch,
 };
 use crate::engine::{Condition, Engine, Scope};
 use crate::error::Result;
@@ -62,26 +62,20 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &SloOptions) -> Result<
     cohort_phase(engine, &mut scope, o.min_count, o.top)?;
     let nk = scope.keys.len();
     let method = engine.percentiles();
-    let queries = vec![
-        expand(engine, &scope, "slo_counts", &[])?,
-        expand(
-            engine,
-            &scope,
-            percentile_template(method, "slo_quantiles", "slo_histograms"),
-            &[],
-        )?,
-        expand(engine, &scope, "slo_evals", &[])?,
-    ];
-    let frames = engine.run(&queries)?;
+    let mut batch = Batch::new();
+    let counts = batch.ask(expand(engine, &scope, "slo_counts", &[])?);
+    let percentiles = batch.ask(expand(
+        engine,
+        &scope,
+        percentile_template(method, "slo_quantiles", "slo_histograms"),
+        &[],
+    )?);
+    let evals = batch.ask(expand(engine, &scope, "slo_evals", &[])?);
+    let answers = batch.run(engine)?;
 
-    let counts = Rows::new(&frames[0], "slo_counts");
-    let hists = read_percentiles(
-        &Rows::new(&frames[1], "slo_percentiles"),
-        nk,
-        Some("metric"),
-        method,
-    )?;
-    let evals = Rows::new(&frames[2], "slo_evals");
+    let counts = answers.rows(counts);
+    let hists = read_percentiles(&answers.rows(percentiles), nk, Some("metric"), method)?;
+    let evals = answers.rows(evals);
 
     let mut cohorts = Table::with_keys(
         "cohorts",
@@ -256,7 +250,8 @@ fn objectives(
         }
         _ => None,
     };
-    let mut queries = Vec::with_capacity(o.objectives.len());
+    let mut batch = Batch::new();
+    let mut asked = Vec::with_capacity(o.objectives.len());
     // per objective: its scope, and its bad events as SQL over span
     // columns with their name (for a breach's attribution)
     let mut events: Vec<(Scope, Option<(String, String)>)> = Vec::new();
@@ -346,13 +341,13 @@ fn objectives(
                 )?
             }
         };
-        queries.push(q);
+        asked.push(batch.ask(q));
     }
-    let frames = engine.run(&queries)?;
+    let answers = batch.run(engine)?;
     // breaches to attribute: (finding, table row, objective, cohort)
     let mut to_explain: Vec<(usize, usize, usize, Vec<String>)> = Vec::new();
-    for (j, (obj, frame)) in o.objectives.iter().zip(&frames).enumerate() {
-        let rows = Rows::new(frame, "slo_events");
+    for (j, (obj, a)) in o.objectives.iter().zip(&asked).enumerate() {
+        let rows = answers.rows(*a);
         let keys = rows.keys(nk)?;
         let (t, valid, bad) = (rows.i64s("t")?, rows.u64s("valid")?, rows.u64s("bad")?);
         // cohort -> bucket start -> (valid, bad)

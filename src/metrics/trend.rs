@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::cost::{self, CostOptions};
-use super::{cohort_phase, expand, Rows};
+use super::{cohort_phase, expand, Batch, Rows};
 use crate::engine::{Engine, Scope};
 use crate::error::Result;
 use crate::report::model::{Chart, ChartKind, Series};
@@ -56,33 +56,32 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
     let res = cost::resolve(engine, &cost_s, &o.cost)?;
     let spans = cost::span_costs_with(engine, &cost_s, &o.cost, &res)?;
     let n = |x: i64| x.to_string();
-    let queries = vec![
-        expand(
-            engine,
-            &cost_s,
-            "report_spend",
-            &[
-                ("span_costs", spans.clone()),
-                ("cur_start", n(cur.start_ns)),
-                ("cur_end", n(cur.end_ns)),
-                ("prev_start", n(prev.start_ns)),
-                ("prev_end", n(prev.end_ns)),
-                ("base_start", n(o.baseline.start_ns)),
-                ("base_end", n(o.baseline.end_ns)),
-            ],
-        )?,
-        expand(
-            engine,
-            &cost_s,
-            "report_daily_spend",
-            &[("span_costs", spans)],
-        )?,
-        expand(engine, &s, "report_daily_latency", &[])?,
-        expand(engine, &s, "report_version_evals", &[])?,
-    ];
-    let frames = engine.run(&queries)?;
+    let mut batch = Batch::new();
+    let spend_q = batch.ask(expand(
+        engine,
+        &cost_s,
+        "report_spend",
+        &[
+            ("span_costs", spans.clone()),
+            ("cur_start", n(cur.start_ns)),
+            ("cur_end", n(cur.end_ns)),
+            ("prev_start", n(prev.start_ns)),
+            ("prev_end", n(prev.end_ns)),
+            ("base_start", n(o.baseline.start_ns)),
+            ("base_end", n(o.baseline.end_ns)),
+        ],
+    )?);
+    let daily_spend = batch.ask(expand(
+        engine,
+        &cost_s,
+        "report_daily_spend",
+        &[("span_costs", spans)],
+    )?);
+    let daily_latency = batch.ask(expand(engine, &s, "report_daily_latency", &[])?);
+    let version_evals = batch.ask(expand(engine, &s, "report_version_evals", &[])?);
+    let answers = batch.run(engine)?;
 
-    let r = Rows::new(&frames[0], "report_spend");
+    let r = answers.rows(spend_q);
     let get = |c: &str| -> Result<f64> {
         Ok(super::settle(
             r.f64s(c)?.first().copied().flatten().unwrap_or(0.0),
@@ -105,11 +104,8 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
     };
     // the UTC days with spans in the charted range
     let mut seen_days = Vec::new();
-    for (f, what) in [
-        (&frames[1], "report_daily_spend"),
-        (&frames[2], "report_daily_latency"),
-    ] {
-        seen_days.extend(Rows::new(f, what).i64s("day")?.into_iter().flatten());
+    for a in [daily_spend, daily_latency] {
+        seen_days.extend(answers.rows(a).i64s("day")?.into_iter().flatten());
     }
     let in_range = |d: &i64| s.window.start_ns < d + NS_PER_DAY && *d < s.window.end_ns;
     let first_day = seen_days
@@ -135,7 +131,7 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
 
     let mut charts = Vec::new();
     // daily spend per cohort
-    let r = Rows::new(&frames[1], "report_daily_spend");
+    let r = answers.rows(daily_spend);
     let (keys, day, usd) = (r.keys(nk)?, r.i64s("day")?, r.f64s("usd")?);
     let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for i in 0..r.len() {
@@ -175,7 +171,7 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
     }
 
     // p95 latency per day and cohort from log-bucket histograms
-    let r = Rows::new(&frames[2], "report_daily_latency");
+    let r = answers.rows(daily_latency);
     let (keys, day, b, cnt) = (r.keys(nk)?, r.i64s("day")?, r.i64s("b")?, r.u64s("n")?);
     let mut hist: BTreeMap<String, Vec<Vec<(i64, u64)>>> = BTreeMap::new();
     for i in 0..r.len() {
@@ -219,7 +215,7 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
         ));
     }
 
-    if let Some(c) = version_chart(&Rows::new(&frames[3], "report_version_evals"), nk, &label)? {
+    if let Some(c) = version_chart(&answers.rows(version_evals), nk, &label)? {
         charts.push(("compare", c));
     }
     Ok(Trends { spend, charts })
