@@ -892,12 +892,10 @@ fn count_rules(
             .cache_read
             .unwrap_or(0)
             .saturating_add(c.cache_write.unwrap_or(0));
-        if exclusive || cached > inp {
-            if cached > 0 {
-                notes.cache_added = true;
-                c.input = inp.checked_add(cached);
-                notes.input_overflow = c.input.is_none();
-            }
+        if (exclusive || cached > inp) && cached > 0 {
+            notes.cache_added = true;
+            c.input = inp.checked_add(cached);
+            notes.input_overflow = c.input.is_none();
         }
     }
     if let (Some(o), Some(r)) = (c.output, c.reasoning) {
