@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::frame::row::SpanType;
 use crate::report::model::FindingKind;
+use crate::span::row::SpanType;
 
 /// A flag whose values spanlens checks itself (with its own messages, the
 /// same for the flag and for spanlens.toml), and whose help lists the

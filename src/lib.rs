@@ -30,6 +30,7 @@ pub mod options;
 pub mod output;
 pub mod pricing;
 pub mod report;
+pub mod span;
 pub mod stats;
 pub mod timing;
 pub mod window;

@@ -8,9 +8,10 @@ use polars::prelude::*;
 use super::{to_stderr, to_stdout, Context};
 use crate::cli::{IngestArgs, LakeMode, Partition, SummaryFormat};
 use crate::error::{Error, Result};
-use crate::frame::{self, schema as s, summary};
+use crate::frame::{self, summary};
 use crate::output::{parent_dir, refuse_input_as_output, replace_dir, write_atomic, DirLock};
 use crate::report;
+use crate::span::schema as s;
 
 /// Marks a directory written by `ingest --partition`.
 pub const MARKER: &str = "_spanlens.json";
@@ -223,9 +224,9 @@ fn merge_partitioned(
     // evaluations
     let epath = dest.join("evals").join("part-0.parquet");
     let mut all_evals = if epath.exists() {
-        crate::frame::build::evals_as_text(read_canonical(&epath)?).map_err(perr)?
+        crate::span::build::evals_as_text(read_canonical(&epath)?).map_err(perr)?
     } else {
-        crate::frame::build::evals_frame(&[]).map_err(perr)?
+        crate::span::build::evals_frame(&[]).map_err(perr)?
     };
     all_evals.vstack_mut(evals).map_err(perr)?;
     let (mut all_evals, _) = frame::dedup_evals(all_evals).map_err(perr)?;
@@ -248,9 +249,9 @@ fn merge_partitioned(
         let file = dir.join("part-0.parquet");
         let mut part = if file.exists() {
             let mut old = read_canonical(&file)?;
-            crate::frame::build::with_added_columns(&mut old).map_err(perr)?;
+            crate::span::build::with_added_columns(&mut old).map_err(perr)?;
             let mut old = old.select(s::SPAN_COLUMNS.iter().copied()).map_err(perr)?;
-            crate::frame::build::to_canonical_types(&mut old).map_err(perr)?;
+            crate::span::build::to_canonical_types(&mut old).map_err(perr)?;
             let ids = |df: &DataFrame| -> PolarsResult<Vec<(String, String)>> {
                 let (t, sp) = (
                     df.column(s::TRACE_ID)?.str()?,

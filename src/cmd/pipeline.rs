@@ -10,10 +10,10 @@ use crate::engine::local::LocalEngine;
 use crate::engine::{parse_key, Engine, Extent, Key, KindFilter, Scope};
 use crate::error::{Error, Result};
 use crate::frame;
-use crate::frame::row::SpanType;
 use crate::report::format;
 use crate::report::model::{Finding, FindingKind, Report};
 use crate::report::render;
+use crate::span::row::SpanType;
 use crate::window::{self, Window};
 
 /// Spans later than the clock by more than this are a skewed clock's: they
@@ -425,7 +425,12 @@ fn nothing_read(all: Extent, inputs_meta: &str) -> Error {
 
 /// Exit 3 unless the current window holds a span the report can judge.
 fn require_current(engine: &mut dyn Engine, scope: &Scope, inputs_meta: &str) -> Result<()> {
-    let q = crate::metrics::expand(engine, scope, "window_spans", &[])?;
+    let q = crate::metrics::expand(
+        engine,
+        scope,
+        crate::engine::template::Template::WindowSpans,
+        &[],
+    )?;
     let n = crate::metrics::ask_one(engine, q)?;
     let n = crate::metrics::Rows::new(&n, "window_spans").u64s("n")?;
     if n.iter().sum::<u64>() > 0 {

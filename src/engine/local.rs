@@ -11,8 +11,8 @@ use polars::sql::SQLContext;
 use super::template::{model_key_sql, Dialect, Expanded, MODEL_KEY};
 use super::{Engine, PercentileMethod};
 use crate::error::{Error, Result};
-use crate::frame::build::attr_values;
-use crate::frame::schema as col;
+use crate::span::build::attr_values;
+use crate::span::schema as col;
 
 /// Where the span and eval tables are.
 enum Tables {
@@ -445,8 +445,8 @@ mod tests {
     /// query even inside a batch); the user's own SQL is a usage error.
     #[test]
     fn a_failing_bundled_query_is_an_internal_error_naming_it() {
-        let spans = crate::frame::build::spans_frame(&[]).unwrap();
-        let evals = crate::frame::build::evals_frame(&[]).unwrap();
+        let spans = crate::span::build::spans_frame(&[]).unwrap();
+        let evals = crate::span::build::evals_frame(&[]).unwrap();
         let mut e = LocalEngine::new(spans, evals);
         let ok = Expanded::internal("fine", "SELECT COUNT(trace_id) AS n FROM spans".into());
         let bad = Expanded::internal("broken", "SELECT no_such_column FROM spans".into());

@@ -30,7 +30,7 @@ pub mod template;
 use polars::prelude::DataFrame;
 
 use crate::error::Result;
-use crate::frame::schema as col;
+use crate::span::schema as col;
 use crate::window::Window;
 
 /// How an engine answers percentiles.

@@ -12,7 +12,7 @@ use spark_connect::SparkSession;
 use super::template::{literal as sql_literal, quote, Dialect, Expanded};
 use super::{Engine, PercentileMethod};
 use crate::error::{Error, Result};
-use crate::frame::schema as col;
+use crate::span::schema as col;
 use crate::window::{Window, NS_PER_DAY};
 
 pub struct SparkEngine {

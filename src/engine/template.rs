@@ -4,7 +4,7 @@ use super::{
     Arm, Condition, FieldExpr, Key, KindFilter, PercentileMethod, Scope, BASELINE, NONE, OTHER,
 };
 use crate::error::{Error, Result};
-use crate::frame::schema as col;
+use crate::span::schema as col;
 
 /// SQL dialects of the engines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,160 +51,80 @@ impl Expanded {
     }
 }
 
-/// The bundled templates, by file name without `.sql`.
-pub const BUILTIN: &[(&str, &str)] = &[
-    ("cohorts", include_str!("../../queries/cohorts.sql")),
-    ("slo_counts", include_str!("../../queries/slo_counts.sql")),
-    (
-        "slo_quantiles",
-        include_str!("../../queries/slo_quantiles.sql"),
-    ),
-    (
-        "slo_histograms",
-        include_str!("../../queries/slo_histograms.sql"),
-    ),
-    ("slo_evals", include_str!("../../queries/slo_evals.sql")),
-    ("slo_events", include_str!("../../queries/slo_events.sql")),
-    (
-        "slo_eval_events",
-        include_str!("../../queries/slo_eval_events.sql"),
-    ),
-    (
-        "slo_cost_events",
-        include_str!("../../queries/slo_cost_events.sql"),
-    ),
-    (
-        "cost_span_tokens",
-        include_str!("../../queries/cost_span_tokens.sql"),
-    ),
-    (
-        "cost_span_costs",
-        include_str!("../../queries/cost_span_costs.sql"),
-    ),
-    (
-        "cost_trace_costs",
-        include_str!("../../queries/cost_trace_costs.sql"),
-    ),
-    ("cost_models", include_str!("../../queries/cost_models.sql")),
-    ("cost_tokens", include_str!("../../queries/cost_tokens.sql")),
-    (
-        "cost_trace_quantiles",
-        include_str!("../../queries/cost_trace_quantiles.sql"),
-    ),
-    (
-        "cost_trace_histograms",
-        include_str!("../../queries/cost_trace_histograms.sql"),
-    ),
-    (
-        "cost_top_traces",
-        include_str!("../../queries/cost_top_traces.sql"),
-    ),
-    (
-        "drift_numeric",
-        include_str!("../../queries/drift_numeric.sql"),
-    ),
-    (
-        "drift_categories",
-        include_str!("../../queries/drift_categories.sql"),
-    ),
-    (
-        "drift_field_type",
-        include_str!("../../queries/drift_field_type.sql"),
-    ),
-    ("drift_costs", include_str!("../../queries/drift_costs.sql")),
-    ("drift_evals", include_str!("../../queries/drift_evals.sql")),
-    (
-        "compare_values",
-        include_str!("../../queries/compare_values.sql"),
-    ),
-    (
-        "compare_versions",
-        include_str!("../../queries/compare_versions.sql"),
-    ),
-    (
-        "anomaly_traces",
-        include_str!("../../queries/anomaly_traces.sql"),
-    ),
-    (
-        "anomaly_trace_tails",
-        include_str!("../../queries/anomaly_trace_tails.sql"),
-    ),
-    (
-        "explain_hits",
-        include_str!("../../queries/explain_hits.sql"),
-    ),
-    (
-        "explain_numeric",
-        include_str!("../../queries/explain_numeric.sql"),
-    ),
-    (
-        "explain_category",
-        include_str!("../../queries/explain_category.sql"),
-    ),
-    (
-        "explain_spend",
-        include_str!("../../queries/explain_spend.sql"),
-    ),
-    (
-        "anomaly_model_mix",
-        include_str!("../../queries/anomaly_model_mix.sql"),
-    ),
-    (
-        "anomaly_top_traces",
-        include_str!("../../queries/anomaly_top_traces.sql"),
-    ),
-    (
-        "anomaly_token_bounds",
-        include_str!("../../queries/anomaly_token_bounds.sql"),
-    ),
-    (
-        "anomaly_stuffing",
-        include_str!("../../queries/anomaly_stuffing.sql"),
-    ),
-    (
-        "anomaly_buckets",
-        include_str!("../../queries/anomaly_buckets.sql"),
-    ),
-    (
-        "anomaly_spend",
-        include_str!("../../queries/anomaly_spend.sql"),
-    ),
-    (
-        "anomaly_tool_repeats",
-        include_str!("../../queries/anomaly_tool_repeats.sql"),
-    ),
-    (
-        "anomaly_examples",
-        include_str!("../../queries/anomaly_examples.sql"),
-    ),
-    (
-        "report_spend",
-        include_str!("../../queries/report_spend.sql"),
-    ),
-    (
-        "report_daily_spend",
-        include_str!("../../queries/report_daily_spend.sql"),
-    ),
-    (
-        "report_daily_latency",
-        include_str!("../../queries/report_daily_latency.sql"),
-    ),
-    (
-        "report_version_evals",
-        include_str!("../../queries/report_version_evals.sql"),
-    ),
-    (
-        "window_spans",
-        include_str!("../../queries/window_spans.sql"),
-    ),
-];
+/// The bundled templates, one id each: a query is asked for by its typed
+/// id, never by a string looked up at run time. Each id's file is
+/// `queries/NAME.sql`.
+macro_rules! templates {
+    ($($id:ident => $file:literal,)*) => {
+        /// A bundled query template.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Template {
+            $($id,)*
+        }
 
-pub fn builtin(name: &str) -> &'static str {
-    BUILTIN
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, t)| *t)
-        .unwrap_or_else(|| panic!("no bundled query template {name}"))
+        impl Template {
+            pub const ALL: &'static [Template] = &[$(Template::$id,)*];
+
+            /// Its file name without `.sql` (the query's name in errors).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Template::$id => $file,)*
+                }
+            }
+
+            /// Its SQL, as bundled into the binary.
+            pub fn sql(self) -> &'static str {
+                match self {
+                    $(Template::$id => include_str!(concat!("../../queries/", $file, ".sql")),)*
+                }
+            }
+        }
+    };
+}
+
+templates! {
+    Cohorts => "cohorts",
+    SloCounts => "slo_counts",
+    SloQuantiles => "slo_quantiles",
+    SloHistograms => "slo_histograms",
+    SloEvals => "slo_evals",
+    SloEvents => "slo_events",
+    SloEvalEvents => "slo_eval_events",
+    SloCostEvents => "slo_cost_events",
+    CostSpanTokens => "cost_span_tokens",
+    CostSpanCosts => "cost_span_costs",
+    CostTraceCosts => "cost_trace_costs",
+    CostModels => "cost_models",
+    CostTokens => "cost_tokens",
+    CostTraceQuantiles => "cost_trace_quantiles",
+    CostTraceHistograms => "cost_trace_histograms",
+    CostTopTraces => "cost_top_traces",
+    DriftNumeric => "drift_numeric",
+    DriftCategories => "drift_categories",
+    DriftFieldType => "drift_field_type",
+    DriftCosts => "drift_costs",
+    DriftEvals => "drift_evals",
+    CompareValues => "compare_values",
+    CompareVersions => "compare_versions",
+    AnomalyTraces => "anomaly_traces",
+    AnomalyTraceTails => "anomaly_trace_tails",
+    ExplainHits => "explain_hits",
+    ExplainNumeric => "explain_numeric",
+    ExplainCategory => "explain_category",
+    ExplainSpend => "explain_spend",
+    AnomalyModelMix => "anomaly_model_mix",
+    AnomalyTopTraces => "anomaly_top_traces",
+    AnomalyTokenBounds => "anomaly_token_bounds",
+    AnomalyStuffing => "anomaly_stuffing",
+    AnomalyBuckets => "anomaly_buckets",
+    AnomalySpend => "anomaly_spend",
+    AnomalyToolRepeats => "anomaly_tool_repeats",
+    AnomalyExamples => "anomaly_examples",
+    ReportSpend => "report_spend",
+    ReportDailySpend => "report_daily_spend",
+    ReportDailyLatency => "report_daily_latency",
+    ReportVersionEvals => "report_version_evals",
+    WindowSpans => "window_spans",
 }
 
 /// The column `modelkey()` reads on the local engine (built once per run
@@ -608,8 +528,8 @@ impl<'a> Expander<'a> {
     }
 
     /// Expand the bundled template `id`.
-    pub fn expand_builtin(self, id: &str, params: &[(&str, String)]) -> Result<Expanded> {
-        self.expand_text(id, builtin(id), params, true)
+    pub fn expand_builtin(self, id: Template, params: &[(&str, String)]) -> Result<Expanded> {
+        self.expand_text(id.name(), id.sql(), params, true)
     }
 
     fn expand_text(
@@ -858,7 +778,7 @@ mod tests {
             })
             .collect();
         files.sort();
-        let mut bundled: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
+        let mut bundled: Vec<String> = Template::ALL.iter().map(|t| t.name().to_string()).collect();
         bundled.sort();
         assert_eq!(files, bundled);
     }

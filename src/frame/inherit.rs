@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use ahash::AHashMap;
 
-use super::row::{SpanRow, SpanType};
 use super::FileCounts;
+use crate::span::row::{SpanRow, SpanType};
 
 type Get = fn(&SpanRow) -> &Option<Arc<str>>;
 type Set = fn(&mut SpanRow) -> &mut Option<Arc<str>>;

@@ -2,10 +2,7 @@
 //! everything the scan read into one deduplicated `spans` frame and one
 //! `evals` frame.
 
-pub mod build;
 pub mod inherit;
-pub mod row;
-pub mod schema;
 pub mod spill;
 pub mod stream;
 pub mod summary;
@@ -15,12 +12,14 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::frame::row::{EvalRow, SpanRow};
 use crate::ingest::aliases::AliasTable;
+use crate::ingest::chunk::{PendingEval, RESPONSE_ID};
 use crate::ingest::resolve::{ResolveOptions, Resolver};
-use crate::ingest::scan::{self, PendingEval, ScanOutput};
+use crate::ingest::scan::{self, ScanOutput};
 use crate::ingest::source::{self, Input};
 use crate::ingest::stats::FileStats;
+use crate::span::row::{EvalRow, SpanRow};
+use crate::span::{build, schema};
 
 /// How a run reads its inputs.
 #[derive(Clone, Debug, Default)]
@@ -386,9 +385,7 @@ pub fn attach_by_response_id(
             col(schema::SPAN_ID),
             col(schema::ATTRS)
                 .map(
-                    move |c| {
-                        build::attr_values(&c, scan::RESPONSE_ID, rid, &|v| wanted.contains(v))
-                    },
+                    move |c| build::attr_values(&c, RESPONSE_ID, rid, &|v| wanted.contains(v)),
                     |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
                 )
                 .alias(rid),

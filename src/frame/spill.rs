@@ -28,13 +28,15 @@ use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::row::{EvalRow, SpanRow};
-use super::schema as s;
-use super::{build, stream};
+use super::stream;
 use crate::error::{Error, Result};
+use crate::ingest::chunk::Chunk;
 use crate::ingest::resolve::Interner;
-use crate::ingest::scan::{Chunk, ScanOutput, Sink};
+use crate::ingest::scan::{ScanOutput, Sink};
 use crate::ingest::stats::FileStats;
+use crate::span::build;
+use crate::span::row::{EvalRow, SpanRow};
+use crate::span::schema as s;
 
 /// Spans held in memory above which the scan spills, unless
 /// `SPANLENS_SPILL_SPANS` says otherwise (0 spills every input). At this

@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::frame::schema as s;
 use crate::ingest::resolve::MAX_COUNT;
 use crate::ingest::source::{self, Input};
+use crate::span::schema as s;
 
 /// Spans above which a canonical Parquet input is streamed, unless
 /// `SPANLENS_STREAM_SPANS` says otherwise (0 streams every such input).
@@ -157,7 +157,7 @@ pub fn open(args: &[String], bound: u64) -> Result<Option<Streamed>> {
     };
     let spans_lf = concat(span_scans, in_turn).map_err(|e| bad(&first, e))?;
     let evals_lf = if evals.is_empty() {
-        super::build::evals_frame(&[])
+        crate::span::build::evals_frame(&[])
             .map_err(|e| bad(&first, e))?
             .lazy()
     } else {

@@ -5,10 +5,10 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::schema as s;
 use super::Dataset;
 use crate::ingest::aliases::{AliasTable, Field};
 use crate::ingest::stats::{FileStats, Reject};
+use crate::span::schema as s;
 
 #[derive(Serialize, Debug, Clone)]
 pub struct Coverage {

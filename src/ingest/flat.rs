@@ -9,11 +9,11 @@ use std::borrow::Cow;
 
 use ahash::AHashSet;
 
+use super::chunk::Chunk;
 use super::json::Val;
 use super::resolve::{normalize_id, push_attr, Attrs, IdPolicy, RawEvent, RawSpan};
-use super::scan::Chunk;
 use super::time::parse_time_ns;
-use crate::frame::row::{EvalRow, Kind, Status};
+use crate::span::row::{EvalRow, Kind, Status};
 
 /// Langfuse observation fields renamed to the Langfuse OTel attribute names
 /// the alias table knows.

@@ -2,6 +2,7 @@
 //! attribute aliases into canonical rows (docs/span-table.md, docs/aliases.md).
 
 pub mod aliases;
+pub mod chunk;
 pub mod flat;
 pub mod json;
 pub mod otlp;

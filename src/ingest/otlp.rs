@@ -8,10 +8,10 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::chunk::Chunk;
 use super::json::{BorrowedStr, Val};
 use super::resolve::{push_attr, Attrs, IdPolicy, RawEvent, RawSpan};
-use super::scan::Chunk;
-use crate::frame::row::{EvalRow, Kind, Status};
+use crate::span::row::{EvalRow, Kind, Status};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

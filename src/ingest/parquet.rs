@@ -10,13 +10,14 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use super::chunk::Chunk;
 use super::flat;
 use super::json::Val;
-use super::scan::{Chunk, ScanOutput};
+use super::scan::ScanOutput;
 use crate::error::{Error, Result};
-use crate::frame::build::to_canonical_types;
-use crate::frame::row::EvalRow;
-use crate::frame::schema as s;
+use crate::span::build::to_canonical_types;
+use crate::span::row::EvalRow;
+use crate::span::schema as s;
 
 const ID_COLUMNS: &[&str] = &["trace_id", "context.trace_id", "traceId", "traceID"];
 
@@ -37,7 +38,7 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
     if s::is_evals_schema(&names) {
         chunk.stats.format = "parquet (canonical evals)".into();
         chunk.stats.evals += df.height() as u64;
-        let df = crate::frame::build::evals_as_text(df).map_err(|e| bad(path, e))?;
+        let df = crate::span::build::evals_as_text(df).map_err(|e| bad(path, e))?;
         let df = finite_scores(df, chunk).map_err(|e| bad(path, e))?;
         out.eval_frames.push(df);
         return Ok(());
@@ -59,7 +60,7 @@ pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<
         }
         chunk.stats.format = "parquet (canonical spans)".into();
         let mut df = df;
-        crate::frame::build::with_added_columns(&mut df).map_err(|e| bad(path, e))?;
+        crate::span::build::with_added_columns(&mut df).map_err(|e| bad(path, e))?;
         let mut df = df
             .select(s::SPAN_COLUMNS.iter().copied())
             .map_err(|e| bad(path, e))?;

@@ -16,7 +16,7 @@ use super::aliases::{
 use super::json::Val;
 use super::stats::FileStats;
 use super::time::parse_time_ns;
-use crate::frame::row::{EvalRow, Kind, SpanRow, SpanType, Status};
+use crate::span::row::{EvalRow, Kind, SpanRow, SpanType, Status};
 
 pub type Attrs<'a> = Vec<(Cow<'a, str>, Val<'a>)>;
 

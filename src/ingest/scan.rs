@@ -2,19 +2,19 @@
 //! each span resolved to a canonical row. Rejected records are counted with
 //! their line; nothing is dropped silently.
 
-use std::borrow::Cow;
 use std::io::{BufRead, Read};
 use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
 
+use super::chunk::{Chunk, PendingEval};
 use super::json::Val;
-use super::resolve::{Attrs, IdPolicy, Interner, RawSpan, ResolveOptions, Resolver};
+use super::resolve::{ResolveOptions, Resolver};
 use super::source::{self, Input};
 use super::stats::FileStats;
 use super::{flat, otlp, parquet};
 use crate::error::{Error, Result};
-use crate::frame::row::{EvalRow, SpanRow};
+use crate::span::row::{EvalRow, SpanRow};
 
 /// Longest accepted JSON line; a longer one is rejected and skipped.
 pub const MAX_LINE: usize = 256 << 20;
@@ -22,156 +22,6 @@ pub const MAX_LINE: usize = 256 << 20;
 pub const MAX_DOCUMENT: u64 = 2 << 30;
 const BLOCK: usize = 16 << 20;
 const PIECE: usize = 1 << 20;
-
-/// An evaluation that names the response it judged (`gen_ai.response.id`)
-/// instead of its span: attached once every span has been read
-/// (`frame::attach_by_response_id`), or rejected on its line.
-#[derive(Clone, Debug)]
-pub struct PendingEval {
-    pub response_id: Box<str>,
-    pub eval: EvalRow,
-    pub file: u32,
-    pub line: u64,
-}
-
-/// The attribute a span and an evaluation event share when the event does
-/// not name its span.
-pub const RESPONSE_ID: &str = "gen_ai.response.id";
-
-/// What one worker accumulates.
-pub struct Chunk<'r> {
-    pub resolver: &'r Resolver<'r>,
-    pub file: u32,
-    pub stats: FileStats,
-    pub rows: Vec<SpanRow>,
-    /// Rows of absorbed chunks, kept as they were made (moving batches
-    /// instead of appending rows saves copying every row several times).
-    pub batches: Vec<Vec<SpanRow>>,
-    pub evals: Vec<EvalRow>,
-    pub pending_evals: Vec<PendingEval>,
-    pub interner: Interner,
-}
-
-impl<'r> Chunk<'r> {
-    pub fn new(resolver: &'r Resolver<'r>, file: u32) -> Chunk<'r> {
-        Chunk {
-            resolver,
-            file,
-            stats: FileStats::new("", resolver.table),
-            rows: Vec::new(),
-            batches: Vec::new(),
-            evals: Vec::new(),
-            pending_evals: Vec::new(),
-            interner: Interner::default(),
-        }
-    }
-
-    pub fn reject(&mut self, line: u64, reason: impl Into<String>) {
-        self.stats.reject(line, reason);
-    }
-
-    /// Resolve a raw span; `index` > 0 names the span within its record.
-    pub fn add_span(
-        &mut self,
-        raw: RawSpan<'_>,
-        resource: &Attrs<'_>,
-        policy: IdPolicy,
-        line: u64,
-        index: usize,
-    ) {
-        let before = self.evals.len();
-        match self.resolver.resolve(
-            raw,
-            resource,
-            policy,
-            &mut self.stats,
-            &mut self.interner,
-            &mut self.evals,
-        ) {
-            Ok(mut row) => {
-                row.file = self.file;
-                self.rows.push(row);
-                self.stats.spans += 1;
-                self.stats.evals += (self.evals.len() - before) as u64;
-            }
-            Err(reason) => {
-                self.evals.truncate(before);
-                let r = if index > 0 {
-                    format!("span #{index}: {reason}")
-                } else {
-                    reason
-                };
-                self.reject(line, r);
-            }
-        }
-    }
-
-    pub fn add_log_eval(
-        &mut self,
-        trace: Option<Cow<'_, str>>,
-        span: Option<Cow<'_, str>>,
-        attrs: &Attrs<'_>,
-        line: u64,
-    ) {
-        let span = span
-            .filter(|s| !s.is_empty())
-            .and_then(|s| super::resolve::normalize_id(&s, 8, IdPolicy::Otlp).ok())
-            .map(|s| s.0);
-        let response = attrs
-            .iter()
-            .find(|(k, _)| k == RESPONSE_ID)
-            .and_then(|(_, v)| super::resolve::first_text(v))
-            .filter(|r| !r.is_empty());
-        if let (None, Some(response_id)) = (&span, response) {
-            // judged by response: its span (and trace) are known at the end
-            match otlp::eval_from_attrs("".into(), None, attrs, "otel.log") {
-                Some(eval) => self.pending_evals.push(PendingEval {
-                    response_id: response_id.into(),
-                    eval,
-                    file: self.file,
-                    line,
-                }),
-                None => self.reject(line, "evaluation log record without gen_ai.evaluation.name"),
-            }
-            return;
-        }
-        let Some(t) = trace.and_then(|t| super::resolve::normalize_id(&t, 16, IdPolicy::Otlp).ok())
-        else {
-            self.reject(
-                line,
-                "evaluation log record without a valid trace id (nor a gen_ai.response.id)",
-            );
-            return;
-        };
-        match otlp::eval_from_attrs(t.0, span, attrs, "otel.log") {
-            Some(e) => {
-                self.evals.push(e);
-                self.stats.evals += 1;
-            }
-            None => self.reject(line, "evaluation log record without gen_ai.evaluation.name"),
-        }
-    }
-
-    /// Move this chunk's rows, in order, onto `dest` as whole batches.
-    pub fn hand_over_rows(&mut self, dest: &mut Vec<Vec<SpanRow>>) {
-        if !self.rows.is_empty() {
-            dest.push(std::mem::take(&mut self.rows));
-        }
-        dest.append(&mut self.batches);
-    }
-
-    /// Rows held (not yet handed over).
-    pub fn held_rows(&self) -> usize {
-        self.rows.len() + self.batches.iter().map(Vec::len).sum::<usize>()
-    }
-
-    fn absorb(&mut self, mut other: Chunk<'_>) {
-        other.hand_over_rows(&mut self.batches);
-        self.evals.extend(other.evals);
-        self.pending_evals.extend(other.pending_evals);
-        self.stats.merge(other.stats);
-    }
-}
 
 /// A JSON error as a sentence: what went wrong, the parser's message
 /// without its position (or the input excerpt sonic-rs appends, which may

@@ -22,6 +22,7 @@ use super::cost::{self, CostOptions};
 use super::explain::{self, Ask};
 use super::{cohort_phase, expand, expand_field, key_order, who, Batch, Rows};
 use crate::engine::template::quote;
+use crate::engine::template::Template;
 use crate::engine::{parse_key, Arms, Engine, KindFilter, Scope};
 use crate::error::Result;
 use crate::report::format;
@@ -234,7 +235,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     let traces_sql = expand(
         engine,
         &all_both,
-        "anomaly_traces",
+        Template::AnomalyTraces,
         &[
             ("trace_costs", trace_costs.clone()),
             ("same_cohort", same_cohort),
@@ -256,7 +257,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
     let tails = batch.ask(expand(
         engine,
         &all_both,
-        "anomaly_trace_tails",
+        Template::AnomalyTraceTails,
         &[
             ("traces", format!("SELECT * FROM {TRACE_TABLE}")),
             ("cohort", cohort_cols),
@@ -265,26 +266,26 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             ("loop_floor", o.loop_floor.to_string()),
         ],
     )?);
-    let token_bounds = batch.ask(expand(engine, &both, "anomaly_token_bounds", &[])?);
-    let buckets = batch.ask(expand(engine, &both, "anomaly_buckets", &[])?);
+    let token_bounds = batch.ask(expand(engine, &both, Template::AnomalyTokenBounds, &[])?);
+    let buckets = batch.ask(expand(engine, &both, Template::AnomalyBuckets, &[])?);
     let spend = batch.ask(expand(
         engine,
         &cost_both,
-        "anomaly_spend",
+        Template::AnomalySpend,
         &[("trace_costs", trace_costs)],
     )?);
-    let model_mix = batch.ask(expand(engine, &both, "anomaly_model_mix", &[])?);
+    let model_mix = batch.ask(expand(engine, &both, Template::AnomalyModelMix, &[])?);
     let versions = batch.ask(expand_field(
         engine,
         &history,
-        "compare_versions",
+        Template::CompareVersions,
         &pv,
         &[],
     )?);
     let tool_repeats = batch.ask(expand_field(
         engine,
         &all_kinds,
-        "anomaly_tool_repeats",
+        Template::AnomalyToolRepeats,
         &args,
         &[],
     )?);
@@ -355,7 +356,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         stuffing = Some(pass2.ask(expand(
             engine,
             &cur,
-            "anomaly_stuffing",
+            Template::AnomalyStuffing,
             &[("over", cond.clone()), ("limit", "10000".into())],
         )?));
     }
@@ -370,7 +371,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             pass2.ask(expand(
                 engine,
                 &all_kinds,
-                "anomaly_examples",
+                Template::AnomalyExamples,
                 &[("cond", cond), ("order", order)],
             )?),
         ));
@@ -385,7 +386,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         let q = expand(
             engine,
             &all_kinds,
-            "anomaly_top_traces",
+            Template::AnomalyTopTraces,
             &[
                 ("traces", traces_sql.as_param()),
                 (

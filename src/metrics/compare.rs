@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use super::cost::{self, CostOptions};
 use super::explain::{self, Ask};
 use super::{cohort_phase, expand, expand_field, key_order, who, Batch, Rows};
+use crate::engine::template::Template;
 use crate::engine::{Arm, Arms, Condition, Engine, Key, PercentileMethod, Scope, OTHER};
 use crate::error::{Error, Result};
 use crate::report::format;
@@ -364,9 +365,9 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         )
     });
     let mut batch = Batch::new();
-    let counts = batch.ask(expand(engine, &scope, "slo_counts", &[])?);
-    let evals = batch.ask(expand(engine, &scope, "slo_evals", &[])?);
-    let values = batch.ask(expand(engine, &scope, "compare_values", &[])?);
+    let counts = batch.ask(expand(engine, &scope, Template::SloCounts, &[])?);
+    let evals = batch.ask(expand(engine, &scope, Template::SloEvals, &[])?);
+    let values = batch.ask(expand(engine, &scope, Template::CompareValues, &[])?);
     let mut trace_costs = None;
     if want_cost {
         let res = cost::resolve(engine, &cs, &o.cost)?;
@@ -374,7 +375,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         trace_costs = Some(batch.ask(expand(
             engine,
             &cs,
-            "cost_trace_histograms",
+            Template::CostTraceHistograms,
             &[("trace_costs", tc)],
         )?));
     }
@@ -623,7 +624,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
                     candidate: c,
                     candidate_label: arms.candidate_label,
                 },
-                template: "explain_hits",
+                template: Template::ExplainHits,
                 field: None,
                 hits,
             };
@@ -896,7 +897,7 @@ fn empty_arm(
     plain.kept = None;
     let mut seen = Vec::new();
     for f in fields {
-        let q = expand_field(engine, &plain, "compare_versions", f, &[])?;
+        let q = expand_field(engine, &plain, Template::CompareVersions, f, &[])?;
         let frame = super::ask_one(engine, q)?;
         let r = Rows::new(&frame, "compare_versions");
         let (v, n) = (r.strs("v")?, r.u64s("n")?);
@@ -953,7 +954,7 @@ fn latest_arms(
     o: &CompareOptions,
     notes: &mut Vec<String>,
 ) -> Result<(Arms, Table)> {
-    let q = expand_field(engine, scope, "compare_versions", field, &[])?;
+    let q = expand_field(engine, scope, Template::CompareVersions, field, &[])?;
     let frame = super::ask_one(engine, q)?;
     let r = Rows::new(&frame, "compare_versions");
     let nk = scope.keys.len();

@@ -12,6 +12,7 @@ use super::{
     cohort_phase, expand, key_order, pct_cell, percentile_template, read_percentiles, Batch, Rows,
 };
 use crate::engine::template::Expanded;
+use crate::engine::template::Template;
 use crate::engine::{Condition, Engine, KindFilter, Scope};
 use crate::error::Result;
 use crate::pricing::{CostParts, MatchRule, ModelPrice, PriceTable, ServiceTier, Tokens};
@@ -123,7 +124,7 @@ pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Resul
     let q = expand(
         engine,
         &s,
-        "cost_models",
+        Template::CostModels,
         &[("service_tier", ServiceTier::sql())],
     )?;
     let frame = super::ask_one(engine, q)?;
@@ -224,7 +225,7 @@ fn span_tokens_with(engine: &dyn Engine, scope: &Scope, res: &Resolution) -> Res
     let e = expand(
         engine,
         scope,
-        "cost_span_tokens",
+        Template::CostSpanTokens,
         &[
             ("tier_class", res.tier_class_sql()),
             ("service_tier", ServiceTier::sql()),
@@ -244,7 +245,7 @@ pub fn span_costs_with(
     let e = expand(
         engine,
         scope,
-        "cost_span_costs",
+        Template::CostSpanCosts,
         &[
             ("span_tokens", span_tokens_with(engine, scope, res)?),
             (
@@ -264,7 +265,12 @@ pub fn trace_costs_with(
     res: &Resolution,
 ) -> Result<String> {
     let spans = span_costs_with(engine, scope, o, res)?;
-    let e = expand(engine, scope, "cost_trace_costs", &[("span_costs", spans)])?;
+    let e = expand(
+        engine,
+        scope,
+        Template::CostTraceCosts,
+        &[("span_costs", spans)],
+    )?;
     Ok(e.as_param())
 }
 
@@ -299,7 +305,7 @@ fn tokens_query(engine: &dyn Engine, scope: &Scope, res: &Resolution) -> Result<
     expand(
         engine,
         scope,
-        "cost_tokens",
+        Template::CostTokens,
         &[("span_tokens", span_tokens_with(engine, scope, res)?)],
     )
 }
@@ -413,15 +419,15 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
         &scope,
         percentile_template(
             engine.percentiles(),
-            "cost_trace_quantiles",
-            "cost_trace_histograms",
+            Template::CostTraceQuantiles,
+            Template::CostTraceHistograms,
         ),
         &[("trace_costs", tc.clone())],
     )?);
     let top_traces = batch.ask(expand(
         engine,
         &scope,
-        "cost_top_traces",
+        Template::CostTopTraces,
         &[
             ("trace_costs", tc),
             ("limit", o.cost.top_traces.to_string()),

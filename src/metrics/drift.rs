@@ -9,11 +9,12 @@ use super::cost::{self, CostOptions};
 use super::explain::{self, Ask};
 use super::{cohort_phase, expand, expand_field, key_order, Asked, Batch, Rows};
 use crate::engine::template::quote;
+use crate::engine::template::Template;
 use crate::engine::{parse_key, Arms, Engine, FieldExpr, Key, Scope, FIELDS, NONE};
 use crate::error::Result;
-use crate::frame::schema as col;
 use crate::report::format;
 use crate::report::model::{Cell, Chart, ChartKind, Finding, Report, Series, Table, Unit};
+use crate::span::schema as col;
 use crate::stats::drift::{self as stat, DriftResult, Verdict, ZERO_ORDINAL};
 use crate::stats::quantile::GAMMA;
 use crate::window::Window;
@@ -176,7 +177,13 @@ fn resolve_types(
         if let (None, Source::Span(k)) = (f.ty, &f.source) {
             asked.push((
                 i,
-                batch.ask(expand_field(engine, scope, "drift_field_type", k, &[])?),
+                batch.ask(expand_field(
+                    engine,
+                    scope,
+                    Template::DriftFieldType,
+                    k,
+                    &[],
+                )?),
             ));
         }
     }
@@ -214,8 +221,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
         let query = match &f.source {
             Source::Span(k) => {
                 let t = match ty {
-                    FieldType::Numeric => "drift_numeric",
-                    FieldType::Categorical => "drift_categories",
+                    FieldType::Numeric => Template::DriftNumeric,
+                    FieldType::Categorical => Template::DriftCategories,
                 };
                 Some(batch.ask(expand_field(engine, &scope, t, k, &[])?))
             }
@@ -231,13 +238,14 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 Some(batch.ask(expand(
                     engine,
                     &cs,
-                    "drift_costs",
+                    Template::DriftCosts,
                     &[("span_costs", spans)],
                 )?))
             }
             Source::EvalScore | Source::EvalLabel => {
                 if eval_query.is_none() {
-                    eval_query = Some(batch.ask(expand(engine, &scope, "drift_evals", &[])?));
+                    eval_query =
+                        Some(batch.ask(expand(engine, &scope, Template::DriftEvals, &[])?));
                 }
                 None
             }
@@ -416,8 +424,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
             continue;
         };
         let template = match ty {
-            FieldType::Numeric => "explain_numeric",
-            FieldType::Categorical => "explain_category",
+            FieldType::Numeric => Template::ExplainNumeric,
+            FieldType::Categorical => Template::ExplainCategory,
         };
         let ask = Ask {
             cohort,

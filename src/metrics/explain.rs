@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use super::cost::{self, CostOptions, Resolution};
 use super::{expand, expand_field, Asked, Batch};
 use crate::engine::template::Expanded;
+use crate::engine::template::Template;
 use crate::engine::{parse_key, Arms, Condition, Engine, Key, Scope, NONE, OTHER};
 use crate::error::{Error, Result};
 use crate::report::format;
@@ -162,7 +163,7 @@ pub struct Ask<'a> {
     pub arms: Arms,
     /// `explain_hits` (`hits`: SQL over span columns), or `explain_numeric`
     /// / `explain_category` (`hits`: SQL over the value `v` of `field`)
-    pub template: &'static str,
+    pub template: Template,
     pub field: Option<&'a Key>,
     pub hits: String,
 }
@@ -174,7 +175,7 @@ impl<'a> Ask<'a> {
         Ask {
             cohort,
             arms: Arms::windows(reference, focus, "current"),
-            template: "explain_hits",
+            template: Template::ExplainHits,
             field: None,
             hits,
         }
@@ -337,7 +338,7 @@ pub fn spend(
         queries.push(expand(
             engine,
             &s,
-            "explain_spend",
+            Template::ExplainSpend,
             &[("span_costs", spans)],
         )?);
     }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use crate::engine::template::{Expanded, Expander};
+use crate::engine::template::{Expanded, Expander, Template};
 use crate::engine::{Engine, PercentileMethod, Scope, OTHER};
 use crate::error::{Error, Result};
 use crate::stats::quantile;
@@ -206,7 +206,7 @@ pub fn key_order(a: &[String], b: &[String]) -> std::cmp::Ordering {
 pub fn expand(
     engine: &dyn Engine,
     scope: &Scope,
-    name: &str,
+    name: Template,
     params: &[(&str, String)],
 ) -> Result<Expanded> {
     Expander::new(engine.dialect(), engine.percentiles(), scope)
@@ -218,7 +218,7 @@ pub fn expand(
 pub fn expand_field(
     engine: &dyn Engine,
     scope: &Scope,
-    name: &str,
+    name: Template,
     field: &crate::engine::Key,
     params: &[(&str, String)],
 ) -> Result<Expanded> {
@@ -238,7 +238,7 @@ pub fn cohort_phase(
     if scope.keys.is_empty() {
         return Ok(());
     }
-    let q = expand(engine, scope, "cohorts", &[])?;
+    let q = expand(engine, scope, Template::Cohorts, &[])?;
     let frame = ask_one(engine, q)?;
     let rows = Rows::new(&frame, "cohorts");
     let keys = rows.keys(scope.keys.len())?;
@@ -293,9 +293,9 @@ impl Pcts {
 /// log-bucket histograms.
 pub fn percentile_template(
     method: PercentileMethod,
-    exact: &'static str,
-    histogram: &'static str,
-) -> &'static str {
+    exact: Template,
+    histogram: Template,
+) -> Template {
     match method {
         PercentileMethod::Exact => exact,
         PercentileMethod::LogBucket => histogram,

@@ -8,6 +8,7 @@ use super::explain::{self, Ask};
 use super::{
     cohort_phase, expand, key_order, pct_cell, percentile_template, read_percentiles, Batch,
 };
+use crate::engine::template::Template;
 use crate::engine::{Condition, Engine, Scope};
 use crate::error::Result;
 use crate::report::model::{Cell, Finding, Report, Table, Unit};
@@ -63,14 +64,14 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &SloOptions) -> Result<
     let nk = scope.keys.len();
     let method = engine.percentiles();
     let mut batch = Batch::new();
-    let counts = batch.ask(expand(engine, &scope, "slo_counts", &[])?);
+    let counts = batch.ask(expand(engine, &scope, Template::SloCounts, &[])?);
     let percentiles = batch.ask(expand(
         engine,
         &scope,
-        percentile_template(method, "slo_quantiles", "slo_histograms"),
+        percentile_template(method, Template::SloQuantiles, Template::SloHistograms),
         &[],
     )?);
-    let evals = batch.ask(expand(engine, &scope, "slo_evals", &[])?);
+    let evals = batch.ask(expand(engine, &scope, Template::SloEvals, &[])?);
     let answers = batch.run(engine)?;
 
     let counts = answers.rows(counts);
@@ -280,7 +281,7 @@ fn objectives(
             Sli::Availability => expand(
                 engine,
                 &s,
-                "slo_events",
+                Template::SloEvents,
                 &[
                     ("valid", "TRUE".into()),
                     ("bad", "CAST(status AS VARCHAR) = 'error'".into()),
@@ -290,7 +291,7 @@ fn objectives(
             Sli::Latency { threshold_ms } => expand(
                 engine,
                 &s,
-                "slo_events",
+                Template::SloEvents,
                 &[
                     ("valid", "duration_ms IS NOT NULL".into()),
                     ("bad", format!("duration_ms > {threshold_ms:?}")),
@@ -300,7 +301,7 @@ fn objectives(
             Sli::Ttft { threshold_ms } => expand(
                 engine,
                 &s,
-                "slo_events",
+                Template::SloEvents,
                 &[
                     ("valid", "ttft_ms IS NOT NULL".into()),
                     ("bad", format!("ttft_ms > {threshold_ms:?}")),
@@ -310,7 +311,7 @@ fn objectives(
             Sli::Quality { evaluation } => expand(
                 engine,
                 &s,
-                "slo_eval_events",
+                Template::SloEvalEvents,
                 &[
                     ("evaluation", crate::engine::template::quote(evaluation)),
                     offset,
@@ -332,7 +333,7 @@ fn objectives(
                 expand(
                     engine,
                     &cs,
-                    "slo_cost_events",
+                    Template::SloCostEvents,
                     &[
                         ("trace_costs", tc),
                         ("max_usd", format!("{max_usd:?}")),

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::cost::{self, CostOptions};
 use super::{cohort_phase, expand, Batch, Rows};
+use crate::engine::template::Template;
 use crate::engine::{Engine, Scope};
 use crate::error::Result;
 use crate::report::model::{Chart, ChartKind, Series};
@@ -60,7 +61,7 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
     let spend_q = batch.ask(expand(
         engine,
         &cost_s,
-        "report_spend",
+        Template::ReportSpend,
         &[
             ("span_costs", spans.clone()),
             ("cur_start", n(cur.start_ns)),
@@ -74,11 +75,11 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
     let daily_spend = batch.ask(expand(
         engine,
         &cost_s,
-        "report_daily_spend",
+        Template::ReportDailySpend,
         &[("span_costs", spans)],
     )?);
-    let daily_latency = batch.ask(expand(engine, &s, "report_daily_latency", &[])?);
-    let version_evals = batch.ask(expand(engine, &s, "report_version_evals", &[])?);
+    let daily_latency = batch.ask(expand(engine, &s, Template::ReportDailyLatency, &[])?);
+    let version_evals = batch.ask(expand(engine, &s, Template::ReportVersionEvals, &[])?);
     let answers = batch.run(engine)?;
 
     let r = answers.rows(spend_q);

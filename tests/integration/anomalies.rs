@@ -270,7 +270,7 @@ fn find<'a>(v: &'a Value, route: &str, kind: &str) -> &'a Value {
 }
 
 #[test]
-fn issue5_planted_anomalies_are_listed_and_the_control_is_quiet() {
+fn planted_anomalies_are_listed_and_the_control_is_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let input = planted(dir.path());
     let input = input.to_str().unwrap();
@@ -450,7 +450,7 @@ pub const PLANTED_DAY: [&str; 4] = [
 /// the per-trace bounds are computed in the engine and only the traces
 /// past them come back, whatever the cap.
 #[test]
-fn issue6_outliers_found_in_the_engine_equal_every_trace_pulled_back() {
+fn outliers_found_in_the_engine_equal_every_trace_pulled_back() {
     let dir = tempfile::tempdir().unwrap();
     let input = planted(dir.path());
     let input = input.to_str().unwrap();
@@ -479,7 +479,7 @@ fn issue6_outliers_found_in_the_engine_equal_every_trace_pulled_back() {
 /// tokens among 3,000 do not make the share above the baseline's p99
 /// unusual, but each is past twice the baseline's largest.
 #[test]
-fn issue6_outliers_of_more_traces_than_the_row_cap() {
+fn outliers_of_more_traces_than_the_row_cap() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("many.jsonl");
     let mut g = Gen {
@@ -537,7 +537,7 @@ fn issue6_outliers_of_more_traces_than_the_row_cap() {
 }
 
 #[test]
-fn issue5_anomalies_snapshots_of_every_format() {
+fn anomalies_snapshots_of_every_format() {
     let config = root().join("fixtures/example/spanlens.toml");
     let input = root().join("fixtures/example/export.otlp.jsonl.gz");
     let (config, input) = (config.to_str().unwrap(), input.to_str().unwrap());

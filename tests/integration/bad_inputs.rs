@@ -265,7 +265,7 @@ fn issue7_unusual_attribute_types_are_kept() {
     assert_eq!(v["spans"], 1);
     assert_eq!(v["rejected_count"], 0);
     let ds = load_paths(&[&p]);
-    let attrs = spanlens::frame::build::attrs_of_row(&ds.spans, 0).unwrap();
+    let attrs = spanlens::span::build::attrs_of_row(&ds.spans, 0).unwrap();
     let get = |k: &str| attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     // a kvlist is flattened into dotted keys, bytes stay base64 text, an
     // array is JSON text; an empty value or one of an unknown type is

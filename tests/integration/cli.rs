@@ -693,8 +693,8 @@ fn issue19_a_killed_lake_write_is_recovered_by_the_next_run() {
 /// analysis command.
 #[test]
 fn help_lists_the_values_the_code_accepts() {
-    use spanlens::frame::row::SpanType;
     use spanlens::report::model::FindingKind;
+    use spanlens::span::row::SpanType;
     for cmd in [
         "slo",
         "cost",
@@ -741,4 +741,89 @@ fn help_lists_the_values_the_code_accepts() {
     ]);
     assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
     assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn shared_options_errors_and_cardinality_guard() {
+    let v = json_of(&[
+        "cost",
+        &p(COST),
+        "--current",
+        DAY,
+        "--by",
+        "route",
+        "--top",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let routes: Vec<&str> = v["tables"]["cost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["route"].as_str().unwrap())
+        .collect();
+    // /b has 3 priced-or-not spans, /a 4: --top 1 keeps /a
+    assert_eq!(routes, ["/a", "__other__"]);
+    let v = json_of(&[
+        "slo",
+        &p(COST),
+        "--current",
+        DAY,
+        "--by",
+        "attr:app.region",
+        "--where",
+        "model!=o3",
+        "--format",
+        "json",
+    ]);
+    let eu = row(&v, "cohorts", "attr:app.region", "eu");
+    assert_eq!(eu["spans"], 3);
+    let v = json_of(&[
+        "slo",
+        &p(COST),
+        "--current",
+        DAY,
+        "--by",
+        "tenant,model",
+        "--where",
+        "route=/b",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["tables"]["cohorts"].as_array().unwrap().len(), 3);
+    for (args, needle) in [
+        (
+            vec!["slo", COST, "--by", "colour"],
+            "unknown field `colour`",
+        ),
+        (vec!["slo", COST, "--current", "3 days"], "--current"),
+        (vec!["slo", COST, "--where", "model"], "not a condition"),
+        (
+            vec!["cost", COST, "--fail-on", "oops"],
+            "unknown finding kind",
+        ),
+        (
+            vec!["cost", COST, "--format", "parquet"],
+            "needs an output file",
+        ),
+        (
+            vec!["cost", COST, "--format", "csv", "--table", "nope"],
+            "no table named",
+        ),
+    ] {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| if *a == COST { p(COST) } else { a.to_string() })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = error_text(&o);
+        assert!(
+            e.starts_with("spanlens: error: ") && e.contains(needle),
+            "{args:?}: {e}"
+        );
+        assert!(e.contains("hint: "), "{e}");
+    }
 }

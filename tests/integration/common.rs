@@ -1,9 +1,14 @@
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use polars::prelude::*;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, LogNormal};
 use serde_json::{json, Map, Value};
-use spanlens::frame::{build::attrs_of_row, load, schema as s, Dataset, LoadOptions};
+use spanlens::frame::{load, Dataset, LoadOptions};
+use spanlens::span::{build::attrs_of_row, schema as s};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -249,4 +254,146 @@ pub fn without_meta(mut v: Value) -> Value {
         }
     }
     v
+}
+
+/// A path under the repository, as a command-line argument.
+pub fn p(rel: &str) -> String {
+    root().join(rel).display().to_string()
+}
+
+/// The JSON a run printed, asserted to exit 0.
+pub fn json_of(args: &[&str]) -> Value {
+    json_exit(args, 0)
+}
+
+/// The JSON a run printed, asserted to exit `code`.
+pub fn json_exit(args: &[&str], code: i32) -> Value {
+    let o = run(args);
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("json output")
+}
+
+/// Equal to 1e-9 relative when both are numbers, else equal.
+pub fn close(got: &Value, want: &Value, what: &str) {
+    match (got.as_f64(), want.as_f64()) {
+        (Some(g), Some(w)) => assert!(
+            (g - w).abs() <= 1e-9 * w.abs().max(1e-12),
+            "{what}: {g} vs {w}"
+        ),
+        _ => assert_eq!(got, want, "{what}"),
+    }
+}
+
+/// The rows of a JSON report's table.
+pub fn rows<'a>(v: &'a Value, table: &str) -> &'a Vec<Value> {
+    v["tables"][table].as_array().unwrap()
+}
+
+/// The row of a JSON report's table matching every (column, value).
+pub fn find<'a>(v: &'a Value, table: &str, conds: &[(&str, &str)]) -> &'a Value {
+    rows(v, table)
+        .iter()
+        .find(|r| conds.iter().all(|(k, want)| r[*k] == *want))
+        .unwrap_or_else(|| panic!("{table}: no row {conds:?}"))
+}
+
+/// The row of a JSON report's table whose `key` is `val`.
+pub fn row<'a>(v: &'a Value, table: &str, key: &str, val: &str) -> &'a Value {
+    find(v, table, &[(key, val)])
+}
+
+/// A command's output in every format, named `{name}_{format}` for its
+/// snapshot (Parquet read back as the JSON of its rows); the caller
+/// asserts each with `insta::assert_snapshot!`, so the snapshot files are
+/// named after the caller's module.
+pub fn every_format(name: &str, base: &[&str]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for fmt in ["table", "markdown", "json", "csv"] {
+        let mut args = base.to_vec();
+        args.extend(["--format", fmt]);
+        out.push((format!("{name}_{fmt}"), snapshot_output(&args)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.parquet");
+    let mut args = base.to_vec();
+    args.extend(["--format", "parquet", "-o", file.to_str().unwrap()]);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    out.push((
+        format!("{name}_parquet"),
+        serde_json::to_string_pretty(&parquet_rows(&file)).unwrap(),
+    ));
+    out
+}
+
+/// The tiny cost fixture and the day it covers.
+pub const COST: &str = "fixtures/tiny/cost.jsonl";
+pub const DAY: &str = "2026-01-02..2026-01-03";
+/// The bundled example and its configuration.
+pub const EXAMPLE: &str = "fixtures/example/export.otlp.jsonl.gz";
+pub const CONFIG: &str = "fixtures/example/spanlens.toml";
+
+pub const DAY_NS: i64 = 86_400_000_000_000;
+
+/// 2026-01-01T00:00:00Z
+pub const T0: i64 = 1_767_225_600_000_000_000;
+
+pub fn rfc3339(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns)
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// Generated traffic: two routes, seven baseline days on prompt v1 and an
+/// eighth day on v2. On /changed, v2 plants a regression and a drift:
+/// error rate 1% -> 6%, latency median x1.4, output tokens x1.65 (and so
+/// cost). /stable changes nothing but its prompt version.
+pub fn planted(dir: &Path) -> PathBuf {
+    let path = dir.join("planted.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut rng = StdRng::seed_from_u64(20261124);
+    let mut id = 0u64;
+    for route in ["/stable", "/changed"] {
+        for (version, n, start, days) in [("v1", 2800, T0, 7), ("v2", 1400, T0 + 7 * DAY_NS, 1)] {
+            let changed = route == "/changed" && version == "v2";
+            let (err, lat_mu, out_mu) = if changed {
+                (0.06, 7.0 + 0.3365, 5.5 + 0.5)
+            } else {
+                (0.01, 7.0, 5.5)
+            };
+            let lat = LogNormal::<f64>::new(lat_mu, 0.5).unwrap();
+            let inp = LogNormal::<f64>::new(7.0, 0.6).unwrap();
+            let out = LogNormal::<f64>::new(out_mu, 0.6).unwrap();
+            for _ in 0..n {
+                id += 1;
+                let s = start + (rng.random::<f64>() * (days * DAY_NS) as f64) as i64;
+                let ms = (lat.sample(&mut rng) * 10.0).round() / 10.0;
+                let e = s + (ms * 1e6) as i64;
+                let error = rng.random::<f64>() < err;
+                let line = serde_json::json!({
+                    "trace_id": format!("{id:032x}"),
+                    "span_id": format!("{id:016x}"),
+                    "name": "chat gpt-4o-mini",
+                    "start_time": rfc3339(s),
+                    "end_time": rfc3339(e),
+                    "status": {"code": if error { "ERROR" } else { "OK" }},
+                    "attributes": {
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.provider.name": "openai",
+                        "gen_ai.request.model": "gpt-4o-mini",
+                        "http.route": route,
+                        "traceloop.prompt.version": version,
+                        "gen_ai.usage.input_tokens": inp.sample(&mut rng).round() as i64,
+                        "gen_ai.usage.output_tokens": out.sample(&mut rng).round() as i64,
+                        "error.type": if error { Value::from("RateLimitError") } else { Value::Null },
+                        "app.docs": rng.random_range(1..12),
+                        "app.tier": if rng.random::<f64>() < 0.3 { "gold" } else { "free" },
+                    }
+                });
+                writeln!(f, "{line}").unwrap();
+            }
+        }
+    }
+    f.flush().unwrap();
+    path
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use crate::common::{bin, root, run, stderr, write_parquet};
-use spanlens::frame::row::{SpanRow, SpanType};
+use spanlens::span::row::{SpanRow, SpanType};
 
 fn example() -> String {
     root()
@@ -541,7 +541,7 @@ fn issue18_an_infinite_burn_is_not_written_as_null() {
 #[test]
 fn issue18_canonical_parquet_rows_are_validated_and_counted() {
     use polars::prelude::*;
-    use spanlens::frame::build::spans_frame;
+    use spanlens::span::build::spans_frame;
     let rows: Vec<SpanRow> = llm_rows(6)
         .into_iter()
         .enumerate()
@@ -650,8 +650,8 @@ fn issue18_latest_without_by_compares_the_newest_version() {
 /// score is an invalid value, null, and the evaluation is not judged.
 #[test]
 fn issue18_non_finite_evaluation_scores_are_invalid() {
-    use spanlens::frame::build::{evals_frame, spans_frame};
-    use spanlens::frame::row::EvalRow;
+    use spanlens::span::build::{evals_frame, spans_frame};
+    use spanlens::span::row::EvalRow;
     let evals: Vec<EvalRow> = [0.9, f64::NAN, f64::INFINITY]
         .iter()
         .enumerate()

@@ -1,23 +1,30 @@
-//! One integration binary: the library's load path against hand-checked
-//! fixtures and the real exports, and the real CLI against bad inputs.
+//! One integration binary. A file per command (slo, cost, drift, compare,
+//! anomalies, report, query; ingest, inspect and prices in cli), and files
+//! per concern that cut across them: bad inputs, hostile values, faults,
+//! honesty (what cannot be judged), scale and the engines, Spark,
+//! properties, the fuzz corpus, the fixtures and the real exports, the
+//! calibration of the findings, and the docs written from the code.
 
 mod anomalies;
 mod bad_inputs;
 mod calibration;
 mod cli;
 mod common;
+mod compare;
+mod cost;
 mod docs;
-mod drift_compare;
+mod drift;
 mod faults;
 mod fixtures;
 mod fuzz_corpus;
 mod honest;
 mod hostile;
-mod nightly;
 mod properties;
+mod query;
 mod real_exports;
-mod reports;
+mod report;
 mod scale;
+mod slo;
 #[cfg(feature = "spark")]
 mod spark;
 mod totality;

@@ -311,7 +311,7 @@ fn issue7_spilled_jsonl_equals_the_in_memory_engine() {
 /// export: what the spill reads back is what it wrote.
 #[test]
 fn issue7_spilled_rows_read_back_equal_the_frame() {
-    use spanlens::frame::build::{rows_from_frame, spans_frame};
+    use spanlens::span::build::{rows_from_frame, spans_frame};
     let mut inputs = vec![
         root().join("fixtures/example/export.otlp.jsonl.gz"),
         root().join("fixtures/tiny/flat_mixed.jsonl"),

@@ -109,7 +109,7 @@ fn issue6_planted_anomalies_on_spark_equal_the_local_engine() {
 fn issue6_drift_and_compare_statistics_equal_on_spark() {
     let Some(remote) = remote() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let input = crate::drift_compare::planted(dir.path());
+    let input = crate::common::planted(dir.path());
     let lake = dir.path().join("lake");
     ingest_ok(&input, &lake, &["--partition", "day"]);
     let lake = lake.to_str().unwrap();

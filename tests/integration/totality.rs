@@ -15,8 +15,8 @@ use std::path::Path;
 use polars::prelude::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, RngSeed};
-use spanlens::frame::build::{evals_frame, spans_frame};
-use spanlens::frame::row::{EvalRow, SpanRow, SpanType, Status};
+use spanlens::span::build::{evals_frame, spans_frame};
+use spanlens::span::row::{EvalRow, SpanRow, SpanType, Status};
 
 use crate::common::{run, stderr, write_parquet};
 

@@ -55,7 +55,7 @@ fn cron(dir: &Path) -> std::process::Output {
 }
 
 #[test]
-fn issue5_cron_example_works_and_is_byte_identical() {
+fn cron_example_works_and_is_byte_identical() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (oa, ob) = (cron(a.path()), cron(b.path()));
     assert_eq!(oa.status.code(), ob.status.code());
@@ -149,7 +149,7 @@ fn assert_inert(md: &str, marker: &str) {
 }
 
 #[test]
-fn issue5_hostile_values_do_not_create_markdown_structure() {
+fn hostile_values_do_not_create_markdown_structure() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("hostile.jsonl");
     let mut f = std::fs::File::create(&input).unwrap();
@@ -220,7 +220,7 @@ fn issue5_hostile_values_do_not_create_markdown_structure() {
 }
 
 #[test]
-fn issue5_out_dir_lock() {
+fn out_dir_lock() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("nightly");
     std::fs::create_dir_all(&out).unwrap();
@@ -262,7 +262,7 @@ fn issue5_out_dir_lock() {
 /// inconclusive comparisons on the example) are counted under the table,
 /// and `--all` lists them.
 #[test]
-fn issue20_quiet_rows_are_counted_and_all_lists_them() {
+fn quiet_rows_are_counted_and_all_lists_them() {
     let config = root().join("fixtures/example/spanlens.toml");
     let input = root().join("fixtures/example/export.otlp.jsonl.gz");
     let args = [

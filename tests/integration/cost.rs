@@ -1,128 +1,11 @@
-//! Issue 3: `spanlens slo`, `spanlens cost` and `spanlens query` through
-//! the real CLI, against DuckDB reference values and hand-computed tables,
-//! with snapshots of every output format.
+//! `spanlens cost` through the real CLI: hand-priced fixtures (cache,
+//! reasoning, long-context and service tiers, 1-hour writes, reported
+//! costs, unpriced models), budgets and gates, older tables, and snapshots
+//! of every output format.
 
 use serde_json::Value;
 
-use crate::common::{error_text, parquet_rows, root, run, snapshot_output, stderr};
-
-fn p(rel: &str) -> String {
-    root().join(rel).display().to_string()
-}
-
-fn json_of(args: &[&str]) -> Value {
-    let o = run(args);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    serde_json::from_slice(&o.stdout).expect("json output")
-}
-
-fn close(got: &Value, want: &Value, what: &str) {
-    match (got, want) {
-        (Value::Number(g), Value::Number(w)) => {
-            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
-            assert!(
-                (g - w).abs() <= 1e-9 * w.abs().max(1e-12),
-                "{what}: {g} vs {w}"
-            );
-        }
-        _ => assert_eq!(got, want, "{what}"),
-    }
-}
-
-fn row<'a>(v: &'a Value, table: &str, key: &str, val: &str) -> &'a Value {
-    v["tables"][table]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r[key] == val)
-        .unwrap_or_else(|| panic!("{table}: no row {key}={val}"))
-}
-
-/// The DuckDB reference values and `spanlens slo --by route` on the same
-/// window of the bundled example, with `extra` flags.
-fn example_slo(extra: &[&str]) -> (Value, Value) {
-    let reference: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("tests/reference/example_slo_by_route.json")).unwrap(),
-    )
-    .unwrap();
-    let config = p("fixtures/example/spanlens.toml");
-    let input = p("fixtures/example/export.otlp.jsonl.gz");
-    let window = reference["window"].as_str().unwrap();
-    let mut args = vec![
-        "--config",
-        &config,
-        "slo",
-        &input,
-        "--by",
-        "route",
-        "--current",
-        window,
-        "--format",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    let got = json_of(&args);
-    (reference, got)
-}
-
-/// Counts, rates and percentiles equal DuckDB's on the same spans
-/// (tests/reference/duckdb_slo.py wrote the expected values).
-#[test]
-fn issue3_slo_equals_duckdb_reference() {
-    let (reference, got) = example_slo(&[]);
-    let want = reference["cohorts"].as_array().unwrap();
-    let rows = got["tables"]["cohorts"].as_array().unwrap();
-    assert_eq!(rows.len(), want.len());
-    for (g, w) in rows.iter().zip(want) {
-        for (k, v) in w.as_object().unwrap() {
-            close(&g[k], v, &format!("{} {k}", w["route"]));
-        }
-    }
-    let evals = got["tables"]["evals"].as_array().unwrap();
-    let want = reference["evals"].as_array().unwrap();
-    assert_eq!(evals.len(), want.len());
-    for (g, w) in evals.iter().zip(want) {
-        for k in ["route", "evaluation", "judged", "passed"] {
-            close(&g[k], &w[k], &format!("evals {} {k}", w["route"]));
-        }
-    }
-}
-
-/// The log-bucket path (what a remote engine returns) is within 1% of the
-/// exact percentiles, and the report says which method produced them.
-#[test]
-fn issue3_log_bucket_percentiles_within_one_percent() {
-    let (reference, got) = example_slo(&["--percentiles", "log-bucket"]);
-    assert!(got["meta"]["engine"]
-        .as_str()
-        .unwrap()
-        .contains("log-bucket"));
-    let mut checked = 0;
-    for (g, w) in got["tables"]["cohorts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(reference["cohorts"].as_array().unwrap())
-    {
-        for k in [
-            "latency_p50_ms",
-            "latency_p95_ms",
-            "latency_p99_ms",
-            "ttft_p50_ms",
-            "ttft_p95_ms",
-        ] {
-            if let (Some(a), Some(b)) = (g[k].as_f64(), w[k].as_f64()) {
-                assert!(((a - b) / b).abs() < 0.01, "{k}: {a} vs exact {b}");
-                checked += 1;
-            }
-        }
-        assert_eq!(g["spans"], w["spans"]);
-    }
-    assert!(checked >= 15, "{checked}");
-}
-
-const COST: &str = "fixtures/tiny/cost.jsonl";
-const DAY: &str = "2026-01-02..2026-01-03";
+use crate::common::*;
 
 /// fixtures/tiny/cost.jsonl, priced by hand from LiteLLM 1.110.2 (USD per 1M tokens; `spanlens prices MODEL` shows each rate):
 /// /a: gpt-4o 6000 in x2.5 + 4000 cache read x1.25 + 500 out x10 = 0.025;
@@ -134,7 +17,7 @@ const DAY: &str = "2026-01-02..2026-01-03";
 ///     gemini-2.5-pro above 200k: 250000x2.5 + 1000x15 = 0.64;
 ///     acme-llm-7b unpriced (500 in, 50 out)                                      => 0.651775
 #[test]
-fn issue3_cost_equals_hand_computed_table() {
+fn cost_equals_hand_computed_table() {
     let v = json_of(&[
         "cost",
         &p(COST),
@@ -383,7 +266,7 @@ fn cost_by_attribute_cohort() {
 }
 
 #[test]
-fn issue3_cost_gates_unpriced_and_budget_and_prices_overlay() {
+fn cost_gates_unpriced_and_budget_and_prices_overlay() {
     let args = ["cost", &p(COST), "--current", DAY, "--format", "json"];
     let o = run(&[&args[..], &["--fail-on", "unpriced"]].concat());
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -460,245 +343,14 @@ fn issue3_cost_gates_unpriced_and_budget_and_prices_overlay() {
     );
 }
 
-/// Objectives on the cost fixture: 7 LLM spans 10:00..10:06, none failed,
-/// each 2 s long. Latency <= 1.5 s at 90%: every span is bad, so the error
-/// ratio is 1, burn = 1 / 0.1 = 10 in every window with data: 6h & 30m > 6 pages.
+/// Every output format of `cost` (rows in a stable order; Parquet read back
+/// through the JSON of its rows).
 #[test]
-fn issue3_objectives_budget_burn_and_alerts() {
-    let dir = tempfile::tempdir().unwrap();
-    let obj = dir.path().join("slo.toml");
-    std::fs::write(
-        &obj,
-        r#"
-[[objective]]
-name = "available"
-sli = "availability"
-target = 0.99
-
-[[objective]]
-name = "fast"
-sli = "latency"
-threshold_ms = 1500
-target = 0.9
-period = "7d"
-
-[[objective]]
-name = "judged"
-sli = "quality"
-evaluation = "helpfulness"
-target = 0.8
-
-[[objective]]
-name = "cheap"
-sli = "cost"
-max_usd = 0.03
-target = 0.5
-"#,
-    )
-    .unwrap();
-    let o = run(&[
-        // burn windows end at the report's end: the newest span (10:06), with --current 1d
-        "slo",
-        &p(COST),
-        "--current",
-        "1d",
-        "--objectives",
-        obj.to_str().unwrap(),
-        "--format",
-        "json",
-        "--fail-on",
-        "breach",
-        "--stale-after",
-        "off",
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let avail = row(&v, "objectives", "objective", "available");
-    assert_eq!(avail["valid"], 7);
-    assert_eq!(avail["bad"], 0);
-    close(&avail["budget_remaining"], &1.0.into(), "remaining");
-    assert_eq!(avail["alert"], "ok");
-    assert_eq!(avail["status"], "met");
-    let fast = row(&v, "objectives", "objective", "fast");
-    assert_eq!(fast["bad"], 7);
-    close(&fast["burn_1h"], &10.0.into(), "burn 1h");
-    close(&fast["burn_30m"], &10.0.into(), "burn 30m");
-    close(&fast["budget_remaining"], &(-9.0).into(), "remaining");
-    assert_eq!(fast["alert"], "page");
-    assert_eq!(fast["status"], "breached");
-    let judged = row(&v, "objectives", "objective", "judged");
-    assert_eq!(judged["alert"], "no data");
-    assert_eq!(judged["status"], "no data");
-    // traces: 0.053, 0.011775, 0.64, 0.01, 0.0053 priced (the unpriced one has no cost):
-    // 2 of 5 above 0.03 -> SLI 0.6 >= 0.5
-    let cheap = row(&v, "objectives", "objective", "cheap");
-    assert_eq!(cheap["valid"], 5);
-    assert_eq!(cheap["bad"], 2);
-    assert_eq!(cheap["status"], "met");
-    let kinds: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["breach"]);
-}
-
-#[test]
-fn issue3_shared_options_errors_and_cardinality_guard() {
-    let v = json_of(&[
+fn snapshots_of_every_format() {
+    for (name, out) in every_format(
         "cost",
-        &p(COST),
-        "--current",
-        DAY,
-        "--by",
-        "route",
-        "--top",
-        "1",
-        "--format",
-        "json",
-    ]);
-    let routes: Vec<&str> = v["tables"]["cost"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["route"].as_str().unwrap())
-        .collect();
-    // /b has 3 priced-or-not spans, /a 4: --top 1 keeps /a
-    assert_eq!(routes, ["/a", "__other__"]);
-    let v = json_of(&[
-        "slo",
-        &p(COST),
-        "--current",
-        DAY,
-        "--by",
-        "attr:app.region",
-        "--where",
-        "model!=o3",
-        "--format",
-        "json",
-    ]);
-    let eu = row(&v, "cohorts", "attr:app.region", "eu");
-    assert_eq!(eu["spans"], 3);
-    let v = json_of(&[
-        "slo",
-        &p(COST),
-        "--current",
-        DAY,
-        "--by",
-        "tenant,model",
-        "--where",
-        "route=/b",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(v["tables"]["cohorts"].as_array().unwrap().len(), 3);
-    for (args, needle) in [
-        (
-            vec!["slo", COST, "--by", "colour"],
-            "unknown field `colour`",
-        ),
-        (vec!["slo", COST, "--current", "3 days"], "--current"),
-        (vec!["slo", COST, "--where", "model"], "not a condition"),
-        (
-            vec!["cost", COST, "--fail-on", "oops"],
-            "unknown finding kind",
-        ),
-        (
-            vec!["cost", COST, "--format", "parquet"],
-            "needs an output file",
-        ),
-        (
-            vec!["cost", COST, "--format", "csv", "--table", "nope"],
-            "no table named",
-        ),
-    ] {
-        let args: Vec<String> = args
-            .iter()
-            .map(|a| if *a == COST { p(COST) } else { a.to_string() })
-            .collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = run(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        let e = error_text(&o);
-        assert!(
-            e.starts_with("spanlens: error: ") && e.contains(needle),
-            "{args:?}: {e}"
-        );
-        assert!(e.contains("hint: "), "{e}");
-    }
-}
-
-#[test]
-fn issue3_query_runs_a_user_template() {
-    let dir = tempfile::tempdir().unwrap();
-    let q = dir.path().join("q.sql");
-    std::fs::write(
-        &q,
-        "-- spans and tokens per cohort\nSELECT {{keys}}, COUNT(*) AS spans, SUM(input_tokens) AS input\nFROM {{spans}} s WHERE {{kind}} GROUP BY {{keys}} ORDER BY {{keys}}\n",
-    )
-    .unwrap();
-    let v = json_of(&[
-        "query",
-        q.to_str().unwrap(),
-        &p(COST),
-        "--current",
-        DAY,
-        "--by",
-        "route",
-        "--format",
-        "json",
-    ]);
-    let rows = v["tables"]["result"].as_array().unwrap();
-    assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0]["k0"], "/a");
-    assert_eq!(rows[0]["spans"], 4);
-    assert_eq!(rows[0]["input"], 14000);
-    let o = run(&["query", q.to_str().unwrap(), &p(COST), "--explain"]);
-    let sql = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        sql.contains("FROM (SELECT *, 'all' AS k0 FROM spans WHERE start_ns >="),
-        "{sql}"
-    );
-}
-
-/// Every output format of both commands (rows in a stable order; Parquet
-/// read back through the JSON of its rows).
-#[test]
-fn issue3_snapshots_of_every_format() {
-    for cmd in ["slo", "cost"] {
-        for fmt in ["table", "markdown", "json", "csv"] {
-            let out = snapshot_output(&[
-                cmd,
-                &p(COST),
-                "--by",
-                "route",
-                "--current",
-                DAY,
-                "--format",
-                fmt,
-            ]);
-            // the inputs line names an absolute path nowhere, but keep snapshots machine-independent
-            insta::assert_snapshot!(format!("{cmd}_{fmt}"), out);
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("t.parquet");
-        let o = run(&[
-            cmd,
-            &p(COST),
-            "--by",
-            "route",
-            "--current",
-            DAY,
-            "--format",
-            "parquet",
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        insta::assert_snapshot!(
-            format!("{cmd}_parquet"),
-            serde_json::to_string_pretty(&parquet_rows(&out)).unwrap()
-        );
+        &["cost", &p(COST), "--by", "route", "--current", DAY],
+    ) {
+        insta::assert_snapshot!(name, out);
     }
 }
