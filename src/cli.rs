@@ -111,6 +111,35 @@ pub enum Command {
     Prices(PricesArgs),
 }
 
+impl Command {
+    /// The options an analysis command shares, if it is one.
+    pub fn common_mut(&mut self) -> Option<&mut CommonArgs> {
+        match self {
+            Command::Slo(a) => Some(&mut a.common),
+            Command::Cost(a) => Some(&mut a.common),
+            Command::Drift(a) => Some(&mut a.common),
+            Command::Compare(a) => Some(&mut a.common),
+            Command::Anomalies(a) => Some(&mut a.common),
+            Command::Report(a) => Some(&mut a.common),
+            Command::Query(a) => Some(&mut a.common),
+            Command::Ingest(_) | Command::Inspect(_) | Command::Prices(_) => None,
+        }
+    }
+}
+
+impl Cli {
+    /// `-o -` is standard output, as for every Unix tool (not a file named
+    /// `-`, nor a report's `--charts/` directory).
+    pub fn normalized(mut self) -> Cli {
+        if let Some(c) = self.command.common_mut() {
+            if c.output.as_deref() == Some(std::path::Path::new("-")) {
+                c.output = None;
+            }
+        }
+        self
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
     Table,
@@ -139,13 +168,15 @@ pub enum PercentilesArg {
 pub struct CommonArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Report window: A..B (dates or RFC 3339, UTC) or a length ending at --until (default 1d)
+    /// Report window: a length ending at --until (1d, 6h, 1h30m, 1.5d, P1D; default 1d), a day
+    /// (2026-01-08, yesterday, today) or a range A..B (dates, times, now; A.. runs to --until)
     #[arg(long, value_name = "W")]
     pub current: Option<String>,
-    /// Baseline window: A..B or a length before the current window (default 7d)
+    /// Baseline window: a length before the current window (default 7d), a day or a range A..B
     #[arg(long, value_name = "W")]
     pub baseline: Option<String>,
-    /// Where relative windows end: `now` or a time (default: the newest span)
+    /// Where relative windows end: now, today, yesterday (their midnight, UTC) or a time
+    /// (default: the newest span)
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
     /// Cohort keys: canonical fields, attr:KEY (a span attribute) or resource:KEY
@@ -186,7 +217,7 @@ pub struct CommonArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: ReportFormat,
-    /// Write to FILE (atomically) instead of stdout
+    /// Write to FILE (atomically) instead of stdout; `-` is stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// The table written by --format csv|parquet (default: the first)

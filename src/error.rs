@@ -158,3 +158,19 @@ pub fn display_path(p: &Path) -> String {
 pub fn path_buf(p: &str) -> PathBuf {
     PathBuf::from(p)
 }
+
+/// ` (did you mean `route`?)` when one of `known` is close to `word`
+/// (Jaro-Winkler similarity of at least 0.8, or one edit away: short
+/// words score low), the closest one; else "".
+pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    let word = word.trim();
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(word, k), k))
+        .filter(|(score, k)| {
+            *k != word && (*score >= 0.8 || strsim::damerau_levenshtein(word, k) <= 1)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
+}

@@ -14,7 +14,11 @@ pub fn parse(list: &[String]) -> Result<Vec<FindingKind>> {
         }
         let kind = FindingKind::parse(k).ok_or_else(|| {
             Error::usage(
-                format!("--fail-on: unknown finding kind `{}`", k.trim()),
+                format!(
+                    "--fail-on: unknown finding kind `{}`{}",
+                    k.trim(),
+                    crate::error::did_you_mean(k, FindingKind::ALL.map(FindingKind::as_str))
+                ),
                 format!("use one or more of {}", names()),
             )
         })?;

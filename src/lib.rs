@@ -39,6 +39,7 @@ pub use error::{Error, Result};
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: cli::Cli) -> Result<i32> {
+    let cli = cli.normalized();
     let ctx = cmd::Context::new(&cli.global)?;
     match cli.command {
         cli::Command::Ingest(a) => cmd::ingest::run(a, &ctx),

@@ -378,7 +378,10 @@ pub fn compare(ctx: &Context, flags: CompareFlags<'_>) -> Result<CompareSettings
         let n = n.trim();
         let m = compare::metric(n).ok_or_else(|| {
             Error::usage(
-                format!("--metrics: unknown metric `{n}`"),
+                format!(
+                    "--metrics: unknown metric `{n}`{}",
+                    crate::error::did_you_mean(n, METRICS.iter().map(|m| m.name))
+                ),
                 format!("use {}", all()),
             )
         })?;
@@ -409,7 +412,10 @@ pub fn compare(ctx: &Context, flags: CompareFlags<'_>) -> Result<CompareSettings
     for (k, v) in &min_effect {
         if compare::metric(k).is_none() {
             return Err(Error::usage(
-                format!("minimum effect for unknown metric `{k}`"),
+                format!(
+                    "minimum effect for unknown metric `{k}`{}",
+                    crate::error::did_you_mean(k, METRICS.iter().map(|m| m.name))
+                ),
                 format!("use {}", all()),
             ));
         }

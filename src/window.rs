@@ -1,8 +1,10 @@
 //! Time windows of the shared options (docs/cli.md "Windows and durations").
 //!
-//! `--current` / `--baseline` take an absolute range `A..B` (dates or
-//! RFC 3339, UTC; a date-only end is exclusive, so `2026-01-01..2026-01-08`
-//! is seven days) or a length relative to the end (`90m`, `6h`, `1d`, `2w`).
+//! `--current` / `--baseline` take an absolute range `A..B` (dates, RFC
+//! 3339 or zone-less times in UTC, `now`, `today`, `yesterday`; a date-only
+//! end is exclusive, so `2026-01-01..2026-01-08` is seven days; `A..` runs to
+//! the end), a day (`2026-01-08`, `yesterday`: that whole UTC day), or a
+//! length relative to the end (`90m`, `6h`, `1d`, `1h30m`, `1.5d`, `P1D`).
 //! The end is the data's end (the last span's start), `--until now`, or an
 //! instant given to `--until`. Defaults: current = 1d, baseline = the 7d
 //! before the current window. Windows are half-open: `[start, end)`.
@@ -35,6 +37,8 @@ pub enum WindowSpec {
     /// A length ending at the reference end (current) or at the start of
     /// the current window (baseline).
     Relative(i64),
+    /// From a time to the reference end (`2026-01-07..`).
+    From(i64),
 }
 
 /// Where relative windows end.
@@ -45,63 +49,149 @@ pub enum Until {
     At(i64),
 }
 
-/// `90s`, `15m`, `6h`, `1d`, `2w` -> nanoseconds.
+/// A length: `90s`, `15m`, `6h`, `1d`, `2w`, compound (`1h30m`, `1d 12h`),
+/// spelt out (`1day`, `90 minutes`), fractional (`1.5d`, `2.5h`) or ISO
+/// 8601 (`P1D`, `PT1H30M`, `P1W`) -> nanoseconds. Days are 24 hours;
+/// months and years, whose length varies, are refused.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("`{s}` has no unit"))?;
-    let (num, unit) = s.split_at(split);
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` does not start with a whole number"))?;
-    let unit_ns = match unit {
-        "s" => NS_PER_SEC,
-        "m" | "min" => 60 * NS_PER_SEC,
-        "h" => 3600 * NS_PER_SEC,
-        "d" => NS_PER_DAY,
-        "w" => 7 * NS_PER_DAY,
-        _ => {
-            return Err(format!(
-                "`{s}` has an unknown unit `{unit}` (use s, m, h, d or w)"
-            ))
+    let ns = match fractional_days(s) {
+        Some(ns) => ns?,
+        None => {
+            let span: jiff::Span = s.parse().map_err(|e| {
+                format!("`{s}` is not a length (write 90m, 6h, 1d, 1h30m, 1.5d or P1D): {e}")
+            })?;
+            if span.get_months() != 0 || span.get_years() != 0 {
+                return Err(format!(
+                    "`{s}`: months and years have no fixed length; write days (30d)"
+                ));
+            }
+            let d = span
+                .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                .map_err(|e| format!("`{s}` is too long: {e}"))?;
+            i64::try_from(d.as_nanos()).map_err(|_| format!("`{s}` is too long"))?
         }
     };
-    if n <= 0 {
+    if ns <= 0 {
         return Err(format!("`{s}` must be longer than zero"));
     }
-    n.checked_mul(unit_ns)
-        .ok_or_else(|| format!("`{s}` is too long"))
+    Ok(ns)
 }
 
-/// An instant: RFC 3339 (`2026-01-01T12:00:00Z`) or a date (`2026-01-01`, midnight UTC).
+/// `1.5d`, `0.5w`: a fraction of days or weeks (the friendly format takes
+/// fractions of hours and below only). None when `s` is not one.
+fn fractional_days(s: &str) -> Option<Result<i64, String>> {
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = s.split_at(split);
+    if !num.contains('.') {
+        return None;
+    }
+    let days = match unit.trim() {
+        "d" | "day" | "days" => 1.0,
+        "w" | "week" | "weeks" => 7.0,
+        _ => return None,
+    };
+    let n: f64 = num.parse().ok()?;
+    let ns = n * days * NS_PER_DAY as f64;
+    Some(if ns.is_finite() && ns < i64::MAX as f64 {
+        Ok(ns.round() as i64)
+    } else {
+        Err(format!("`{s}` is too long"))
+    })
+}
+
+/// Midnight UTC of the day holding `t`.
+fn day_start(t: i64) -> i64 {
+    t.div_euclid(NS_PER_DAY) * NS_PER_DAY
+}
+
+/// A date (`2026-01-31`), `today` or `yesterday`: the start of that UTC
+/// day. None for anything else.
+fn day_at(s: &str, now_ns: i64) -> Option<Result<i64, String>> {
+    if s.eq_ignore_ascii_case("today") {
+        return Some(Ok(day_start(now_ns)));
+    }
+    if s.eq_ignore_ascii_case("yesterday") {
+        return Some(Ok(day_start(now_ns) - NS_PER_DAY));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    Some(
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_utc().timestamp_nanos_opt())
+            .ok_or_else(|| format!("`{s}` is out of range")),
+    )
+}
+
+/// An instant: `now`, `today` or `yesterday` (their midnight, UTC), a date
+/// (midnight UTC), RFC 3339 (`2026-01-01T12:00:00Z`), or a time without a
+/// zone (`2026-01-01T12:00`, `2026-01-01 12:00:00`: UTC, as `ingest`
+/// reads such times).
 pub fn parse_instant(s: &str) -> Result<i64, String> {
+    parse_instant_at(s, now_ns())
+}
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+fn parse_instant_at(s: &str, now_ns: i64) -> Result<i64, String> {
     let s = s.trim();
+    if s.eq_ignore_ascii_case("now") {
+        return Ok(now_ns);
+    }
+    if let Some(d) = day_at(s, now_ns) {
+        return d;
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return t
             .timestamp_nanos_opt()
             .ok_or_else(|| format!("`{s}` is out of range"));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return d
-            .and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_utc().timestamp_nanos_opt())
-            .ok_or_else(|| format!("`{s}` is out of range"));
+    if let Ok(t) = s.parse::<jiff::civil::DateTime>() {
+        let ns = t
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_err(|e| format!("`{s}` is out of range: {e}"))?
+            .timestamp()
+            .as_nanosecond();
+        return i64::try_from(ns).map_err(|_| format!("`{s}` is out of range"));
     }
     Err(format!(
-        "`{s}` is neither a date (2026-01-31) nor an RFC 3339 time (2026-01-31T12:00:00Z)"
+        "`{s}` is not a time: write a date (2026-01-31), a time (2026-01-31T12:00:00Z, or \
+         2026-01-31 12:00 for UTC), now, today or yesterday"
     ))
 }
 
-/// `A..B` or a relative length.
+/// A window: `A..B` (either end an instant as [`parse_instant`] reads it;
+/// `A..` runs to the reference end), a day (`2026-01-08`, `today`,
+/// `yesterday`: that whole UTC day), or a length ending at the reference
+/// end ([`parse_duration`]).
 pub fn parse_window(s: &str) -> Result<WindowSpec, String> {
+    parse_window_at(s, now_ns())
+}
+
+fn parse_window_at(s: &str, now_ns: i64) -> Result<WindowSpec, String> {
+    let s = s.trim();
     if let Some((a, b)) = s.split_once("..") {
-        let start_ns = parse_instant(a)?;
-        let end_ns = parse_instant(b)?;
+        let start_ns = if a.trim().is_empty() {
+            0
+        } else {
+            parse_instant_at(a, now_ns)?
+        };
+        if b.trim().is_empty() {
+            return Ok(WindowSpec::From(start_ns));
+        }
+        let end_ns = parse_instant_at(b, now_ns)?;
         if end_ns <= start_ns {
             return Err(format!("`{s}` ends before it starts"));
         }
         return Ok(WindowSpec::Absolute(Window { start_ns, end_ns }));
+    }
+    if let Some(d) = day_at(s, now_ns) {
+        let start_ns = d?;
+        return Ok(WindowSpec::Absolute(Window {
+            start_ns,
+            end_ns: start_ns.saturating_add(NS_PER_DAY),
+        }));
     }
     parse_duration(s).map(WindowSpec::Relative)
 }
@@ -110,7 +200,7 @@ pub fn parse_window(s: &str) -> Result<WindowSpec, String> {
 pub fn parse_until(s: Option<&str>) -> Result<Until, String> {
     match s {
         None => Ok(Until::DataEnd),
-        Some(v) if v.eq_ignore_ascii_case("now") => Ok(Until::Now),
+        Some(v) if v.trim().eq_ignore_ascii_case("now") => Ok(Until::Now),
         Some(v) => parse_instant(v).map(Until::At),
     }
 }
@@ -143,12 +233,21 @@ pub fn resolve(
             start_ns: end.saturating_sub(len),
             end_ns: end,
         },
+        WindowSpec::From(start_ns) => Window {
+            start_ns,
+            end_ns: end.max(start_ns.saturating_add(1)),
+        },
     };
     let base = match baseline.unwrap_or(WindowSpec::Relative(7 * NS_PER_DAY)) {
         WindowSpec::Absolute(w) => w,
         WindowSpec::Relative(len) => Window {
             start_ns: cur.start_ns.saturating_sub(len),
             end_ns: cur.start_ns,
+        },
+        // a baseline from a time runs to the current window
+        WindowSpec::From(start_ns) => Window {
+            start_ns,
+            end_ns: cur.start_ns.max(start_ns.saturating_add(1)),
         },
     };
     (cur, base)
@@ -162,18 +261,91 @@ mod tests {
 
     #[test]
     fn durations_and_instants() {
-        assert_eq!(parse_duration("90m"), Ok(90 * 60 * NS_PER_SEC));
-        assert_eq!(parse_duration("2w"), Ok(14 * NS_PER_DAY));
-        assert!(parse_duration("7").unwrap_err().contains("no unit"));
-        assert!(parse_duration("7y").unwrap_err().contains("unknown unit"));
+        const H: i64 = 3600 * NS_PER_SEC;
+        for (text, want) in [
+            ("90m", 90 * 60 * NS_PER_SEC),
+            ("2w", 14 * NS_PER_DAY),
+            ("1h30m", 90 * 60 * NS_PER_SEC),
+            ("1day", NS_PER_DAY),
+            ("3 days", 3 * NS_PER_DAY),
+            ("1d 12h", 36 * H),
+            ("1.5d", 36 * H),
+            ("0.5w", 84 * H),
+            ("2.5h", 150 * 60 * NS_PER_SEC),
+            ("P1D", NS_PER_DAY),
+            ("PT1H30M", 90 * 60 * NS_PER_SEC),
+            ("P1W", 7 * NS_PER_DAY),
+            ("P1DT12H", 36 * H),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        assert!(parse_duration("7").is_err());
+        assert!(parse_duration("7y")
+            .unwrap_err()
+            .contains("no fixed length"));
+        assert!(parse_duration("1mo")
+            .unwrap_err()
+            .contains("no fixed length"));
+        assert!(parse_duration("3 fortnights").is_err());
         assert!(parse_duration("0d").is_err());
+        assert!(parse_duration("-1d").is_err());
         assert_eq!(parse_instant("2026-01-01"), Ok(JAN1));
         assert_eq!(
             parse_instant("2026-01-01T01:00:00+01:00"),
             Ok(JAN1),
             "offsets are converted to UTC"
         );
+        // without a zone: UTC, as ingest reads such times
+        assert_eq!(parse_instant("2026-01-01T06:00:00"), Ok(JAN1 + 6 * H));
+        assert_eq!(parse_instant("2026-01-01 06:30"), Ok(JAN1 + 13 * H / 2));
         assert!(parse_instant("01/02/2026").is_err());
+    }
+
+    /// A date is that whole day; `today`, `yesterday` and `now` read the
+    /// clock; `A..` runs to the reference end.
+    #[test]
+    fn windows_as_people_write_them() {
+        const H: i64 = 3600 * NS_PER_SEC;
+        let now = JAN1 + 7 * NS_PER_DAY + 15 * H; // 2026-01-08T15:00Z
+        let day = |d: i64| {
+            WindowSpec::Absolute(Window {
+                start_ns: JAN1 + d * NS_PER_DAY,
+                end_ns: JAN1 + (d + 1) * NS_PER_DAY,
+            })
+        };
+        assert_eq!(parse_window_at("2026-01-08", now), Ok(day(7)));
+        assert_eq!(parse_window_at("today", now), Ok(day(7)));
+        assert_eq!(parse_window_at("Yesterday", now), Ok(day(6)));
+        assert_eq!(
+            parse_window_at("2026-01-07..now", now),
+            Ok(WindowSpec::Absolute(Window {
+                start_ns: JAN1 + 6 * NS_PER_DAY,
+                end_ns: now
+            }))
+        );
+        assert_eq!(
+            parse_window_at("2026-01-07..", now),
+            Ok(WindowSpec::From(JAN1 + 6 * NS_PER_DAY))
+        );
+        assert_eq!(parse_window_at("yesterday..today", now), Ok(day(6)));
+        assert_eq!(
+            parse_window_at("1h30m", now),
+            Ok(WindowSpec::Relative(90 * 60 * NS_PER_SEC))
+        );
+        assert!(parse_window_at("2026-01-08..2026-01-07", now).is_err());
+        // `A..` resolves to the data's end; as a baseline, to the current start
+        let (cur, base) = resolve(
+            Some(WindowSpec::From(JAN1 + 6 * NS_PER_DAY)),
+            Some(WindowSpec::From(JAN1)),
+            Until::DataEnd,
+            Some(JAN1 + 7 * NS_PER_DAY),
+            now,
+        );
+        assert_eq!(
+            (cur.start_ns, cur.end_ns),
+            (JAN1 + 6 * NS_PER_DAY, JAN1 + 7 * NS_PER_DAY + 1)
+        );
+        assert_eq!((base.start_ns, base.end_ns), (JAN1, JAN1 + 6 * NS_PER_DAY));
     }
 
     #[test]

@@ -77,7 +77,7 @@ fn window_arg(v: Option<&str>, flag: &str) -> Result<Option<window::WindowSpec>>
         window::parse_window(s).map_err(|e| {
             Error::usage(
                 format!("{flag}: {e}"),
-                "write a length (1d, 6h, 90m) or a range 2026-01-01..2026-01-08",
+                "write a length (1d, 6h, 1h30m, P1D), a day (2026-01-08, yesterday) or a range (2026-01-01..2026-01-08, 2026-01-07..now, 2026-01-07..)",
             )
         })
     })
@@ -366,7 +366,10 @@ pub fn kind_filter(v: Option<&str>, default: KindFilter) -> Result<KindFilter> {
     match SpanType::parse(&t) {
         Some(st) => Ok(KindFilter::SpanTypes(vec![st.as_str().to_string()])),
         None => Err(Error::usage(
-            format!("--span-type: unknown span type `{t}`"),
+            format!(
+                "--span-type: unknown span type `{t}`{}",
+                crate::error::did_you_mean(&t, SpanType::ALL.iter().map(|x| x.as_str()))
+            ),
             format!(
                 "use all or one of {}",
                 SpanType::ALL

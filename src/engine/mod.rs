@@ -270,7 +270,8 @@ pub fn parse_key(s: &str) -> std::result::Result<Key, String> {
             Some(c) => FieldExpr::Text(c),
             None => {
                 return Err(format!(
-                    "unknown field `{s}`; use one of {} or attr:KEY / resource:KEY",
+                    "unknown field `{s}`{}; use one of {} or attr:KEY / resource:KEY",
+                    crate::error::did_you_mean(s, FIELDS.iter().copied()),
                     FIELDS.join(", ")
                 ))
             }

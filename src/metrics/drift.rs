@@ -120,12 +120,18 @@ pub fn parse_field(s: &str) -> std::result::Result<FieldSpec, String> {
         }
         f if FIELDS.contains(&f) => spec(Source::Span(parse_key(f)?), Some(FieldType::Categorical)),
         _ => {
+            let known = NUMERIC_FIELDS.iter().chain(FIELDS).copied().chain([
+                "cost_usd",
+                "eval_score",
+                "eval_label",
+            ]);
             return Err(format!(
-                "unknown field `{s}`; use a numeric column ({}), cost_usd, eval_score, eval_label, \
+                "unknown field `{s}`{}; use a numeric column ({}), cost_usd, eval_score, eval_label, \
                  a categorical field ({}) or attr:KEY / resource:KEY",
+                crate::error::did_you_mean(s, known),
                 NUMERIC_FIELDS.join(", "),
                 FIELDS.join(", ")
-            ))
+            ));
         }
     })
 }

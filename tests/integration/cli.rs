@@ -797,7 +797,7 @@ fn shared_options_errors_and_cardinality_guard() {
             vec!["slo", COST, "--by", "colour"],
             "unknown field `colour`",
         ),
-        (vec!["slo", COST, "--current", "3 days"], "--current"),
+        (vec!["slo", COST, "--current", "3 fortnights"], "--current"),
         (vec!["slo", COST, "--where", "model"], "not a condition"),
         (
             vec!["cost", COST, "--fail-on", "oops"],
@@ -826,4 +826,145 @@ fn shared_options_errors_and_cardinality_guard() {
         );
         assert!(e.contains("hint: "), "{e}");
     }
+}
+
+/// Issue 24: windows as people write them. A date is that whole day; a
+/// compound, fractional or ISO 8601 length; an open range; `now` in a
+/// range; a zone-less time (UTC, as ingest reads it). Each gives the same
+/// report as the range it stands for.
+#[test]
+fn windows_as_people_write_them() {
+    let cost = p(COST);
+    let report = |current: &str, until: Option<&str>| -> Value {
+        let mut args = vec![
+            "slo",
+            cost.as_str(),
+            "--current",
+            current,
+            "--format",
+            "json",
+            "-q",
+        ];
+        if let Some(u) = until {
+            args.extend(["--until", u]);
+        }
+        let mut v = json_of(&args);
+        v["meta"]["window"].take()
+    };
+    let day = report("2026-01-02..2026-01-03", None);
+    assert_eq!(report("2026-01-02", None), day);
+    assert_eq!(report("2026-01-02T00:00:00..2026-01-03 00:00", None), day);
+    assert_eq!(report("P1D", Some("2026-01-03")), day);
+    assert_eq!(report("1d", Some("2026-01-03")), day);
+    assert_eq!(
+        report("0.5d", Some("2026-01-02T12:00")),
+        report("2026-01-02..2026-01-02T12:00:00Z", None)
+    );
+    assert_eq!(
+        report("12h", Some("2026-01-02T12:00")),
+        report("11h 60m", Some("2026-01-02T12:00"))
+    );
+    // `A..` runs to the data's end (the newest span, 10:06 on the 2nd)
+    let open = report("2026-01-02..", None);
+    assert!(
+        open.as_str()
+            .unwrap()
+            .starts_with("2026-01-02T00:00:00.000Z .. 2026-01-02T10:06"),
+        "{open}"
+    );
+    // a range ending now holds the whole fixture
+    let now = report("2026-01-01..now", None);
+    assert!(
+        now.as_str()
+            .unwrap()
+            .starts_with("2026-01-01T00:00:00.000Z .. "),
+        "{now}"
+    );
+    // what is not a window is a usage error naming the flag, with examples
+    let o = run(&["slo", &cost, "--current", "next tuesday"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("--current") && e.contains("2026-01-07..now"),
+        "{e}"
+    );
+}
+
+/// Issue 24: `-o -` is standard output (before, a file named `-`, and the
+/// report made a directory `--charts/`).
+#[test]
+fn dash_output_is_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let cost = p(COST);
+    let config = p(CONFIG);
+    let example = p(EXAMPLE);
+    for args in [
+        vec![
+            "cost",
+            cost.as_str(),
+            "--current",
+            DAY,
+            "--format",
+            "json",
+            "-o",
+            "-",
+        ],
+        vec![
+            "--config",
+            config.as_str(),
+            "report",
+            example.as_str(),
+            "--current",
+            "1d",
+            "-o",
+            "-",
+        ],
+    ] {
+        let o = bin().current_dir(dir.path()).args(&args).output().unwrap();
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(1)),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!o.stdout.is_empty(), "{args:?}: nothing on stdout");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{args:?} wrote {left:?}");
+    }
+}
+
+/// Issue 24: a misspelt value is answered with the value meant, as clap
+/// answers a misspelt flag.
+#[test]
+fn misspelt_values_get_a_did_you_mean() {
+    let cost = p(COST);
+    for (args, want) in [
+        (
+            vec!["slo", cost.as_str(), "--by", "rout"],
+            "did you mean `route`?",
+        ),
+        (
+            vec!["drift", cost.as_str(), "--field", "output_token"],
+            "did you mean `output_tokens`?",
+        ),
+        (
+            vec!["compare", cost.as_str(), "--metrics", "latency_p90"],
+            "did you mean `latency_p95`?",
+        ),
+        (
+            vec!["slo", cost.as_str(), "--fail-on", "regresion"],
+            "did you mean `regression`?",
+        ),
+        (
+            vec!["slo", cost.as_str(), "--span-type", "lmm"],
+            "did you mean `llm`?",
+        ),
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let e = stderr(&o);
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+    // nothing close: no guess
+    let o = run(&["slo", &cost, "--by", "zzzz"]);
+    assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
 }
