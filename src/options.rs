@@ -301,11 +301,14 @@ pub fn composites(ac: &AnomaliesConfig) -> Result<Vec<Composite>> {
 
 /// The drift fields: the defaults (unless `--no-default-fields` or
 /// `[drift] default_fields = false`), then `[drift] fields`, then
-/// `--field`; a field named twice is compared once.
+/// `--field`; a field named twice is compared once. None at all is an
+/// error for the `drift` command (`required`), an empty section for the
+/// report.
 pub fn drift_fields(
     ctx: &Context,
     flags: &[String],
     no_default_fields: bool,
+    required: bool,
 ) -> Result<Vec<FieldSpec>> {
     let dc = &ctx.config.drift;
     let mut fields: Vec<FieldSpec> = if !no_default_fields && dc.default_fields.unwrap_or(true) {
@@ -329,7 +332,7 @@ pub fn drift_fields(
             fields.push(spec);
         }
     }
-    if fields.is_empty() {
+    if fields.is_empty() && required {
         return Err(Error::usage(
             "no fields to compare",
             "name some with --field, or drop --no-default-fields",
@@ -361,10 +364,13 @@ pub struct CompareFlags<'a> {
 /// metrics in range, alpha in (0, 1).
 pub fn compare(ctx: &Context, flags: CompareFlags<'_>) -> Result<CompareSettings> {
     let cc = &ctx.config.compare;
-    let names: Vec<String> = if !flags.metrics.is_empty() {
-        flags.metrics.to_vec()
+    let (names, metrics_origin): (Vec<String>, &str) = if !flags.metrics.is_empty() {
+        (flags.metrics.to_vec(), "--metrics")
     } else {
-        cc.metrics.clone().unwrap_or_default()
+        (
+            cc.metrics.clone().unwrap_or_default(),
+            "spanlens.toml [compare] metrics",
+        )
     };
     let all = || {
         METRICS
@@ -379,7 +385,7 @@ pub fn compare(ctx: &Context, flags: CompareFlags<'_>) -> Result<CompareSettings
         let m = compare::metric(n).ok_or_else(|| {
             Error::usage(
                 format!(
-                    "--metrics: unknown metric `{n}`{}",
+                    "{metrics_origin}: unknown metric `{n}`{}",
                     crate::error::did_you_mean(n, METRICS.iter().map(|m| m.name))
                 ),
                 format!("use {}", all()),
@@ -427,8 +433,13 @@ pub fn compare(ctx: &Context, flags: CompareFlags<'_>) -> Result<CompareSettings
         })?;
     }
     let alpha = flags.alpha.or(cc.alpha).unwrap_or(compare::ALPHA);
+    let alpha_origin = if flags.alpha.is_some() {
+        "--alpha"
+    } else {
+        "spanlens.toml [compare] alpha"
+    };
     config::check_alpha(alpha)
-        .map_err(|e| Error::usage(format!("--alpha: {e}"), "e.g. --alpha 0.05"))?;
+        .map_err(|e| Error::usage(format!("{alpha_origin}: {e}"), "e.g. --alpha 0.05"))?;
     Ok(CompareSettings {
         metrics,
         alpha,

@@ -10,7 +10,7 @@ use crate::options;
 
 pub fn run(mut args: DriftArgs, ctx: &Context) -> Result<i32> {
     args.common.reads = args.prices.files.clone();
-    let fields = options::drift_fields(ctx, &args.field, args.no_default_fields)?;
+    let fields = options::drift_fields(ctx, &args.field, args.no_default_fields, true)?;
     let cost = if fields.iter().any(|f| f.source == Source::Cost) {
         Some(options::cost(ctx, &args.prices.files)?)
     } else {

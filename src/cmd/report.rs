@@ -214,7 +214,7 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
     let (objectives, slo_cost) =
         options::objectives(ctx, args.objectives.file.as_deref(), || Ok(prices.clone()))?;
     let budgets = options::budgets(ctx, &args.budgets.limits)?;
-    let fields = options::drift_fields(ctx, &[], false)?;
+    let fields = options::drift_fields(ctx, &[], false, false)?;
     let compare = options::compare(ctx, options::CompareFlags::default())?;
     let anomalies = options::anomalies(ctx, options::AnomalyFlags::default())?;
     let user_kind = args.common.span_type.is_some() || ctx.config.report.kind.is_some();
@@ -590,6 +590,7 @@ fn summarize(
     };
     let breaches = messages(&of("slo"), &["breach"]);
     let regressions = messages(&of("compare"), &["regression"]);
+    let unjudged = messages(&of("compare"), &["unjudged"]);
     let drifts = messages(&of("drift"), &["drift"]);
     let anomalies = messages(&of("anomalies"), &["anomaly"]);
     let costs = messages(&of("cost"), &["unpriced", "budget"]);
@@ -612,6 +613,7 @@ fn summarize(
         (pre.findings.len(), "stale export"),
         (breaches.len(), "breach(es)"),
         (regressions.len(), "regression(s)"),
+        (unjudged.len(), "comparison(s) that could not be judged"),
         (drifts.len(), "drift(s)"),
         (anomalies.len(), "anomaly(ies)"),
         (costs.len(), "cost finding(s)"),

@@ -5,8 +5,8 @@
 //! ancestor only (an LLM call belongs to the agent that made it).
 //!
 //! The same per-trace pass clears the usage that wrapper spans repeat: a
-//! span that is not a model call but carries token counts or a cost, with
-//! a span below it that carries them too (the Vercel AI SDK's
+//! span that is not a model call but carries token counts, with a model
+//! call carrying token counts below it (the Vercel AI SDK's
 //! `ai.generateText` around its `doGenerate` steps, an agent step that
 //! totals its calls), counts nothing itself, so no report counts the calls
 //! twice.
@@ -67,14 +67,20 @@ pub(crate) fn inherit(batches: &mut [Vec<SpanRow>], per_file: &mut [FileCounts])
     }
 }
 
-/// Whether a span carries usage: tokens or a cost.
-fn carries_usage(r: &SpanRow) -> bool {
-    r.input_tokens.is_some() || r.output_tokens.is_some() || r.reported_cost_usd.is_some()
+/// Whether a span carries token counts.
+fn carries_tokens(r: &SpanRow) -> bool {
+    r.input_tokens.is_some() || r.output_tokens.is_some()
 }
 
-/// Clear the usage of spans that are not model calls and have a span
-/// carrying usage below them. Each span is marked once (a walk up stops at
-/// a marked span), so this is linear in the trace.
+fn is_model_call(r: &SpanRow) -> bool {
+    matches!(r.span_type, Some(SpanType::Llm | SpanType::Embedding))
+}
+
+/// Clear the usage (tokens and cost) of spans that are not model calls,
+/// carry token counts, and have a model call carrying token counts below
+/// them: their counts are their calls' again. A span carrying only a cost
+/// (a reranking fee) keeps it. Each span is marked once (a walk up stops
+/// at a marked span), so this is linear in the trace.
 fn clear_rolled_up(
     rows: &mut Rows<'_>,
     idx: &[Pos],
@@ -82,24 +88,25 @@ fn clear_rolled_up(
     per_file: &mut [FileCounts],
 ) {
     let n = idx.len();
-    let mut usage_below = vec![false; n];
+    let mut call_below = vec![false; n];
     for s in 0..n {
-        if !carries_usage(rows.at(idx[s])) {
+        let r = rows.at(idx[s]);
+        if !(is_model_call(r) && carries_tokens(r)) {
             continue;
         }
-        let mut cur = parent[s];
+        // (a span naming itself as its parent is no ancestor of itself)
+        let mut cur = parent[s].filter(|&a| a != s);
         while let Some(a) = cur {
-            if usage_below[a] {
+            if call_below[a] {
                 break;
             }
-            usage_below[a] = true;
+            call_below[a] = true;
             cur = parent[a];
         }
     }
     for p in 0..n {
         let r = rows.at_mut(idx[p]);
-        let model_call = matches!(r.span_type, Some(SpanType::Llm | SpanType::Embedding));
-        if usage_below[p] && !model_call && carries_usage(r) {
+        if call_below[p] && !is_model_call(r) && carries_tokens(r) {
             r.input_tokens = None;
             r.output_tokens = None;
             r.cache_read_tokens = None;
@@ -322,6 +329,33 @@ mod tests {
             assert_eq!(by(id).input_tokens, Some(tokens), "{id}");
         }
         assert_eq!(counts[0].rolled_up, 2);
+
+        // not wrappers: a tool under an untyped call (tokens, no model) that
+        // carries only a cost; a retriever's fee over an embedding; a span
+        // naming itself as its parent
+        let mut untyped = usage(span("u", None, 0), SpanType::Other, 500);
+        untyped.trace_id = "t4".into();
+        let mut tool = span("tool", Some("u"), 1);
+        tool.trace_id = "t4".into();
+        tool.span_type = Some(SpanType::Tool);
+        tool.reported_cost_usd = Some(0.01);
+        let mut fee = span("fee", None, 0);
+        fee.trace_id = "t5".into();
+        fee.span_type = Some(SpanType::Retriever);
+        fee.reported_cost_usd = Some(0.002);
+        let mut emb = usage(span("emb", Some("fee"), 1), SpanType::Embedding, 40);
+        emb.trace_id = "t5".into();
+        let mut selfish = usage(span("self", Some("self"), 0), SpanType::Chain, 80);
+        selfish.trace_id = "t6".into();
+        let mut batches = vec![vec![untyped, tool, fee, emb, selfish]];
+        let mut counts = [FileCounts::default()];
+        inherit(&mut batches, &mut counts);
+        let by = |id: &str| batches[0].iter().find(|r| &*r.span_id == id).unwrap();
+        assert_eq!(by("u").input_tokens, Some(500));
+        assert_eq!(by("tool").reported_cost_usd, Some(0.01));
+        assert_eq!(by("fee").reported_cost_usd, Some(0.002));
+        assert_eq!(by("self").input_tokens, Some(80));
+        assert_eq!(counts[0].rolled_up, 0);
     }
 
     /// Issue 19: a 100k-span chain (and a 100k-span parent cycle) inherits

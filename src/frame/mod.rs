@@ -366,9 +366,9 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
 }
 
 /// Evaluations that name the response they judged, each attached to the
-/// span carrying that `gen_ai.response.id` (the first one read, when a
-/// retry repeats it); one that no span carries is a rejected record of its
-/// file, on its line.
+/// span carrying that `gen_ai.response.id` (one of them, when a retry
+/// repeats it); one that no span carries stays an evaluation of the trace
+/// it names, or is a rejected record of its file, on its line.
 pub fn attach_by_response_id(
     spans: LazyFrame,
     pending: Vec<PendingEval>,
@@ -391,7 +391,9 @@ pub fn attach_by_response_id(
                 .alias(rid),
         ])
         .filter(col(rid).is_not_null())
-        .collect()?;
+        // streamed: a spilled table's attributes are never all held
+        .collect_with_engine(polars::prelude::Engine::Streaming)?
+        .unwrap_single();
     let (t, s, r) = (
         found.column(schema::TRACE_ID)?.str()?,
         found.column(schema::SPAN_ID)?.str()?,
@@ -415,16 +417,26 @@ pub fn attach_by_response_id(
                 stats.evals += 1;
                 out.push(e);
             }
-            None => {
-                stats.reject(
-                    p.line,
-                    format!(
-                        "evaluation of gen_ai.response.id `{}`: no span carries that response id",
-                        p.response_id
-                    ),
-                );
-                rejected_in.insert(p.file);
-            }
+            None => match p.trace_id {
+                // no span has it: the evaluation of its trace, as it says
+                Some(t) => {
+                    let mut e = p.eval;
+                    e.trace_id = t;
+                    stats.evals += 1;
+                    out.push(e);
+                }
+                None => {
+                    stats.reject(
+                        p.line,
+                        format!(
+                            "evaluation of gen_ai.response.id `{}`: no span carries that response \
+                             id, and the record names no trace",
+                            p.response_id
+                        ),
+                    );
+                    rejected_in.insert(p.file);
+                }
+            },
         }
     }
     // rejects are listed in line order

@@ -353,8 +353,6 @@ const DEFAULTS: &[(Field, &str, Convention, Unit, CacheRule)] = &[
     (Session, "session_id", LiteLlm, Text, Inc),
     (Agent, "gen_ai.agent.name", OtelGenAi, Text, Inc),
     (Agent, "agent.name", OpenInference, Text, Inc),
-    // an agent without a name is known by its id
-    (Agent, "gen_ai.agent.id", OtelGenAi, Text, Inc),
     (Tool, "gen_ai.tool.name", OtelGenAi, Text, Inc),
     (Tool, "tool.name", OpenInference, Text, Inc),
     (Tool, "ai.toolCall.name", VercelAiSdk, Text, Inc),

@@ -15,6 +15,9 @@ use crate::span::row::{EvalRow, SpanRow};
 #[derive(Clone, Debug)]
 pub struct PendingEval {
     pub response_id: Box<str>,
+    /// the record's own trace, if it names one: its evaluation stays a
+    /// trace-level one when no span carries the response id
+    pub trace_id: Option<Box<str>>,
     pub eval: EvalRow,
     pub file: u32,
     pub line: u64,
@@ -103,16 +106,20 @@ impl<'r> Chunk<'r> {
             .filter(|s| !s.is_empty())
             .and_then(|s| super::resolve::normalize_id(&s, 8, IdPolicy::Otlp).ok())
             .map(|s| s.0);
+        let trace = trace.and_then(|t| super::resolve::normalize_id(&t, 16, IdPolicy::Otlp).ok());
         let response = attrs
             .iter()
             .find(|(k, _)| k == RESPONSE_ID)
             .and_then(|(_, v)| super::resolve::first_text(v))
             .filter(|r| !r.is_empty());
-        if let (None, Some(response_id)) = (&span, response) {
-            // judged by response: its span (and trace) are known at the end
+        // a record missing its span or its trace but naming the response it
+        // judged: attached to that response's span once every span is
+        // known (a trace-level evaluation of its trace when none is)
+        if let (true, Some(response_id)) = (span.is_none() || trace.is_none(), response) {
             match otlp::eval_from_attrs("".into(), None, attrs, "otel.log") {
                 Some(eval) => self.pending_evals.push(PendingEval {
                     response_id: response_id.into(),
+                    trace_id: trace.map(|t| t.0),
                     eval,
                     file: self.file,
                     line,
@@ -121,11 +128,10 @@ impl<'r> Chunk<'r> {
             }
             return;
         }
-        let Some(t) = trace.and_then(|t| super::resolve::normalize_id(&t, 16, IdPolicy::Otlp).ok())
-        else {
+        let Some(t) = trace else {
             self.reject(
                 line,
-                "evaluation log record without a valid trace id (nor a gen_ai.response.id)",
+                "evaluation log record without a valid trace id or a gen_ai.response.id",
             );
             return;
         };

@@ -229,7 +229,11 @@ impl<'t> Resolver<'t> {
                 if slots[f].is_none_or(|(best, _, _)| id < best) {
                     slots[f] = Some((id, i, false));
                 }
-                continue;
+                // request parameters are read for their service tier and
+                // kept whole (temperature, max_tokens...) for attr: keys
+                if alias.field != Field::ModelParameters {
+                    continue;
+                }
             }
             if let Some(conv) = Convention::of_key(k) {
                 seen_conv[conv as usize] = true;

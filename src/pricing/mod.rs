@@ -132,7 +132,7 @@ impl ServiceTier {
         for t in Self::ALL {
             let words: Vec<String> = t.words().iter().map(|w| format!("'{w}'")).collect();
             s.push_str(&format!(
-                " WHEN LOWER(CAST(service_tier AS VARCHAR)) IN ({}) THEN '{}'",
+                " WHEN LOWER(TRIM(CAST(service_tier AS VARCHAR))) IN ({}) THEN '{}'",
                 words.join(", "),
                 t.as_str()
             ));
@@ -734,6 +734,8 @@ pub fn langfuse_entries(bytes: &[u8]) -> std::result::Result<Vec<(Regex, ModelPr
         let mut base = None;
         let mut above = Vec::new();
         let mut services: Vec<Service> = Vec::new();
+        // a service tier's long-context rates, placed once its base is known
+        let mut service_above: Vec<(ServiceTier, Tier)> = Vec::new();
         for t in tiers.into_iter().flatten() {
             let Some(rates) = t
                 .get("prices")
@@ -748,36 +750,75 @@ pub fn langfuse_entries(bytes: &[u8]) -> std::result::Result<Vec<(Regex, ModelPr
                 .map_or(&[][..], Vec::as_slice);
             if t.get("isDefault").and_then(Value::as_bool) == Some(true) {
                 base = Some(rates);
-            } else if let [c] = conditions {
-                let size = c.get("value").and_then(Value::as_f64);
-                let service = (c.get("source").and_then(Value::as_str) == Some("model_parameters")
-                    && c.get("key").and_then(Value::as_str) == Some("service_tier")
-                    && c.get("operator").and_then(Value::as_str) == Some("in"))
-                .then(|| c.get("values").and_then(Value::as_array))
-                .flatten()
-                .and_then(|vs| {
-                    vs.iter()
-                        .filter_map(Value::as_str)
-                        .find_map(ServiceTier::of)
-                });
-                if let Some(tier) = service {
-                    if !services.iter().any(|s| s.tier == tier) {
-                        services.push(Service {
-                            tier,
-                            base: rates,
-                            tiers: Vec::new(),
-                        });
+                continue;
+            }
+            // a tier's conditions: service tiers (`model_parameters`
+            // `service_tier` in a list) and a prompt size (`gt` N tokens);
+            // any other condition leaves the tier out
+            let mut on: Vec<ServiceTier> = Vec::new();
+            let mut size: Option<u64> = None;
+            let mut other = false;
+            for c in conditions {
+                let get = |k: &str| c.get(k).and_then(Value::as_str);
+                if get("source") == Some("model_parameters")
+                    && get("key") == Some("service_tier")
+                    && get("operator") == Some("in")
+                {
+                    for v in c
+                        .get("values")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(t) = v.as_str().and_then(ServiceTier::of) {
+                            if !on.contains(&t) {
+                                on.push(t);
+                            }
+                        }
                     }
-                } else if c.get("operator").and_then(Value::as_str) == Some("gt") {
-                    if let Some(n) = size.filter(|n| *n >= 0.0) {
-                        above.push(Tier {
-                            above: n as u64,
-                            inclusive: false,
-                            rates,
-                        });
-                    }
+                } else if get("operator") == Some("gt") {
+                    size = c
+                        .get("value")
+                        .and_then(Value::as_f64)
+                        .filter(|n| *n >= 0.0)
+                        .map(|n| n as u64);
+                    other |= size.is_none();
+                } else {
+                    other = true;
                 }
             }
+            if other {
+                continue;
+            }
+            let tier = |above: u64| Tier {
+                above,
+                inclusive: false,
+                rates,
+            };
+            match (on.is_empty(), size) {
+                (true, Some(n)) => above.push(tier(n)),
+                (false, None) => {
+                    for t in on {
+                        if !services.iter().any(|s| s.tier == t) {
+                            services.push(Service {
+                                tier: t,
+                                base: rates,
+                                tiers: Vec::new(),
+                            });
+                        }
+                    }
+                }
+                (false, Some(n)) => service_above.extend(on.into_iter().map(|t| (t, tier(n)))),
+                (true, None) => {}
+            }
+        }
+        for (t, tier) in service_above {
+            if let Some(s) = services.iter_mut().find(|s| s.tier == t) {
+                s.tiers.push(tier);
+            }
+        }
+        for s in &mut services {
+            s.tiers.sort_by_key(|t| t.above);
         }
         let Some(base) = base else { continue };
         above.sort_by_key(|t| t.above);
@@ -1486,7 +1527,10 @@ mod tests {
               {"isDefault": false, "conditions": [{"usageDetailPattern": "input", "operator": "gt", "value": 200000}],
                "prices": {"input": 2e-6, "output": 4e-6}},
               {"isDefault": false, "conditions": [{"source": "model_parameters", "key": "service_tier", "operator": "in", "values": ["priority"]}],
-               "prices": {"input": 9e-6, "output": 9e-6}}]}]"#;
+               "prices": {"input": 9e-6, "output": 9e-6}},
+              {"isDefault": false, "conditions": [{"source": "model_parameters", "key": "service_tier", "operator": "in", "values": ["fast", "priority"]},
+                                                   {"usageDetailPattern": "input", "operator": "gt", "value": 200000}],
+               "prices": {"input": 18e-6, "output": 18e-6}}]}]"#;
         let e = langfuse_entries(doc).unwrap();
         assert_eq!(e.len(), 1);
         let (re, p) = &e[0];
@@ -1497,6 +1541,11 @@ mod tests {
         assert_eq!((p.tiers[0].above, p.tiers[0].rates.input), (200_000, 2e-6));
         assert_eq!(p.services.len(), 1);
         assert_eq!(p.rates_on(Some(ServiceTier::Priority), 10).input, 9e-6);
+        // a priority tier above a prompt size: both conditions hold
+        assert_eq!(
+            p.rates_on(Some(ServiceTier::Priority), 300_000).input,
+            18e-6
+        );
         // a tier it does not price apart bills the standard rates
         assert_eq!(p.rates_on(Some(ServiceTier::Flex), 10).input, 1e-6);
         assert!(langfuse_entries(b"{}")

@@ -292,3 +292,48 @@ fn quiet_rows_are_counted_and_all_lists_them() {
     assert_eq!(md.matches("| insufficient |").count(), 57, "{md}");
     assert!(!md.contains("not listed"), "{md}");
 }
+
+/// The report takes its drift, compare and anomaly settings from
+/// spanlens.toml only: errors there name the file's key, not a flag it
+/// does not have; and a configuration without drift fields gives an empty
+/// drift section, not an error.
+#[test]
+fn settings_from_the_file_are_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let no_fields = write(
+        "nodrift.toml",
+        "[drift]\ndefault_fields = false\n[report]\nstale_after = \"off\"\n",
+    );
+    let o = run(&[
+        "--config",
+        no_fields.to_str().unwrap(),
+        "report",
+        example.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "{}",
+        stderr(&o)
+    );
+    let bad = write("badm.toml", "[compare]\nmetrics = [\"latency_p59\"]\n");
+    let o = run(&[
+        "--config",
+        bad.to_str().unwrap(),
+        "report",
+        example.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("spanlens.toml [compare] metrics: unknown metric `latency_p59`"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `latency_p95`?"), "{e}");
+}
