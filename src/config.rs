@@ -38,6 +38,10 @@ pub struct Config {
     pub anomalies: AnomaliesConfig,
     #[serde(skip)]
     pub path: Option<PathBuf>,
+    /// How the file was found when not named with `--config` (for the
+    /// reports' meta: a file left in a directory changes results).
+    #[serde(skip)]
+    pub found: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -287,16 +291,31 @@ pub fn load_objectives(path: &Path) -> Result<Vec<ObjectiveConfig>> {
 
 impl Config {
     /// `explicit` from `--config`; otherwise `./spanlens.toml` if present.
+    /// The configuration file: `--config`, else `$SPANLENS_CONFIG`, else the
+    /// first `spanlens.toml` in the working directory or one above it (as
+    /// cargo and ruff find theirs); none is the defaults. Relative paths in
+    /// it are read from the file's directory.
     pub fn load(explicit: Option<&Path>) -> Result<Config> {
-        let path = match explicit {
-            Some(p) => p.to_path_buf(),
-            None => {
-                let p = PathBuf::from("spanlens.toml");
-                if !p.is_file() {
-                    return Ok(Config::default());
-                }
-                p
+        let from_env = std::env::var_os("SPANLENS_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let (path, hint, found) = match (explicit, from_env) {
+            (Some(p), _) => (p.to_path_buf(), "check the --config path", None),
+            (None, Some(p)) => {
+                let how = format!("{} (SPANLENS_CONFIG)", p.display());
+                (p, "check SPANLENS_CONFIG", Some(how))
             }
+            (None, None) => match std::env::current_dir().ok().and_then(|d| find_upward(&d)) {
+                Some(p) => {
+                    let how = format!("{} (found from the working directory)", p.display());
+                    (
+                        p,
+                        "check the spanlens.toml found above the working directory",
+                        Some(how),
+                    )
+                }
+                None => return Ok(Config::default()),
+            },
         };
         let text = std::fs::read_to_string(&path).map_err(|e| {
             Error::usage(
@@ -305,10 +324,26 @@ impl Config {
                     path.display(),
                     crate::error::io_text(&e)
                 ),
-                "check the --config path",
+                hint,
             )
         })?;
-        Config::parse(&text, &path)
+        let mut c = Config::parse(&text, &path)?;
+        c.resolve_paths();
+        c.found = found;
+        Ok(c)
+    }
+
+    /// Price table paths written relative to the file are read from its
+    /// directory, wherever spanlens runs.
+    fn resolve_paths(&mut self) {
+        let Some(dir) = self.path.as_deref().and_then(Path::parent) else {
+            return;
+        };
+        for p in &mut self.cost.prices {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        }
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
@@ -354,6 +389,13 @@ impl Config {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
+}
+
+/// The first `spanlens.toml` in `dir` or a directory above it.
+pub fn find_upward(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .map(|d| d.join("spanlens.toml"))
+        .find(|p| p.is_file())
 }
 
 #[cfg(test)]

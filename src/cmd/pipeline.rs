@@ -341,6 +341,9 @@ pub fn prepare(
             ),
         ),
     ];
+    if let Some(how) = &ctx.config.found {
+        meta.push(("config".to_string(), how.clone()));
+    }
     meta.extend(clock_meta);
     Ok(Prepared {
         engine,

@@ -968,3 +968,52 @@ fn misspelt_values_get_a_did_you_mean() {
     let o = run(&["slo", &cost, "--by", "zzzz"]);
     assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
 }
+
+/// Issue 24: the configuration is found as cargo and ruff find theirs:
+/// `--config`, else `$SPANLENS_CONFIG`, else the first spanlens.toml in the
+/// working directory or above it. A file not named on the command line is
+/// named in the report's meta, and its relative paths are read from its
+/// own directory.
+#[test]
+fn configuration_is_found_upward_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("proj");
+    let deep = proj.join("a/b");
+    std::fs::create_dir_all(&deep).unwrap();
+    // the fixture's unpriced model, priced by a table beside the file
+    std::fs::write(proj.join("p.csv"), "model,input,output\nacme-llm-7b,1,2\n").unwrap();
+    std::fs::write(proj.join("spanlens.toml"), "[cost]\nprices = [\"p.csv\"]\n").unwrap();
+    let cost = p(COST);
+    let args = ["cost", cost.as_str(), "--current", DAY, "--format", "json"];
+    let run_in = |cwd: &Path, env: Option<&Path>| -> Value {
+        let mut c = bin();
+        c.current_dir(cwd).env_remove("SPANLENS_CONFIG");
+        if let Some(e) = env {
+            c.env("SPANLENS_CONFIG", e);
+        }
+        let o = c.args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let v = run_in(&deep, None);
+    let how = v["meta"]["config"].as_str().unwrap_or_default().to_string();
+    assert!(
+        how.contains("proj/spanlens.toml") && how.contains("working directory"),
+        "{how}"
+    );
+    assert_eq!(
+        v["tables"]["unpriced"].as_array().unwrap().len(),
+        0,
+        "p.csv read from proj/"
+    );
+    // SPANLENS_CONFIG from elsewhere
+    let v = run_in(dir.path(), Some(&proj.join("spanlens.toml")));
+    assert!(v["meta"]["config"]
+        .as_str()
+        .unwrap()
+        .contains("SPANLENS_CONFIG"));
+    // no file anywhere above: the defaults, and no config line
+    let v = run_in(dir.path(), None);
+    assert!(v["meta"].get("config").is_none(), "{}", v["meta"]);
+    assert_eq!(v["tables"]["unpriced"].as_array().unwrap().len(), 1);
+}
