@@ -145,6 +145,8 @@ pub enum ReportFormat {
     Table,
     Markdown,
     Json,
+    /// one JSON object a line: every table row (or --table's), with its table
+    Jsonl,
     Csv,
     Parquet,
 }

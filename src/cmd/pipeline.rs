@@ -500,12 +500,18 @@ pub fn emit(
             ReportFormat::Table => render::table(report, w),
             ReportFormat::Markdown => render::markdown(report, w),
             ReportFormat::Json => render::json(report, w),
+            ReportFormat::Jsonl => match a.table {
+                Some(_) => render::jsonl([(None, pick().map_err(std::io::Error::other)?)], w),
+                None => render::jsonl(report.tables.iter().map(|t| (None, t)), w),
+            },
             ReportFormat::Csv => render::csv(pick().map_err(std::io::Error::other)?, w),
             ReportFormat::Parquet => render::parquet(pick().map_err(std::io::Error::other)?, w),
         }
     };
     // surface a bad --table as a usage error before anything is written
-    if matches!(a.format, ReportFormat::Csv | ReportFormat::Parquet) {
+    if matches!(a.format, ReportFormat::Csv | ReportFormat::Parquet)
+        || (a.format == ReportFormat::Jsonl && a.table.is_some())
+    {
         pick()?;
     }
     match &a.output {

@@ -182,12 +182,13 @@ fn anomaly_section(engine: &mut dyn Engine, p: &Plan) -> Result<Report> {
 }
 
 pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
-    let json = match args.common.format {
+    let format = args.common.format;
+    let json = match format {
         ReportFormat::Table | ReportFormat::Markdown => false,
-        ReportFormat::Json => true,
+        ReportFormat::Json | ReportFormat::Jsonl => true,
         ReportFormat::Csv | ReportFormat::Parquet => {
             return Err(Error::usage(
-                "report writes Markdown or JSON",
+                "report writes Markdown, JSON or JSON lines",
                 "use --out-dir DIR for every table as Parquet",
             ))
         }
@@ -317,7 +318,13 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
     };
     let shown = shown.as_ref().unwrap_or(&nightly);
     let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
-        if json {
+        if format == ReportFormat::Jsonl {
+            let tables = nightly
+                .sections
+                .iter()
+                .flat_map(|s| s.report.tables.iter().map(|t| (Some(s.name.as_str()), t)));
+            render::jsonl(tables, w)
+        } else if json {
             render::nightly_json(&nightly, w)
         } else {
             render::nightly_markdown(shown, w)

@@ -267,6 +267,30 @@ pub fn json_value_of(r: &Report) -> Value {
     })
 }
 
+/// One JSON object a line, for jq and line tools: every row of `tables`,
+/// each with the table it belongs to (`"table"`, and `"section"` for the
+/// report's), its cells by column name as in `--format json`.
+pub fn jsonl<'a>(
+    tables: impl IntoIterator<Item = (Option<&'a str>, &'a Table)>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for (section, t) in tables {
+        for row in &t.rows {
+            let mut m = Map::new();
+            if let Some(s) = section {
+                m.insert("section".into(), Value::String(s.to_string()));
+            }
+            m.insert("table".into(), Value::String(t.name.clone()));
+            for (c, col) in row.iter().zip(&t.columns) {
+                m.insert(col.name.clone(), json_value(c));
+            }
+            serde_json::to_writer(&mut *out, &Value::Object(m))?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn csv(t: &Table, out: &mut dyn Write) -> io::Result<()> {
     let mut w = ::csv::Writer::from_writer(out);
     w.write_record(t.columns.iter().map(|c| format::csv_safe(&c.name)))

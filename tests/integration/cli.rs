@@ -1017,3 +1017,65 @@ fn configuration_is_found_upward_and_named() {
     assert!(v["meta"].get("config").is_none(), "{}", v["meta"]);
     assert_eq!(v["tables"]["unpriced"].as_array().unwrap().len(), 1);
 }
+
+/// Issue 24: `--format jsonl`, one row a line for jq: every row of every
+/// table with its table's name (and its section's, for the report); with
+/// `--table`, that table's rows only; each line equal to its row in
+/// `--format json`.
+#[test]
+fn jsonl_is_one_row_a_line() {
+    let cost = p(COST);
+    let base = [
+        "cost",
+        cost.as_str(),
+        "--current",
+        DAY,
+        "--by",
+        "route",
+        "-q",
+    ];
+    let mut json = base.to_vec();
+    json.extend(["--format", "json"]);
+    let v = json_of(&json);
+    let mut args = base.to_vec();
+    args.extend(["--format", "jsonl"]);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let total: usize = v["tables"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t.as_array().unwrap().len())
+        .sum();
+    assert_eq!(lines.len(), total);
+    for mut l in lines {
+        let table = l["table"].as_str().unwrap().to_string();
+        l.as_object_mut().unwrap().remove("table");
+        assert!(
+            v["tables"][&table].as_array().unwrap().contains(&l),
+            "{table}: {l}"
+        );
+    }
+    args.extend(["--table", "cost"]);
+    let o = run(&args);
+    let n = String::from_utf8(o.stdout).unwrap().lines().count();
+    assert_eq!(n, v["tables"]["cost"].as_array().unwrap().len());
+    // the report: every section's rows, with the section
+    let (config, example) = (p(CONFIG), p(EXAMPLE));
+    let o = run(&[
+        "--config", &config, "report", &example, "--format", "jsonl", "-q",
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "{}",
+        stderr(&o)
+    );
+    let first: Value =
+        serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(first["section"], "slo");
+}
