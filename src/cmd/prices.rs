@@ -56,6 +56,12 @@ fn per_million(x: f64) -> Cell {
     Cell::Num(crate::metrics::settle(x * 1e6))
 }
 
+/// `LABEL: input / output`, USD per 1M tokens.
+fn in_out(label: &str, r: &Rates) -> String {
+    let m = |x: f64| crate::metrics::settle(x * 1e6);
+    format!("{label}: {} / {}", m(r.input), m(r.output))
+}
+
 fn models(t: &PriceTable, provider: Option<&str>, names: &[String]) -> Table {
     let mut out = Table::new(
         "prices",
@@ -101,26 +107,12 @@ fn models(t: &PriceTable, provider: Option<&str>, names: &[String]) -> Table {
         let tiers: Vec<String> = p
             .tiers
             .iter()
-            .map(|x| {
-                format!(
-                    "above {}: {} / {}",
-                    x.above,
-                    crate::metrics::settle(x.rates.input * 1e6),
-                    crate::metrics::settle(x.rates.output * 1e6)
-                )
-            })
+            .map(|x| in_out(&format!("above {}", x.above), &x.rates))
             .collect();
         let services: Vec<String> = p
             .services
             .iter()
-            .map(|s| {
-                format!(
-                    "{}: {} / {}",
-                    s.tier.as_str(),
-                    crate::metrics::settle(s.base.input * 1e6),
-                    crate::metrics::settle(s.base.output * 1e6)
-                )
-            })
+            .map(|s| in_out(s.tier.as_str(), &s.base))
             .collect();
         out.push(vec![
             Cell::text(name.clone()),

@@ -253,7 +253,6 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
         cost.kind = p.scope.kind.clone();
     }
     cost.budgets = budgets;
-    cost.top_traces = options::top_traces(ctx, None);
     let plan = Plan {
         scope: p.scope,
         key_names: p.key_names,

@@ -1691,34 +1691,24 @@ mod tests {
         // 0.25; priority 5 / 30 / 0.5; flex 1.25 / 7.5 / 0.13; batches
         // 1.25 / 7.5 / 0.13
         let p = t.lookup(None, Some("gpt-5.4"), None).unwrap().0;
-        let per_m = |r: &Rates| (r.input * 1e6, r.output * 1e6, r.cache_read() * 1e6);
-        let close = |a: (f64, f64, f64), b: (f64, f64, f64)| {
-            (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9 && (a.2 - b.2).abs() < 1e-9
-        };
-        assert!(close(per_m(p.rates_on(None, 1000)), (2.5, 15.0, 0.25)));
-        assert!(close(
-            per_m(p.rates_on(Some(Priority), 1000)),
-            (5.0, 30.0, 0.5)
-        ));
-        assert!(close(
-            per_m(p.rates_on(Some(Flex), 1000)),
-            (1.25, 7.5, 0.13)
-        ));
-        assert!(close(
-            per_m(p.rates_on(Some(Batch), 1000)),
-            (1.25, 7.5, 0.13)
-        ));
         // above 272k tokens: the batch tier's own long-context rates
         // (2.5 / 11.25 / 0.25); priority has none for gpt-5.4, so the
         // standard long-context rates (5 / 22.5 / 0.5), as LiteLLM bills
-        assert!(close(
-            per_m(p.rates_on(Some(Batch), 300_000)),
-            (2.5, 11.25, 0.25)
-        ));
-        assert!(close(
-            per_m(p.rates_on(Some(Priority), 300_000)),
-            (5.0, 22.5, 0.5)
-        ));
+        for (tier, prompt, want) in [
+            (None, 1000, (2.5, 15.0, 0.25)),
+            (Some(Priority), 1000, (5.0, 30.0, 0.5)),
+            (Some(Flex), 1000, (1.25, 7.5, 0.13)),
+            (Some(Batch), 1000, (1.25, 7.5, 0.13)),
+            (Some(Batch), 300_000, (2.5, 11.25, 0.25)),
+            (Some(Priority), 300_000, (5.0, 22.5, 0.5)),
+        ] {
+            let r = p.rates_on(tier, prompt);
+            let got = (r.input * 1e6, r.output * 1e6, r.cache_read() * 1e6);
+            let close = (got.0 - want.0).abs() < 1e-9
+                && (got.1 - want.1).abs() < 1e-9
+                && (got.2 - want.2).abs() < 1e-9;
+            assert!(close, "{tier:?} at {prompt}: {got:?} vs {want:?}");
+        }
         // claude-sonnet-4-6 on the batch API: 1.5 / 7.5, writes 1.875; no
         // priority rates: the standard 3 / 15
         let p = t.lookup(None, Some("claude-sonnet-4-6"), None).unwrap().0;
