@@ -225,8 +225,14 @@ impl FileCounts {
 }
 
 /// Drop repeated spans (first occurrence of a (trace_id, span_id) wins,
-/// counted per input file), then fill inherited keys.
-pub(crate) fn dedup_and_inherit(batches: &mut Vec<Vec<SpanRow>>, per_file: &mut [FileCounts]) {
+/// counted per input file), then fill inherited keys. `context` holds spans
+/// of the same traces that other tables already carry (see
+/// [`context_rows`]): they take part in inheritance and are not kept.
+pub(crate) fn dedup_and_inherit(
+    batches: &mut Vec<Vec<SpanRow>>,
+    per_file: &mut [FileCounts],
+    context: Vec<SpanRow>,
+) {
     let t = crate::timing::phase("dedup");
     {
         let n: usize = batches.iter().map(Vec::len).sum();
@@ -256,7 +262,57 @@ pub(crate) fn dedup_and_inherit(batches: &mut Vec<Vec<SpanRow>>, per_file: &mut 
     }
     drop(t);
     let _t = crate::timing::phase("inherit");
-    inherit::inherit(batches, per_file);
+    if context.is_empty() {
+        inherit::inherit(batches, per_file);
+    } else {
+        batches.push(context);
+        inherit::inherit(batches, per_file);
+        batches.pop();
+    }
+}
+
+/// A file index no input has: context rows count nothing in any file.
+const CONTEXT_FILE: u32 = u32::MAX;
+
+/// The spans of canonical tables (a lake's earlier days) that share a
+/// trace with the spans read from exports (tonight's file), as rows: a span
+/// of a trace that began before midnight inherits its route, tenant and
+/// prompt version from the root the lake holds, as it would have had the
+/// trace been read in one file. Spans the exports carry too are left out
+/// (the export's copy is the one kept).
+fn context_rows(batches: &[Vec<SpanRow>], frames: &[(u32, DataFrame)]) -> Result<Vec<SpanRow>> {
+    if batches.is_empty() || frames.is_empty() {
+        return Ok(Vec::new());
+    }
+    let traces: AHashSet<&str> = batches.iter().flatten().map(|r| &*r.trace_id).collect();
+    let pairs: AHashSet<(&str, &str)> = batches
+        .iter()
+        .flatten()
+        .map(|r| (&*r.trace_id, &*r.span_id))
+        .collect();
+    let mut interner = crate::ingest::resolve::Interner::default();
+    let mut out = Vec::new();
+    for (_, df) in frames {
+        let str_col = |name: &str| -> Result<&StringChunked> {
+            df.column(name).and_then(|c| c.str()).map_err(polars_err)
+        };
+        let (tid, sid) = (str_col(schema::TRACE_ID)?, str_col(schema::SPAN_ID)?);
+        let shared: BooleanChunked = tid
+            .iter()
+            .zip(sid.iter())
+            .map(|(t, s)| {
+                let (t, s) = (t.unwrap_or(""), s.unwrap_or(""));
+                Some(traces.contains(t) && !pairs.contains(&(t, s)))
+            })
+            .collect();
+        if !shared.any() {
+            continue;
+        }
+        let part = df.filter(&shared).map_err(polars_err)?;
+        let file = vec![CONTEXT_FILE; part.height()];
+        out.extend(build::rows_from_frame(&part, &file, &mut interner).map_err(polars_err)?);
+    }
+    Ok(out)
 }
 
 /// The spans frame of rows in batches, built a chunk at a time in
@@ -294,7 +350,8 @@ pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
     let nfiles = out.files.len();
     let mut batches = std::mem::take(&mut out.batches);
     let mut per_file = vec![FileCounts::default(); nfiles];
-    dedup_and_inherit(&mut batches, &mut per_file);
+    let context = context_rows(&batches, &out.span_frames)?;
+    dedup_and_inherit(&mut batches, &mut per_file, context);
     let t = crate::timing::phase("build frame");
     let mut ranges = vec![(0usize, 0usize); nfiles];
     for (at, r) in batches.iter().flatten().enumerate() {

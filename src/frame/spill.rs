@@ -16,7 +16,8 @@
 //!
 //! What differs from the in-memory loader: spans of canonical Parquet
 //! inputs mixed with other inputs are inherited again with the rows of the
-//! same trace from the other inputs (in memory they are taken as they are),
+//! same trace from the other inputs (in memory they are taken as they are,
+//! and only give keys to the other inputs' spans: `frame::context_rows`),
 //! and a span found both in such a file and elsewhere keeps its first
 //! occurrence in input order (in memory the non-Parquet one wins).
 
@@ -538,7 +539,7 @@ fn finish_part(
     let rows = build::rows_from_frame(&df, &file, &mut interner).map_err(err)?;
     drop((df, file, interner));
     let mut batches = vec![rows];
-    super::dedup_and_inherit(&mut batches, &mut per_file);
+    super::dedup_and_inherit(&mut batches, &mut per_file, Vec::new());
     let mut frame = super::rows_to_frame(batches)?
         .sort(
             [s::START_NS],

@@ -473,7 +473,12 @@ fn process_block<'r>(
 }
 
 fn parse_lines(piece: &[u8], first_line: u64, kind: LineKind, chunk: &mut Chunk<'_>) {
-    for (i, raw_line) in piece.split(|b| *b == b'\n').enumerate() {
+    // lines found with memchr (a byte-at-a-time split showed in profiles)
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', piece).chain(std::iter::once(piece.len()));
+    for (i, end) in ends.enumerate() {
+        let raw_line = &piece[start..end];
+        start = (end + 1).min(piece.len());
         let line_no = first_line + i as u64;
         let mut line = trim(raw_line);
         if line.starts_with(&[0xef, 0xbb, 0xbf]) {

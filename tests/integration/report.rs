@@ -337,3 +337,40 @@ fn settings_from_the_file_are_named_as_such() {
     );
     assert!(e.contains("did you mean `latency_p95`?"), "{e}");
 }
+
+/// The nightly job over a lake and tonight's export (`report LAKE
+/// today.jsonl`): a trace that began before midnight has its root in the
+/// lake and its model call in the export. The call takes the root's route
+/// and tenant, as it does when the trace is read from one file; before,
+/// it fell back to its own name.
+#[test]
+fn a_trace_across_midnight_keeps_its_route_over_a_lake_and_an_export() {
+    use crate::common::{json_of, row, rows};
+    let dir = tempfile::tempdir().unwrap();
+    let root_span = r#"{"trace_id":"7f000000000000000000000000000001","span_id":"a000000000000001","parent_span_id":null,"name":"POST /refunds","kind":2,"start_time_unix_nano":1767311990000000000,"end_time_unix_nano":1767312030000000000,"status":{"code":"OK"},"attributes":{"http.route":"/refunds","tenant.id":"acme"}}"#;
+    let call = r#"{"trace_id":"7f000000000000000000000000000001","span_id":"a000000000000002","parent_span_id":"a000000000000001","name":"chat gpt-4o","kind":3,"start_time_unix_nano":1767312001000000000,"end_time_unix_nano":1767312003000000000,"status":{"code":"OK"},"attributes":{"gen_ai.operation.name":"chat","gen_ai.provider.name":"openai","gen_ai.request.model":"gpt-4o","gen_ai.usage.input_tokens":100,"gen_ai.usage.output_tokens":10}}"#;
+    // the root starts 2026-01-01T23:59:50Z, the call 2026-01-02T00:00:01Z
+    let yesterday = dir.path().join("yesterday.jsonl");
+    let today = dir.path().join("today.jsonl");
+    std::fs::write(&yesterday, format!("{root_span}\n")).unwrap();
+    std::fs::write(&today, format!("{call}\n")).unwrap();
+    let lake = dir.path().join("lake");
+    crate::common::ingest_ok(&yesterday, &lake, &["--partition", "day"]);
+    let (lake, today) = (lake.to_str().unwrap(), today.to_str().unwrap());
+    for by in ["route", "tenant"] {
+        let v = json_of(&[
+            "slo",
+            lake,
+            today,
+            "--by",
+            by,
+            "--current",
+            "2026-01-02",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(rows(&v, "cohorts").len(), 1, "{v}");
+        let want = if by == "route" { "/refunds" } else { "acme" };
+        assert_eq!(row(&v, "cohorts", by, want)["spans"], 1, "{v}");
+    }
+}
