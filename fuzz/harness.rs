@@ -49,10 +49,11 @@ fn lines(data: &[u8], read: fn(&[u8], u64, &mut Chunk<'_>) -> Result<(), String>
     }
     // the readers also reject single records inside a line (counted there)
     assert!(chunk.stats.rejected >= n, "every rejected line is counted");
-    let rows = std::mem::take(&mut chunk.rows);
-    let kept = rows.len();
+    let mut batches = Vec::new();
+    chunk.hand_over_rows(&mut batches);
+    let kept = batches.iter().map(Vec::len).sum();
     let out = ScanOutput {
-        batches: vec![rows],
+        batches,
         evals: std::mem::take(&mut chunk.evals),
         files: vec![chunk.stats],
         ..Default::default()
@@ -86,6 +87,7 @@ pub fn parquet_file(data: &[u8]) {
         resolve: resolve_opts(),
         max_bad: None,
         progress: false,
+        context_lake: None,
     };
     // polars' decoder panics on some corrupt footers; spanlens catches that
     // (`ingest::parquet::read_guarded`) and reports the file. libFuzzer's

@@ -54,10 +54,59 @@ fn span_types() -> Vec<PossibleValue> {
         .collect()
 }
 
+/// Every command's name (`spanlens man COMMAND`; a test checks the list
+/// against the commands clap knows).
+const COMMANDS: [&str; 12] = [
+    "ingest",
+    "inspect",
+    "slo",
+    "cost",
+    "drift",
+    "compare",
+    "anomalies",
+    "report",
+    "query",
+    "prices",
+    "completions",
+    "man",
+];
+
+/// The help's headings, one per concern, in every command.
+const INPUTS: &str = "Inputs";
+const WINDOW: &str = "Window";
+const COHORTS: &str = "Cohorts";
+const OUTPUT: &str = "Output";
+const GATE: &str = "Gate";
+const ENGINE: &str = "Engine";
+const RULES: &str = "Objectives, prices and budgets";
+const GLOBAL: &str = "Global";
+
+/// `spanlens --version`: the release and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SPANLENS_GIT_COMMIT"),
+    ")"
+);
+
+/// `spanlens --version` in full: with the embedded price tables' versions,
+/// which decide every computed cost.
+fn long_version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        format!(
+            "{VERSION}\nprices: {}\n        {}",
+            crate::pricing::SNAPSHOT_NAME,
+            crate::pricing::LANGFUSE_NAME
+        )
+    })
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "spanlens",
-    version,
+    version = VERSION,
+    long_version = long_version(),
     about = "SLOs, cost, drift, regressions and anomalies from LLM trace exports",
     long_about = "spanlens reads raw LLM trace exports (OTLP/JSON, OpenInference, OpenLLMetry, \
 Langfuse, Phoenix Parquet; plain, .gz or .zst) into one canonical span table and answers \
@@ -73,42 +122,105 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Configuration file (default: ./spanlens.toml when present)
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Configuration file (default: $SPANLENS_CONFIG, else the first spanlens.toml in the
+    /// working directory or above)
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// Print nothing but errors on stderr
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q', global = true, help_heading = GLOBAL)]
     pub quiet: bool,
     /// Hide progress bars (they are hidden anyway when stderr is not a terminal)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_progress: bool,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Read exports into the canonical span table (Parquet) and summarize what was read
+    #[command(after_help = "Examples:
+  spanlens ingest traces.jsonl.gz -o spans.parquet
+  spanlens ingest 'exports/*.jsonl' -o lake/ --partition day     (merge tonight's day into a lake)
+  spanlens ingest traces.jsonl -o spans.parquet --format json | jq .rejected")]
     Ingest(IngestArgs),
     /// Show formats, conventions, field coverage and unmapped attributes per input
+    #[command(after_help = "Examples:
+  spanlens inspect traces.jsonl
+  spanlens inspect exports/ --format json --top 50")]
     Inspect(InspectArgs),
     /// Per-cohort error and refusal rates, eval pass rates, latency/TTFT percentiles; objectives with burn rates
+    #[command(after_help = "Examples:
+  spanlens slo traces.jsonl --by route,model
+  spanlens slo lake/ --current yesterday --objectives slo.toml --fail-on breach
+  spanlens slo traces.jsonl --by tenant --where route=/chat --format csv -o slo.csv")]
     Slo(SloArgs),
     /// Tokens and USD by kind per cohort, cost per trace, top traces, unpriced models, budgets
+    #[command(after_help = "Examples:
+  spanlens cost traces.jsonl --by model
+  spanlens cost lake/ --by tenant --current 2026-01-07..2026-01-14 --budget 50/day
+  spanlens cost traces.jsonl --recompute --prices our-rates.csv --fail-on unpriced")]
     Cost(CostArgs),
     /// Baseline window vs current window per cohort and field: PSI, JS distance, chi-squared p, verdict
+    #[command(after_help = "Examples:
+  spanlens drift traces.jsonl --by route
+  spanlens drift lake/ --current yesterday --baseline 7d --field attr:app.locale,cost_usd")]
     Drift(DriftArgs),
     /// Two arms (prompt versions, models, windows) per metric: deltas, CIs, Holm p, verdict; the CI gate
+    #[command(
+        after_help = "Examples:
+  spanlens compare traces.jsonl --baseline prompt_version=refunds@v3 --candidate prompt_version=refunds@v4
+  spanlens compare traces.jsonl --by route --baseline previous:prompt_version --candidate latest:prompt_version
+  spanlens compare lake/ --baseline 7d --candidate 1d --metrics pass_rate,latency_p95 --fail-on regression",
+        mut_arg("baseline", |a| a.value_name("PRED|W").help(
+            "The baseline arm: conditions (prompt_version=refunds@v3), previous:FIELD (each cohort's \
+             value of FIELD before the latest), or a window as for every report (default 7d before \
+             the current window)"
+        ))
+    )]
     Compare(CompareArgs),
     /// Ranked anomalies: outlier traces, agent loops, context stuffing, error bursts, spend spikes,
     /// model-mix changes, silences
+    #[command(after_help = "Examples:
+  spanlens anomalies traces.jsonl
+  spanlens anomalies lake/ --current yesterday --suppress 2026-01-08T02:00..2026-01-08T03:00 --fail-on anomaly")]
     Anomalies(AnomaliesArgs),
     /// The nightly job: SLO, cost, drift, compare and anomalies from one read of the inputs, as one
     /// Markdown report (--out-dir: every table as Parquet, and summary.json)
+    #[command(after_help = "Examples:
+  spanlens report traces.jsonl.gz -o report.md
+  spanlens report lake/ today.jsonl --current today -o reports/today.md --out-dir reports/today/ -q
+  spanlens report lake/ --current yesterday --fail-on breach,regression --format json -o -")]
     Report(ReportArgs),
     /// Run a SQL template over the canonical `spans` and `evals` tables
+    #[command(after_help = "Examples:
+  spanlens query my-report.sql traces.jsonl
+  spanlens query my-report.sql lake/ --by route --explain")]
     Query(QueryArgs),
     /// What each model string is priced as: the entry, the rule that found it, its source and
     /// its rates per 1M tokens; with no model, the price tables' versions, sha256 and sizes
+    #[command(after_help = "Examples:
+  spanlens prices
+  spanlens prices gpt-4o-2024-08-06 bedrock/us.anthropic.claude-3-5-sonnet-20241022-v2:0
+  spanlens prices my-finetune --prices our-rates.csv")]
     Prices(PricesArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout
+    #[command(after_help = "Examples:
+  spanlens completions bash > ~/.local/share/bash-completion/completions/spanlens
+  spanlens completions zsh > ~/.zfunc/_spanlens
+  spanlens completions fish > ~/.config/fish/completions/spanlens.fish")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page (roff) on stdout: spanlens(1), or a command's (spanlens-report(1))
+    #[command(after_help = "Examples:
+  spanlens man > ~/.local/share/man/man1/spanlens.1
+  for c in report compare slo; do spanlens man $c > ~/.local/share/man/man1/spanlens-$c.1; done
+  spanlens man report | man -l -")]
+    Man {
+        /// The command whose page to print (default: spanlens' own)
+        #[arg(value_name = "COMMAND", value_parser = clap::builder::PossibleValuesParser::new(COMMANDS))]
+        command: Option<String>,
+    },
 }
 
 impl Command {
@@ -122,12 +234,43 @@ impl Command {
             Command::Anomalies(a) => Some(&mut a.common),
             Command::Report(a) => Some(&mut a.common),
             Command::Query(a) => Some(&mut a.common),
-            Command::Ingest(_) | Command::Inspect(_) | Command::Prices(_) => None,
+            Command::Ingest(_)
+            | Command::Inspect(_)
+            | Command::Prices(_)
+            | Command::Completions { .. }
+            | Command::Man { .. } => None,
         }
     }
 }
 
 impl Cli {
+    /// What `completions` and `man` print, generated from these
+    /// definitions; None for every other command.
+    #[allow(clippy::type_complexity)]
+    pub fn generated(
+        &self,
+    ) -> Option<Box<dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()> + '_>> {
+        use clap::CommandFactory;
+        match &self.command {
+            Command::Completions { shell } => Some(Box::new(|w| {
+                clap_complete::generate(*shell, &mut Cli::command(), "spanlens", w);
+                Ok(())
+            })),
+            Command::Man { command } => Some(Box::new(move |w| {
+                let mut cmd = Cli::command();
+                // names subcommands as their pages are named (spanlens-report)
+                cmd.build();
+                let page = match command {
+                    None => cmd,
+                    // one of COMMANDS, checked by clap
+                    Some(name) => cmd.find_subcommand(name).cloned().unwrap_or_default(),
+                };
+                clap_mangen::Man::new(page).render(w)
+            })),
+            _ => None,
+        }
+    }
+
     /// `-o -` is standard output, as for every Unix tool (not a file named
     /// `-`, nor a report's `--charts/` directory).
     pub fn normalized(mut self) -> Cli {
@@ -172,61 +315,61 @@ pub struct CommonArgs {
     pub input: InputArgs,
     /// Report window: a length ending at --until (1d, 6h, 1h30m, 1.5d, P1D; default 1d), a day
     /// (2026-01-08, yesterday, today) or a range A..B (dates, times, now; A.. runs to --until)
-    #[arg(long, value_name = "W")]
+    #[arg(long, value_name = "W", help_heading = WINDOW)]
     pub current: Option<String>,
     /// Baseline window: a length before the current window (default 7d), a day or a range A..B
-    #[arg(long, value_name = "W")]
+    #[arg(long, value_name = "W", help_heading = WINDOW)]
     pub baseline: Option<String>,
     /// Where relative windows end: now, today, yesterday (their midnight, UTC) or a time
     /// (default: the newest span)
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", help_heading = WINDOW)]
     pub until: Option<String>,
     /// Cohort keys: canonical fields, attr:KEY (a span attribute) or resource:KEY
-    #[arg(long, value_delimiter = ',', value_name = "KEY[,KEY]", value_parser = Listed(cohort_fields))]
+    #[arg(long, value_delimiter = ',', value_name = "KEY[,KEY]", value_parser = Listed(cohort_fields), help_heading = COHORTS)]
     pub by: Vec<String>,
     /// Keep spans matching KEY=VALUE, KEY!=VALUE or KEY=A|B (repeatable; all must hold)
-    #[arg(long = "where", value_name = "EXPR")]
+    #[arg(long = "where", value_name = "EXPR", help_heading = COHORTS)]
     pub filters: Vec<String>,
     /// Cohorts with fewer spans go to __other__
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = COHORTS)]
     pub min_count: Option<u64>,
     /// Keep the K largest cohorts; the rest goes to __other__ (default 50)
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", help_heading = COHORTS)]
     pub top: Option<usize>,
     /// The span type a report counts (default: llm; cost: llm and embedding; query: all)
-    #[arg(long = "span-type", visible_alias = "kind", value_name = "TYPE", value_parser = Listed(span_types))]
+    #[arg(long = "span-type", visible_alias = "kind", value_name = "TYPE", value_parser = Listed(span_types), help_heading = COHORTS)]
     pub span_type: Option<String>,
     /// Warn (and find `stale`, for --fail-on) when the newest span is older than this on the
     /// clock; `off` turns it off (default 36h; only for windows ending at the newest span)
-    #[arg(long, value_name = "D")]
+    #[arg(long, value_name = "D", help_heading = WINDOW)]
     pub stale_after: Option<String>,
     /// Percentiles: exact (type 7, = DuckDB quantile_cont) or from log-bucket
     /// histograms (1% relative accuracy; what a remote engine returns)
-    #[arg(long, value_enum, default_value = "exact")]
+    #[arg(long, value_enum, default_value = "exact", help_heading = ENGINE)]
     pub percentiles: PercentilesArg,
     /// Where the queries run: local, or spark (inputs: `spanlens ingest` Parquet at paths the
     /// cluster reads; only aggregates come back)
-    #[arg(long, value_enum, default_value = "local")]
+    #[arg(long, value_enum, default_value = "local", help_heading = ENGINE)]
     pub engine: EngineArg,
     /// Spark Connect server for --engine spark: sc://HOST:PORT[/;token=...;use_ssl=true]
-    #[arg(long, env = "SPARK_REMOTE", value_name = "URL")]
+    #[arg(long, env = "SPARK_REMOTE", value_name = "URL", help_heading = ENGINE)]
     pub remote: Option<String>,
     /// Refuse a query returning more than N rows (reports bring back aggregates, never spans;
     /// default 1000000 on Spark and on a streamed Parquet input, none in memory); with a cap,
     /// per-trace outliers are found in the engine
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = ENGINE)]
     pub max_rows: Option<usize>,
     /// Output format
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, value_enum, default_value = "table", help_heading = OUTPUT)]
     pub format: ReportFormat,
     /// Write to FILE (atomically) instead of stdout; `-` is stdout
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    #[arg(short = 'o', long = "output", value_name = "FILE", help_heading = OUTPUT)]
     pub output: Option<PathBuf>,
     /// The table written by --format csv|parquet (default: the first)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = OUTPUT)]
     pub table: Option<String>,
     /// Exit 1 when a finding of one of these kinds occurs
-    #[arg(long, value_delimiter = ',', value_name = "KIND[,KIND]", value_parser = Listed(finding_kinds))]
+    #[arg(long, value_delimiter = ',', value_name = "KIND[,KIND]", value_parser = Listed(finding_kinds), help_heading = GATE)]
     pub fail_on: Vec<String>,
     /// Files the command reads besides the inputs (prices, objectives, SQL),
     /// set by the command: an output may never be one of them.
@@ -251,7 +394,7 @@ pub struct CostArgs {
     #[command(flatten)]
     pub prices: PriceArgs,
     /// Price every span from the table, ignoring costs reported on spans
-    #[arg(long)]
+    #[arg(long, help_heading = RULES)]
     pub recompute: bool,
     /// How many of the most expensive traces to list
     #[arg(long, value_name = "N")]
@@ -342,15 +485,15 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub budgets: BudgetArgs,
     /// Also write every table as Parquet (one file per table) and summary.json into DIR
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = OUTPUT)]
     pub out_dir: Option<PathBuf>,
     /// Do not draw the SVG charts (drawn next to the -o report: into --out-dir, else REPORT-charts/)
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub no_charts: bool,
     /// Show every row of the drift and compare tables in the Markdown report
     /// (by default rows whose verdict is stable, pass, insufficient or
     /// inconclusive are counted, not listed; JSON and --out-dir hold them all)
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub all: bool,
 }
 
@@ -373,7 +516,7 @@ pub struct PriceArgs {
     /// Price table over the embedded ones (repeatable; later files win): LiteLLM JSON, a
     /// Langfuse model price export, or a CSV in USD per 1M tokens with the columns
     /// model,input,output and optionally cache_read,cache_write,cache_write_1h,reasoning
-    #[arg(long = "prices", value_name = "FILE")]
+    #[arg(long = "prices", value_name = "FILE", help_heading = RULES)]
     pub files: Vec<PathBuf>,
 }
 
@@ -381,7 +524,7 @@ pub struct PriceArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ObjectiveArgs {
     /// Objectives file (`[[objective]]` tables); also read from spanlens.toml
-    #[arg(long = "objectives", value_name = "FILE")]
+    #[arg(long = "objectives", value_name = "FILE", help_heading = RULES)]
     pub file: Option<PathBuf>,
 }
 
@@ -389,7 +532,7 @@ pub struct ObjectiveArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct BudgetArgs {
     /// Budget per cohort: USD, USD/day or USD/month (repeatable)
-    #[arg(long = "budget", value_name = "USD[/PERIOD]")]
+    #[arg(long = "budget", value_name = "USD[/PERIOD]", help_heading = RULES)]
     pub limits: Vec<String>,
 }
 
@@ -397,16 +540,16 @@ pub struct BudgetArgs {
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     /// Files, directories or globs; `-` reads JSON lines from stdin
-    #[arg(required = true, value_name = "IN")]
+    #[arg(required = true, value_name = "IN", help_heading = INPUTS)]
     pub inputs: Vec<String>,
     /// Fail (exit 3) on the first malformed record
-    #[arg(long)]
+    #[arg(long, help_heading = INPUTS)]
     pub strict: bool,
     /// Fail (exit 3) when more than N records are malformed
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = INPUTS)]
     pub max_bad: Option<u64>,
     /// Keep prompt and completion text attributes (dropped by default)
-    #[arg(long)]
+    #[arg(long, help_heading = INPUTS)]
     pub include_text: bool,
 }
 
@@ -463,4 +606,18 @@ pub struct InspectArgs {
     /// How many unclaimed attributes to list per input
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_has_a_man_page() {
+        let names: Vec<String> = super::Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        assert_eq!(names, super::COMMANDS);
+    }
 }

@@ -40,6 +40,11 @@ pub use error::{Error, Result};
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: cli::Cli) -> Result<i32> {
     let cli = cli.normalized();
+    // completions and the man page need no configuration
+    if let Some(write) = cli.generated() {
+        cmd::to_stdout(write)?;
+        return Ok(exit::OK);
+    }
     let ctx = cmd::Context::new(&cli.global)?;
     match cli.command {
         cli::Command::Ingest(a) => cmd::ingest::run(a, &ctx),
@@ -52,5 +57,8 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         cli::Command::Anomalies(a) => cmd::anomalies::run(a, &ctx),
         cli::Command::Report(a) => cmd::report::run(a, &ctx),
         cli::Command::Query(a) => cmd::query::run(a, &ctx),
+        cli::Command::Completions { .. } | cli::Command::Man { .. } => {
+            unreachable!("generated above")
+        }
     }
 }

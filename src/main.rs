@@ -10,13 +10,14 @@ fn main() {
     let cli = match spanlens::cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() {
-                spanlens::exit::USAGE
-            } else {
-                spanlens::exit::OK
-            };
-            let _ = e.print();
-            std::process::exit(code);
+            if !e.use_stderr() {
+                // --help and --version
+                let _ = e.print();
+                std::process::exit(spanlens::exit::OK);
+            }
+            // one error style for clap's errors and spanlens' own
+            eprint!("spanlens: {}", e.render());
+            std::process::exit(spanlens::exit::USAGE);
         }
     };
     // a panic is a bug: exit 5 with the same error style as any other

@@ -202,6 +202,11 @@ impl FileSet {
         Ok(())
     }
 
+    /// The files this set replaces or creates.
+    pub fn destinations(&self) -> impl Iterator<Item = &Path> {
+        self.staged.iter().map(|(_, d)| d.as_path())
+    }
+
     /// Put every file in place.
     pub fn commit(self) -> Result<()> {
         let journal = self.dir.join(JOURNAL);

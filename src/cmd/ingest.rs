@@ -16,8 +16,6 @@ use crate::span::schema as s;
 /// Marks a directory written by `ingest --partition`.
 pub const MARKER: &str = "_spanlens.json";
 
-const NS_PER_DAY: i64 = 86_400_000_000_000;
-
 fn write_parquet(df: &mut DataFrame, w: &mut dyn Write) -> std::io::Result<()> {
     let _t = crate::timing::phase("write parquet");
     ParquetWriter::new(w)
@@ -45,7 +43,12 @@ pub fn run(args: IngestArgs, ctx: &Context) -> Result<i32> {
         &args.input.inputs,
         &ctx.reads(&[]),
     )?;
-    let opts = ctx.load_options(&args.input)?;
+    let mut opts = ctx.load_options(&args.input)?;
+    // merging into a lake: a trace that began on a day the lake holds
+    // gives its keys to tonight's spans of it
+    if args.partition.is_some() && args.mode == LakeMode::Merge && lake_exists(&args.output)? {
+        opts.context_lake = Some(args.output.clone());
+    }
     let ds = frame::load(&args.input.inputs, &opts)?;
     let t = crate::timing::phase("summarize");
     let sum = summary::summarize(&ds, &opts.table, 20)
@@ -183,20 +186,13 @@ fn lake_exists(dest: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// `YYYY-MM-DD` of a UTC day number.
-fn day_label(d: i64) -> String {
-    chrono::DateTime::from_timestamp(d * 86_400, 0)
-        .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| d.to_string())
-}
-
 /// The UTC day number of every span.
 fn span_days(spans: &DataFrame) -> PolarsResult<Vec<i64>> {
     Ok(spans
         .column(s::START_NS)?
         .i64()?
         .iter()
-        .map(|t| t.unwrap_or(0).div_euclid(NS_PER_DAY))
+        .map(|t| frame::day_of(t.unwrap_or(0)))
         .collect())
 }
 
@@ -241,17 +237,13 @@ fn merge_partitioned(
     let mut touched = std::collections::BTreeSet::new();
     let mut added = 0u64;
     for d in distinct {
-        let label = day_label(d);
+        let label = frame::day_label(d);
         touched.insert(format!("day={label}"));
         let mask: BooleanChunked = days.iter().map(|x| Some(*x == d)).collect();
         let new = spans.filter(&mask).map_err(perr)?;
         let dir = dest.join("spans").join(format!("day={label}"));
         let file = dir.join("part-0.parquet");
-        let mut part = if file.exists() {
-            let mut old = read_canonical(&file)?;
-            crate::span::build::with_added_columns(&mut old).map_err(perr)?;
-            let mut old = old.select(s::SPAN_COLUMNS.iter().copied()).map_err(perr)?;
-            crate::span::build::to_canonical_types(&mut old).map_err(perr)?;
+        let mut part = if let Some(mut old) = frame::lake_day(dest, d)? {
             let ids = |df: &DataFrame| -> PolarsResult<Vec<(String, String)>> {
                 let (t, sp) = (
                     df.column(s::TRACE_ID)?.str()?,
@@ -330,14 +322,7 @@ fn write_partitioned(
     let owner = std::fs::File::create(&owner_path).map_err(|e| Error::output_io(dest, &e))?;
     crate::output::try_lock(&owner).map_err(|e| Error::output_io(dest, &e))?;
     let perr = |e: PolarsError| Error::output(dest, e.to_string(), "");
-    let days: Vec<i64> = spans
-        .column(s::START_NS)
-        .map_err(perr)?
-        .i64()
-        .map_err(perr)?
-        .iter()
-        .map(|t| t.unwrap_or(0).div_euclid(NS_PER_DAY))
-        .collect();
+    let days = span_days(spans).map_err(perr)?;
     let mut distinct = days.clone();
     distinct.sort_unstable();
     distinct.dedup();
@@ -345,9 +330,7 @@ fn write_partitioned(
     for d in distinct {
         let mask: BooleanChunked = days.iter().map(|x| Some(*x == d)).collect();
         let mut part = spans.filter(&mask).map_err(perr)?;
-        let label = chrono::DateTime::from_timestamp(d * 86_400, 0)
-            .map(|t| t.format("%Y-%m-%d").to_string())
-            .unwrap_or_else(|| d.to_string());
+        let label = frame::day_label(d);
         let dir = root.join("spans").join(format!("day={label}"));
         std::fs::create_dir_all(&dir).map_err(|e| Error::output_io(&dir, &e))?;
         let file = dir.join("part-0.parquet");

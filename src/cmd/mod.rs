@@ -72,6 +72,7 @@ impl Context {
             },
             max_bad,
             progress: self.progress,
+            context_lake: None,
         })
     }
 }

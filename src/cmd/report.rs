@@ -4,7 +4,7 @@
 //! the previous one, anomalies).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::pipeline::{prepare, Need};
 use super::{to_stdout, Context};
@@ -340,7 +340,19 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
                 Some(o) => set.add(o, write)?,
                 None => to_stdout(write)?,
             }
+            // a file name in these directories means this run's chart or
+            // table: what an earlier run wrote and this one did not goes,
+            // once the new set is in place
+            let mut stale = Vec::new();
+            for d in args.out_dir.iter().chain(&charts_dir) {
+                if !stale.iter().any(|(dir, _)| dir == d) {
+                    stale.push((d.clone(), note_written(&mut set, d)?));
+                }
+            }
             set.commit()?;
+            for f in stale.iter().flat_map(|(_, files)| files) {
+                let _ = std::fs::remove_file(f);
+            }
         }
         None => match &args.common.output {
             Some(o) => write_atomic(o, write)?,
@@ -398,6 +410,36 @@ fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The files of `dir` the last run wrote, one name a line, so the next run
+/// removes those it does not write again and nothing else (a directory
+/// given to --out-dir may hold a person's own files).
+const WRITTEN: &str = ".spanlens-written";
+
+/// Note in `set` the files it writes in `dir`, and return the ones the
+/// previous run noted there that this run does not write.
+fn note_written(set: &mut FileSet, dir: &Path) -> Result<Vec<PathBuf>> {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let here = abs(dir);
+    let mut names: Vec<String> = set
+        .destinations()
+        .filter(|d| abs(&crate::output::parent_dir(d)) == here)
+        .filter_map(|d| d.file_name().and_then(|n| n.to_str()).map(str::to_string))
+        .collect();
+    names.sort();
+    let old = std::fs::read_to_string(dir.join(WRITTEN)).unwrap_or_default();
+    let stale = old
+        .lines()
+        // a bare file name of this directory, never a path elsewhere
+        .filter(|n| !n.is_empty() && Path::new(n).file_name() == Some(std::ffi::OsStr::new(n)))
+        .filter(|n| !names.iter().any(|w| w == n) && *n != WRITTEN)
+        .map(|n| dir.join(n))
+        .collect();
+    set.add(&dir.join(WRITTEN), |w| {
+        names.iter().try_for_each(|n| writeln!(w, "{n}"))
+    })?;
+    Ok(stale)
 }
 
 /// Every section's charts as `DIR/FILE.svg` (in the run's set), with the path the

@@ -29,6 +29,10 @@ pub struct LoadOptions {
     /// Rejected records allowed before the run fails (None = unlimited).
     pub max_bad: Option<u64>,
     pub progress: bool,
+    /// The lake the inputs are about to be merged into (`ingest
+    /// --partition day`): its spans of the inputs' days and the day before
+    /// give keys to the inputs' spans of the same traces ([`context_rows`]).
+    pub context_lake: Option<std::path::PathBuf>,
 }
 
 /// The loaded data and what was read.
@@ -95,7 +99,7 @@ fn in_memory(
     skipped: Vec<(String, String)>,
     opts: &LoadOptions,
 ) -> Result<Dataset> {
-    let mut ds = assemble(out)?;
+    let mut ds = assemble_with(out, opts.context_lake.as_deref())?;
     ds.skipped.extend(skipped);
     check_max_bad(&ds.files, opts.max_bad)?;
     Ok(ds)
@@ -280,7 +284,7 @@ const CONTEXT_FILE: u32 = u32::MAX;
 /// prompt version from the root the lake holds, as it would have had the
 /// trace been read in one file. Spans the exports carry too are left out
 /// (the export's copy is the one kept).
-fn context_rows(batches: &[Vec<SpanRow>], frames: &[(u32, DataFrame)]) -> Result<Vec<SpanRow>> {
+fn context_rows(batches: &[Vec<SpanRow>], frames: &[&DataFrame]) -> Result<Vec<SpanRow>> {
     if batches.is_empty() || frames.is_empty() {
         return Ok(Vec::new());
     }
@@ -292,7 +296,7 @@ fn context_rows(batches: &[Vec<SpanRow>], frames: &[(u32, DataFrame)]) -> Result
         .collect();
     let mut interner = crate::ingest::resolve::Interner::default();
     let mut out = Vec::new();
-    for (_, df) in frames {
+    for df in frames {
         let str_col = |name: &str| -> Result<&StringChunked> {
             df.column(name).and_then(|c| c.str()).map_err(polars_err)
         };
@@ -345,12 +349,84 @@ pub(crate) fn rows_to_frame(batches: Vec<Vec<SpanRow>>) -> Result<DataFrame> {
     Ok(spans)
 }
 
+/// The UTC day number of a time in nanoseconds.
+pub fn day_of(ns: i64) -> i64 {
+    ns.div_euclid(NS_PER_DAY)
+}
+
+const NS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// `YYYY-MM-DD` of a UTC day number.
+pub fn day_label(d: i64) -> String {
+    chrono::DateTime::from_timestamp(d * 86_400, 0)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| d.to_string())
+}
+
+/// The spans of one day of a lake (`LAKE/spans/day=YYYY-MM-DD/part-0.parquet`)
+/// in canonical columns, or None when the lake has no such day.
+pub fn lake_day(lake: &std::path::Path, day: i64) -> Result<Option<DataFrame>> {
+    let file = lake
+        .join("spans")
+        .join(format!("day={}", day_label(day)))
+        .join("part-0.parquet");
+    if !file.exists() {
+        return Ok(None);
+    }
+    let bad = |e: PolarsError| {
+        Error::input(
+            &file,
+            format!("cannot read this day of the lake: {e}"),
+            "re-create the lake with `spanlens ingest --partition day --mode overwrite`",
+        )
+    };
+    let f = std::fs::File::open(&file).map_err(|e| Error::input_io(&file, &e))?;
+    let mut df = crate::ingest::parquet::read_guarded(&file, || ParquetReader::new(f).finish())?;
+    build::with_added_columns(&mut df).map_err(bad)?;
+    let mut df = df
+        .select(schema::SPAN_COLUMNS.iter().copied())
+        .map_err(bad)?;
+    build::to_canonical_types(&mut df).map_err(bad)?;
+    Ok(Some(df))
+}
+
 /// Dedup (first occurrence wins), inherit, build frames.
-pub fn assemble(mut out: ScanOutput) -> Result<Dataset> {
+pub fn assemble(out: ScanOutput) -> Result<Dataset> {
+    assemble_with(out, None)
+}
+
+/// [`assemble`], with the spans of `lake` around the inputs' days as
+/// context for inheritance.
+fn assemble_with(mut out: ScanOutput, lake: Option<&std::path::Path>) -> Result<Dataset> {
     let nfiles = out.files.len();
     let mut batches = std::mem::take(&mut out.batches);
     let mut per_file = vec![FileCounts::default(); nfiles];
-    let context = context_rows(&batches, &out.span_frames)?;
+    let mut lake_days = Vec::new();
+    if let Some(lake) = lake {
+        let mut days: Vec<i64> = batches
+            .iter()
+            .flatten()
+            .map(|r| day_of(r.start_ns))
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        let mut wanted: Vec<i64> = days.iter().flat_map(|&d| [d - 1, d]).collect();
+        wanted.dedup();
+        for d in wanted {
+            if let Some(df) = lake_day(lake, d)? {
+                lake_days.push(df);
+            }
+        }
+    }
+    let frames: Vec<&DataFrame> = out
+        .span_frames
+        .iter()
+        .map(|(_, df)| df)
+        .chain(&lake_days)
+        .collect();
+    let context = context_rows(&batches, &frames)?;
+    drop(frames);
+    drop(lake_days);
     dedup_and_inherit(&mut batches, &mut per_file, context);
     let t = crate::timing::phase("build frame");
     let mut ranges = vec![(0usize, 0usize); nfiles];

@@ -131,25 +131,65 @@ pub fn stat(x: f64) -> String {
     }
 }
 
-/// Text from span data made safe inside a Markdown table cell: characters
-/// that could start markup, links, HTML or a new cell are escaped, line
-/// breaks become spaces (docs/reliability.md).
+/// Text made inert in Markdown, in a table cell, a list item or a
+/// paragraph of its own (docs/reliability.md): what could open emphasis,
+/// code, a link, an image, HTML, strikethrough or a new cell is escaped,
+/// and so is a block marker at its start (`#`, `>`, `-`, `+`, `=`, `1.`);
+/// line breaks become spaces. Only what can form markup is escaped, so the
+/// tool's own sentences read as written: `file(s)`, `quantile_cont` and
+/// `a -> b` stay as they are (`(` needs a `]` before it, an underscore
+/// between letters opens nothing, `>` closes only what `<` opened).
 pub fn markdown_safe(s: &str, max: usize) -> String {
+    let chars: Vec<char> = s.chars().take(max.saturating_add(1)).collect();
+    let word = |i: Option<usize>| {
+        i.and_then(|i| chars.get(i))
+            .is_some_and(|c| c.is_alphanumeric())
+    };
     let mut out = String::with_capacity(s.len() + 8);
-    for (i, c) in s.chars().enumerate() {
+    // where a block marker would be (after leading blanks), and a leading
+    // run of digits there, for `1.` and `1)` list markers
+    let lead = chars
+        .iter()
+        .take_while(|c| **c == ' ' || **c == '\t')
+        .count();
+    let digits = chars[lead..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    // the end, a blank or `same` at `i` (`##`, `---`, `===` open blocks too)
+    let blank_or =
+        |i: usize, same: char| chars.get(i).is_none_or(|n| n.is_whitespace() || *n == same);
+    for (i, &c) in chars.iter().enumerate() {
         if i >= max {
             out.push('…');
             break;
         }
+        let at_start = i == lead;
+        let escape = match c {
+            '\\' | '`' | '*' | '[' | ']' | '|' | '~' => true,
+            // emphasis opens or closes only at a word boundary
+            '_' => !(word(i.checked_sub(1)) && word(Some(i + 1))),
+            // block markers: only where one would open (`-5%` and `1.5`
+            // open nothing)
+            '>' => at_start,
+            '#' | '-' | '+' | '=' => at_start && blank_or(i + 1, c),
+            '.' | ')' => (1..=9).contains(&digits) && i == lead + digits && blank_or(i + 1, ' '),
+            _ => false,
+        };
         match c {
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '!' | '|'
-            | '~' => {
+            _ if escape => {
                 out.push('\\');
                 out.push(c);
             }
             '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
+            // an entity (`&lt;`, `&#60;`) starts with & and a letter or #
+            '&' if chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_alphanumeric() || *n == '#') =>
+            {
+                out.push_str("&amp;")
+            }
+            '\n' | '\r' => out.push(' '),
             c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
@@ -201,8 +241,29 @@ mod tests {
         assert_eq!(stat(3.2e-7), "3.2e-7");
         assert_eq!(
             markdown_safe("a|b <img> [x](y)\n", 100),
-            "a\\|b &lt;img&gt; \\[x\\]\\(y\\) "
+            "a\\|b &lt;img> \\[x\\](y) "
         );
+        // the tool's own sentences read as written
+        assert_eq!(
+            markdown_safe("1 file(s); quantile_cont; a -> b; 3 anomaly(ies)", 100),
+            "1 file(s); quantile_cont; a -> b; 3 anomaly(ies)"
+        );
+        // what could still form markup
+        assert_eq!(
+            markdown_safe("_x_ *y* `z` ~~w~~ &amp; & #h", 100),
+            "\\_x\\_ \\*y\\* \\`z\\` \\~\\~w\\~\\~ &amp;amp; & #h"
+        );
+        assert_eq!(markdown_safe("# h", 100), "\\# h");
+        assert_eq!(markdown_safe("> q", 100), "\\> q");
+        assert_eq!(markdown_safe("- item", 100), "\\- item");
+        assert_eq!(markdown_safe("12. item", 100), "12\\. item");
+        assert_eq!(markdown_safe("---", 100), "\\---");
+        assert_eq!(
+            markdown_safe("-5% and 1.5 and +1 and #3", 100),
+            "-5% and 1.5 and +1 and #3"
+        );
+        assert_eq!(markdown_safe("  # h", 100), "  \\# h");
+        assert_eq!(markdown_safe("abcdef", 3), "abc…");
         assert_eq!(csv_safe("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_safe("/chat"), "/chat");
         assert_eq!(csv_safe("a\x1b[31mb\x07"), "a\u{fffd}[31mb\u{fffd}");

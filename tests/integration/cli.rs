@@ -1079,3 +1079,114 @@ fn jsonl_is_one_row_a_line() {
         serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().next().unwrap()).unwrap();
     assert_eq!(first["section"], "slo");
 }
+
+/// Issue 24: every command's help is grouped under the same headings and
+/// ends with examples; `compare --baseline` says it takes conditions too.
+#[test]
+fn help_is_grouped_with_examples() {
+    for cmd in [
+        "slo",
+        "cost",
+        "drift",
+        "compare",
+        "anomalies",
+        "report",
+        "query",
+    ] {
+        let help = String::from_utf8_lossy(&run(&[cmd, "--help"]).stdout).to_string();
+        for heading in [
+            "Inputs:", "Window:", "Cohorts:", "Output:", "Gate:", "Engine:", "Global:",
+        ] {
+            assert!(
+                help.contains(&format!("\n{heading}\n")),
+                "{cmd}: {heading}\n{help}"
+            );
+        }
+        assert!(help.contains("\nExamples:\n  spanlens "), "{cmd}");
+    }
+    for cmd in ["ingest", "inspect", "prices", "completions", "man"] {
+        let help = String::from_utf8_lossy(&run(&[cmd, "--help"]).stdout).to_string();
+        assert!(help.contains("\nExamples:\n  spanlens "), "{cmd}");
+    }
+    let help = String::from_utf8_lossy(&run(&["compare", "--help"]).stdout).to_string();
+    assert!(help.contains("previous:FIELD"), "{help}");
+}
+
+/// Issue 24: `--version` names the commit; the long form the price tables;
+/// clap's own errors read like spanlens' (`spanlens: error: ...`, exit 2).
+#[test]
+fn version_and_usage_errors() {
+    let short = String::from_utf8(run(&["-V"]).stdout).unwrap();
+    assert!(
+        short.starts_with(&format!("spanlens {} (", env!("CARGO_PKG_VERSION"))),
+        "{short}"
+    );
+    assert!(short.contains("git "), "{short}");
+    let long = String::from_utf8(run(&["--version"]).stdout).unwrap();
+    assert!(long.contains(spanlens::pricing::SNAPSHOT_NAME), "{long}");
+    assert!(long.contains(spanlens::pricing::LANGFUSE_NAME), "{long}");
+    let o = run(&["slo", "--no-such-flag", "x.jsonl"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("spanlens: error: unexpected argument '--no-such-flag'"),
+        "{err}"
+    );
+}
+
+/// Issue 24: completions for every shell clap knows and a man page, from
+/// the same definitions as --help (every command and flag named), on
+/// stdout, needing no configuration.
+#[test]
+fn completions_and_man_page() {
+    let dir = tempfile::tempdir().unwrap();
+    // a broken configuration in the working directory does not matter here
+    std::fs::write(dir.path().join("spanlens.toml"), "not = [toml").unwrap();
+    let gen = |args: &[&str]| {
+        let o = crate::common::bin()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = gen(&["completions", shell]);
+        for word in ["report", "compare", "fail-on", "out-dir", "span-type"] {
+            assert!(script.contains(word), "{shell}: {word}");
+        }
+    }
+    // bash reads its script without a syntax error
+    let bash = gen(&["completions", "bash"]);
+    let f = dir.path().join("spanlens.bash");
+    std::fs::write(&f, bash).unwrap();
+    let ok = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&f)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let man = gen(&["man"]);
+    assert!(man.starts_with(".ie"), "{}", &man[..80.min(man.len())]);
+    assert!(man.contains(".TH spanlens 1"), "roff title");
+    for word in ["report", "compare", "ingest", "completions"] {
+        assert!(man.contains(word), "man: {word}");
+    }
+    // a command's own page, with its options
+    let report = gen(&["man", "report"]);
+    assert!(
+        report.contains(".TH spanlens-report 1"),
+        "{}",
+        &report[..200.min(report.len())]
+    );
+    for word in ["\\-\\-fail\\-on", "\\-\\-out\\-dir", "\\-\\-current"] {
+        assert!(report.contains(word), "man report: {word}");
+    }
+    let o = crate::common::bin()
+        .args(["man", "reprot"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("report"), "{}", stderr(&o));
+}
