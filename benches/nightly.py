@@ -34,11 +34,17 @@ def warm(*paths):
 def split_day8(flat):
     """days 1-7 and day 8 of the flat export, by span start"""
     old, new = e2e.DATA / f"days1-7-{e2e.SPANS}.jsonl", e2e.DATA / f"day8-{e2e.SPANS}.jsonl"
-    if not new.exists():
+    if not (old.exists() and new.exists()):
         rx = re.compile(rb'"start_time_unix_nano":(\d+)')
-        with open(flat, "rb") as f, open(old, "wb") as a, open(new, "wb") as b:
+        ta, tb = old.with_suffix(".tmp"), new.with_suffix(".tmp")
+        with open(flat, "rb") as f, open(ta, "wb") as a, open(tb, "wb") as b:
             for line in f:
-                (a if int(rx.search(line).group(1)) < DAY8_NS else b).write(line)
+                m = rx.search(line)
+                if m:
+                    (a if int(m.group(1)) < DAY8_NS else b).write(line)
+        # a run killed midway leaves no half-written split behind
+        ta.rename(old)
+        tb.rename(new)
     return old, new
 
 

@@ -79,6 +79,9 @@ const OUTPUT: &str = "Output";
 const GATE: &str = "Gate";
 const ENGINE: &str = "Engine";
 const RULES: &str = "Objectives, prices and budgets";
+const DRIFT: &str = "Drift";
+const COMPARISON: &str = "Comparison";
+const ANOMALIES: &str = "Anomalies";
 const GLOBAL: &str = "Global";
 
 /// `spanlens --version`: the release and the commit it was built from.
@@ -132,6 +135,17 @@ pub struct GlobalArgs {
     /// Hide progress bars (they are hidden anyway when stderr is not a terminal)
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_progress: bool,
+    /// Colour verdicts in terminal tables: auto (when stdout is a terminal and NO_COLOR is
+    /// unset), always, never
+    #[arg(long, global = true, value_enum, default_value = "auto", value_name = "WHEN", help_heading = GLOBAL)]
+    pub color: ColorArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Subcommand, Debug)]
@@ -140,7 +154,7 @@ pub enum Command {
     #[command(after_help = "Examples:
   spanlens ingest traces.jsonl.gz -o spans.parquet
   spanlens ingest 'exports/*.jsonl' -o lake/ --partition day     (merge tonight's day into a lake)
-  spanlens ingest traces.jsonl -o spans.parquet --format json | jq .rejected")]
+  spanlens ingest traces.jsonl -o spans.parquet --format json | jq .input.rejected")]
     Ingest(IngestArgs),
     /// Show formats, conventions, field coverage and unmapped attributes per input
     #[command(after_help = "Examples:
@@ -170,7 +184,7 @@ pub enum Command {
   spanlens compare traces.jsonl --baseline prompt_version=refunds@v3 --candidate prompt_version=refunds@v4
   spanlens compare traces.jsonl --by route --baseline previous:prompt_version --candidate latest:prompt_version
   spanlens compare lake/ --baseline 7d --candidate 1d --metrics pass_rate,latency_p95 --fail-on regression",
-        mut_arg("baseline", |a| a.value_name("PRED|W").help(
+        mut_arg("baseline", |a| a.value_name("PRED|W").help_heading(COMPARISON).help(
             "The baseline arm: conditions (prompt_version=refunds@v3), previous:FIELD (each cohort's \
              value of FIELD before the latest), or a window as for every report (default 7d before \
              the current window)"
@@ -253,8 +267,12 @@ impl Cli {
         use clap::CommandFactory;
         match &self.command {
             Command::Completions { shell } => Some(Box::new(|w| {
-                clap_complete::generate(*shell, &mut Cli::command(), "spanlens", w);
-                Ok(())
+                use clap_complete::Generator;
+                let mut cmd = Cli::command();
+                cmd.set_bin_name("spanlens");
+                cmd.build();
+                // an error (a closed pipe) is returned, not a panic
+                shell.try_generate(&cmd, w)
             })),
             Command::Man { command } => Some(Box::new(move |w| {
                 let mut cmd = Cli::command();
@@ -343,14 +361,14 @@ pub struct CommonArgs {
     /// clock; `off` turns it off (default 36h; only for windows ending at the newest span)
     #[arg(long, value_name = "D", help_heading = WINDOW)]
     pub stale_after: Option<String>,
-    /// Percentiles: exact (type 7, = DuckDB quantile_cont) or from log-bucket
+    /// Percentiles: exact (type 7, = DuckDB quantile_cont; the default) or from log-bucket
     /// histograms (1% relative accuracy; what a remote engine returns)
-    #[arg(long, value_enum, default_value = "exact", help_heading = ENGINE)]
-    pub percentiles: PercentilesArg,
-    /// Where the queries run: local, or spark (inputs: `spanlens ingest` Parquet at paths the
-    /// cluster reads; only aggregates come back)
-    #[arg(long, value_enum, default_value = "local", help_heading = ENGINE)]
-    pub engine: EngineArg,
+    #[arg(long, value_enum, help_heading = ENGINE)]
+    pub percentiles: Option<PercentilesArg>,
+    /// Where the queries run: local (the default), or spark (inputs: `spanlens ingest` Parquet
+    /// at paths the cluster reads; only aggregates come back)
+    #[arg(long, value_enum, help_heading = ENGINE)]
+    pub engine: Option<EngineArg>,
     /// Spark Connect server for --engine spark: sc://HOST:PORT[/;token=...;use_ssl=true]
     #[arg(long, env = "SPARK_REMOTE", value_name = "URL", help_heading = ENGINE)]
     pub remote: Option<String>,
@@ -359,9 +377,9 @@ pub struct CommonArgs {
     /// per-trace outliers are found in the engine
     #[arg(long, value_name = "N", help_heading = ENGINE)]
     pub max_rows: Option<usize>,
-    /// Output format
-    #[arg(long, value_enum, default_value = "table", help_heading = OUTPUT)]
-    pub format: ReportFormat,
+    /// Output format (default: table)
+    #[arg(long, value_enum, help_heading = OUTPUT)]
+    pub format: Option<ReportFormat>,
     /// Write to FILE (atomically) instead of stdout; `-` is stdout
     #[arg(short = 'o', long = "output", value_name = "FILE", help_heading = OUTPUT)]
     pub output: Option<PathBuf>,
@@ -375,6 +393,61 @@ pub struct CommonArgs {
     /// set by the command: an output may never be one of them.
     #[arg(skip)]
     pub reads: Vec<PathBuf>,
+}
+
+impl CommonArgs {
+    /// Fill what no flag set from spanlens.toml's `[report]` (a flag wins;
+    /// the other `[report]` keys are read where each is resolved). The
+    /// error names the key and the values it takes.
+    pub fn fill_from(&mut self, rc: &crate::config::ReportConfig) -> Result<(), String> {
+        fn value<T: ValueEnum>(file: &Option<String>, key: &str) -> Result<Option<T>, String> {
+            let Some(s) = file.as_deref() else {
+                return Ok(None);
+            };
+            T::from_str(s, true).map(Some).map_err(|_| {
+                let names: Vec<String> = T::value_variants()
+                    .iter()
+                    .filter_map(|v| v.to_possible_value())
+                    .map(|p| p.get_name().to_string())
+                    .collect();
+                format!(
+                    "[report] {key}: unknown value `{s}` (one of: {})",
+                    names.join(", ")
+                )
+            })
+        }
+        if self.format.is_none() {
+            self.format = value(&rc.format, "format")?;
+        }
+        if self.percentiles.is_none() {
+            self.percentiles = value(&rc.percentiles, "percentiles")?;
+        }
+        if self.engine.is_none() {
+            self.engine = value(&rc.engine, "engine")?;
+        }
+        if self.remote.is_none() {
+            self.remote.clone_from(&rc.remote);
+        }
+        if self.max_rows.is_none() {
+            self.max_rows = rc.max_rows;
+        }
+        Ok(())
+    }
+
+    /// `--format`, or `[report] format`, or table.
+    pub fn format(&self) -> ReportFormat {
+        self.format.unwrap_or(ReportFormat::Table)
+    }
+
+    /// `--engine`, or `[report] engine`, or local.
+    pub fn engine(&self) -> EngineArg {
+        self.engine.unwrap_or(EngineArg::Local)
+    }
+
+    /// `--percentiles`, or `[report] percentiles`, or exact.
+    pub fn percentiles(&self) -> PercentilesArg {
+        self.percentiles.unwrap_or(PercentilesArg::Exact)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -397,7 +470,7 @@ pub struct CostArgs {
     #[arg(long, help_heading = RULES)]
     pub recompute: bool,
     /// How many of the most expensive traces to list
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = OUTPUT)]
     pub top_traces: Option<usize>,
     #[command(flatten)]
     pub budgets: BudgetArgs,
@@ -409,11 +482,11 @@ pub struct PricesArgs {
     #[arg(value_name = "MODEL")]
     pub models: Vec<String>,
     /// The span's provider (gen_ai.provider.name: openai, gcp.gemini, aws.bedrock, ...)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = INPUTS)]
     pub provider: Option<String>,
     #[command(flatten)]
     pub prices: PriceArgs,
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, value_enum, default_value = "table", help_heading = OUTPUT)]
     pub format: InspectFormat,
 }
 
@@ -423,10 +496,10 @@ pub struct DriftArgs {
     pub common: CommonArgs,
     /// More fields: a column (input_tokens, duration_ms, model, finish_reason, ...), cost_usd,
     /// eval_score, eval_label, attr:KEY or resource:KEY (numeric when every value is a number)
-    #[arg(long, value_delimiter = ',', value_name = "FIELD[,FIELD]")]
+    #[arg(long, value_delimiter = ',', value_name = "FIELD[,FIELD]", help_heading = DRIFT)]
     pub field: Vec<String>,
     /// Compare only the --field fields, not the defaults of docs/statistics.md
-    #[arg(long)]
+    #[arg(long, help_heading = DRIFT)]
     pub no_default_fields: bool,
     #[command(flatten)]
     pub prices: PriceArgs,
@@ -438,20 +511,20 @@ pub struct CompareArgs {
     pub common: CommonArgs,
     /// The candidate arm: conditions (prompt_version=refunds@v4[,model=gpt-4o]), a window
     /// (1d, A..B), or latest:FIELD (each cohort's newest value of FIELD). Default: the current window
-    #[arg(long, value_name = "PRED|W")]
+    #[arg(long, value_name = "PRED|W", help_heading = COMPARISON)]
     pub candidate: Option<String>,
     /// Metrics gated: pass_rate, error_rate, refusal_rate, latency_p50, latency_p95, ttft_p50,
     /// ttft_p95, cost_mean, cost_p95, input_tokens, output_tokens (default: all)
-    #[arg(long, value_delimiter = ',', value_name = "M[,M]")]
+    #[arg(long, value_delimiter = ',', value_name = "M[,M]", help_heading = COMPARISON)]
     pub metrics: Vec<String>,
     /// Family-wise significance level of the gate (Holm)
-    #[arg(long, value_name = "A")]
+    #[arg(long, value_name = "A", help_heading = COMPARISON)]
     pub alpha: Option<f64>,
     /// Minimum effect that counts, per metric: error_rate=0.01 (absolute), latency_p95=0.1 (relative)
-    #[arg(long, value_delimiter = ',', value_name = "M=X[,M=X]")]
+    #[arg(long, value_delimiter = ',', value_name = "M=X[,M=X]", help_heading = COMPARISON)]
     pub min_effect: Vec<String>,
     /// Seed of the bootstrap (same seed, same output)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = COMPARISON)]
     pub seed: Option<u64>,
     #[command(flatten)]
     pub prices: PriceArgs,
@@ -462,13 +535,13 @@ pub struct AnomaliesArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Report no anomaly inside this window (A..B; repeatable)
-    #[arg(long, value_name = "RANGE")]
+    #[arg(long, value_name = "RANGE", help_heading = ANOMALIES)]
     pub suppress: Vec<String>,
     /// Minutes after a prompt version first appears with no anomaly (default 30; 0 = off)
-    #[arg(long, value_name = "MIN")]
+    #[arg(long, value_name = "MIN", help_heading = ANOMALIES)]
     pub deploy_quiet: Option<u64>,
     /// Agent loops: the fewest LLM calls in one trace that count (default 10)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = ANOMALIES)]
     pub loop_floor: Option<u64>,
     #[command(flatten)]
     pub prices: PriceArgs,
@@ -500,12 +573,12 @@ pub struct ReportArgs {
 #[derive(Args, Debug)]
 pub struct QueryArgs {
     /// The SQL template (placeholders and macros as in queries/README.md)
-    #[arg(value_name = "FILE.sql")]
+    #[arg(value_name = "FILE.sql", help_heading = INPUTS)]
     pub sql: PathBuf,
     #[command(flatten)]
     pub common: CommonArgs,
     /// Print the expanded SQL instead of running it
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub explain: bool,
 }
 
@@ -576,18 +649,18 @@ pub struct IngestArgs {
     pub input: InputArgs,
     /// Output Parquet file (the `evals` table goes beside it as `<stem>.evals.parquet`),
     /// or a directory with --partition
-    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    #[arg(short = 'o', long = "output", value_name = "OUT", help_heading = OUTPUT)]
     pub output: PathBuf,
     /// Write a directory partitioned by day: OUT/spans/day=YYYY-MM-DD/part-0.parquet
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = OUTPUT)]
     pub partition: Option<Partition>,
     /// With --partition into an existing lake: merge (default) writes only the days of this
     /// input, each merged with the spans it holds (a span already there is kept once), and
     /// keeps every other day; overwrite replaces the whole lake
-    #[arg(long, value_enum, default_value = "merge")]
+    #[arg(long, value_enum, default_value = "merge", help_heading = OUTPUT)]
     pub mode: LakeMode,
     /// Summary format: human text on stderr, or JSON on stdout
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", help_heading = OUTPUT)]
     pub format: SummaryFormat,
 }
 
@@ -601,10 +674,10 @@ pub enum InspectFormat {
 pub struct InspectArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, value_enum, default_value = "table", help_heading = OUTPUT)]
     pub format: InspectFormat,
     /// How many unclaimed attributes to list per input
-    #[arg(long, default_value_t = 20, value_name = "N")]
+    #[arg(long, default_value_t = 20, value_name = "N", help_heading = OUTPUT)]
     pub top: usize,
 }
 

@@ -66,12 +66,18 @@ pub struct ReportConfig {
     pub filters: Option<Vec<String>>,
     pub min_count: Option<u64>,
     pub top: Option<usize>,
+    #[serde(alias = "span_type")]
     pub kind: Option<String>,
     pub stale_after: Option<String>,
     pub current: Option<String>,
     pub baseline: Option<String>,
     pub until: Option<String>,
     pub fail_on: Option<Vec<String>>,
+    pub format: Option<String>,
+    pub percentiles: Option<String>,
+    pub engine: Option<String>,
+    pub remote: Option<String>,
+    pub max_rows: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

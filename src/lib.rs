@@ -46,7 +46,16 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         return Ok(exit::OK);
     }
     let ctx = cmd::Context::new(&cli.global)?;
-    match cli.command {
+    let mut command = cli.command;
+    if let Some(c) = command.common_mut() {
+        c.fill_from(&ctx.config.report).map_err(|e| {
+            Error::usage(
+                format!("spanlens.toml {e}"),
+                "fix the value in spanlens.toml, or give the flag on the command line",
+            )
+        })?;
+    }
+    match command {
         cli::Command::Ingest(a) => cmd::ingest::run(a, &ctx),
         cli::Command::Inspect(a) => cmd::inspect::run(a, &ctx),
         cli::Command::Prices(a) => cmd::prices::run(a, &ctx),

@@ -15,8 +15,13 @@ fn main() {
                 let _ = e.print();
                 std::process::exit(spanlens::exit::OK);
             }
-            // one error style for clap's errors and spanlens' own
-            eprint!("spanlens: {}", e.render());
+            // one error style for clap's errors and spanlens' own; the help
+            // that a bare `spanlens` prints is not an error message
+            if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                eprint!("{}", e.render());
+            } else {
+                eprint!("spanlens: {}", e.render());
+            }
             std::process::exit(spanlens::exit::USAGE);
         }
     };

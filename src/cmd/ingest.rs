@@ -45,9 +45,15 @@ pub fn run(args: IngestArgs, ctx: &Context) -> Result<i32> {
     )?;
     let mut opts = ctx.load_options(&args.input)?;
     // merging into a lake: a trace that began on a day the lake holds
-    // gives its keys to tonight's spans of it
-    if args.partition.is_some() && args.mode == LakeMode::Merge && lake_exists(&args.output)? {
-        opts.context_lake = Some(args.output.clone());
+    // gives its keys to tonight's spans of it. The lake is locked (and a
+    // killed run's swap repaired) before it is read.
+    let merging = args.partition.is_some() && args.mode == LakeMode::Merge;
+    let mut lock = None;
+    if merging && args.output.exists() {
+        lock = Some(lock_lake(&args.output)?);
+        if lake_exists(&args.output)? {
+            opts.context_lake = Some(args.output.clone());
+        }
     }
     let ds = frame::load(&args.input.inputs, &opts)?;
     let t = crate::timing::phase("summarize");
@@ -80,21 +86,10 @@ pub fn run(args: IngestArgs, ctx: &Context) -> Result<i32> {
             vec![(args.output.clone(), spans.height()), (ep, evals.height())]
         }
         Some(Partition::Day) => {
-            // one lock for the whole write, beside the lake (which an
-            // overwrite swaps), taken before any repair or sweep
-            let parent = parent_dir(&args.output);
-            std::fs::create_dir_all(&parent).map_err(|e| Error::output_io(&parent, &e))?;
-            let name = args
-                .output
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("lake");
-            let _lock = DirLock::at(
-                parent.join(format!(".{name}.spanlens-lake.lock")),
-                &args.output,
-            )?;
-            crate::output::recover_dir(&args.output);
-            sweep_staging(&parent);
+            let _lock = match lock.take() {
+                Some(l) => l,
+                None => lock_lake(&args.output)?,
+            };
             let existing = lake_exists(&args.output)?;
             if existing && args.mode == LakeMode::Merge {
                 let (w, l) = merge_partitioned(&args.output, &spans, &evals)?;
@@ -184,6 +179,19 @@ fn lake_exists(dest: &Path) -> Result<bool> {
         ));
     }
     Ok(true)
+}
+
+/// One lock for the whole write of a lake, beside it (an overwrite swaps
+/// the lake), taken before any repair or sweep; then a killed run's swap
+/// is repaired and its staging swept.
+fn lock_lake(lake: &Path) -> Result<DirLock> {
+    let parent = parent_dir(lake);
+    std::fs::create_dir_all(&parent).map_err(|e| Error::output_io(&parent, &e))?;
+    let name = lake.file_name().and_then(|n| n.to_str()).unwrap_or("lake");
+    let lock = DirLock::at(parent.join(format!(".{name}.spanlens-lake.lock")), lake)?;
+    crate::output::recover_dir(lake);
+    sweep_staging(&parent);
+    Ok(lock)
 }
 
 /// The UTC day number of every span.

@@ -28,6 +28,8 @@ pub struct Context {
     pub config: Config,
     pub quiet: bool,
     pub progress: bool,
+    /// Terminal tables on stdout are coloured (`--color`, `NO_COLOR`).
+    pub color: bool,
 }
 
 impl Context {
@@ -36,6 +38,7 @@ impl Context {
             config: Config::load(g.config.as_deref())?,
             quiet: g.quiet,
             progress: !g.quiet && !g.no_progress,
+            color: color(g.color),
         })
     }
 
@@ -84,6 +87,22 @@ pub fn to_stdout(render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> 
     render(&mut lock)
         .and_then(|_| lock.flush())
         .map_err(|e| Error::output_io("<stdout>", &e))
+}
+
+/// Whether stdout's tables are coloured: `--color always` or `never` as
+/// given; `auto` when stdout is a terminal that shows colour and
+/// `NO_COLOR` is unset or empty (no-color.org).
+fn color(arg: crate::cli::ColorArg) -> bool {
+    use std::io::IsTerminal;
+    match arg {
+        crate::cli::ColorArg::Always => true,
+        crate::cli::ColorArg::Never => false,
+        crate::cli::ColorArg::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+                && std::io::stdout().is_terminal()
+        }
+    }
 }
 
 /// Write to stderr, ignoring failures (diagnostics must never fail a run).

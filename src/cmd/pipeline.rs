@@ -10,7 +10,7 @@ use crate::engine::local::LocalEngine;
 use crate::engine::{parse_key, Engine, Extent, Key, KindFilter, Scope};
 use crate::error::{Error, Result};
 use crate::frame;
-use crate::report::format;
+use crate::report::format::{self, int};
 use crate::report::model::{Finding, FindingKind, Report};
 use crate::report::render;
 use crate::span::row::SpanType;
@@ -90,7 +90,7 @@ fn open_engine(
     ctx: &Context,
     method: crate::engine::PercentileMethod,
 ) -> Result<(Box<dyn Engine>, String)> {
-    if a.engine == crate::cli::EngineArg::Spark {
+    if a.engine() == crate::cli::EngineArg::Spark {
         return spark_engine(a);
     }
     if let Some(st) = frame::stream::open(&a.input.inputs, frame::stream::threshold())? {
@@ -101,8 +101,8 @@ fn open_engine(
                 "{} file(s), {} spans, streamed from Parquet (over {} spans: log-bucket \
                  percentiles, spans not deduplicated across files)",
                 st.files,
-                st.span_rows,
-                frame::stream::threshold()
+                int(st.span_rows),
+                int(frame::stream::threshold())
             ),
         ));
     }
@@ -123,20 +123,25 @@ fn open_engine(
     };
     let dup_text = match dups {
         (0, 0) => String::new(),
-        (s, 0) => format!(", {s} duplicate span(s) dropped"),
-        (s, e) => format!(", {s} duplicate span(s) and {e} duplicate evaluation(s) dropped"),
+        (s, 0) => format!(", {} duplicate span(s) dropped", int(s)),
+        (s, e) => format!(
+            ", {} duplicate span(s) and {} duplicate evaluation(s) dropped",
+            int(s),
+            int(e)
+        ),
     };
     if rejected > 0 && !ctx.quiet {
         to_stderr(|w| {
             writeln!(
                 w,
-                "spanlens: note: {rejected} malformed record(s) skipped; `spanlens ingest` lists each file:line"
+                "spanlens: note: {} malformed record(s) skipped; `spanlens ingest` lists each file:line",
+                int(rejected)
             )
         });
     }
     Ok(match loaded {
         frame::Loaded::Memory(ds) => {
-            let nspans = ds.spans.height();
+            let nspans = int(ds.spans.height() as u64);
             (
                 Box::new(
                     LocalEngine::new(ds.spans, ds.evals)
@@ -144,17 +149,21 @@ fn open_engine(
                         .with_row_cap(a.max_rows),
                 ),
                 format!(
-                    "{nfiles} file(s), {nspans} spans, {rejected} malformed record(s) skipped{dup_text}"
+                    "{nfiles} file(s), {nspans} spans, {} malformed record(s) skipped{dup_text}",
+                    int(rejected)
                 ),
             )
         }
         frame::Loaded::Spilled(sp) => {
             let cap = a.max_rows.unwrap_or(crate::engine::ROW_CAP);
             let inputs = format!(
-                "{nfiles} file(s), {} spans, {rejected} malformed record(s) skipped{dup_text}; \
-                 over {bound} spans: spilled to Parquet in {} partitions by trace and \
+                "{nfiles} file(s), {} spans, {} malformed record(s) skipped{dup_text}; \
+                 over {} spans: spilled to Parquet in {} partitions by trace and \
                  streamed (log-bucket percentiles)",
-                sp.spans, sp.partitions
+                int(sp.spans),
+                int(rejected),
+                int(bound),
+                sp.partitions
             );
             let sp = *sp;
             (
@@ -237,14 +246,14 @@ pub fn prepare(
     if let Some(o) = &a.output {
         crate::output::refuse_input_as_output(o, &a.input.inputs, &ctx.reads(&a.reads))?;
     }
-    if a.format == ReportFormat::Parquet && a.output.is_none() {
+    if a.format() == ReportFormat::Parquet && a.output.is_none() {
         return Err(Error::usage(
             "--format parquet needs an output file",
             "add -o FILE.parquet",
         ));
     }
 
-    let method = match a.percentiles {
+    let method = match a.percentiles() {
         crate::cli::PercentilesArg::Exact => crate::engine::PercentileMethod::Exact,
         crate::cli::PercentilesArg::LogBucket => crate::engine::PercentileMethod::LogBucket,
     };
@@ -496,8 +505,9 @@ pub fn emit(
         }
     };
     let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
-        match a.format {
-            ReportFormat::Table => render::table(report, w),
+        match a.format() {
+            // colour only where a person reads it: stdout, not a file
+            ReportFormat::Table => render::table(report, w, ctx.color && a.output.is_none()),
             ReportFormat::Markdown => render::markdown(report, w),
             ReportFormat::Json => render::json(report, w),
             ReportFormat::Jsonl => match a.table {
@@ -509,8 +519,8 @@ pub fn emit(
         }
     };
     // surface a bad --table as a usage error before anything is written
-    if matches!(a.format, ReportFormat::Csv | ReportFormat::Parquet)
-        || (a.format == ReportFormat::Jsonl && a.table.is_some())
+    if matches!(a.format(), ReportFormat::Csv | ReportFormat::Parquet)
+        || (a.format() == ReportFormat::Jsonl && a.table.is_some())
     {
         pick()?;
     }

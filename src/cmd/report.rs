@@ -182,7 +182,7 @@ fn anomaly_section(engine: &mut dyn Engine, p: &Plan) -> Result<Report> {
 }
 
 pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
-    let format = args.common.format;
+    let format = args.common.format();
     let json = match format {
         ReportFormat::Table | ReportFormat::Markdown => false,
         ReportFormat::Json | ReportFormat::Jsonl => true,
@@ -335,23 +335,24 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
             if let Some(dir) = &args.out_dir {
                 write_out_dir(&mut set, dir, &nightly)?;
             }
+            // a file name in these directories means this run's chart or
+            // table: what an earlier run wrote there and this one did not
+            // goes, once the new set is in place (the report is not one of
+            // them: it is noted before it is added)
+            let mut dirs: Vec<&PathBuf> = args.out_dir.iter().chain(&charts_dir).collect();
+            dirs.dedup();
+            let written: Vec<Written> = dirs
+                .into_iter()
+                .map(|d| Written::note(&mut set, d))
+                .collect::<Result<_>>()?;
             // the report last: nothing is replaced before it is written
             match &args.common.output {
                 Some(o) => set.add(o, write)?,
                 None => to_stdout(write)?,
             }
-            // a file name in these directories means this run's chart or
-            // table: what an earlier run wrote and this one did not goes,
-            // once the new set is in place
-            let mut stale = Vec::new();
-            for d in args.out_dir.iter().chain(&charts_dir) {
-                if !stale.iter().any(|(dir, _)| dir == d) {
-                    stale.push((d.clone(), note_written(&mut set, d)?));
-                }
-            }
             set.commit()?;
-            for f in stale.iter().flat_map(|(_, files)| files) {
-                let _ = std::fs::remove_file(f);
+            for w in written {
+                w.remove_stale();
             }
         }
         None => match &args.common.output {
@@ -395,11 +396,7 @@ fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
         return Ok(());
     }
     let name = report.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let ours = name == "summary.json"
-        || name.starts_with('.')
-        || name.ends_with(".parquet")
-        || name.ends_with(".svg");
-    if ours {
+    if name.starts_with('.') || written_by_report(name) {
         return Err(Error::usage(
             format!(
                 "-o {} would be overwritten by --out-dir {}",
@@ -412,34 +409,82 @@ fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The files of `dir` the last run wrote, one name a line, so the next run
-/// removes those it does not write again and nothing else (a directory
-/// given to --out-dir may hold a person's own files).
+/// A table, a chart or summary.json: what `report` writes into --out-dir
+/// and a charts directory (its hidden lock, marker and journal aside).
+fn written_by_report(name: &str) -> bool {
+    !name.starts_with('.')
+        && (name == "summary.json" || name.ends_with(".parquet") || name.ends_with(".svg"))
+}
+
+/// The files of a directory the last run wrote, one name a line, so the
+/// next run removes those it does not write again and nothing else (a
+/// directory given to --out-dir may hold a person's own files).
 const WRITTEN: &str = ".spanlens-written";
 
-/// Note in `set` the files it writes in `dir`, and return the ones the
-/// previous run noted there that this run does not write.
-fn note_written(set: &mut FileSet, dir: &Path) -> Result<Vec<PathBuf>> {
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let here = abs(dir);
-    let mut names: Vec<String> = set
-        .destinations()
-        .filter(|d| abs(&crate::output::parent_dir(d)) == here)
-        .filter_map(|d| d.file_name().and_then(|n| n.to_str()).map(str::to_string))
-        .collect();
-    names.sort();
-    let old = std::fs::read_to_string(dir.join(WRITTEN)).unwrap_or_default();
-    let stale = old
-        .lines()
-        // a bare file name of this directory, never a path elsewhere
-        .filter(|n| !n.is_empty() && Path::new(n).file_name() == Some(std::ffi::OsStr::new(n)))
-        .filter(|n| !names.iter().any(|w| w == n) && *n != WRITTEN)
-        .map(|n| dir.join(n))
-        .collect();
-    set.add(&dir.join(WRITTEN), |w| {
-        names.iter().try_for_each(|n| writeln!(w, "{n}"))
-    })?;
-    Ok(stale)
+/// What one run writes into one of its output directories, and what the
+/// run before wrote there and this one does not.
+struct Written {
+    dir: PathBuf,
+    names: Vec<String>,
+    stale: Vec<String>,
+}
+
+impl Written {
+    /// Note in `set` the tables and charts it writes into `dir`. Until the
+    /// stale files are gone the list names them too, so a run killed in
+    /// between leaves them to the next.
+    fn note(set: &mut FileSet, dir: &Path) -> Result<Written> {
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let here = canon(dir);
+        let mut names: Vec<String> = set
+            .destinations()
+            .filter(|d| canon(&crate::output::parent_dir(d)) == here)
+            .filter_map(|d| d.file_name().and_then(|n| n.to_str()).map(str::to_string))
+            .filter(|n| written_by_report(n))
+            .collect();
+        names.sort();
+        names.dedup();
+        // a name written through a link is this run's too
+        let targets: Vec<PathBuf> = set.destinations().map(canon).collect();
+        let old = std::fs::read_to_string(dir.join(WRITTEN)).unwrap_or_default();
+        let stale: Vec<String> = old
+            .lines()
+            // a bare name of ours in this directory, never a path elsewhere
+            .filter(|n| Path::new(n).file_name() == Some(std::ffi::OsStr::new(n)))
+            .filter(|n| written_by_report(n) && !names.iter().any(|w| w == n))
+            .filter(|n| !targets.contains(&canon(&dir.join(n))))
+            .map(str::to_string)
+            .collect();
+        let w = Written {
+            dir: dir.to_path_buf(),
+            names,
+            stale,
+        };
+        let all: Vec<&String> = w.names.iter().chain(&w.stale).collect();
+        set.add(&dir.join(WRITTEN), |f| {
+            all.iter().try_for_each(|n| writeln!(f, "{n}"))
+        })?;
+        Ok(w)
+    }
+
+    /// Remove the stale files (best effort: one that cannot be removed
+    /// stays listed), then list only what is there.
+    fn remove_stale(self) {
+        let left: Vec<&String> = self
+            .stale
+            .iter()
+            .filter(|n| {
+                let p = self.dir.join(n);
+                std::fs::remove_file(&p).is_err() && p.exists()
+            })
+            .collect();
+        let _ = write_atomic(&self.dir.join(WRITTEN), |f| {
+            self.names
+                .iter()
+                .chain(left)
+                .try_for_each(|n| writeln!(f, "{n}"))
+        });
+    }
 }
 
 /// Every section's charts as `DIR/FILE.svg` (in the run's set), with the path the
@@ -704,6 +749,7 @@ fn write_out_dir(set: &mut FileSet, dir: &Path, n: &Nightly) -> Result<()> {
         }
     }
     let summary = serde_json::json!({
+        "schema_version": render::SCHEMA_VERSION,
         "headline": n.headline,
         "meta": n.meta.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
         "summary": n.summary,

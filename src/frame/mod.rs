@@ -31,7 +31,7 @@ pub struct LoadOptions {
     pub progress: bool,
     /// The lake the inputs are about to be merged into (`ingest
     /// --partition day`): its spans of the inputs' days and the day before
-    /// give keys to the inputs' spans of the same traces ([`context_rows`]).
+    /// give keys to the inputs' spans of the same traces.
     pub context_lake: Option<std::path::PathBuf>,
 }
 
@@ -363,13 +363,17 @@ pub fn day_label(d: i64) -> String {
         .unwrap_or_else(|| d.to_string())
 }
 
+/// `LAKE/spans/day=YYYY-MM-DD/part-0.parquet`.
+fn lake_day_file(lake: &std::path::Path, day: i64) -> std::path::PathBuf {
+    lake.join("spans")
+        .join(format!("day={}", day_label(day)))
+        .join("part-0.parquet")
+}
+
 /// The spans of one day of a lake (`LAKE/spans/day=YYYY-MM-DD/part-0.parquet`)
 /// in canonical columns, or None when the lake has no such day.
 pub fn lake_day(lake: &std::path::Path, day: i64) -> Result<Option<DataFrame>> {
-    let file = lake
-        .join("spans")
-        .join(format!("day={}", day_label(day)))
-        .join("part-0.parquet");
+    let file = lake_day_file(lake, day);
     if !file.exists() {
         return Ok(None);
     }
@@ -377,7 +381,8 @@ pub fn lake_day(lake: &std::path::Path, day: i64) -> Result<Option<DataFrame>> {
         Error::input(
             &file,
             format!("cannot read this day of the lake: {e}"),
-            "re-create the lake with `spanlens ingest --partition day --mode overwrite`",
+            "restore this file from a backup, or move it away and ingest that day's exports \
+             into the lake again (--mode overwrite would replace every day)",
         )
     };
     let f = std::fs::File::open(&file).map_err(|e| Error::input_io(&file, &e))?;
@@ -401,7 +406,9 @@ fn assemble_with(mut out: ScanOutput, lake: Option<&std::path::Path>) -> Result<
     let nfiles = out.files.len();
     let mut batches = std::mem::take(&mut out.batches);
     let mut per_file = vec![FileCounts::default(); nfiles];
-    let mut lake_days = Vec::new();
+    let frames: Vec<&DataFrame> = out.span_frames.iter().map(|(_, df)| df).collect();
+    let mut context = context_rows(&batches, &frames)?;
+    drop(frames);
     if let Some(lake) = lake {
         let mut days: Vec<i64> = batches
             .iter()
@@ -412,21 +419,19 @@ fn assemble_with(mut out: ScanOutput, lake: Option<&std::path::Path>) -> Result<
         days.dedup();
         let mut wanted: Vec<i64> = days.iter().flat_map(|&d| [d - 1, d]).collect();
         wanted.dedup();
+        // one day at a time, kept only for the inputs' traces
         for d in wanted {
-            if let Some(df) = lake_day(lake, d)? {
-                lake_days.push(df);
+            match lake_day(lake, d) {
+                Ok(Some(df)) => context.extend(context_rows(&batches, &[&df])?),
+                Ok(None) => {}
+                // a day only read for context does not stop the run
+                Err(e) => out.skipped.push((
+                    lake_day_file(lake, d).display().to_string(),
+                    format!("not used to fill the inputs' traces: {e}"),
+                )),
             }
         }
     }
-    let frames: Vec<&DataFrame> = out
-        .span_frames
-        .iter()
-        .map(|(_, df)| df)
-        .chain(&lake_days)
-        .collect();
-    let context = context_rows(&batches, &frames)?;
-    drop(frames);
-    drop(lake_days);
     dedup_and_inherit(&mut batches, &mut per_file, context);
     let t = crate::timing::phase("build frame");
     let mut ranges = vec![(0usize, 0usize); nfiles];

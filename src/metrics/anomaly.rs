@@ -535,7 +535,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             Cell::text(a.detail.clone()),
         ]);
         row.extend(explain::cells(a.cause.as_ref()));
-        row.push(Cell::text(a.ids.join(" ")));
+        row.push(Cell::List(a.ids.clone()));
         t.push(row);
         t.row_units.push(a.unit);
         let mut f = Finding {

@@ -44,6 +44,13 @@ pub fn time_ns(ns: i64) -> String {
         .to_string()
 }
 
+/// A time for machines (JSON): RFC 3339 in UTC, with as many fractional
+/// digits as the nanoseconds need (`2026-01-07T23:40:54.068123Z`).
+pub fn rfc3339(ns: i64) -> String {
+    Utc.timestamp_nanos(ns)
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// A length of time, coarsely: `3d 4h`, `36h`, `15m`, `42s`.
 pub fn duration_ns(ns: i64) -> String {
     let s = ns.max(0) / 1_000_000_000;
@@ -135,7 +142,9 @@ pub fn stat(x: f64) -> String {
 /// paragraph of its own (docs/reliability.md): what could open emphasis,
 /// code, a link, an image, HTML, strikethrough or a new cell is escaped,
 /// and so is a block marker at its start (`#`, `>`, `-`, `+`, `=`, `1.`);
-/// line breaks become spaces. Only what can form markup is escaped, so the
+/// leading blanks and control characters are dropped (four spaces would
+/// open a code block, a line break would hide a marker), later ones become
+/// spaces. Only what can form markup is escaped, so the
 /// tool's own sentences read as written: `file(s)`, `quantile_cont` and
 /// `a -> b` stay as they are (`(` needs a `]` before it, an underscore
 /// between letters opens nothing, `>` closes only what `<` opened).
@@ -146,11 +155,11 @@ pub fn markdown_safe(s: &str, max: usize) -> String {
             .is_some_and(|c| c.is_alphanumeric())
     };
     let mut out = String::with_capacity(s.len() + 8);
-    // where a block marker would be (after leading blanks), and a leading
-    // run of digits there, for `1.` and `1)` list markers
+    // where a block marker would be (after what is dropped), and a
+    // leading run of digits there, for `1.` and `1)` list markers
     let lead = chars
         .iter()
-        .take_while(|c| **c == ' ' || **c == '\t')
+        .take_while(|c| c.is_whitespace() || c.is_control())
         .count();
     let digits = chars[lead..]
         .iter()
@@ -159,7 +168,7 @@ pub fn markdown_safe(s: &str, max: usize) -> String {
     // the end, a blank or `same` at `i` (`##`, `---`, `===` open blocks too)
     let blank_or =
         |i: usize, same: char| chars.get(i).is_none_or(|n| n.is_whitespace() || *n == same);
-    for (i, &c) in chars.iter().enumerate() {
+    for (i, &c) in chars.iter().enumerate().skip(lead) {
         if i >= max {
             out.push('…');
             break;
@@ -262,7 +271,10 @@ mod tests {
             markdown_safe("-5% and 1.5 and +1 and #3", 100),
             "-5% and 1.5 and +1 and #3"
         );
-        assert_eq!(markdown_safe("  # h", 100), "  \\# h");
+        assert_eq!(markdown_safe("  # h", 100), "\\# h");
+        assert_eq!(markdown_safe("\n# h", 100), "\\# h");
+        assert_eq!(markdown_safe("\r\u{1}> q", 100), "\\> q");
+        assert_eq!(markdown_safe("    code?", 100), "code?");
         assert_eq!(markdown_safe("abcdef", 3), "abc…");
         assert_eq!(csv_safe("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_safe("/chat"), "/chat");

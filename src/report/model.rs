@@ -31,6 +31,9 @@ pub enum Unit {
 pub enum Cell {
     Null,
     Text(String),
+    /// Values to act on one by one (trace ids to open): a list in JSON and
+    /// Parquet, space-separated where text is shown, and never cut short.
+    List(Vec<String>),
     Int(i64),
     Num(f64),
     /// A number shown with a low-confidence mark (a percentile with small n).

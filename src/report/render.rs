@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table as Ct};
+use comfy_table::{presets, CellAlignment, Color, ContentArrangement, Table as Ct};
 use polars::prelude::*;
 use serde_json::{Map, Value};
 
@@ -12,6 +12,11 @@ use super::model::{Cell, Nightly, Report, Table, Unit};
 
 /// Longest text shown in a human cell.
 const MAX_TEXT: usize = 80;
+
+/// Longest item of a list shown in a human cell: ids are shown whole (a
+/// W3C trace id and span id take 49 characters); only a hostile value is
+/// cut.
+const MAX_ITEM: usize = 200;
 
 fn human(cell: &Cell, unit: Unit, markdown: bool) -> String {
     let num = |x: f64| match unit {
@@ -32,6 +37,17 @@ fn human(cell: &Cell, unit: Unit, markdown: bool) -> String {
                 format::terminal_safe(s, MAX_TEXT)
             }
         }
+        Cell::List(v) => v
+            .iter()
+            .map(|s| {
+                if markdown {
+                    format::markdown_safe(s, MAX_ITEM)
+                } else {
+                    format::terminal_safe(s, MAX_ITEM)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
         Cell::Int(i) => match unit {
             Unit::Count => {
                 if *i < 0 {
@@ -61,7 +77,24 @@ fn footnote(t: &Table) -> Option<String> {
     }
 }
 
-pub fn table(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+/// The colour of a verdict in a terminal table (columns verdict, status,
+/// severity and alert): red calls for action, yellow for a look, green is
+/// good news; anything else is left plain.
+fn verdict_color(column: &str, text: &str) -> Option<Color> {
+    if !matches!(column, "verdict" | "status" | "severity" | "alert") {
+        return None;
+    }
+    match text {
+        "regressed" | "breached" | "critical" | "page" | "drift" => Some(Color::Red),
+        "warning" | "ticket" | "moderate" | "inconclusive" => Some(Color::Yellow),
+        "improved" | "pass" | "met" | "ok" | "stable" => Some(Color::Green),
+        _ => None,
+    }
+}
+
+/// A terminal table; `color`: verdicts coloured (ANSI), else plain text,
+/// the same bytes whether or not stdout is a terminal.
+pub fn table(r: &Report, out: &mut dyn Write, color: bool) -> io::Result<()> {
     if let Some(h) = &r.headline {
         writeln!(out, "{}", format::terminal_safe(h, 300))?;
     }
@@ -78,8 +111,11 @@ pub fn table(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         let mut ct = Ct::new();
         ct.load_preset(presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Disabled);
-        // plain text: stable bytes whether or not stdout is a terminal (NO_COLOR holds trivially)
-        ct.force_no_tty();
+        if color {
+            ct.enforce_styling();
+        } else {
+            ct.force_no_tty();
+        }
         ct.set_header(t.columns.iter().map(|c| c.name.clone()));
         for (ri, row) in t.rows.iter().enumerate() {
             ct.add_row(
@@ -87,22 +123,21 @@ pub fn table(r: &Report, out: &mut dyn Write) -> io::Result<()> {
                     .zip(&t.columns)
                     .enumerate()
                     .map(|(ci, (c, col))| {
-                        let mut cell = comfy_table::Cell::new(human(c, t.unit_at(ri, ci), false));
+                        let text = human(c, t.unit_at(ri, ci), false);
+                        let paint = verdict_color(&col.name, &text).filter(|_| color);
+                        let mut cell = comfy_table::Cell::new(text);
                         if right_aligned(col.unit) {
                             cell = cell.set_alignment(CellAlignment::Right);
                         }
-                        cell
+                        match paint {
+                            Some(p) => cell.fg(p),
+                            None => cell,
+                        }
                     }),
             );
         }
         writeln!(out, "{ct}")?;
         if let Some(f) = footnote(t) {
-            // a leading `*` (the low-confidence mark) would start a list item
-            let f = if f.starts_with('*') {
-                format!("\\{f}")
-            } else {
-                f
-            };
             writeln!(out, "{f}")?;
         }
     }
@@ -217,6 +252,7 @@ fn json_value(c: &Cell) -> Value {
     match c {
         Cell::Null => Value::Null,
         Cell::Text(s) => Value::String(s.clone()),
+        Cell::List(v) => Value::from(v.clone()),
         Cell::Int(i) => Value::from(*i),
         // JSON has no infinity: an infinite value (a burn rate against a
         // 100% target) is the string "inf" / "-inf", never null ("no data")
@@ -227,15 +263,31 @@ fn json_value(c: &Cell) -> Value {
     }
 }
 
+/// The version of the JSON documents' shape (`--format json`, a report's
+/// summary.json): raised when a key is renamed, removed or changes type.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// A cell in JSON, times as RFC 3339 strings.
+fn json_cell(c: &Cell, unit: Unit) -> Value {
+    match (c, unit) {
+        (Cell::Int(ns), Unit::Time) => Value::String(format::rfc3339(*ns)),
+        _ => json_value(c),
+    }
+}
+
+/// One row as a JSON object, by column name.
+fn row_json(t: &Table, ri: usize, m: &mut Map<String, Value>) {
+    for (ci, (c, col)) in t.rows[ri].iter().zip(&t.columns).enumerate() {
+        m.insert(col.name.clone(), json_cell(c, t.unit_at(ri, ci)));
+    }
+}
+
 fn table_json(t: &Table) -> Value {
     Value::Array(
-        t.rows
-            .iter()
-            .map(|row| {
+        (0..t.rows.len())
+            .map(|ri| {
                 let mut m = Map::new();
-                for (c, col) in row.iter().zip(&t.columns) {
-                    m.insert(col.name.clone(), json_value(c));
-                }
+                row_json(t, ri, &mut m);
                 Value::Object(m)
             })
             .collect(),
@@ -243,7 +295,9 @@ fn table_json(t: &Table) -> Value {
 }
 
 pub fn json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &json_value_of(r))?;
+    let mut v = json_value_of(r);
+    v["schema_version"] = SCHEMA_VERSION.into();
+    serde_json::to_writer_pretty(&mut *out, &v)?;
     writeln!(out)
 }
 
@@ -275,15 +329,13 @@ pub fn jsonl<'a>(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     for (section, t) in tables {
-        for row in &t.rows {
+        for ri in 0..t.rows.len() {
             let mut m = Map::new();
             if let Some(s) = section {
                 m.insert("section".into(), Value::String(s.to_string()));
             }
             m.insert("table".into(), Value::String(t.name.clone()));
-            for (c, col) in row.iter().zip(&t.columns) {
-                m.insert(col.name.clone(), json_value(c));
-            }
+            row_json(t, ri, &mut m);
             serde_json::to_writer(&mut *out, &Value::Object(m))?;
             writeln!(out)?;
         }
@@ -299,6 +351,7 @@ pub fn csv(t: &Table, out: &mut dyn Write) -> io::Result<()> {
         w.write_record(row.iter().map(|c| match c {
             Cell::Null => String::new(),
             Cell::Text(s) => format::csv_safe(s),
+            Cell::List(v) => format::csv_safe(&v.join(" ")),
             Cell::Int(i) => i.to_string(),
             Cell::Num(x) | Cell::Low(x) => {
                 if x.is_finite() {
@@ -324,7 +377,16 @@ pub fn frame(t: &Table) -> PolarsResult<DataFrame> {
             .iter()
             .all(|r| matches!(r[i], Cell::Int(_) | Cell::Null));
         let name: PlSmallStr = c.name.as_str().into();
-        let col = if is_text {
+        let is_list = t.rows.iter().any(|r| matches!(r[i], Cell::List(_)));
+        let col = if is_list {
+            let v: ListChunked = cells
+                .map(|x| match x {
+                    Cell::List(v) => Some(Series::new(PlSmallStr::EMPTY, v)),
+                    _ => None,
+                })
+                .collect();
+            v.with_name(name).into_series().into_column()
+        } else if is_text {
             let v: Vec<Option<String>> = cells
                 .map(|x| match x {
                     Cell::Text(s) => Some(s.clone()),
@@ -333,7 +395,18 @@ pub fn frame(t: &Table) -> PolarsResult<DataFrame> {
                 })
                 .collect();
             Column::new(name, v)
-        } else if all_int && matches!(c.unit, Unit::Count | Unit::Time) {
+        } else if all_int && c.unit == Unit::Time {
+            let v: Int64Chunked = cells
+                .map(|x| match x {
+                    Cell::Int(i) => Some(*i),
+                    _ => None,
+                })
+                .collect();
+            v.with_name(name)
+                .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+                .into_series()
+                .into_column()
+        } else if all_int && c.unit == Unit::Count {
             let v: Vec<Option<i64>> = cells
                 .map(|x| match x {
                     Cell::Int(i) => Some(*i),
@@ -432,6 +505,7 @@ pub fn nightly_value(n: &Nightly) -> Value {
         sections.insert(s.name.clone(), json_value_of(&s.report));
     }
     serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
         "command": "report",
         "headline": n.headline,
         "meta": meta,

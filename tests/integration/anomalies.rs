@@ -278,7 +278,7 @@ fn planted_anomalies_are_listed_and_the_control_is_quiet() {
     let v = anomalies(input, &day);
     let hour = |h: i64| D8 + h * HOUR_NS;
     let at = |h: i64, m: i64| hour(h) + m * MIN_NS + 45_000_000_000;
-    let t = |r: &Value| r["time"].as_i64().unwrap();
+    let t = |r: &Value| crate::common::time_ns(&r["time"]);
 
     let r = find(&v, "/hot", "token_outlier");
     assert_eq!(
@@ -292,7 +292,10 @@ fn planted_anomalies_are_listed_and_the_control_is_quiet() {
     assert!(t(r) >= hour(9) && t(r) < hour(10));
     let r = find(&v, "/hot", "context_stuffing");
     assert_eq!(r["observed"], 10000.0);
-    assert!(r["open"].as_str().unwrap().contains('/'), "span ids: {r}");
+    assert!(
+        crate::common::ids(&r["open"]).contains('/'),
+        "span ids: {r}"
+    );
     let r = find(&v, "/hot", "duration_outlier");
     assert_eq!(
         r["observed"], 20000.0,
@@ -300,17 +303,20 @@ fn planted_anomalies_are_listed_and_the_control_is_quiet() {
     );
     let r = find(&v, "/hot", "error_burst");
     assert_eq!(t(r), hour(10));
-    assert_eq!(r["open"].as_str().unwrap().split(' ').count(), 5);
+    assert_eq!(crate::common::ids(&r["open"]).split(' ').count(), 5);
     let r = find(&v, "/hot", "silence");
     assert_eq!(t(r), hour(13));
     let r = find(&v, "/mix", "model_mix");
     assert!(r["observed"].as_f64().unwrap() > 0.5, "{r}");
-    assert!(r["open"].as_str().unwrap().len() > 16);
+    assert!(crate::common::ids(&r["open"]).len() > 16);
     let r = find(&v, "/mix", "agent_loop");
     assert_eq!(r["observed"], 4.0, "{r}");
     assert_eq!(t(r), at(12, 0) + 20_000_000, "the loop's first call");
     assert!(r["detail"].as_str().unwrap().contains("search x4"), "{r}");
-    assert!(r["open"].as_str().unwrap().contains('/'), "span ids: {r}");
+    assert!(
+        crate::common::ids(&r["open"]).contains('/'),
+        "span ids: {r}"
+    );
     let r = find(&v, "/mix", "spend_spike");
     assert!(r["score"].as_f64().unwrap() > 5.0, "{r}");
     assert!(
@@ -520,7 +526,7 @@ fn outliers_of_more_traces_than_the_row_cap() {
             .starts_with("3 of 3003 traces above 2x the baseline's largest tokens"),
         "{r}"
     );
-    assert_eq!(r["open"].as_str().unwrap().split(' ').count(), 3, "{r}");
+    assert_eq!(crate::common::ids(&r["open"]).split(' ').count(), 3, "{r}");
     same(&anomalies(input, &windows), &capped, "anomalies");
     // the per-trace query itself is what the cap refuses
     let sql = dir.path().join("traces.sql");

@@ -1104,9 +1104,36 @@ fn help_is_grouped_with_examples() {
         }
         assert!(help.contains("\nExamples:\n  spanlens "), "{cmd}");
     }
-    for cmd in ["ingest", "inspect", "prices", "completions", "man"] {
+    for cmd in [
+        "slo",
+        "cost",
+        "drift",
+        "compare",
+        "anomalies",
+        "report",
+        "query",
+        "ingest",
+        "inspect",
+        "prices",
+        "completions",
+        "man",
+    ] {
         let help = String::from_utf8_lossy(&run(&[cmd, "--help"]).stdout).to_string();
         assert!(help.contains("\nExamples:\n  spanlens "), "{cmd}");
+        // every flag under a heading of its own: the generic one holds only --help
+        let generic = help.split("\nOptions:\n").nth(1).unwrap_or("");
+        for line in generic
+            .lines()
+            .take_while(|l| l.is_empty() || l.starts_with(' '))
+        {
+            let flag = line.trim_start();
+            if flag.starts_with('-') {
+                assert!(
+                    flag.starts_with("-h, --help"),
+                    "{cmd}: {flag} has no heading"
+                );
+            }
+        }
     }
     let help = String::from_utf8_lossy(&run(&["compare", "--help"]).stdout).to_string();
     assert!(help.contains("previous:FIELD"), "{help}");
@@ -1121,7 +1148,9 @@ fn version_and_usage_errors() {
         short.starts_with(&format!("spanlens {} (", env!("CARGO_PKG_VERSION"))),
         "{short}"
     );
-    assert!(short.contains("git "), "{short}");
+    // `git` and a 12-digit hash, or "unknown commit" outside a checkout
+    let commit = regex::Regex::new(r"\((git [0-9a-f]{12}|unknown commit)\)\n$").unwrap();
+    assert!(commit.is_match(&short), "{short}");
     let long = String::from_utf8(run(&["--version"]).stdout).unwrap();
     assert!(long.contains(spanlens::pricing::SNAPSHOT_NAME), "{long}");
     assert!(long.contains(spanlens::pricing::LANGFUSE_NAME), "{long}");
@@ -1189,4 +1218,99 @@ fn completions_and_man_page() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("report"), "{}", stderr(&o));
+}
+
+/// Issue 24: verdicts are coloured with --color always (red for a
+/// breach), never when piped by default, with --color never, or in a file;
+/// `NO_COLOR` leaves auto plain.
+#[test]
+fn colour_where_it_carries_meaning() {
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let input = input.to_str().unwrap();
+    let objectives = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        objectives.path(),
+        "[[objective]]\nname = \"availability\"\nsli = \"availability\"\ntarget = 0.999\n",
+    )
+    .unwrap();
+    let slo = |extra: &[&str]| {
+        let mut args = vec![
+            "slo",
+            input,
+            "--current",
+            "1d",
+            "--objectives",
+            objectives.path().to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let o = crate::common::bin()
+            .args(&args)
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let plain = slo(&[]);
+    assert!(
+        plain.contains("breached") && !plain.contains('\x1b'),
+        "{plain}"
+    );
+    assert_eq!(slo(&["--color", "never"]), plain);
+    let coloured = slo(&["--color", "always"]);
+    // comfy-table's red (crossterm: ESC[38;5;9m) around the padded word
+    assert!(coloured.contains("\x1b[38;5;9m breached "), "{coloured}");
+    // the same text once the escapes are taken out
+    let stripped = regex::Regex::new("\x1b\\[[0-9;]*m")
+        .unwrap()
+        .replace_all(&coloured, "");
+    assert_eq!(stripped, plain);
+    let o = crate::common::bin()
+        .args(["slo", input, "--current", "1d", "--color", "auto"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!o.stdout.contains(&0x1b));
+}
+
+/// Issue 24: every shared flag can be set in `[report]`: format,
+/// percentiles, span_type; a flag still wins, and a bad value names its key.
+#[test]
+fn report_section_sets_the_shared_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("spanlens.toml");
+    std::fs::write(
+        &config,
+        "[report]\nformat = \"json\"\npercentiles = \"log-bucket\"\nspan_type = \"all\"\ncurrent = \"1d\"\n",
+    )
+    .unwrap();
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let slo = |extra: &[&str]| {
+        let mut args = vec!["slo", input.to_str().unwrap()];
+        args.extend(extra);
+        crate::common::bin()
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let o = slo(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("[report] format = json");
+    let engine = v["meta"]["engine"].as_str().unwrap();
+    assert!(engine.contains("log-bucket"), "{engine}");
+    // the flag wins over the file
+    let o = slo(&["--format", "csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let csv = String::from_utf8(o.stdout).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",spans,"), "{csv}");
+    std::fs::write(&config, "[report]\nformat = \"yaml\"\n").unwrap();
+    let o = slo(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("spanlens.toml [report] format: unknown value `yaml`"),
+        "{e}"
+    );
+    assert!(e.contains("json"), "{e}");
 }

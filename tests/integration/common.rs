@@ -153,9 +153,10 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Markdown parsed as GitHub renders it (tables on): every table row has
-/// its header's cell count, and span data created no link, HTML or
-/// heading (no heading text holds `marker`); an image is allowed only where
+/// Markdown parsed as GitHub renders it (tables and strikethrough on):
+/// every table row has its header's cell count, and span data created no
+/// link, HTML, heading, emphasis, strikethrough, code span or code block
+/// (no such text holds `marker`); an image is allowed only where
 /// `image_ok(url)`. Returns (tables, body rows).
 pub fn assert_inert_markdown(
     md: &str,
@@ -165,7 +166,9 @@ pub fn assert_inert_markdown(
     use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
     let (mut cols, mut cells, mut tables, mut rows) = (0, 0, 0, 0);
     let mut in_heading = false;
-    for ev in Parser::new_ext(md, Options::ENABLE_TABLES) {
+    // inside emphasis, strikethrough or a code block: none is the tool's own
+    let mut formatted = 0usize;
+    for ev in Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
         match &ev {
             Event::Start(Tag::Table(align)) => {
                 cols = align.len();
@@ -195,6 +198,19 @@ pub fn assert_inert_markdown(
             Event::End(TagEnd::Heading(_)) => in_heading = false,
             Event::Text(t) if in_heading => {
                 assert!(!t.contains(marker), "span data created a heading: {t}")
+            }
+            Event::Start(Tag::Emphasis | Tag::Strikethrough | Tag::CodeBlock(_)) => formatted += 1,
+            Event::End(TagEnd::Emphasis | TagEnd::Strikethrough | TagEnd::CodeBlock) => {
+                formatted -= 1
+            }
+            Event::Text(t) if formatted > 0 => {
+                assert!(
+                    !t.contains(marker),
+                    "span data created emphasis or code: {t}"
+                )
+            }
+            Event::Code(t) => {
+                assert!(!t.contains(marker), "span data created a code span: {t}")
             }
             _ => {}
         }
@@ -396,4 +412,22 @@ pub fn planted(dir: &Path) -> PathBuf {
     }
     f.flush().unwrap();
     path
+}
+
+/// A time of a JSON report (RFC 3339, UTC) in nanoseconds.
+pub fn time_ns(v: &Value) -> i64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+        .timestamp_nanos_opt()
+        .unwrap()
+}
+
+/// The ids of a JSON report's list column (`open`), space-separated.
+pub fn ids(v: &Value) -> String {
+    let list = v.as_array().unwrap_or_else(|| panic!("not a list: {v}"));
+    list.iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -389,7 +389,7 @@ fn issue18_duplicate_spans_and_evaluations_are_dropped_and_counted() {
     let inputs = two["meta"]["inputs"].as_str().unwrap();
     assert!(
         // 724 gen_ai.evaluation.result events in the example (counted with python)
-        inputs.contains("6003 duplicate span(s) and 724 duplicate evaluation(s) dropped"),
+        inputs.contains("6,003 duplicate span(s) and 724 duplicate evaluation(s) dropped"),
         "{inputs}"
     );
     assert!(!one["meta"]["inputs"]

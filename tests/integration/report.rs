@@ -159,7 +159,11 @@ fn hostile_values_do_not_create_markdown_structure() {
         "[click](https://evil.example)",
         "![img](https://evil.example/x.png)",
         "`code` *em* _u_",
+        "`EVIL code` *EVIL em* _EVIL u_ ~~EVIL s~~ **EVIL strong**",
         "line\n# EVIL heading\n| x | y |",
+        "\n# EVIL heading first",
+        "    EVIL indented",
+        "\r> EVIL quote",
         "=HYPERLINK(\"https://evil.example\")",
         "\u{1b}[31mred",
     ];
@@ -422,4 +426,21 @@ fn an_earlier_runs_charts_do_not_outlive_it() {
     );
     // and back: the charts return with the next run that draws them
     assert_eq!(report(&[]), first);
+    // reports kept in --out-dir night after night are the person's: a
+    // later run under another name leaves the earlier one
+    for name in ["2026-01-08.md", "2026-01-09.md"] {
+        let o = run(&[
+            "report",
+            input.to_str().unwrap(),
+            "-o",
+            out.join(name).to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+    }
+    assert!(out.join("2026-01-08.md").exists());
+    assert!(out.join("2026-01-09.md").exists());
+    assert!(out.join("spend-daily.svg").exists());
 }

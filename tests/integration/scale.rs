@@ -151,7 +151,10 @@ fn issue7_streamed_files_of_two_schemas_equal_the_in_memory_engine() {
         if command != "report" {
             let inputs = streamed["meta"]["inputs"].as_str().unwrap_or("");
             assert!(
-                inputs.starts_with(&format!("3 file(s), {} spans, streamed", df.height())),
+                inputs.starts_with(&format!(
+                    "3 file(s), {} spans, streamed",
+                    spanlens::report::format::int(df.height() as u64)
+                )),
                 "{inputs}"
             );
         }
@@ -294,10 +297,10 @@ fn issue7_spilled_jsonl_equals_the_in_memory_engine() {
             // 6,003 spans in the example; the mixed set holds it twice
             // (split and whole) and the flat file's 4 (7 lines: 2 rejected, 1 duplicate)
             let expect = if inputs.len() == 1 {
-                "1 file(s), 6003 spans, 0 malformed record(s) skipped; over 0 spans: spilled to \
+                "1 file(s), 6,003 spans, 0 malformed record(s) skipped; over 0 spans: spilled to \
                  Parquet in 4 partitions by trace"
             } else {
-                "4 file(s), 6007 spans, 2 malformed record(s) skipped, 6004 duplicate span(s) and \
+                "4 file(s), 6,007 spans, 2 malformed record(s) skipped, 6,004 duplicate span(s) and \
                  724 duplicate evaluation(s) dropped; over 0 spans: spilled to Parquet in 4 \
                  partitions by trace"
             };
