@@ -135,8 +135,8 @@ pub struct GlobalArgs {
     /// Hide progress bars (they are hidden anyway when stderr is not a terminal)
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_progress: bool,
-    /// Colour verdicts in terminal tables: auto (when stdout is a terminal and NO_COLOR is
-    /// unset), always, never
+    /// Colour verdicts in terminal tables: auto (when stdout is a terminal), always, never;
+    /// a non-empty NO_COLOR turns colour off
     #[arg(long, global = true, value_enum, default_value = "auto", value_name = "WHEN", help_heading = GLOBAL)]
     pub color: ColorArg,
 }

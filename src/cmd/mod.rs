@@ -89,18 +89,20 @@ pub fn to_stdout(render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> 
         .map_err(|e| Error::output_io("<stdout>", &e))
 }
 
-/// Whether stdout's tables are coloured: `--color always` or `never` as
-/// given; `auto` when stdout is a terminal that shows colour and
-/// `NO_COLOR` is unset or empty (no-color.org).
+/// Whether stdout's tables are coloured: never with a non-empty
+/// `NO_COLOR` (no-color.org; the terminal library would drop the colour
+/// anyway), else `--color always` or `never` as given, and `auto` when
+/// stdout is a terminal that shows colour.
 fn color(arg: crate::cli::ColorArg) -> bool {
     use std::io::IsTerminal;
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
     match arg {
         crate::cli::ColorArg::Always => true,
         crate::cli::ColorArg::Never => false,
         crate::cli::ColorArg::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
-                && std::io::stdout().is_terminal()
+            std::env::var_os("TERM").is_none_or(|t| t != "dumb") && std::io::stdout().is_terminal()
         }
     }
 }

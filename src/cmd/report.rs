@@ -391,8 +391,13 @@ fn mark(d: &Path) -> Result<()> {
 /// Refuse a report file that `--out-dir` would overwrite (its
 /// summary.json, a table, a chart, the lock or the marker).
 fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    if abs(&crate::output::parent_dir(report)) != abs(out_dir) {
+    // the same directory however spelt (a link to it too)
+    let canon = |p: &Path| {
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    if canon(&crate::output::parent_dir(report)) != canon(out_dir) {
         return Ok(());
     }
     let name = report.file_name().and_then(|n| n.to_str()).unwrap_or("");

@@ -510,7 +510,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             explain::COLUMNS[1],
             explain::COLUMNS[2],
             explain::COLUMNS[3],
-            ("open", Unit::Text),
+            ("open", Unit::List),
         ],
     );
     t.footnote = Some(

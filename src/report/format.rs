@@ -44,11 +44,11 @@ pub fn time_ns(ns: i64) -> String {
         .to_string()
 }
 
-/// A time for machines (JSON): RFC 3339 in UTC, with as many fractional
-/// digits as the nanoseconds need (`2026-01-07T23:40:54.068123Z`).
+/// A time for machines (JSON): RFC 3339 in UTC with nine fractional
+/// digits (`2026-01-07T23:40:54.068123000Z`), so times sort as text.
 pub fn rfc3339(ns: i64) -> String {
     Utc.timestamp_nanos(ns)
-        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// A length of time, coarsely: `3d 4h`, `36h`, `15m`, `42s`.

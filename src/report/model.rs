@@ -24,6 +24,9 @@ pub enum Unit {
     /// Each row's own unit, from [`Table::row_units`] (a long table mixing
     /// rates, milliseconds and USD, such as compare's).
     PerRow,
+    /// a list of ids ([`Cell::List`]): `list<string>` in Parquet even
+    /// when the table has no rows
+    List,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

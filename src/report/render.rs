@@ -26,7 +26,7 @@ fn human(cell: &Cell, unit: Unit, markdown: bool) -> String {
         Unit::Count => format::int(x.max(0.0) as u64),
         Unit::Time => format::time_ns(x as i64),
         Unit::Stat => format::stat(x),
-        Unit::Number | Unit::Text | Unit::PerRow => format::number(x),
+        Unit::Number | Unit::Text | Unit::PerRow | Unit::List => format::number(x),
     };
     match cell {
         Cell::Null => "-".into(),
@@ -65,7 +65,7 @@ fn human(cell: &Cell, unit: Unit, markdown: bool) -> String {
 }
 
 fn right_aligned(unit: Unit) -> bool {
-    !matches!(unit, Unit::Text | Unit::Time)
+    !matches!(unit, Unit::Text | Unit::Time | Unit::List)
 }
 
 fn footnote(t: &Table) -> Option<String> {
@@ -377,8 +377,13 @@ pub fn frame(t: &Table) -> PolarsResult<DataFrame> {
             .iter()
             .all(|r| matches!(r[i], Cell::Int(_) | Cell::Null));
         let name: PlSmallStr = c.name.as_str().into();
-        let is_list = t.rows.iter().any(|r| matches!(r[i], Cell::List(_)));
-        let col = if is_list {
+        let is_list = c.unit == Unit::List || t.rows.iter().any(|r| matches!(r[i], Cell::List(_)));
+        let col = if is_list && t.rows.is_empty() {
+            // the same type with no rows as with some
+            ListChunked::full_null_with_dtype(name, 0, &DataType::String)
+                .into_series()
+                .into_column()
+        } else if is_list {
             let v: ListChunked = cells
                 .map(|x| match x {
                     Cell::List(v) => Some(Series::new(PlSmallStr::EMPTY, v)),

@@ -1265,12 +1265,15 @@ fn colour_where_it_carries_meaning() {
         .unwrap()
         .replace_all(&coloured, "");
     assert_eq!(stripped, plain);
+    // NO_COLOR wins even over a colour asked for by name (the terminal
+    // library honours it whatever the flag says)
     let o = crate::common::bin()
-        .args(["slo", input, "--current", "1d", "--color", "auto"])
+        .args(["slo", input, "--current", "1d", "--color", "always"])
+        .args(["--objectives", objectives.path().to_str().unwrap()])
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    assert!(!o.stdout.contains(&0x1b));
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), plain);
 }
 
 /// Issue 24: every shared flag can be set in `[report]`: format,
@@ -1313,4 +1316,34 @@ fn report_section_sets_the_shared_flags() {
         "{e}"
     );
     assert!(e.contains("json"), "{e}");
+}
+
+/// Issue 24: Parquet tables keep their types whatever the rows: `open` is
+/// `list<string>` with no anomaly, times are `Timestamp(ns, UTC)`.
+#[test]
+fn parquet_tables_keep_their_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let read = |args: &[&str], name: &str| {
+        let out = dir.path().join(name);
+        let mut all = args.to_vec();
+        all.extend(["--format", "parquet", "-o", out.to_str().unwrap()]);
+        let o = run(&all);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let f = std::fs::File::open(&out).unwrap();
+        ParquetReader::new(f).finish().unwrap()
+    };
+    let input = input.to_str().unwrap();
+    let none = read(&["anomalies", input, "--current", "1d"], "none.parquet");
+    assert_eq!(none.height(), 0);
+    assert_eq!(
+        none.column("open").unwrap().dtype(),
+        &DataType::List(Box::new(DataType::String))
+    );
+    let traces = read(&["cost", input, "--table", "top_traces"], "traces.parquet");
+    assert!(traces.height() > 0);
+    assert_eq!(
+        traces.column("start").unwrap().dtype(),
+        &DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+    );
 }

@@ -168,6 +168,9 @@ pub fn assert_inert_markdown(
     let mut in_heading = false;
     // inside emphasis, strikethrough or a code block: none is the tool's own
     let mut formatted = 0usize;
+    // the tool's only blockquotes are its notes (`> note: ...`): None
+    // outside one, Some(false) before its first text
+    let mut quote: Option<bool> = None;
     for ev in Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
         match &ev {
             Event::Start(Tag::Table(align)) => {
@@ -211,6 +214,15 @@ pub fn assert_inert_markdown(
             }
             Event::Code(t) => {
                 assert!(!t.contains(marker), "span data created a code span: {t}")
+            }
+            Event::Start(Tag::BlockQuote(_)) => quote = Some(false),
+            Event::End(TagEnd::BlockQuote(_)) => quote = None,
+            Event::Text(t) if quote == Some(false) => {
+                assert!(
+                    t.starts_with("note:"),
+                    "span data created a blockquote: {t}"
+                );
+                quote = Some(true);
             }
             _ => {}
         }
