@@ -56,7 +56,7 @@ fn span_types() -> Vec<PossibleValue> {
 
 /// Every command's name (`spanlens man COMMAND`; a test checks the list
 /// against the commands clap knows).
-const COMMANDS: [&str; 12] = [
+pub const COMMANDS: [&str; 12] = [
     "ingest",
     "inspect",
     "slo",

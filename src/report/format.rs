@@ -94,29 +94,39 @@ pub fn usd(x: f64) -> String {
             format!("-{}", usd(-x))
         };
     }
-    if x.abs() >= 1000.0 {
-        let whole = x.trunc();
-        let frac = format!("{:.4}", (x - whole).abs());
-        format!("${}{}", int_signed(whole as i64), &frac[1..])
-    } else {
-        format!("${x:.4}")
-    }
+    format!("${}", grouped(&format!("{x:.4}")))
 }
 
-fn int_signed(n: i64) -> String {
-    if n < 0 {
-        format!("-{}", int(n.unsigned_abs()))
-    } else {
-        int(n as u64)
+/// A formatted decimal with its whole part's thousands grouped
+/// (`-12345.60` -> `-12,345.60`); anything else (`inf`, `NaN`) as it is.
+/// Rounding happens before grouping, so `999.99996` is `1,000.0000`.
+fn grouped(s: &str) -> String {
+    let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
+    let (whole, frac) = rest.split_once('.').map_or((rest, ""), |(w, f)| (w, f));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return s.to_string();
     }
+    let mut out = String::with_capacity(s.len() + whole.len() / 3);
+    out.push_str(sign);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
 }
 
-/// Milliseconds with one decimal.
+/// Milliseconds with one decimal, thousands grouped.
 pub fn ms(x: f64) -> String {
-    format!("{x:.1}")
+    grouped(&format!("{x:.1}"))
 }
 
-/// A plain number: two decimals, or "inf".
+/// A plain number: two decimals, thousands grouped, or "inf".
 pub fn number(x: f64) -> String {
     if x.is_infinite() {
         if x > 0.0 {
@@ -125,7 +135,7 @@ pub fn number(x: f64) -> String {
             "-inf".into()
         }
     } else {
-        format!("{x:.2}")
+        grouped(&format!("{x:.2}"))
     }
 }
 
@@ -248,6 +258,12 @@ mod tests {
         assert_eq!(number(f64::INFINITY), "inf");
         assert_eq!(stat(0.012345), "0.0123");
         assert_eq!(stat(3.2e-7), "3.2e-7");
+        assert_eq!(ms(18454.46), "18,454.5");
+        assert_eq!(number(-1234567.891), "-1,234,567.89");
+        assert_eq!(number(999.5), "999.50");
+        assert_eq!(usd(999.99996), "$1,000.0000");
+        assert_eq!(usd(1234.5), "$1,234.5000");
+        assert_eq!(grouped("NaN"), "NaN");
         assert_eq!(
             markdown_safe("a|b <img> [x](y)\n", 100),
             "a\\|b &lt;img> \\[x\\](y) "
