@@ -262,6 +262,7 @@ mod tests {
         assert_eq!(number(-1234567.891), "-1,234,567.89");
         assert_eq!(number(999.5), "999.50");
         assert_eq!(usd(999.99996), "$1,000.0000");
+        assert_eq!(usd(1234.99996), "$1,235.0000");
         assert_eq!(usd(1234.5), "$1,234.5000");
         assert_eq!(grouped("NaN"), "NaN");
         assert_eq!(
