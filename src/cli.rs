@@ -393,6 +393,10 @@ pub struct CommonArgs {
     /// set by the command: an output may never be one of them.
     #[arg(skip)]
     pub reads: Vec<PathBuf>,
+    /// The format came from spanlens.toml's `[report]`, not a flag (its
+    /// errors name the file's key; `report` ignores a table format there).
+    #[arg(skip)]
+    pub format_from_file: bool,
 }
 
 impl CommonArgs {
@@ -418,6 +422,7 @@ impl CommonArgs {
         }
         if self.format.is_none() {
             self.format = value(&rc.format, "format")?;
+            self.format_from_file = self.format.is_some();
         }
         if self.percentiles.is_none() {
             self.percentiles = value(&rc.percentiles, "percentiles")?;

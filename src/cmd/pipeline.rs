@@ -247,9 +247,14 @@ pub fn prepare(
         crate::output::refuse_input_as_output(o, &a.input.inputs, &ctx.reads(&a.reads))?;
     }
     if a.format() == ReportFormat::Parquet && a.output.is_none() {
+        let from = if a.format_from_file {
+            "spanlens.toml [report] format = \"parquet\""
+        } else {
+            "--format parquet"
+        };
         return Err(Error::usage(
-            "--format parquet needs an output file",
-            "add -o FILE.parquet",
+            format!("{from} needs an output file"),
+            "add -o FILE.parquet, or --format to choose another format",
         ));
     }
 

@@ -182,7 +182,12 @@ fn anomaly_section(engine: &mut dyn Engine, p: &Plan) -> Result<Report> {
 }
 
 pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
-    let format = args.common.format();
+    let mut format = args.common.format();
+    // a one-table format in [report] is for the single-report commands
+    if args.common.format_from_file && matches!(format, ReportFormat::Csv | ReportFormat::Parquet) {
+        format = ReportFormat::Markdown;
+        args.common.format = Some(format);
+    }
     let json = match format {
         ReportFormat::Table | ReportFormat::Markdown => false,
         ReportFormat::Json | ReportFormat::Jsonl => true,
@@ -236,11 +241,15 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
     let charts_dir = match (&args.common.output, &args.out_dir) {
         (Some(_), _) if args.no_charts => None,
         (Some(_), Some(d)) => Some(d.clone()),
-        (Some(o), None) => {
-            let stem = o.file_stem().and_then(|s| s.to_str()).unwrap_or("report");
-            Some(crate::output::parent_dir(o).join(format!("{stem}-charts")))
-        }
+        (Some(o), None) => Some(charts_beside(o)),
         (None, _) => None,
+    };
+    // --no-charts: the charts an earlier run drew beside this report go
+    let old_charts = match (&args.common.output, &args.out_dir) {
+        (Some(o), None) if args.no_charts => {
+            Some(charts_beside(o)).filter(|d| d.join(WRITTEN).is_file())
+        }
+        _ => None,
     };
     let _charts_lock = match &charts_dir {
         Some(d) if args.out_dir.as_ref() != Some(d) => Some(output_dir(d)?),
@@ -355,10 +364,21 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
                 w.remove_stale();
             }
         }
-        None => match &args.common.output {
-            Some(o) => write_atomic(o, write)?,
-            None => to_stdout(write)?,
-        },
+        None => {
+            match &args.common.output {
+                Some(o) => write_atomic(o, write)?,
+                None => to_stdout(write)?,
+            }
+            if let Some(d) = &old_charts {
+                // best effort: a directory another run holds is left as it is
+                if let Ok(_lock) = DirLock::acquire(d) {
+                    let mut set = FileSet::new(d);
+                    let stale = Written::note(&mut set, d)?;
+                    set.commit()?;
+                    stale.remove_stale();
+                }
+            }
+        }
     }
     drop(t);
     Ok(super::pipeline::gate(&nightly.findings(), &p.fail_on, ctx))
@@ -412,6 +432,15 @@ fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Where the charts of `-o REPORT.md` go without --out-dir: `REPORT-charts/`.
+fn charts_beside(report: &Path) -> PathBuf {
+    let stem = report
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("report");
+    crate::output::parent_dir(report).join(format!("{stem}-charts"))
 }
 
 /// A table, a chart or summary.json: what `report` writes into --out-dir

@@ -1288,6 +1288,29 @@ fn report_section_sets_the_shared_flags() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let csv = String::from_utf8(o.stdout).unwrap();
     assert!(csv.lines().next().unwrap().contains(",spans,"), "{csv}");
+    // a one-table format in the file is for the single-report commands:
+    // the report still writes Markdown; without -o, parquet names the key
+    std::fs::write(&config, "[report]\nformat = \"parquet\"\n").unwrap();
+    let report = crate::common::bin()
+        .current_dir(dir.path())
+        .args(["report", input.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        report.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        stderr(&report)
+    );
+    assert!(String::from_utf8(report.stdout)
+        .unwrap()
+        .starts_with("**spanlens report: "));
+    let o = slo(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("spanlens.toml [report] format = \"parquet\" needs an output file"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::write(&config, "[report]\nformat = \"yaml\"\n").unwrap();
     let o = slo(&[]);
     assert_eq!(o.status.code(), Some(2));

@@ -443,4 +443,31 @@ fn an_earlier_runs_charts_do_not_outlive_it() {
     assert!(out.join("2026-01-08.md").exists());
     assert!(out.join("2026-01-09.md").exists());
     assert!(out.join("spend-daily.svg").exists());
+    // without --out-dir the charts go to REPORT-charts/, and --no-charts
+    // clears what an earlier run drew there
+    let md = dir.path().join("alone.md");
+    let charts = dir.path().join("alone-charts");
+    for extra in [&[][..], &["--no-charts"][..]] {
+        let mut args = vec![
+            "report",
+            input.to_str().unwrap(),
+            "-o",
+            md.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend(extra);
+        let o = run(&args);
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+        let svgs = std::fs::read_dir(&charts)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "svg")
+            })
+            .count();
+        assert_eq!(svgs == 0, !extra.is_empty(), "{extra:?}: {svgs} charts");
+    }
 }
