@@ -148,13 +148,17 @@ pub fn stat(x: f64) -> String {
     }
 }
 
+/// U+2060: no width, no break; splits a pattern GitHub would link.
+const WORD_JOINER: char = '\u{2060}';
+
 /// Text made inert in Markdown, in a table cell, a list item or a
 /// paragraph of its own (docs/reliability.md): what could open emphasis,
 /// code, a link, an image, HTML, strikethrough or a new cell is escaped,
 /// and so is a block marker at its start (`#`, `>`, `-`, `+`, `=`, `1.`);
 /// leading blanks and control characters are dropped (four spaces would
 /// open a code block, a line break would hide a marker), later ones become
-/// spaces. Only what can form markup is escaped, so the
+/// spaces; a word joiner splits what GitHub links after parsing (`://`,
+/// `www.`, `@name`, `#12`). Only what can form markup is escaped, so the
 /// tool's own sentences read as written: `file(s)`, `quantile_cont` and
 /// `a -> b` stay as they are (`(` needs a `]` before it, an underscore
 /// between letters opens nothing, `>` closes only what `<` opened).
@@ -211,6 +215,21 @@ pub fn markdown_safe(s: &str, max: usize) -> String {
             '\n' | '\r' => out.push(' '),
             c if c.is_control() => out.push(' '),
             c => out.push(c),
+        }
+        // GitHub links `https://...` and `www.` and turns `@name` and
+        // `#12` into mentions and issue links after parsing, so escapes
+        // cannot stop it: an invisible word joiner breaks each pattern
+        let next = chars.get(i + 1).copied();
+        let word_start = !word(i.checked_sub(1));
+        let breaks = match c {
+            ':' => chars.get(i + 1..i + 3) == Some(&['/', '/'][..]),
+            'w' => word_start && chars.get(i..i + 4) == Some(&['w', 'w', 'w', '.'][..]),
+            '@' => word_start && next.is_some_and(|n| n.is_alphanumeric()),
+            '#' => word_start && next.is_some_and(|n| n.is_ascii_digit()),
+            _ => false,
+        };
+        if breaks {
+            out.push(WORD_JOINER);
         }
     }
     out
@@ -286,12 +305,18 @@ mod tests {
         assert_eq!(markdown_safe("---", 100), "\\---");
         assert_eq!(
             markdown_safe("-5% and 1.5 and +1 and #3", 100),
-            "-5% and 1.5 and +1 and #3"
+            "-5% and 1.5 and +1 and #\u{2060}3"
         );
         assert_eq!(markdown_safe("  # h", 100), "\\# h");
         assert_eq!(markdown_safe("\n# h", 100), "\\# h");
         assert_eq!(markdown_safe("\r\u{1}> q", 100), "\\> q");
         assert_eq!(markdown_safe("    code?", 100), "code?");
+        // what GitHub would link or mention after parsing is split
+        let j = WORD_JOINER;
+        assert_eq!(
+            markdown_safe("https://x.io www.x.io @team #12 a@b refunds@v4 v1#2", 100),
+            format!("https:{j}//x.io w{j}ww.x.io @{j}team #{j}12 a@b refunds@v4 v1#2")
+        );
         assert_eq!(markdown_safe("abcdef", 3), "abc…");
         assert_eq!(csv_safe("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_safe("/chat"), "/chat");
