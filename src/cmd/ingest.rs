@@ -204,11 +204,6 @@ fn span_days(spans: &DataFrame) -> PolarsResult<Vec<i64>> {
         .collect())
 }
 
-fn read_canonical(path: &Path) -> Result<DataFrame> {
-    let f = std::fs::File::open(path).map_err(|e| Error::input_io(path, &e))?;
-    crate::ingest::parquet::read_guarded(path, || ParquetReader::new(f).finish())
-}
-
 /// Merge the input into an existing lake, a day at a time: each day of the
 /// input is its old rows plus the input's rows not already there (by trace
 /// and span id), written to a temporary file and renamed over the day's
@@ -228,7 +223,8 @@ fn merge_partitioned(
     // evaluations
     let epath = dest.join("evals").join("part-0.parquet");
     let mut all_evals = if epath.exists() {
-        crate::span::build::evals_as_text(read_canonical(&epath)?).map_err(perr)?
+        crate::span::build::evals_as_text(crate::ingest::parquet::read_file(&epath)?)
+            .map_err(perr)?
     } else {
         crate::span::build::evals_frame(&[]).map_err(perr)?
     };

@@ -412,12 +412,7 @@ fn mark(d: &Path) -> Result<()> {
 /// summary.json, a table, a chart, the lock or the marker).
 fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
     // the same directory however spelt (a link to it too)
-    let canon = |p: &Path| {
-        std::fs::canonicalize(p)
-            .or_else(|_| std::path::absolute(p))
-            .unwrap_or_else(|_| p.to_path_buf())
-    };
-    if canon(&crate::output::parent_dir(report)) != canon(out_dir) {
+    if canonical(&crate::output::parent_dir(report)) != canonical(out_dir) {
         return Ok(());
     }
     let name = report.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -432,6 +427,14 @@ fn refuse_collision(report: &Path, out_dir: &Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// `p` with links and `..` resolved when it exists, else made absolute:
+/// one spelling for one place.
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p)
+        .or_else(|_| std::path::absolute(p))
+        .unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Where the charts of `-o REPORT.md` go without --out-dir: `REPORT-charts/`.
@@ -468,25 +471,24 @@ impl Written {
     /// stale files are gone the list names them too, so a run killed in
     /// between leaves them to the next.
     fn note(set: &mut FileSet, dir: &Path) -> Result<Written> {
-        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        let here = canon(dir);
+        let here = canonical(dir);
         let mut names: Vec<String> = set
             .destinations()
-            .filter(|d| canon(&crate::output::parent_dir(d)) == here)
+            .filter(|d| canonical(&crate::output::parent_dir(d)) == here)
             .filter_map(|d| d.file_name().and_then(|n| n.to_str()).map(str::to_string))
             .filter(|n| written_by_report(n))
             .collect();
         names.sort();
         names.dedup();
         // a name written through a link is this run's too
-        let targets: Vec<PathBuf> = set.destinations().map(canon).collect();
+        let targets: Vec<PathBuf> = set.destinations().map(canonical).collect();
         let old = std::fs::read_to_string(dir.join(WRITTEN)).unwrap_or_default();
         let stale: Vec<String> = old
             .lines()
             // a bare name of ours in this directory, never a path elsewhere
             .filter(|n| Path::new(n).file_name() == Some(std::ffi::OsStr::new(n)))
             .filter(|n| written_by_report(n) && !names.iter().any(|w| w == n))
-            .filter(|n| !targets.contains(&canon(&dir.join(n))))
+            .filter(|n| !targets.contains(&canonical(&dir.join(n))))
             .map(str::to_string)
             .collect();
         let w = Written {
@@ -554,8 +556,7 @@ fn write_charts(
 /// `to` relative to `from` (both directories) as a URL path prefix ending
 /// in `/` (empty when they are the same directory).
 fn relative_dir(from: &Path, to: &Path) -> String {
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let (from, to) = (canon(from), canon(to));
+    let (from, to) = (canonical(from), canonical(to));
     let f: Vec<_> = from.components().collect();
     let t: Vec<_> = to.components().collect();
     let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();

@@ -231,7 +231,7 @@ impl FileCounts {
 /// Drop repeated spans (first occurrence of a (trace_id, span_id) wins,
 /// counted per input file), then fill inherited keys. `context` holds spans
 /// of the same traces that other tables already carry (see
-/// [`context_rows`]): they take part in inheritance and are not kept.
+/// [`ContextKeys`]): they take part in inheritance and are not kept.
 pub(crate) fn dedup_and_inherit(
     batches: &mut Vec<Vec<SpanRow>>,
     per_file: &mut [FileCounts],
@@ -278,25 +278,37 @@ pub(crate) fn dedup_and_inherit(
 /// A file index no input has: context rows count nothing in any file.
 const CONTEXT_FILE: u32 = u32::MAX;
 
-/// The spans of canonical tables (a lake's earlier days) that share a
-/// trace with the spans read from exports (tonight's file), as rows: a span
-/// of a trace that began before midnight inherits its route, tenant and
-/// prompt version from the root the lake holds, as it would have had the
-/// trace been read in one file. Spans the exports carry too are left out
-/// (the export's copy is the one kept).
-fn context_rows(batches: &[Vec<SpanRow>], frames: &[&DataFrame]) -> Result<Vec<SpanRow>> {
-    if batches.is_empty() || frames.is_empty() {
-        return Ok(Vec::new());
+/// The traces read from exports (tonight's file), to pick the spans of
+/// canonical tables (a lake's earlier days) that share a trace with them:
+/// as rows, a span of a trace that began before midnight inherits its
+/// route, tenant and prompt version from the root the lake holds, as it
+/// would have had the trace been read in one file. Spans the exports carry
+/// too are left out (the export's copy is the one kept). The keys are
+/// gathered once for every table asked.
+struct ContextKeys<'a> {
+    traces: AHashSet<&'a str>,
+    pairs: AHashSet<(&'a str, &'a str)>,
+    interner: crate::ingest::resolve::Interner,
+}
+
+impl<'a> ContextKeys<'a> {
+    fn new(batches: &'a [Vec<SpanRow>]) -> ContextKeys<'a> {
+        ContextKeys {
+            traces: batches.iter().flatten().map(|r| &*r.trace_id).collect(),
+            pairs: batches
+                .iter()
+                .flatten()
+                .map(|r| (&*r.trace_id, &*r.span_id))
+                .collect(),
+            interner: crate::ingest::resolve::Interner::default(),
+        }
     }
-    let traces: AHashSet<&str> = batches.iter().flatten().map(|r| &*r.trace_id).collect();
-    let pairs: AHashSet<(&str, &str)> = batches
-        .iter()
-        .flatten()
-        .map(|r| (&*r.trace_id, &*r.span_id))
-        .collect();
-    let mut interner = crate::ingest::resolve::Interner::default();
-    let mut out = Vec::new();
-    for df in frames {
+
+    /// The spans of `df` in the exports' traces that the exports lack.
+    fn rows(&mut self, df: &DataFrame) -> Result<Vec<SpanRow>> {
+        if self.traces.is_empty() {
+            return Ok(Vec::new());
+        }
         let str_col = |name: &str| -> Result<&StringChunked> {
             df.column(name).and_then(|c| c.str()).map_err(polars_err)
         };
@@ -306,17 +318,16 @@ fn context_rows(batches: &[Vec<SpanRow>], frames: &[&DataFrame]) -> Result<Vec<S
             .zip(sid.iter())
             .map(|(t, s)| {
                 let (t, s) = (t.unwrap_or(""), s.unwrap_or(""));
-                Some(traces.contains(t) && !pairs.contains(&(t, s)))
+                Some(self.traces.contains(t) && !self.pairs.contains(&(t, s)))
             })
             .collect();
         if !shared.any() {
-            continue;
+            return Ok(Vec::new());
         }
         let part = df.filter(&shared).map_err(polars_err)?;
         let file = vec![CONTEXT_FILE; part.height()];
-        out.extend(build::rows_from_frame(&part, &file, &mut interner).map_err(polars_err)?);
+        build::rows_from_frame(&part, &file, &mut self.interner).map_err(polars_err)
     }
-    Ok(out)
 }
 
 /// The spans frame of rows in batches, built a chunk at a time in
@@ -351,10 +362,8 @@ pub(crate) fn rows_to_frame(batches: Vec<Vec<SpanRow>>) -> Result<DataFrame> {
 
 /// The UTC day number of a time in nanoseconds.
 pub fn day_of(ns: i64) -> i64 {
-    ns.div_euclid(NS_PER_DAY)
+    ns.div_euclid(crate::window::NS_PER_DAY)
 }
-
-const NS_PER_DAY: i64 = 86_400_000_000_000;
 
 /// `YYYY-MM-DD` of a UTC day number.
 pub fn day_label(d: i64) -> String {
@@ -385,8 +394,7 @@ pub fn lake_day(lake: &std::path::Path, day: i64) -> Result<Option<DataFrame>> {
              into the lake again (--mode overwrite would replace every day)",
         )
     };
-    let f = std::fs::File::open(&file).map_err(|e| Error::input_io(&file, &e))?;
-    let mut df = crate::ingest::parquet::read_guarded(&file, || ParquetReader::new(f).finish())?;
+    let mut df = crate::ingest::parquet::read_file(&file)?;
     build::with_added_columns(&mut df).map_err(bad)?;
     let mut df = df
         .select(schema::SPAN_COLUMNS.iter().copied())
@@ -406,9 +414,11 @@ fn assemble_with(mut out: ScanOutput, lake: Option<&std::path::Path>) -> Result<
     let nfiles = out.files.len();
     let mut batches = std::mem::take(&mut out.batches);
     let mut per_file = vec![FileCounts::default(); nfiles];
-    let frames: Vec<&DataFrame> = out.span_frames.iter().map(|(_, df)| df).collect();
-    let mut context = context_rows(&batches, &frames)?;
-    drop(frames);
+    let mut keys = ContextKeys::new(&batches);
+    let mut context = Vec::new();
+    for (_, df) in &out.span_frames {
+        context.extend(keys.rows(df)?);
+    }
     if let Some(lake) = lake {
         let mut days: Vec<i64> = batches
             .iter()
@@ -422,7 +432,7 @@ fn assemble_with(mut out: ScanOutput, lake: Option<&std::path::Path>) -> Result<
         // one day at a time, kept only for the inputs' traces
         for d in wanted {
             match lake_day(lake, d) {
-                Ok(Some(df)) => context.extend(context_rows(&batches, &[&df])?),
+                Ok(Some(df)) => context.extend(keys.rows(&df)?),
                 Ok(None) => {}
                 // a day only read for context does not stop the run
                 Err(e) => out.skipped.push((

@@ -17,7 +17,7 @@
 //! What differs from the in-memory loader: spans of canonical Parquet
 //! inputs mixed with other inputs are inherited again with the rows of the
 //! same trace from the other inputs (in memory they are taken as they are,
-//! and only give keys to the other inputs' spans: `frame::context_rows`),
+//! and only give keys to the other inputs' spans: `frame::ContextKeys`),
 //! and a span found both in such a file and elsewhere keeps its first
 //! occurrence in input order (in memory the non-Parquet one wins).
 

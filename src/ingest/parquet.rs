@@ -29,9 +29,14 @@ fn bad(path: &Path, e: impl std::fmt::Display) -> Error {
     )
 }
 
-pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<()> {
+/// The whole Parquet file at `path`, read as [`read_guarded`] reads.
+pub fn read_file(path: &Path) -> Result<DataFrame> {
     let f = File::open(path).map_err(|e| Error::input_io(path, &e))?;
-    let df = read_guarded(path, || ParquetReader::new(f).finish())?;
+    read_guarded(path, || ParquetReader::new(f).finish())
+}
+
+pub fn read(path: &Path, chunk: &mut Chunk<'_>, out: &mut ScanOutput) -> Result<()> {
+    let df = read_file(path)?;
     let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
     chunk.stats.records += df.height() as u64;
 

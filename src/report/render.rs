@@ -28,24 +28,19 @@ fn human(cell: &Cell, unit: Unit, markdown: bool) -> String {
         Unit::Stat => format::stat(x),
         Unit::Number | Unit::Text | Unit::PerRow | Unit::List => format::number(x),
     };
+    let safe = |s: &str, max: usize| {
+        if markdown {
+            format::markdown_safe(s, max)
+        } else {
+            format::terminal_safe(s, max)
+        }
+    };
     match cell {
         Cell::Null => "-".into(),
-        Cell::Text(s) => {
-            if markdown {
-                format::markdown_safe(s, MAX_TEXT)
-            } else {
-                format::terminal_safe(s, MAX_TEXT)
-            }
-        }
+        Cell::Text(s) => safe(s, MAX_TEXT),
         Cell::List(v) => v
             .iter()
-            .map(|s| {
-                if markdown {
-                    format::markdown_safe(s, MAX_ITEM)
-                } else {
-                    format::terminal_safe(s, MAX_ITEM)
-                }
-            })
+            .map(|s| safe(s, MAX_ITEM))
             .collect::<Vec<_>>()
             .join(" "),
         Cell::Int(i) => match unit {
@@ -400,25 +395,21 @@ pub fn frame(t: &Table) -> PolarsResult<DataFrame> {
                 })
                 .collect();
             Column::new(name, v)
-        } else if all_int && c.unit == Unit::Time {
+        } else if all_int && matches!(c.unit, Unit::Count | Unit::Time) {
             let v: Int64Chunked = cells
                 .map(|x| match x {
                     Cell::Int(i) => Some(*i),
                     _ => None,
                 })
                 .collect();
-            v.with_name(name)
-                .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
-                .into_series()
-                .into_column()
-        } else if all_int && c.unit == Unit::Count {
-            let v: Vec<Option<i64>> = cells
-                .map(|x| match x {
-                    Cell::Int(i) => Some(*i),
-                    _ => None,
-                })
-                .collect();
-            Column::new(name, v)
+            let v = v.with_name(name);
+            if c.unit == Unit::Time {
+                v.into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+                    .into_series()
+                    .into_column()
+            } else {
+                v.into_series().into_column()
+            }
         } else {
             let v: Vec<Option<f64>> = cells.map(Cell::as_f64).collect();
             Column::new(name, v)
