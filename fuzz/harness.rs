@@ -145,10 +145,14 @@ pub fn config(data: &[u8]) {
     let _ = spanlens::options::objectives_from(&c.objectives, "fuzz.toml");
     let _ = spanlens::options::composites(&c.anomalies);
     let r = &c.report;
+    let tz =
+        r.tz.as_deref()
+            .and_then(|z| window::parse_tz(z).ok())
+            .unwrap_or(window::TimeZone::UTC);
     for w in [&r.current, &r.baseline].into_iter().flatten() {
-        let _ = window::parse_window(w);
+        let _ = window::parse_window(w, &tz);
     }
-    let _ = window::parse_until(r.until.as_deref());
+    let _ = window::parse_until(r.until.as_deref(), &tz);
 }
 
 /// --current/--baseline/--until values, and the windows they resolve to.
@@ -157,11 +161,14 @@ pub fn window(data: &[u8]) {
         return;
     };
     let (a, b) = text.split_once('\n').unwrap_or((text, ""));
+    // the zone: a third line, else one with daylight saving
+    let (b, zone) = b.split_once('\n').unwrap_or((b, "America/New_York"));
+    let tz = window::parse_tz(zone).unwrap_or(window::TimeZone::UTC);
     let _ = window::parse_duration(a);
-    let _ = window::parse_instant(a);
-    let cur = window::parse_window(a).ok();
-    let base = window::parse_window(b).ok();
-    if let Ok(until) = window::parse_until(Some(b)) {
+    let _ = window::parse_instant(a, &tz);
+    let cur = window::parse_window(a, &tz).ok();
+    let base = window::parse_window(b, &tz).ok();
+    if let Ok(until) = window::parse_until(Some(b), &tz) {
         for last in [None, Some(i64::MIN), Some(0), Some(i64::MAX - 1)] {
             let _ = window::resolve(cur, base, until, last, i64::MAX);
         }

@@ -1,8 +1,9 @@
--- Spend per cohort and UTC day from the wrapped span costs: the report's
--- daily spend chart.
+-- Spend per cohort and day from the wrapped span costs: the report's
+-- daily spend chart ({{param:day}}: the start of a span's day in the --tz
+-- zone, from start_ns).
 SELECT {{keys}}, day, SUM(span_cost) AS usd
 FROM (
-  SELECT {{keys}}, timebucket(start_ns, 86400) AS day, span_cost
+  SELECT {{keys}}, {{param:day}} AS day, span_cost
   FROM ({{param:span_costs}}) c
 ) x
 GROUP BY {{keys}}, day

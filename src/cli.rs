@@ -56,7 +56,7 @@ fn span_types() -> Vec<PossibleValue> {
 
 /// Every command's name (`spanlens man COMMAND`; a test checks the list
 /// against the commands clap knows).
-pub const COMMANDS: [&str; 12] = [
+pub const COMMANDS: [&str; 13] = [
     "ingest",
     "inspect",
     "slo",
@@ -67,6 +67,7 @@ pub const COMMANDS: [&str; 12] = [
     "report",
     "query",
     "prices",
+    "fields",
     "completions",
     "man",
 ];
@@ -139,6 +140,13 @@ pub struct GlobalArgs {
     /// a non-empty NO_COLOR turns colour off
     #[arg(long, global = true, value_enum, default_value = "auto", value_name = "WHEN", help_heading = GLOBAL)]
     pub color: ColorArg,
+    /// Terminal tables show every column under its full name (as when piped), even if rows wrap
+    #[arg(long, global = true, conflicts_with = "width", help_heading = GLOBAL)]
+    pub wide: bool,
+    /// Fit terminal tables to N columns (default: the terminal's width, $COLUMNS if set, when
+    /// stdout is a terminal; piped output keeps every column)
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(20..), help_heading = GLOBAL)]
+    pub width: Option<u16>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +224,12 @@ pub enum Command {
   spanlens prices gpt-4o-2024-08-06 bedrock/us.anthropic.claude-3-5-sonnet-20241022-v2:0
   spanlens prices my-finetune --prices our-rates.csv")]
     Prices(PricesArgs),
+    /// The names the options take: the canonical span columns, every --by / --where field,
+    /// --span-type, drift's --field, compare's --metrics, --fail-on, and each command's --table
+    #[command(after_help = "Examples:
+  spanlens fields
+  spanlens fields --format json | jq '.tables.names[] | select(.option == \"--table\")'")]
+    Fields(FieldsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout
     #[command(after_help = "Examples:
   spanlens completions bash > ~/.local/share/bash-completion/completions/spanlens
@@ -251,6 +265,7 @@ impl Command {
             Command::Ingest(_)
             | Command::Inspect(_)
             | Command::Prices(_)
+            | Command::Fields(_)
             | Command::Completions { .. }
             | Command::Man { .. } => None,
         }
@@ -338,10 +353,14 @@ pub struct CommonArgs {
     /// Baseline window: a length before the current window (default 7d), a day or a range A..B
     #[arg(long, value_name = "W", help_heading = WINDOW)]
     pub baseline: Option<String>,
-    /// Where relative windows end: now, today, yesterday (their midnight, UTC) or a time
+    /// Where relative windows end: now, today, yesterday (their midnight) or a time
     /// (default: the newest span)
     #[arg(long, value_name = "T", help_heading = WINDOW)]
     pub until: Option<String>,
+    /// Time zone of days: dates, today and yesterday in windows, zone-less times, a budget's
+    /// month and the report's daily charts (an IANA name such as America/New_York; default UTC)
+    #[arg(long, value_name = "ZONE", help_heading = WINDOW)]
+    pub tz: Option<String>,
     /// Cohort keys: canonical fields, attr:KEY (a span attribute) or resource:KEY
     #[arg(long, value_delimiter = ',', value_name = "KEY[,KEY]", value_parser = Listed(cohort_fields), help_heading = COHORTS)]
     pub by: Vec<String>,
@@ -491,6 +510,12 @@ pub struct PricesArgs {
     pub provider: Option<String>,
     #[command(flatten)]
     pub prices: PriceArgs,
+    #[arg(long, value_enum, default_value = "table", help_heading = OUTPUT)]
+    pub format: InspectFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct FieldsArgs {
     #[arg(long, value_enum, default_value = "table", help_heading = OUTPUT)]
     pub format: InspectFormat,
 }

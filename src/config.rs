@@ -72,6 +72,7 @@ pub struct ReportConfig {
     pub current: Option<String>,
     pub baseline: Option<String>,
     pub until: Option<String>,
+    pub tz: Option<String>,
     pub fail_on: Option<Vec<String>>,
     pub format: Option<String>,
     pub percentiles: Option<String>,

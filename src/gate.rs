@@ -63,12 +63,7 @@ mod tests {
 
     #[test]
     fn gate_only_when_asked() {
-        let f = vec![Finding {
-            cause: None,
-            kind: crate::report::model::FindingKind::Unpriced,
-            message: "m".into(),
-            strength: 1.0,
-        }];
+        let f = vec![Finding::new(FindingKind::Unpriced, "m".into(), 1.0)];
         assert_eq!(evaluate(&f, &[]).0, exit::OK);
         assert_eq!(evaluate(&f, &[FindingKind::Breach]).0, exit::OK);
         assert_eq!(
@@ -78,12 +73,7 @@ mod tests {
         assert_eq!(parse(&["Breach".into()]).unwrap(), [FindingKind::Breach]);
         // a comparison of which nothing could be judged never passes a
         // regression gate; one thin metric beside judged ones does
-        let finding = |kind| Finding {
-            cause: None,
-            kind,
-            message: "m".into(),
-            strength: 0.5,
-        };
+        let finding = |kind| Finding::new(kind, "m".into(), 0.5);
         let nothing = [finding(FindingKind::Unjudged)];
         assert_eq!(
             evaluate(&nothing, &[FindingKind::Regression]).0,

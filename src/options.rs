@@ -67,6 +67,7 @@ pub fn cost(ctx: &Context, extra: &[PathBuf]) -> Result<CostOptions> {
         recompute: ctx.config.cost.recompute,
         top_traces: top_traces(ctx, None),
         budgets: Vec::new(),
+        tz: window::TimeZone::UTC,
     })
 }
 
@@ -227,8 +228,13 @@ pub struct AnomalyFlags<'a> {
     pub loop_floor: Option<u64>,
 }
 
-/// `[anomalies]` and the anomaly flags, checked.
-pub fn anomalies(ctx: &Context, flags: AnomalyFlags<'_>) -> Result<AnomalySettings> {
+/// `[anomalies]` and the anomaly flags, checked (suppressed ranges read
+/// in the `--tz` zone).
+pub fn anomalies(
+    ctx: &Context,
+    flags: AnomalyFlags<'_>,
+    tz: &window::TimeZone,
+) -> Result<AnomalySettings> {
     let ac = &ctx.config.anomalies;
     let from_file = ac
         .suppress
@@ -238,7 +244,7 @@ pub fn anomalies(ctx: &Context, flags: AnomalyFlags<'_>) -> Result<AnomalySettin
     let mut suppress = Vec::new();
     for (s, origin) in from_file.chain(from_flags) {
         let hint = "e.g. --suppress 2026-01-08T14:00:00Z..2026-01-08T15:00:00Z";
-        match window::parse_window(s) {
+        match window::parse_window(s, tz) {
             Ok(WindowSpec::Absolute(w)) => suppress.push(w),
             Ok(_) => {
                 return Err(Error::usage(

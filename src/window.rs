@@ -1,15 +1,19 @@
 //! Time windows of the shared options (docs/cli.md "Windows and durations").
 //!
 //! `--current` / `--baseline` take an absolute range `A..B` (dates, RFC
-//! 3339 or zone-less times in UTC, `now`, `today`, `yesterday`; a date-only
-//! end is exclusive, so `2026-01-01..2026-01-08` is seven days; `A..` runs to
-//! the end), a day (`2026-01-08`, `yesterday`: that whole UTC day), or a
+//! 3339 or zone-less times, `now`, `today`, `yesterday`; a date-only end
+//! is exclusive, so `2026-01-01..2026-01-08` is seven days; `A..` runs to
+//! the end), a day (`2026-01-08`, `yesterday`: that whole day), or a
 //! length relative to the end (`90m`, `6h`, `1d`, `1h30m`, `1.5d`, `P1D`).
+//! Days, dates and zone-less times are in the time zone of `--tz` (an IANA
+//! name; UTC by default), so a day starts at that zone's midnight and
+//! lasts 23 or 25 hours across a daylight-saving change.
 //! The end is the data's end (the last span's start), `--until now`, or an
 //! instant given to `--until`. Defaults: current = 1d, baseline = the 7d
 //! before the current window. Windows are half-open: `[start, end)`.
 
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
+pub use jiff::tz::TimeZone;
 
 pub const NS_PER_SEC: i64 = 1_000_000_000;
 pub const NS_PER_DAY: i64 = 86_400 * NS_PER_SEC;
@@ -100,47 +104,127 @@ fn fractional_days(s: &str) -> Option<Result<i64, String>> {
     })
 }
 
-/// Midnight UTC of the day holding `t`.
-fn day_start(t: i64) -> i64 {
-    t.div_euclid(NS_PER_DAY) * NS_PER_DAY
+/// `--tz`: an IANA time zone name (`America/New_York`, `Europe/Berlin`)
+/// or `UTC`, from the tz database built into the binary (the same on
+/// every machine).
+pub fn parse_tz(s: &str) -> Result<TimeZone, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("utc") || s == "Z" {
+        return Ok(TimeZone::UTC);
+    }
+    TimeZone::get(s).map_err(|_| {
+        format!(
+            "`{s}` is not a time zone: write an IANA name (America/New_York, Europe/Berlin) or UTC"
+        )
+    })
 }
 
-/// A date (`2026-01-31`), `today` or `yesterday`: the start of that UTC
-/// day. None for anything else.
-fn day_at(s: &str, now_ns: i64) -> Option<Result<i64, String>> {
-    if s.eq_ignore_ascii_case("today") {
-        return Some(Ok(day_start(now_ns)));
-    }
-    if s.eq_ignore_ascii_case("yesterday") {
-        return Some(Ok(day_start(now_ns) - NS_PER_DAY));
-    }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    Some(
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_utc().timestamp_nanos_opt())
-            .ok_or_else(|| format!("`{s}` is out of range")),
-    )
+/// The zone's name as `--tz` takes it.
+pub fn tz_name(tz: &TimeZone) -> &str {
+    tz.iana_name().unwrap_or("UTC")
 }
 
-/// An instant: `now`, `today` or `yesterday` (their midnight, UTC), a date
-/// (midnight UTC), RFC 3339 (`2026-01-01T12:00:00Z`), or a time without a
-/// zone (`2026-01-01T12:00`, `2026-01-01 12:00:00`: UTC, as `ingest`
-/// reads such times).
-pub fn parse_instant(s: &str) -> Result<i64, String> {
-    parse_instant_at(s, now_ns())
+pub fn is_utc(tz: &TimeZone) -> bool {
+    *tz == TimeZone::UTC || tz.iana_name().is_some_and(|n| n == "UTC" || n == "Etc/UTC")
+}
+
+fn zoned(t: i64, tz: &TimeZone) -> jiff::Zoned {
+    // every i64 of nanoseconds (years 1677..2262) is a jiff timestamp
+    jiff::Timestamp::from_nanosecond(i128::from(t))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(tz.clone())
+}
+
+fn ns(z: &jiff::Zoned) -> i64 {
+    i64::try_from(z.timestamp().as_nanosecond()).unwrap_or(i64::MAX)
+}
+
+/// The start of `date` in `tz` (its midnight, or the first instant after a
+/// gap that skips it).
+fn date_start(date: jiff::civil::Date, tz: &TimeZone) -> Result<i64, String> {
+    date.to_zoned(tz.clone())
+        .map(|z| ns(&z))
+        .map_err(|e| format!("{date} is out of range: {e}"))
+}
+
+/// The start of the day holding `t` in `tz`.
+pub fn day_start(t: i64, tz: &TimeZone) -> i64 {
+    date_start(zoned(t, tz).date(), tz).unwrap_or(t)
+}
+
+/// The start of the day after the one holding `t` in `tz`.
+pub fn next_day_start(t: i64, tz: &TimeZone) -> i64 {
+    zoned(t, tz)
+        .date()
+        .tomorrow()
+        .ok()
+        .and_then(|d| date_start(d, tz).ok())
+        .unwrap_or(i64::MAX)
+}
+
+/// The start of the month holding `t` in `tz`.
+pub fn month_start(t: i64, tz: &TimeZone) -> i64 {
+    date_start(zoned(t, tz).date().first_of_month(), tz).unwrap_or(t)
+}
+
+/// The starts of the days in `tz` that `w` touches, in order.
+pub fn days_of(w: Window, tz: &TimeZone) -> Vec<i64> {
+    let mut days = vec![day_start(w.start_ns, tz)];
+    loop {
+        let next = next_day_start(*days.last().unwrap_or(&w.start_ns), tz);
+        if next >= w.end_ns || next == i64::MAX {
+            return days;
+        }
+        days.push(next);
+    }
+}
+
+/// `2026-01-08`: the date in `tz` of the instant `t`.
+pub fn date_label(t: i64, tz: &TimeZone) -> String {
+    zoned(t, tz).date().to_string()
+}
+
+/// A date (`2026-01-31`), `today` or `yesterday`: that day in `tz`, as
+/// (start, end). None for anything else.
+fn day_at(s: &str, now_ns: i64, tz: &TimeZone) -> Option<Result<(i64, i64), String>> {
+    let date = if s.eq_ignore_ascii_case("today") {
+        zoned(now_ns, tz).date()
+    } else if s.eq_ignore_ascii_case("yesterday") {
+        zoned(now_ns, tz).date().yesterday().ok()?
+    } else {
+        if s.len() != 10 {
+            return None;
+        }
+        s.parse::<jiff::civil::Date>().ok()?
+    };
+    let range = || -> Result<(i64, i64), String> {
+        let next = date
+            .tomorrow()
+            .map_err(|e| format!("`{s}` is out of range: {e}"))?;
+        Ok((date_start(date, tz)?, date_start(next, tz)?))
+    };
+    Some(range())
+}
+
+/// An instant: `now`, `today` or `yesterday` (their midnight), a date
+/// (its midnight), RFC 3339 (`2026-01-01T12:00:00Z`), or a time without a
+/// zone (`2026-01-01T12:00`, `2026-01-01 12:00:00`); dates and zone-less
+/// times in `tz`.
+pub fn parse_instant(s: &str, tz: &TimeZone) -> Result<i64, String> {
+    parse_instant_at(s, now_ns(), tz)
 }
 
 fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
-fn parse_instant_at(s: &str, now_ns: i64) -> Result<i64, String> {
+fn parse_instant_at(s: &str, now_ns: i64, tz: &TimeZone) -> Result<i64, String> {
     let s = s.trim();
     if s.eq_ignore_ascii_case("now") {
         return Ok(now_ns);
     }
-    if let Some(d) = day_at(s, now_ns) {
-        return d;
+    if let Some(d) = day_at(s, now_ns, tz) {
+        return d.map(|(start, _)| start);
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return t
@@ -148,60 +232,56 @@ fn parse_instant_at(s: &str, now_ns: i64) -> Result<i64, String> {
             .ok_or_else(|| format!("`{s}` is out of range"));
     }
     if let Ok(t) = s.parse::<jiff::civil::DateTime>() {
-        let ns = t
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .map_err(|e| format!("`{s}` is out of range: {e}"))?
-            .timestamp()
-            .as_nanosecond();
-        return i64::try_from(ns).map_err(|_| format!("`{s}` is out of range"));
+        let z = t
+            .to_zoned(tz.clone())
+            .map_err(|e| format!("`{s}` is out of range: {e}"))?;
+        return i64::try_from(z.timestamp().as_nanosecond())
+            .map_err(|_| format!("`{s}` is out of range"));
     }
     Err(format!(
         "`{s}` is not a time: write a date (2026-01-31), a time (2026-01-31T12:00:00Z, or \
-         2026-01-31 12:00 for UTC), now, today or yesterday"
+         2026-01-31 12:00 in the --tz zone), now, today or yesterday"
     ))
 }
 
 /// A window: `A..B` (either end an instant as [`parse_instant`] reads it;
 /// `A..` runs to the reference end), a day (`2026-01-08`, `today`,
-/// `yesterday`: that whole UTC day), or a length ending at the reference
-/// end ([`parse_duration`]).
-pub fn parse_window(s: &str) -> Result<WindowSpec, String> {
-    parse_window_at(s, now_ns())
+/// `yesterday`: that whole day in `tz`), or a length ending at the
+/// reference end ([`parse_duration`]).
+pub fn parse_window(s: &str, tz: &TimeZone) -> Result<WindowSpec, String> {
+    parse_window_at(s, now_ns(), tz)
 }
 
-fn parse_window_at(s: &str, now_ns: i64) -> Result<WindowSpec, String> {
+fn parse_window_at(s: &str, now_ns: i64, tz: &TimeZone) -> Result<WindowSpec, String> {
     let s = s.trim();
     if let Some((a, b)) = s.split_once("..") {
         let start_ns = if a.trim().is_empty() {
             0
         } else {
-            parse_instant_at(a, now_ns)?
+            parse_instant_at(a, now_ns, tz)?
         };
         if b.trim().is_empty() {
             return Ok(WindowSpec::From(start_ns));
         }
-        let end_ns = parse_instant_at(b, now_ns)?;
+        let end_ns = parse_instant_at(b, now_ns, tz)?;
         if end_ns <= start_ns {
             return Err(format!("`{s}` ends before it starts"));
         }
         return Ok(WindowSpec::Absolute(Window { start_ns, end_ns }));
     }
-    if let Some(d) = day_at(s, now_ns) {
-        let start_ns = d?;
-        return Ok(WindowSpec::Absolute(Window {
-            start_ns,
-            end_ns: start_ns.saturating_add(NS_PER_DAY),
-        }));
+    if let Some(d) = day_at(s, now_ns, tz) {
+        let (start_ns, end_ns) = d?;
+        return Ok(WindowSpec::Absolute(Window { start_ns, end_ns }));
     }
     parse_duration(s).map(WindowSpec::Relative)
 }
 
 /// `now`, an instant, or (when absent) the data's end.
-pub fn parse_until(s: Option<&str>) -> Result<Until, String> {
+pub fn parse_until(s: Option<&str>, tz: &TimeZone) -> Result<Until, String> {
     match s {
         None => Ok(Until::DataEnd),
         Some(v) if v.trim().eq_ignore_ascii_case("now") => Ok(Until::Now),
-        Some(v) => parse_instant(v).map(Until::At),
+        Some(v) => parse_instant(v, tz).map(Until::At),
     }
 }
 
@@ -259,6 +339,10 @@ mod tests {
 
     const JAN1: i64 = 1_767_225_600 * NS_PER_SEC; // 2026-01-01T00:00:00Z
 
+    fn parse_instant_utc(s: &str) -> Result<i64, String> {
+        parse_instant(s, &TimeZone::UTC)
+    }
+
     #[test]
     fn durations_and_instants() {
         const H: i64 = 3600 * NS_PER_SEC;
@@ -289,16 +373,16 @@ mod tests {
         assert!(parse_duration("3 fortnights").is_err());
         assert!(parse_duration("0d").is_err());
         assert!(parse_duration("-1d").is_err());
-        assert_eq!(parse_instant("2026-01-01"), Ok(JAN1));
+        assert_eq!(parse_instant_utc("2026-01-01"), Ok(JAN1));
         assert_eq!(
-            parse_instant("2026-01-01T01:00:00+01:00"),
+            parse_instant_utc("2026-01-01T01:00:00+01:00"),
             Ok(JAN1),
             "offsets are converted to UTC"
         );
         // without a zone: UTC, as ingest reads such times
-        assert_eq!(parse_instant("2026-01-01T06:00:00"), Ok(JAN1 + 6 * H));
-        assert_eq!(parse_instant("2026-01-01 06:30"), Ok(JAN1 + 13 * H / 2));
-        assert!(parse_instant("01/02/2026").is_err());
+        assert_eq!(parse_instant_utc("2026-01-01T06:00:00"), Ok(JAN1 + 6 * H));
+        assert_eq!(parse_instant_utc("2026-01-01 06:30"), Ok(JAN1 + 13 * H / 2));
+        assert!(parse_instant_utc("01/02/2026").is_err());
     }
 
     /// A date is that whole day; `today`, `yesterday` and `now` read the
@@ -313,26 +397,35 @@ mod tests {
                 end_ns: JAN1 + (d + 1) * NS_PER_DAY,
             })
         };
-        assert_eq!(parse_window_at("2026-01-08", now), Ok(day(7)));
-        assert_eq!(parse_window_at("today", now), Ok(day(7)));
-        assert_eq!(parse_window_at("Yesterday", now), Ok(day(6)));
         assert_eq!(
-            parse_window_at("2026-01-07..now", now),
+            parse_window_at("2026-01-08", now, &TimeZone::UTC),
+            Ok(day(7))
+        );
+        assert_eq!(parse_window_at("today", now, &TimeZone::UTC), Ok(day(7)));
+        assert_eq!(
+            parse_window_at("Yesterday", now, &TimeZone::UTC),
+            Ok(day(6))
+        );
+        assert_eq!(
+            parse_window_at("2026-01-07..now", now, &TimeZone::UTC),
             Ok(WindowSpec::Absolute(Window {
                 start_ns: JAN1 + 6 * NS_PER_DAY,
                 end_ns: now
             }))
         );
         assert_eq!(
-            parse_window_at("2026-01-07..", now),
+            parse_window_at("2026-01-07..", now, &TimeZone::UTC),
             Ok(WindowSpec::From(JAN1 + 6 * NS_PER_DAY))
         );
-        assert_eq!(parse_window_at("yesterday..today", now), Ok(day(6)));
         assert_eq!(
-            parse_window_at("1h30m", now),
+            parse_window_at("yesterday..today", now, &TimeZone::UTC),
+            Ok(day(6))
+        );
+        assert_eq!(
+            parse_window_at("1h30m", now, &TimeZone::UTC),
             Ok(WindowSpec::Relative(90 * 60 * NS_PER_SEC))
         );
-        assert!(parse_window_at("2026-01-08..2026-01-07", now).is_err());
+        assert!(parse_window_at("2026-01-08..2026-01-07", now, &TimeZone::UTC).is_err());
         // `A..` resolves to the data's end; as a baseline, to the current start
         let (cur, base) = resolve(
             Some(WindowSpec::From(JAN1 + 6 * NS_PER_DAY)),
@@ -350,7 +443,7 @@ mod tests {
 
     #[test]
     fn absolute_range_end_is_exclusive() {
-        let w = parse_window("2026-01-01..2026-01-08").unwrap();
+        let w = parse_window("2026-01-01..2026-01-08", &TimeZone::UTC).unwrap();
         assert_eq!(
             w,
             WindowSpec::Absolute(Window {
@@ -358,7 +451,7 @@ mod tests {
                 end_ns: JAN1 + 7 * NS_PER_DAY
             })
         );
-        assert!(parse_window("2026-01-08..2026-01-01").is_err());
+        assert!(parse_window("2026-01-08..2026-01-01", &TimeZone::UTC).is_err());
     }
 
     #[test]
@@ -378,12 +471,81 @@ mod tests {
             JAN1,
         );
         assert_eq!((cur.start_ns, cur.end_ns), (JAN1 - 3600 * NS_PER_SEC, JAN1));
-        assert_eq!(parse_until(Some("now")), Ok(Until::Now));
+        assert_eq!(parse_until(Some("now"), &TimeZone::UTC), Ok(Until::Now));
         assert!(needs_data_end(None, Until::DataEnd));
         assert!(!needs_data_end(None, Until::Now));
-        let abs = parse_window("2026-01-01..2026-01-08").ok();
+        let abs = parse_window("2026-01-01..2026-01-08", &TimeZone::UTC).ok();
         assert!(!needs_data_end(abs, Until::DataEnd));
-        assert!(needs_data_end(parse_window("1d").ok(), Until::DataEnd));
-        assert_eq!(parse_until(Some("2026-01-01")), Ok(Until::At(JAN1)));
+        assert!(needs_data_end(
+            parse_window("1d", &TimeZone::UTC).ok(),
+            Until::DataEnd
+        ));
+        assert_eq!(
+            parse_until(Some("2026-01-01"), &TimeZone::UTC),
+            Ok(Until::At(JAN1))
+        );
+    }
+
+    /// `--tz`: days, dates and zone-less times in the zone, a day 23 hours
+    /// long where daylight saving starts, months from the zone's midnight.
+    #[test]
+    fn days_in_a_time_zone() {
+        const H: i64 = 3600 * NS_PER_SEC;
+        let ny = parse_tz("America/New_York").unwrap();
+        let now = JAN1 + 7 * NS_PER_DAY + 15 * H; // 2026-01-08T15:00Z, 10:00 in New York
+        assert_eq!(
+            parse_window_at("2026-01-08", now, &ny),
+            Ok(WindowSpec::Absolute(Window {
+                start_ns: JAN1 + 7 * NS_PER_DAY + 5 * H,
+                end_ns: JAN1 + 8 * NS_PER_DAY + 5 * H,
+            }))
+        );
+        // 2026-03-08: clocks go from 02:00 EST to 03:00 EDT
+        let mar8 = 1_772_928_000 * NS_PER_SEC; // 2026-03-08T00:00Z
+        let Ok(WindowSpec::Absolute(w)) = parse_window_at("2026-03-08", now, &ny) else {
+            panic!("a day")
+        };
+        assert_eq!((w.start_ns, w.len_ns()), (mar8 + 5 * H, 23 * H));
+        // yesterday from 2026-01-09T03:00Z is 2026-01-08 in UTC, 01-07 in New York
+        let late = JAN1 + 8 * NS_PER_DAY + 3 * H;
+        assert_eq!(
+            parse_instant_at("yesterday", late, &ny),
+            Ok(JAN1 + 6 * NS_PER_DAY + 5 * H)
+        );
+        assert_eq!(
+            parse_instant_at("2026-01-01T06:00", now, &ny),
+            Ok(JAN1 + 11 * H),
+            "a zone-less time is in the zone"
+        );
+        assert_eq!(
+            parse_instant_at("2026-01-01T06:00:00Z", now, &ny),
+            Ok(JAN1 + 6 * H),
+            "an explicit offset wins"
+        );
+        let tokyo = parse_tz("Asia/Tokyo").unwrap();
+        // 2026-03-15T12:00Z: March 1st in Tokyo began 2026-02-28T15:00Z
+        let t = 1_773_576_000 * NS_PER_SEC;
+        assert_eq!(month_start(t, &tokyo), 1_772_290_800 * NS_PER_SEC);
+        assert_eq!(date_label(JAN1 - H, &tokyo), "2026-01-01");
+        assert_eq!(date_label(JAN1 - H, &TimeZone::UTC), "2025-12-31");
+        let days = days_of(
+            Window {
+                start_ns: mar8 - NS_PER_DAY,
+                end_ns: mar8 + 2 * NS_PER_DAY,
+            },
+            &ny,
+        );
+        assert_eq!(
+            days,
+            [
+                mar8 - 2 * NS_PER_DAY + 5 * H,
+                mar8 - NS_PER_DAY + 5 * H,
+                mar8 + 5 * H,
+                mar8 + NS_PER_DAY + 4 * H,
+            ]
+        );
+        assert!(parse_tz("Mars/Olympus").is_err());
+        assert!(is_utc(&parse_tz("utc").unwrap()));
+        assert!(!is_utc(&ny));
     }
 }

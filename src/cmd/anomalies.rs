@@ -17,6 +17,7 @@ pub fn run(mut args: AnomaliesArgs, ctx: &Context) -> Result<i32> {
             deploy_quiet_min: args.deploy_quiet,
             loop_floor: args.loop_floor,
         },
+        &super::pipeline::time_zone(&args.common, ctx)?,
     )?;
     let cost = options::cost(ctx, &args.prices.files)?;
     let p = prepare(&args.common, ctx, KindFilter::llm(), Need::CurrentWindow)?;

@@ -25,6 +25,7 @@ pub fn run(mut args: CostArgs, ctx: &Context) -> Result<i32> {
             recompute: args.recompute || ctx.config.cost.recompute,
             top_traces: options::top_traces(ctx, args.top_traces),
             budgets,
+            tz: p.tz.clone(),
         },
     };
     let mut report = cost::run(&mut engine, p.scope, &opts)?;

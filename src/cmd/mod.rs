@@ -6,6 +6,7 @@ pub mod anomalies;
 pub mod compare;
 pub mod cost;
 pub mod drift;
+pub mod fields;
 pub mod ingest;
 pub mod inspect;
 pub mod pipeline;
@@ -30,6 +31,11 @@ pub struct Context {
     pub progress: bool,
     /// Terminal tables on stdout are coloured (`--color`, `NO_COLOR`).
     pub color: bool,
+    /// The width terminal tables on stdout fit (`--width`, a terminal's);
+    /// None: every column (piped, `--wide`).
+    pub width: Option<usize>,
+    /// `--width` was given: files written with `-o` fit it too.
+    pub width_asked: bool,
 }
 
 impl Context {
@@ -39,6 +45,8 @@ impl Context {
             quiet: g.quiet,
             progress: !g.quiet && !g.no_progress,
             color: color(g.color),
+            width: width(g),
+            width_asked: g.width.is_some(),
         })
     }
 
@@ -103,6 +111,40 @@ fn color(arg: crate::cli::ColorArg) -> bool {
         crate::cli::ColorArg::Never => false,
         crate::cli::ColorArg::Auto => {
             std::env::var_os("TERM").is_none_or(|t| t != "dumb") && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+/// The width stdout's tables fit: `--width N`; else, when stdout is a
+/// terminal and `--wide` is not given, `$COLUMNS` if it is a number, else
+/// the terminal's width (100 when it cannot be read). Piped output keeps
+/// every column, so scripts see the same bytes on any terminal.
+fn width(g: &crate::cli::GlobalArgs) -> Option<usize> {
+    use std::io::IsTerminal;
+    if let Some(w) = g.width {
+        return Some(w.into());
+    }
+    if g.wide || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok());
+    let terminal = || terminal_size::terminal_size().map(|(w, _)| usize::from(w.0));
+    Some(columns.or_else(terminal).unwrap_or(100).max(20))
+}
+
+impl Context {
+    /// How a terminal table is drawn on stdout, or into a file (`-o`:
+    /// never coloured, fitted only to an explicit `--width`).
+    pub fn view(&self, to_file: bool) -> crate::report::render::View {
+        crate::report::render::View {
+            color: self.color && !to_file,
+            width: if to_file && !self.width_asked {
+                None
+            } else {
+                self.width
+            },
         }
     }
 }

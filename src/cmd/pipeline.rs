@@ -39,6 +39,8 @@ pub struct Prepared {
     pub top: usize,
     pub fail_on: Vec<FindingKind>,
     pub pre: Preamble,
+    /// `--tz`: the zone of days (budgets' months, daily charts)
+    pub tz: window::TimeZone,
 }
 
 /// What the preparation says before any section: meta lines (window,
@@ -72,9 +74,13 @@ pub fn keys(by: &[String]) -> Result<Vec<Key>> {
         .collect()
 }
 
-fn window_arg(v: Option<&str>, flag: &str) -> Result<Option<window::WindowSpec>> {
+fn window_arg(
+    v: Option<&str>,
+    flag: &str,
+    tz: &window::TimeZone,
+) -> Result<Option<window::WindowSpec>> {
     v.map(|s| {
-        window::parse_window(s).map_err(|e| {
+        window::parse_window(s, tz).map_err(|e| {
             Error::usage(
                 format!("{flag}: {e}"),
                 "write a length (1d, 6h, 1h30m, P1D), a day (2026-01-08, yesterday) or a range (2026-01-01..2026-01-08, 2026-01-07..now, 2026-01-07..)",
@@ -225,17 +231,24 @@ pub fn prepare(
     };
     let keys = keys(&by)?;
     let conds = crate::options::conditions(&filters, "--where")?;
-    let current = window_arg(a.current.as_deref().or(rc.current.as_deref()), "--current")?;
+    let tz = time_zone(a, ctx)?;
+    let current = window_arg(
+        a.current.as_deref().or(rc.current.as_deref()),
+        "--current",
+        &tz,
+    )?;
     let baseline = window_arg(
         a.baseline.as_deref().or(rc.baseline.as_deref()),
         "--baseline",
+        &tz,
     )?;
-    let until = window::parse_until(a.until.as_deref().or(rc.until.as_deref())).map_err(|e| {
-        Error::usage(
-            format!("--until: {e}"),
-            "write `now` or a time such as 2026-01-31T00:00:00Z",
-        )
-    })?;
+    let until =
+        window::parse_until(a.until.as_deref().or(rc.until.as_deref()), &tz).map_err(|e| {
+            Error::usage(
+                format!("--until: {e}"),
+                "write `now` or a time such as 2026-01-31T00:00:00Z",
+            )
+        })?;
     let kind = kind_filter(a.span_type.as_deref().or(rc.kind.as_deref()), default_kind)?;
     let stale_after = stale_after(a.stale_after.as_deref().or(rc.stale_after.as_deref()))?;
     let mut fail_on = a.fail_on.clone();
@@ -299,12 +312,11 @@ pub fn prepare(
             );
             warn(ctx, &what);
             clock_meta.push(("stale".to_string(), what.clone()));
-            findings.push(Finding {
-                cause: None,
-                kind: crate::report::model::FindingKind::Stale,
-                message: what,
-                strength: Finding::CRITICAL,
-            });
+            findings.push(Finding::new(
+                crate::report::model::FindingKind::Stale,
+                what,
+                Finding::CRITICAL,
+            ));
         }
     }
     let (cur, base) = window::resolve(current, baseline, until, last, now);
@@ -355,6 +367,15 @@ pub fn prepare(
             ),
         ),
     ];
+    if !window::is_utc(&tz) {
+        meta.push((
+            "time zone".to_string(),
+            format!(
+                "{} (days, budgets' months and daily charts; times shown in UTC)",
+                window::tz_name(&tz)
+            ),
+        ));
+    }
     if let Some(how) = &ctx.config.found {
         meta.push(("config".to_string(), how.clone()));
     }
@@ -368,6 +389,7 @@ pub fn prepare(
         top: a.top.or(rc.top).unwrap_or(crate::options::DEFAULT_TOP),
         fail_on,
         pre: Preamble { meta, findings },
+        tz,
     })
 }
 
@@ -396,6 +418,19 @@ pub fn kind_filter(v: Option<&str>, default: KindFilter) -> Result<KindFilter> {
                     .join(", ")
             ),
         )),
+    }
+}
+
+/// `--tz ZONE`, else `[report] tz`, else UTC.
+pub fn time_zone(a: &CommonArgs, ctx: &Context) -> Result<window::TimeZone> {
+    match a.tz.as_deref().or(ctx.config.report.tz.as_deref()) {
+        None => Ok(window::TimeZone::UTC),
+        Some(z) => window::parse_tz(z).map_err(|e| {
+            Error::usage(
+                format!("--tz: {e}"),
+                "e.g. --tz America/New_York, --tz Europe/Berlin or --tz UTC",
+            )
+        }),
     }
 }
 
@@ -511,8 +546,8 @@ pub fn emit(
     };
     let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
         match a.format() {
-            // colour only where a person reads it: stdout, not a file
-            ReportFormat::Table => render::table(report, w, ctx.color && a.output.is_none()),
+            // colour and fitting only where a person reads it: stdout, not a file
+            ReportFormat::Table => render::table(report, w, ctx.view(a.output.is_some())),
             ReportFormat::Markdown => render::markdown(report, w),
             ReportFormat::Json => render::json(report, w),
             ReportFormat::Jsonl => match a.table {

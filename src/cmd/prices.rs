@@ -25,7 +25,7 @@ pub fn run(args: PricesArgs, ctx: &Context) -> Result<i32> {
         charts: Vec::new(),
     };
     match args.format {
-        InspectFormat::Table => to_stdout(|w| render::table(&report, w, ctx.color))?,
+        InspectFormat::Table => to_stdout(|w| render::table(&report, w, ctx.view(false)))?,
         InspectFormat::Json => to_stdout(|w| render::json(&report, w))?,
     }
     Ok(crate::exit::OK)

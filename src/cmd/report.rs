@@ -222,7 +222,11 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
     let budgets = options::budgets(ctx, &args.budgets.limits)?;
     let fields = options::drift_fields(ctx, &[], false, false)?;
     let compare = options::compare(ctx, options::CompareFlags::default())?;
-    let anomalies = options::anomalies(ctx, options::AnomalyFlags::default())?;
+    let anomalies = options::anomalies(
+        ctx,
+        options::AnomalyFlags::default(),
+        &super::pipeline::time_zone(&args.common, ctx)?,
+    )?;
     let user_kind = args.common.span_type.is_some() || ctx.config.report.kind.is_some();
 
     let t = crate::timing::phase("prepare");
@@ -262,6 +266,7 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
         cost.kind = p.scope.kind.clone();
     }
     cost.budgets = budgets;
+    cost.tz = p.tz.clone();
     let plan = Plan {
         scope: p.scope,
         key_names: p.key_names,
@@ -292,6 +297,7 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
             top: plan.top,
             baseline: plan.baseline,
             cost: plan.cost.clone(),
+            tz: plan.cost.tz.clone(),
         },
     )?;
     drop(t);

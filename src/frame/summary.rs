@@ -59,13 +59,25 @@ pub struct RunSummary {
     pub spans: u64,
     pub traces: u64,
     pub evals: u64,
+    /// the first span's start (RFC 3339 in JSON)
+    #[serde(rename = "start", serialize_with = "rfc3339")]
     pub start_ns: Option<i64>,
+    /// the last span's start (RFC 3339 in JSON)
+    #[serde(rename = "end", serialize_with = "rfc3339")]
     pub end_ns: Option<i64>,
     pub conventions: Vec<(&'static str, u64)>,
     pub rejected_count: u64,
     pub duplicates: u64,
     pub skipped_files: Vec<(String, String)>,
     pub inputs: Vec<InputSummary>,
+}
+
+/// A time in JSON as every document of the tool writes it.
+fn rfc3339<S: serde::Serializer>(ns: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ns {
+        Some(ns) => s.serialize_str(&crate::report::format::rfc3339(*ns)),
+        None => s.serialize_none(),
+    }
 }
 
 const COVERED: &[(&str, &[&str], &[Field])] = &[

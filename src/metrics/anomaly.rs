@@ -26,7 +26,7 @@ use crate::engine::template::Template;
 use crate::engine::{parse_key, Arms, Engine, KindFilter, Scope};
 use crate::error::Result;
 use crate::report::format;
-use crate::report::model::{Cell, Finding, Report, Table, Unit};
+use crate::report::model::{Cell, Finding, FindingKind, Report, Table, Unit};
 use crate::stats::anomaly::{binomial_tail, total_variation};
 use crate::stats::hypothesis::fisher_greater;
 use crate::window::Window;
@@ -143,7 +143,7 @@ struct Anomaly {
     strength: f64,
     unit: Unit,
     detail: String,
-    ids: Vec<String>,
+    ids: Vec<Open>,
     /// (condition, order) of the spans to open, fetched in pass 2
     examples: Option<(String, String)>,
     /// who caused it
@@ -151,6 +151,34 @@ struct Anomaly {
     /// the finding's own spans, for the attribution (outliers, loops,
     /// context stuffing, model mix)
     focus: Option<Focus>,
+}
+
+/// A trace, or one span of it, for a person to open.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Open {
+    trace: String,
+    span: Option<String>,
+}
+
+impl Open {
+    fn trace(trace: String) -> Open {
+        Open { trace, span: None }
+    }
+
+    fn span(trace: &Option<String>, span: &Option<String>) -> Open {
+        Open {
+            trace: trace.clone().unwrap_or_default(),
+            span: Some(span.clone().unwrap_or_default()),
+        }
+    }
+
+    /// `trace_id` or `trace_id/span_id`, as the `open` column shows it
+    fn shown(&self) -> String {
+        match &self.span {
+            Some(s) => format!("{}/{s}", self.trace),
+            None => self.trace.clone(),
+        }
+    }
 }
 
 /// The spans a finding is about, for its attribution.
@@ -177,6 +205,16 @@ impl Focus {
 }
 
 impl Anomaly {
+    /// the traces of its spans to open, each once, in their order
+    fn trace_ids(&self) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        self.ids
+            .iter()
+            .filter(|o| seen.insert(&o.trace))
+            .map(|o| o.trace.clone())
+            .collect()
+    }
+
     fn severity(&self) -> Severity {
         if self.strength >= 2.0 {
             Severity::Critical
@@ -417,15 +455,7 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
         for (i, a) in examples {
             let r = answers.rows(a);
             let (t, s) = (r.strs("trace_id")?, r.strs("span_id")?);
-            list[i].ids = (0..r.len())
-                .map(|k| {
-                    format!(
-                        "{}/{}",
-                        t[k].clone().unwrap_or_default(),
-                        s[k].clone().unwrap_or_default()
-                    )
-                })
-                .collect();
+            list[i].ids = (0..r.len()).map(|k| Open::span(&t[k], &s[k])).collect();
         }
         for (i, a) in top_traces {
             let r = answers.rows(a);
@@ -439,7 +469,11 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
                 })
                 .collect();
             top.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            list[i].ids = top.into_iter().take(IDS).map(|(_, t)| t).collect();
+            list[i].ids = top
+                .into_iter()
+                .take(IDS)
+                .map(|(_, t)| Open::trace(t))
+                .collect();
         }
     }
 
@@ -512,7 +546,8 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             explain::COLUMNS[3],
             ("open", Unit::List),
         ],
-    );
+    )
+    .wide(&["score", "cause"]);
     t.footnote = Some(
         "score: -log10 p (more outliers past the baseline p99 or context stuffing than chance, \
          error bursts), x the baseline's largest (one value past twice it), LLM calls (loops), x daily mean (spend), total variation (model mix), expected spans \
@@ -535,13 +570,12 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             Cell::text(a.detail.clone()),
         ]);
         row.extend(explain::cells(a.cause.as_ref()));
-        row.push(Cell::List(a.ids.clone()));
+        row.push(Cell::List(a.ids.iter().map(Open::shown).collect()));
         t.push(row);
         t.row_units.push(a.unit);
-        let mut f = Finding {
-            cause: None,
-            kind: crate::report::model::FindingKind::Anomaly,
-            message: format!(
+        let mut f = Finding::new(
+            FindingKind::Anomaly,
+            format!(
                 "{}{} ({}) at {}: {}",
                 who(&o.key_names, &a.cohort),
                 a.kind,
@@ -549,8 +583,12 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
                 format::time_ns(a.time_ns),
                 a.detail,
             ),
-            strength: a.strength,
-        };
+            a.strength,
+        )
+        .cohort(&o.key_names, &a.cohort)
+        .metric(a.kind)
+        .values(Some(a.observed), a.expected)
+        .trace_ids(a.trace_ids());
         f.set_cause(a.cause.clone());
         findings.push(f);
     }
@@ -640,7 +678,7 @@ const METRICS: [Metric; 4] = [
     Metric {
         kind: "token_outlier",
         get: |t| Some(t.tokens),
-        unit: Unit::Number,
+        unit: Unit::Tokens,
         col: "tokens",
         what: "tokens",
     },
@@ -833,7 +871,11 @@ fn trace_rules(
             }
             hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.trace.cmp(&b.1.trace)));
             let (v, top) = hits[0];
-            let mut ids: Vec<String> = hits.iter().take(IDS).map(|h| h.1.trace.clone()).collect();
+            let mut ids: Vec<Open> = hits
+                .iter()
+                .take(IDS)
+                .map(|h| Open::trace(h.1.trace.clone()))
+                .collect();
             let k = hits.len() as u64;
             if m == LOOPS {
                 let floor = o.loop_floor.max(1) as f64;
@@ -1003,7 +1045,7 @@ fn tool_repeat_rule(
     let (tool, args) = (r.strs("tool")?, r.strs("args")?);
     // rows come ordered by trace, start, span
     // per cohort: (run length, tool, start of the run, trace/span to open)
-    type Run = (usize, String, i64, String);
+    type Run = (usize, String, i64, Open);
     let mut runs: BTreeMap<Vec<String>, Vec<Run>> = BTreeMap::new();
     let mut i = 0;
     while i < r.len() {
@@ -1027,11 +1069,7 @@ fn tool_repeat_rule(
                     n,
                     t.to_string(),
                     start,
-                    format!(
-                        "{}/{}",
-                        tr[*k].clone().unwrap_or_default(),
-                        sp[*k].clone().unwrap_or_default()
-                    ),
+                    Open::span(&tr[*k], &sp[*k]),
                 ));
             }
         }
@@ -1176,7 +1214,7 @@ fn stuffing_rule(
             expected: Some(expected),
             score,
             strength,
-            unit: Unit::Number,
+            unit: Unit::Tokens,
             detail: format!(
                 "{}{detail}{}",
                 if capped { ">= " } else { "" },
@@ -1189,13 +1227,7 @@ fn stuffing_rule(
             ids: idx
                 .iter()
                 .take(shown)
-                .map(|&i| {
-                    format!(
-                        "{}/{}",
-                        tr[i].clone().unwrap_or_default(),
-                        sp[i].clone().unwrap_or_default()
-                    )
-                })
+                .map(|&i| Open::span(&tr[i], &sp[i]))
                 .collect(),
             examples: None,
             cause: None,

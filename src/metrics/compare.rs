@@ -15,7 +15,7 @@ use crate::engine::template::Template;
 use crate::engine::{Arm, Arms, Condition, Engine, Key, PercentileMethod, Scope, OTHER};
 use crate::error::{Error, Result};
 use crate::report::format;
-use crate::report::model::{Cell, Finding, Report, Table, Unit};
+use crate::report::model::{Cell, Finding, FindingKind, Report, Table, Unit};
 use crate::stats::bootstrap::{self, Sample, Statistic, REPLICATES};
 use crate::stats::hypothesis::{holm, mann_whitney_greater, newcombe_diff, rate_greater};
 use crate::stats::quantile::bucket_value;
@@ -149,7 +149,7 @@ pub const METRICS: &[MetricDef] = &[
         },
         min_effect: 0.10,
         min_n: 30,
-        unit: Unit::Number,
+        unit: Unit::Tokens,
     },
     MetricDef {
         name: "output_tokens",
@@ -159,7 +159,7 @@ pub const METRICS: &[MetricDef] = &[
         },
         min_effect: 0.10,
         min_n: 30,
-        unit: Unit::Number,
+        unit: Unit::Tokens,
     },
 ];
 
@@ -533,7 +533,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             explain::COLUMNS[2],
             explain::COLUMNS[3],
         ],
-    );
+    )
+    .wide(&["n_baseline", "n_candidate", "p", "test", "cause"]);
     t.footnote = Some(format!(
         "p: one-sided toward worse, p_holm: Holm-adjusted over every test; regressed: p_holm < {} \
          and the change past its minimum effect (improved: the same toward better); CI: Newcombe (rates) or bootstrap B = {REPLICATES} \
@@ -569,33 +570,41 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         match r.verdict {
             Verdict::Regressed => {
                 to_explain.push((findings.len(), t.rows.len() - 1, r));
-                findings.push(Finding {
-                    cause: None,
-                    kind: crate::report::model::FindingKind::Regression,
-                    message: format!(
-                        "{who}{} regressed: {} -> {} (Holm p {})",
-                        r.metric,
-                        show(r.value.0, r.def.unit),
-                        show(r.value.1, r.def.unit),
-                        format::stat(r.p_holm.unwrap_or(f64::NAN))
-                    ),
-                    // -log10 p over -log10 alpha: critical below alpha squared
-                    strength: r
-                        .p_holm
-                        .map(|p| -p.max(f64::MIN_POSITIVE).log10() / -o.alpha.log10())
-                        .unwrap_or(1.0)
-                        .max(1.0),
-                })
+                findings.push(
+                    Finding::new(
+                        FindingKind::Regression,
+                        format!(
+                            "{who}{} regressed: {} -> {} (Holm p {})",
+                            r.metric,
+                            show(r.value.0, r.def.unit),
+                            show(r.value.1, r.def.unit),
+                            format::stat(r.p_holm.unwrap_or(f64::NAN))
+                        ),
+                        // -log10 p over -log10 alpha: critical below alpha squared
+                        r.p_holm
+                            .map(|p| -p.max(f64::MIN_POSITIVE).log10() / -o.alpha.log10())
+                            .unwrap_or(1.0)
+                            .max(1.0),
+                    )
+                    .cohort(&o.key_names, &r.cohort)
+                    .metric(r.metric.clone())
+                    .values(r.value.1, r.value.0)
+                    .p(r.p_holm),
+                )
             }
-            Verdict::Inconclusive => findings.push(Finding {
-                cause: None,
-                kind: crate::report::model::FindingKind::Inconclusive,
-                message: format!(
-                    "{who}{}: too few samples (n {} vs {}; {} per arm needed)",
-                    r.metric, r.n.0, r.n.1, r.def.min_n
-                ),
-                strength: 0.5,
-            }),
+            Verdict::Inconclusive => findings.push(
+                Finding::new(
+                    FindingKind::Inconclusive,
+                    format!(
+                        "{who}{}: too few samples (n {} vs {}; {} per arm needed)",
+                        r.metric, r.n.0, r.n.1, r.def.min_n
+                    ),
+                    0.5,
+                )
+                .cohort(&o.key_names, &r.cohort)
+                .metric(r.metric.clone())
+                .values(r.value.1, r.value.0),
+            ),
             _ => {}
         }
     }
@@ -656,16 +665,15 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
         notes.push("no spans in either arm: nothing to compare".into());
     } else if n(Verdict::Inconclusive) == rows.len() {
         // a verdict that cannot be judged never passes a gate on it
-        findings.push(Finding {
-            cause: None,
-            kind: crate::report::model::FindingKind::Unjudged,
-            message: format!(
+        findings.push(Finding::new(
+            FindingKind::Unjudged,
+            format!(
                 "nothing could be judged: each of the {} comparison(s) has too few spans or \
                  traces in an arm (see the inconclusive rows)",
                 rows.len()
             ),
-            strength: 1.0,
-        });
+            1.0,
+        ));
     }
     tables.insert(0, t);
     Ok(Report {
@@ -1087,6 +1095,7 @@ mod tests {
                 recompute: false,
                 top_traces: 0,
                 budgets: Vec::new(),
+                tz: crate::window::TimeZone::UTC,
             },
         }
     }

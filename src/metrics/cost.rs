@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{Datelike, TimeZone, Utc};
 use polars::prelude::*;
 
 use super::{
@@ -16,7 +15,7 @@ use crate::engine::template::Template;
 use crate::engine::{Condition, Engine, KindFilter, Scope};
 use crate::error::Result;
 use crate::pricing::{CostParts, MatchRule, ModelPrice, PriceTable, ServiceTier, Tokens};
-use crate::report::model::{Cell, Finding, Report, Table, Unit};
+use crate::report::model::{Cell, Finding, FindingKind, Report, Table, Unit};
 use crate::window::{Window, NS_PER_DAY};
 
 /// Which period a budget covers, ending at the report's end.
@@ -73,6 +72,8 @@ pub struct CostOptions {
     pub recompute: bool,
     pub top_traces: usize,
     pub budgets: Vec<Budget>,
+    /// `--tz`: where a `/month` budget's month starts
+    pub tz: crate::window::TimeZone,
 }
 
 pub struct CostReportOptions {
@@ -473,7 +474,13 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
             ("delta_vs_table_usd", Unit::Usd),
             ("unpriced_spans", Unit::Count),
         ],
-    );
+    )
+    .wide(&[
+        "traces",
+        "per_trace_mean_usd",
+        "reported_spans",
+        "delta_vs_table_usd",
+    ]);
     let mut tokens = Table::with_keys(
         "tokens",
         "Tokens and table price by kind",
@@ -491,7 +498,16 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
             ("reasoning_usd", Unit::Usd),
             ("table_usd", Unit::Usd),
         ],
-    );
+    )
+    .wide(&[
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "input_usd",
+        "cache_read_usd",
+        "cache_write_usd",
+        "output_usd",
+        "reasoning_usd",
+    ]);
     tokens.footnote = Some(
         "input tokens exclude cache reads and writes; output tokens exclude reasoning tokens"
             .into(),
@@ -554,7 +570,14 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
             ("input_tokens", Unit::Count),
             ("output_tokens", Unit::Count),
         ],
-    );
+    )
+    .wide(&[
+        "provider",
+        "price_source",
+        "service_tiers",
+        "input_tokens",
+        "output_tokens",
+    ]);
     let mut unpriced = Table::new(
         "unpriced",
         "Unpriced models (no price found; never counted as $0)",
@@ -622,15 +645,18 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
                     id.1.clone()
                         .or(id.2.clone())
                         .unwrap_or_else(|| "(no model name)".into());
-                findings.push(Finding {
-                    cause: None,
-                    kind: crate::report::model::FindingKind::Unpriced,
-                    message: format!(
-                        "{name}: {without} span(s), {inp} input and {out} output tokens have no price; \
-                         add it with --prices FILE (`spanlens prices {name}` shows how a name is looked up)"
-                    ),
-                    strength: 1.0,
-                });
+                findings.push(
+                    Finding::new(
+                        FindingKind::Unpriced,
+                        format!(
+                            "{name}: {without} span(s), {inp} input and {out} output tokens have no price; \
+                             add it with --prices FILE (`spanlens prices {name}` shows how a name is looked up)"
+                        ),
+                        1.0,
+                    )
+                    .metric(name.clone())
+                    .values(Some(without as f64), None),
+                );
             }
         }
     }
@@ -713,7 +739,7 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
 }
 
 /// The window a budget period covers, ending at `end`.
-pub fn budget_window(p: BudgetPeriod, report: Window) -> Window {
+pub fn budget_window(p: BudgetPeriod, report: Window, tz: &crate::window::TimeZone) -> Window {
     let end = report.end_ns;
     match p {
         BudgetPeriod::Window => report,
@@ -721,18 +747,10 @@ pub fn budget_window(p: BudgetPeriod, report: Window) -> Window {
             start_ns: end - NS_PER_DAY,
             end_ns: end,
         },
-        BudgetPeriod::Month => {
-            let t = Utc.timestamp_nanos(end - 1);
-            let start = Utc
-                .with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
-                .single()
-                .and_then(|d| d.timestamp_nanos_opt())
-                .unwrap_or(report.start_ns);
-            Window {
-                start_ns: start,
-                end_ns: end,
-            }
-        }
+        BudgetPeriod::Month => Window {
+            start_ns: crate::window::month_start(end - 1, tz),
+            end_ns: end,
+        },
     }
 }
 
@@ -746,7 +764,7 @@ fn budgets(
     // met in the report window or any budget period
     let mut wide = scope.clone();
     for b in &o.budgets {
-        let w = budget_window(b.period, scope.window);
+        let w = budget_window(b.period, scope.window, &o.tz);
         wide.window.start_ns = wide.window.start_ns.min(w.start_ns);
         wide.window.end_ns = wide.window.end_ns.max(w.end_ns);
     }
@@ -770,7 +788,7 @@ fn budgets(
     let mut asked = Vec::with_capacity(o.budgets.len());
     for b in &o.budgets {
         let mut s = scope.clone();
-        s.window = budget_window(b.period, scope.window);
+        s.window = budget_window(b.period, scope.window, &o.tz);
         s.conditions.extend(b.selector.iter().cloned());
         asked.push((batch.ask(tokens_query(engine, &s, res)?), s.window));
     }
@@ -794,18 +812,22 @@ fn budgets(
             ]);
             t.push(row);
             if used >= 1.0 {
-                findings.push(Finding {
-                    cause: None,
-                    kind: crate::report::model::FindingKind::Budget,
-                    message: format!(
-                        "{} [{}]: spent ${spent:.4} of ${} ({:.0}%)",
-                        b.label,
-                        k.join(", "),
-                        b.usd,
-                        used * 100.0
-                    ),
-                    strength: Finding::CRITICAL * used,
-                });
+                findings.push(
+                    Finding::new(
+                        FindingKind::Budget,
+                        format!(
+                            "{} [{}]: spent ${spent:.4} of ${} ({:.0}%)",
+                            b.label,
+                            k.join(", "),
+                            b.usd,
+                            used * 100.0
+                        ),
+                        Finding::CRITICAL * used,
+                    )
+                    .cohort(key_names, k)
+                    .metric(b.label.clone())
+                    .values(Some(spent), Some(b.usd)),
+                );
             }
         }
     }
@@ -825,13 +847,15 @@ mod tests {
         assert!(parse_budget("10/year").is_err());
         // 2026-03-15T12:00Z -> month from 2026-03-01
         let end = 1_773_576_000 * 1_000_000_000;
-        let w = budget_window(
-            BudgetPeriod::Month,
-            Window {
-                start_ns: end - 10,
-                end_ns: end,
-            },
-        );
+        let report = Window {
+            start_ns: end - 10,
+            end_ns: end,
+        };
+        let w = budget_window(BudgetPeriod::Month, report, &crate::window::TimeZone::UTC);
         assert_eq!(w.start_ns, 1_772_323_200 * 1_000_000_000);
+        // in Tokyo, March began 2026-02-28T15:00Z
+        let tokyo = crate::window::parse_tz("Asia/Tokyo").unwrap();
+        let w = budget_window(BudgetPeriod::Month, report, &tokyo);
+        assert_eq!(w.start_ns, 1_772_290_800 * 1_000_000_000);
     }
 }

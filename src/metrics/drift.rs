@@ -13,7 +13,9 @@ use crate::engine::template::Template;
 use crate::engine::{parse_key, Arms, Engine, FieldExpr, Key, Scope, FIELDS, NONE};
 use crate::error::Result;
 use crate::report::format;
-use crate::report::model::{Cell, Chart, ChartKind, Finding, Report, Series, Table, Unit};
+use crate::report::model::{
+    Cell, Chart, ChartKind, Finding, FindingKind, Report, Series, Table, Unit,
+};
 use crate::span::schema as col;
 use crate::stats::drift::{self as stat, DriftResult, Verdict, ZERO_ORDINAL};
 use crate::stats::quantile::GAMMA;
@@ -333,7 +335,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
             explain::COLUMNS[2],
             explain::COLUMNS[3],
         ],
-    );
+    )
+    .wide(&["type", "n_baseline", "n_current", "cause"]);
     table.footnote = Some(
         "drift: (PSI >= 0.25 or JS >= 0.1) and chi-squared p < 0.01; moderate: 0.1 <= PSI < 0.25 \
          and p < 0.01; insufficient: < 100 values in a window. Numeric bins: baseline deciles over \
@@ -402,17 +405,28 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                 if o.charts {
                     drifted.push((
                         r.psi,
-                        distribution_chart(&o.key_names, cohort, field, &labels, &b, &c),
+                        distribution_chart(
+                            &o.key_names,
+                            cohort,
+                            (field, *ty),
+                            (&labels, &b, &c),
+                            &r,
+                        ),
                     ));
                 }
                 to_explain.push((findings.len(), table.rows.len() - 1, cohort, field, *ty));
-                findings.push(Finding {
-                    cause: None,
-                    kind: crate::report::model::FindingKind::Drift,
-                    message: drift_message(&o.key_names, cohort, field, &r),
-                    // the PSI or JS distance over its drift threshold
-                    strength: (r.psi / 0.25).max(r.js / 0.1),
-                });
+                findings.push(
+                    Finding::new(
+                        FindingKind::Drift,
+                        drift_message(&o.key_names, cohort, field, &r),
+                        // the PSI or JS distance over its drift threshold
+                        (r.psi / 0.25).max(r.js / 0.1),
+                    )
+                    .cohort(&o.key_names, cohort)
+                    .metric(field.clone())
+                    .values(Some(r.psi), None)
+                    .p(r.chi2.map(|x| x.p)),
+                );
             }
         }
     }
@@ -503,10 +517,9 @@ const CHARTS: usize = 4;
 fn distribution_chart(
     names: &[String],
     cohort: &[String],
-    field: &str,
-    labels: &[String],
-    b: &[u64],
-    c: &[u64],
+    (field, ty): (&str, FieldType),
+    (labels, b, c): (&[String], &[u64], &[u64]),
+    r: &DriftResult,
 ) -> Chart {
     let pct = |v: &[u64]| -> Vec<Option<f64>> {
         stat::shares(v)
@@ -515,22 +528,42 @@ fn distribution_chart(
             .collect()
     };
     let who = super::who(names, cohort);
+    // the unit of a numeric field's bins, from its canonical name
+    let unit = match field {
+        f if f.ends_with("_ms") => ", ms",
+        f if f.ends_with("_tokens") => ", tokens",
+        f if f.ends_with("_usd") => ", USD",
+        _ => "",
+    };
+    let x_label = match ty {
+        FieldType::Numeric => format!("{field}: bins of values{unit}"),
+        FieldType::Categorical => format!("{field}: values"),
+    };
     Chart {
         file: String::new(),
-        title: format!("{who}{field}: baseline vs current"),
-        y_label: "% of values".into(),
+        title: format!(
+            "{who}{field}: baseline vs current (PSI {}, JS {})",
+            format::stat(r.psi),
+            format::stat(r.js)
+        ),
+        y_label: "share of values (%)".into(),
+        y_unit: Unit::Share,
+        x_label,
         kind: ChartKind::Bars,
         x: labels.to_vec(),
         series: vec![
             Series {
                 name: "baseline".into(),
                 values: pct(b),
+                errors: Vec::new(),
             },
             Series {
                 name: "current".into(),
                 values: pct(c),
+                errors: Vec::new(),
             },
         ],
+        zoom: false,
     }
 }
 

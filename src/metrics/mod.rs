@@ -228,6 +228,29 @@ pub fn expand_field(
         .expand_builtin(name, params)
 }
 
+/// Every table each command writes (`--table`, `--format jsonl`, a
+/// report's `SECTION-TABLE.parquet`): `spanlens fields` lists them, and a
+/// test holds the list to what the commands write.
+pub const TABLES: &[(&str, &[&str])] = &[
+    ("slo", &["cohorts", "evals", "objectives"]),
+    (
+        "cost",
+        &[
+            "cost",
+            "tokens",
+            "models",
+            "unpriced",
+            "top_traces",
+            "budgets",
+        ],
+    ),
+    ("drift", &["drift", "drift_bins"]),
+    ("compare", &["compare", "arms"]),
+    ("anomalies", &["anomalies"]),
+    ("query", &["result"]),
+    ("prices", &["sources", "prices"]),
+];
+
 /// Phase 1: spans per cohort, then the cardinality guard.
 pub fn cohort_phase(
     engine: &mut dyn Engine,

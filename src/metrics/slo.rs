@@ -11,7 +11,7 @@ use super::{
 use crate::engine::template::Template;
 use crate::engine::{Condition, Engine, Scope};
 use crate::error::Result;
-use crate::report::model::{Cell, Finding, Report, Table, Unit};
+use crate::report::model::{Cell, Finding, FindingKind, Report, Table, Unit};
 use crate::stats::{burn, rates};
 use crate::window::Window;
 
@@ -99,7 +99,15 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &SloOptions) -> Result<
             ("tpot_p50_ms", Unit::Ms),
             ("tpot_p95_ms", Unit::Ms),
         ],
-    );
+    )
+    .wide(&[
+        "traces",
+        "latency_n",
+        "ttft_n",
+        "tpot_n",
+        "tpot_p50_ms",
+        "tpot_p95_ms",
+    ]);
     let keys = counts.keys(nk)?;
     let (spans, traces, errors, refusals) = (
         counts.u64s("spans")?,
@@ -224,7 +232,10 @@ fn objectives(
         "Objectives: budgets and burn rates",
         &o.key_names,
         &cols,
-    );
+    )
+    .wide(&[
+        "sli", "valid", "bad", "burn_5m", "burn_30m", "burn_2h", "burn_6h", "cause",
+    ]);
     table.footnote = Some(
         "burn rates over 5-minute buckets ending exactly at the report's end; page: 1h & 5m > 14.4 or 6h & 30m > 6; \
          ticket: 1d & 2h > 3 or 3d & 6h > 1"
@@ -406,25 +417,33 @@ fn objectives(
                 to_explain.push((findings.len(), table.rows.len(), j, k.clone()));
             }
             if breached {
-                findings.push(Finding {
-                    cause: None,
-                    kind: crate::report::model::FindingKind::Breach,
-                    message: format!(
-                        "{} [{cohort}]: SLI {:.4} below target {} over the period",
-                        obj.name,
-                        sli_value.unwrap_or(0.0),
-                        obj.target
-                    ),
-                    // an objective missed is always on the first screen
-                    strength: 3.0,
-                });
+                findings.push(
+                    Finding::new(
+                        FindingKind::Breach,
+                        format!(
+                            "{} [{cohort}]: SLI {:.4} below target {} over the period",
+                            obj.name,
+                            sli_value.unwrap_or(0.0),
+                            obj.target
+                        ),
+                        // an objective missed is always on the first screen
+                        3.0,
+                    )
+                    .cohort(&o.key_names, k)
+                    .metric(obj.name.clone())
+                    .values(sli_value, Some(obj.target)),
+                );
             } else if level == burn::Alert::Page {
-                findings.push(Finding {
-                    cause: None,
-                    kind: crate::report::model::FindingKind::Breach,
-                    message: format!("{} [{cohort}]: burning its budget at page level", obj.name),
-                    strength: Finding::CRITICAL,
-                });
+                findings.push(
+                    Finding::new(
+                        FindingKind::Breach,
+                        format!("{} [{cohort}]: burning its budget at page level", obj.name),
+                        Finding::CRITICAL,
+                    )
+                    .cohort(&o.key_names, k)
+                    .metric(obj.name.clone())
+                    .values(sli_value, Some(obj.target)),
+                );
             }
             let mut row: Vec<Cell> = k.iter().map(|s| Cell::text(s.clone())).collect();
             row.extend([

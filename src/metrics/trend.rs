@@ -10,9 +10,10 @@ use super::{cohort_phase, expand, Batch, Rows};
 use crate::engine::template::Template;
 use crate::engine::{Engine, Scope};
 use crate::error::Result;
-use crate::report::model::{Chart, ChartKind, Series};
+use crate::report::model::{Chart, ChartKind, Series, Unit};
 use crate::stats::quantile::quantile_log_buckets;
-use crate::window::{Window, NS_PER_DAY};
+use crate::stats::rates;
+use crate::window::{self, TimeZone, Window, NS_PER_DAY};
 
 /// Cohorts drawn as their own line; the rest are summed as one.
 const LINES: usize = 8;
@@ -34,6 +35,8 @@ pub struct TrendOptions {
     pub top: usize,
     pub baseline: Window,
     pub cost: CostOptions,
+    /// `--tz`: the zone whose days the charts show
+    pub tz: TimeZone,
 }
 
 /// `scope` is the report's scope (window = the report window, kind = the
@@ -57,6 +60,9 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
     let res = cost::resolve(engine, &cost_s, &o.cost)?;
     let spans = cost::span_costs_with(engine, &cost_s, &o.cost, &res)?;
     let n = |x: i64| x.to_string();
+    // the days of the charted range, in the --tz zone
+    let all_days = window::days_of(s.window, &o.tz);
+    let day = ("day", day_sql(&all_days, &o.tz));
     let mut batch = Batch::new();
     let spend_q = batch.ask(expand(
         engine,
@@ -76,9 +82,9 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
         engine,
         &cost_s,
         Template::ReportDailySpend,
-        &[("span_costs", spans)],
+        &[("span_costs", spans), day.clone()],
     )?);
-    let daily_latency = batch.ask(expand(engine, &s, Template::ReportDailyLatency, &[])?);
+    let daily_latency = batch.ask(expand(engine, &s, Template::ReportDailyLatency, &[day])?);
     let version_evals = batch.ask(expand(engine, &s, Template::ReportVersionEvals, &[])?);
     let answers = batch.run(engine)?;
 
@@ -103,31 +109,29 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
             k.join(" · ")
         }
     };
-    // the UTC days with spans in the charted range
-    let mut seen_days = Vec::new();
+    // the days with spans, from the first to the last
+    let mut seen = Vec::new();
     for a in [daily_spend, daily_latency] {
-        seen_days.extend(answers.rows(a).i64s("day")?.into_iter().flatten());
+        let r = answers.rows(a);
+        seen.extend(
+            r.i64s("day")?
+                .into_iter()
+                .flatten()
+                .filter_map(|d| all_days.binary_search(&d).ok()),
+        );
     }
-    let in_range = |d: &i64| s.window.start_ns < d + NS_PER_DAY && *d < s.window.end_ns;
-    let first_day = seen_days
-        .iter()
-        .filter(|d| in_range(d))
-        .min()
-        .copied()
-        .unwrap_or(0)
-        / NS_PER_DAY;
-    let last_day = seen_days
-        .iter()
-        .filter(|d| in_range(d))
-        .max()
-        .copied()
-        .unwrap_or(0)
-        / NS_PER_DAY;
-    let days: Vec<i64> = (first_day..=last_day).collect();
-    let x: Vec<String> = days.iter().map(|d| day_label(*d)).collect();
+    let first = seen.iter().min().copied().unwrap_or(0);
+    let last = seen.iter().max().copied().unwrap_or(0);
+    let days = &all_days[first.min(all_days.len())..(last + 1).min(all_days.len())];
+    let x: Vec<String> = days.iter().map(|d| window::date_label(*d, &o.tz)).collect();
     let slot = |t: i64| -> Option<usize> {
-        let i = t.div_euclid(NS_PER_DAY) - first_day;
-        (0..days.len() as i64).contains(&i).then_some(i as usize)
+        let i = all_days.binary_search(&t).ok()?;
+        (first..=last).contains(&i).then(|| i - first)
+    };
+    let zone = if window::is_utc(&o.tz) {
+        "UTC".to_string()
+    } else {
+        window::tz_name(&o.tz).to_string()
     };
 
     let mut charts = Vec::new();
@@ -156,8 +160,10 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
             "cost",
             Chart {
                 file: "spend-daily".into(),
-                title: format!("Spend per UTC day and {}", o.key_names.join(" · ")),
-                y_label: "USD per day".into(),
+                title: format!("Spend per {zone} day and {}", o.key_names.join(" · ")),
+                y_label: "spend (USD per day)".into(),
+                y_unit: Unit::Usd,
+                x_label: format!("day ({zone})"),
                 kind: ChartKind::Lines,
                 x: x.clone(),
                 series: series
@@ -165,8 +171,10 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
                     .map(|(name, v)| Series {
                         name,
                         values: v.into_iter().map(|u| Some(super::settle(u))).collect(),
+                        errors: Vec::new(),
                     })
                     .collect(),
+                zoom: false,
             },
         ));
     }
@@ -195,10 +203,13 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
             "slo",
             Chart {
                 file: "latency-p95-daily".into(),
-                title: format!("p95 latency per UTC day and {}", o.key_names.join(" · ")),
+                title: format!("p95 latency per {zone} day and {}", o.key_names.join(" · ")),
                 y_label: "p95 latency (ms)".into(),
+                y_unit: Unit::Ms,
+                x_label: format!("day ({zone})"),
                 kind: ChartKind::Lines,
                 x,
+                zoom: false,
                 series: series
                     .into_iter()
                     .map(|(name, v)| Series {
@@ -210,6 +221,7 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
                                 quantile_log_buckets(&h, 0.95)
                             })
                             .collect(),
+                        errors: Vec::new(),
                     })
                     .collect(),
             },
@@ -243,8 +255,9 @@ fn top_lines<V: Clone>(
     all
 }
 
-/// Pass rate (%) per cohort and prompt version, one bar series per
-/// evaluation; versions in order of first evaluated span.
+/// Pass rate (%) per cohort and prompt version with its Wilson 95%
+/// interval, one bar series per evaluation; versions in order of first
+/// evaluated span, each cohort's newest marked.
 fn version_chart(
     r: &Rows,
     nk: usize,
@@ -255,7 +268,9 @@ fn version_chart(
     // (cohort, version) -> first seen; evaluation -> judged
     let mut bars: BTreeMap<(String, String), i64> = BTreeMap::new();
     let mut evals: BTreeMap<String, u64> = BTreeMap::new();
-    let mut rate: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    // (cohort, version, evaluation) -> (pass rate, its interval), in %
+    type Rate = (f64, Option<(f64, f64)>);
+    let mut rate: BTreeMap<(String, String, String), Rate> = BTreeMap::new();
     for i in 0..r.len() {
         let (Some(v), Some(e)) = (&version[i], &eval[i]) else {
             continue;
@@ -268,9 +283,13 @@ fn version_chart(
         let at = bars.entry((c.clone(), v.clone())).or_insert(f);
         *at = (*at).min(f);
         *evals.entry(e.clone()).or_default() += judged[i];
+        let ci = rates::wilson(passed[i], judged[i], rates::Z95);
         rate.insert(
             (c, v.clone(), e.clone()),
-            100.0 * passed[i] as f64 / judged[i] as f64,
+            (
+                100.0 * passed[i] as f64 / judged[i] as f64,
+                ci.map(|(l, h)| (100.0 * l, 100.0 * h)),
+            ),
         );
     }
     if bars.is_empty() {
@@ -284,39 +303,61 @@ fn version_chart(
     let mut names: Vec<(String, u64)> = evals.into_iter().collect();
     names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     names.truncate(EVALS);
+    // each cohort's newest version (the last in its order)
+    let newest = |i: usize| order.get(i + 1).is_none_or(|n| n.0 .0 != order[i].0 .0);
     let x: Vec<String> = order
         .iter()
-        .map(|((c, v), _)| {
+        .enumerate()
+        .map(|(i, ((c, v), _))| {
+            let mark = if newest(i) { " (newest)" } else { "" };
             if c == "all" {
-                v.clone()
+                format!("{v}{mark}")
             } else {
-                format!("{c} · {v}")
+                format!("{c} · {v}{mark}")
             }
         })
         .collect();
     let series = names
         .into_iter()
-        .map(|(e, _)| Series {
-            values: order
+        .map(|(e, _)| {
+            let got: Vec<Option<&Rate>> = order
                 .iter()
-                .map(|((c, v), _)| rate.get(&(c.clone(), v.clone(), e.clone())).copied())
-                .collect(),
-            name: e,
+                .map(|((c, v), _)| rate.get(&(c.clone(), v.clone(), e.clone())))
+                .collect();
+            Series {
+                values: got.iter().map(|r| r.map(|r| r.0)).collect(),
+                errors: got.iter().map(|r| r.and_then(|r| r.1)).collect(),
+                name: e,
+            }
         })
         .collect();
     Ok(Some(Chart {
         file: "pass-rate-by-version".into(),
-        title: "Pass rate per prompt version".into(),
+        title: "Pass rate per prompt version (bars: Wilson 95% interval)".into(),
         y_label: "pass rate (%)".into(),
-        kind: ChartKind::Bars,
+        y_unit: Unit::Share,
+        x_label: "prompt version".into(),
+        kind: ChartKind::HBars,
         x,
         series,
+        zoom: true,
     }))
 }
 
-/// `01-08` for the UTC day `d` (days since the epoch).
-fn day_label(d: i64) -> String {
-    crate::report::format::time_ns(d * NS_PER_DAY)[5..10].to_string()
+/// SQL of the start of a span's day (from `start_ns`) in `tz`: UTC days
+/// by arithmetic; another zone's (23 or 25 hours long across a
+/// daylight-saving change) by the list of their starts, `days`, which
+/// covers every span of the query.
+fn day_sql(days: &[i64], tz: &TimeZone) -> String {
+    if window::is_utc(tz) {
+        return "timebucket(start_ns, 86400)".into();
+    }
+    let mut sql = "CASE".to_string();
+    for w in days.windows(2) {
+        sql.push_str(&format!(" WHEN start_ns < {} THEN {}", w[1], w[0]));
+    }
+    sql.push_str(&format!(" ELSE {} END", days.last().copied().unwrap_or(0)));
+    sql
 }
 
 #[cfg(test)]
@@ -336,8 +377,15 @@ mod tests {
     }
 
     #[test]
-    fn day_labels() {
-        // 2026-01-08 is day 20461 since the epoch
-        assert_eq!(day_label(20461), "01-08");
+    fn days_in_sql() {
+        assert_eq!(
+            day_sql(&[0, NS_PER_DAY], &TimeZone::UTC),
+            "timebucket(start_ns, 86400)"
+        );
+        let ny = window::parse_tz("America/New_York").unwrap();
+        assert_eq!(
+            day_sql(&[5, 10, 20], &ny),
+            "CASE WHEN start_ns < 10 THEN 5 WHEN start_ns < 20 THEN 10 ELSE 20 END"
+        );
     }
 }

@@ -5,7 +5,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::model::{Chart, ChartKind};
+use super::model::{Chart, ChartKind, Unit};
 
 const WIDTH: u32 = 960;
 const HEIGHT: u32 = 440;
@@ -53,32 +53,85 @@ pub fn svg(c: &Chart) -> Result<String, String> {
     Ok(buf)
 }
 
-fn draw(c: &Chart, buf: &mut String) -> Result<(), Box<dyn std::error::Error>> {
+/// Width of the legend panel, right of the plot (a legend inside the plot
+/// hid the last day's points).
+const LEGEND: u32 = 200;
+/// Room for one row of horizontal bars and its gap, per series.
+const HBAR_ROW: u32 = 14;
+
+type Draw = Result<(), Box<dyn std::error::Error>>;
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// A tall enough drawing for every row of horizontal bars.
+fn height(c: &Chart) -> u32 {
+    match c.kind {
+        ChartKind::HBars => {
+            let rows = c.x.len().max(1) as u32;
+            let per = HBAR_ROW * c.series.len().max(1) as u32 + 10;
+            HEIGHT.max(110 + rows * per)
+        }
+        _ => HEIGHT,
+    }
+}
+
+/// The value axis' range: from zero, or (zoomed) from a little under the
+/// smallest value or interval bound; for percentages never past 0..100.
+fn value_range(c: &Chart) -> (f64, f64) {
+    let points = c.series.iter().flat_map(|s| {
+        let bounds = s.errors.iter().flatten().flat_map(|(l, h)| [*l, *h]);
+        s.values.iter().flatten().copied().chain(bounds)
+    });
+    let finite: Vec<f64> = points.filter(|v| v.is_finite()).collect();
+    let top = finite.iter().copied().fold(0.0f64, f64::max);
+    if !c.zoom {
+        return (0.0, if top > 0.0 { top * 1.12 } else { 1.0 });
+    }
+    let bottom = finite.iter().copied().fold(top, f64::min);
+    let pad = ((top - bottom) * 0.1).max(1.0);
+    let lo = ((bottom - pad).max(0.0) / 5.0).floor() * 5.0;
+    let mut hi = top + pad;
+    if c.y_unit == Unit::Share && top <= 100.0 {
+        hi = hi.min(100.0);
+    }
+    (lo, hi.max(lo + 1.0))
+}
+
+/// A value axis tick in the chart's unit: `$0.12`, `85%`, `1.2k`.
+fn tick(unit: Unit, y: f64) -> String {
+    match unit {
+        Unit::Usd => format!("${}", short(y)),
+        Unit::Share => format!("{}%", short(y)),
+        _ => short(y),
+    }
+}
+
+fn draw(c: &Chart, buf: &mut String) -> Draw {
+    let root = SVGBackend::with_string(buf, (WIDTH, height(c))).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(&label_long(&c.title), ("sans-serif", 18))?;
+    let (plot, legend) = root.split_horizontally(WIDTH - LEGEND);
+    match c.kind {
+        ChartKind::HBars => horizontal(c, &plot)?,
+        _ => vertical(c, &plot)?,
+    }
+    draw_legend(c, &legend)?;
+    root.present()?;
+    Ok(())
+}
+
+/// Lines over days, or bars over bins; category labels under the axis
+/// (turned upright when there are many bars).
+fn vertical(c: &Chart, area: &Area<'_>) -> Draw {
     let n = c.x.len().max(1);
-    let top = c
-        .series
-        .iter()
-        .flat_map(|s| s.values.iter().flatten())
-        .fold(0.0f64, |a, &b| if b.is_finite() { a.max(b) } else { a });
-    let y_max = if top > 0.0 { top * 1.12 } else { 1.0 };
+    let (lo, hi) = value_range(c);
     let upright = c.kind == ChartKind::Bars && n > FLAT_LABELS;
     let names: Vec<String> = c.x.iter().map(|x| label(x)).collect();
-    let fmt = |x: &f64| -> String {
-        let i = x.round();
-        if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
-            names[i as usize].clone()
-        } else {
-            String::new()
-        }
-    };
-    let root = SVGBackend::with_string(buf, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(label_long(&c.title), ("sans-serif", 18))
+    let fmt = |x: &f64| category(&names, *x);
+    let mut chart = ChartBuilder::on(area)
         .margin(12)
-        .x_label_area_size(if upright { 150 } else { 36 })
-        .y_label_area_size(72)
-        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..y_max)?;
+        .x_label_area_size(if upright { 160 } else { 48 })
+        .y_label_area_size(80)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)?;
     let none = |_: &f64| String::new();
     chart
         .configure_mesh()
@@ -87,19 +140,20 @@ fn draw(c: &Chart, buf: &mut String) -> Result<(), Box<dyn std::error::Error>> {
         .x_labels(n + 1)
         .x_label_formatter(if upright { &none } else { &fmt })
         .x_label_style(("sans-serif", 11))
+        .x_desc(c.x_label.as_str())
         .y_desc(c.y_label.as_str())
-        .y_label_formatter(&|y| short(*y))
+        .y_label_formatter(&|y| tick(c.y_unit, *y))
         .draw()?;
     if upright {
         // turned labels start under their bar and run down
         let style = ("sans-serif", 11)
             .into_font()
             .transform(FontTransform::Rotate90)
-            .into_text_style(&root)
+            .into_text_style(area)
             .pos(Pos::new(HPos::Left, VPos::Center));
         for (i, name) in names.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(i as f64, 0.0));
-            root.draw(&Text::new(name.clone(), (px, py + 8), style.clone()))?;
+            let (px, py) = chart.backend_coord(&(i as f64, lo));
+            area.draw(&Text::new(name.clone(), (px, py + 8), style.clone()))?;
         }
     }
     let m = c.series.len().max(1) as f64;
@@ -118,41 +172,137 @@ fn draw(c: &Chart, buf: &mut String) -> Result<(), Box<dyn std::error::Error>> {
                 }
                 runs.push(run);
                 let points: Vec<(f64, f64)> = runs.iter().flatten().copied().collect();
-                chart
-                    .draw_series(points.iter().map(|p| Circle::new(*p, 3, col.filled())))?
-                    .label(label(&s.name))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col));
+                chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, col.filled())))?;
                 for r in runs.into_iter().filter(|r| r.len() > 1) {
                     chart.draw_series(LineSeries::new(r, col.stroke_width(2)))?;
                 }
             }
-            ChartKind::Bars => {
+            _ => {
                 let w = 0.8 / m;
+                let x0 = |i: usize| i as f64 - 0.4 + j as f64 * w;
                 let bars = s.values.iter().enumerate().filter_map(|(i, v)| {
                     let v = (*v).filter(|v| v.is_finite())?;
-                    let x0 = i as f64 - 0.4 + j as f64 * w;
                     Some(Rectangle::new(
-                        [(x0, 0.0), (x0 + w * 0.92, v)],
+                        [(x0(i), lo), (x0(i) + w * 0.92, v.max(lo))],
                         col.filled(),
                     ))
                 });
-                chart
-                    .draw_series(bars)?
-                    .label(label(&s.name))
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 14, y + 5)], col.filled())
-                    });
+                chart.draw_series(bars)?;
+                let whiskers = s.errors.iter().enumerate().filter_map(|(i, e)| {
+                    let (l, h) = (*e)?;
+                    let x = x0(i) + w * 0.46;
+                    Some(PathElement::new(
+                        vec![(x, l.max(lo)), (x, h)],
+                        BLACK.stroke_width(1),
+                    ))
+                });
+                chart.draw_series(whiskers)?;
             }
         }
     }
+    Ok(())
+}
+
+/// One row of bars per category, top to bottom, its label at the left in
+/// full; intervals as error bars with caps.
+fn horizontal(c: &Chart, area: &Area<'_>) -> Draw {
+    let n = c.x.len().max(1);
+    let (lo, hi) = value_range(c);
+    let names: Vec<String> = c.x.iter().map(|x| label_long(x)).collect();
+    let longest = names.iter().map(|x| x.chars().count()).max().unwrap_or(0);
+    // the first category on top
+    let row = |i: usize| (n - 1 - i) as f64;
+    let fmt = |y: &f64| {
+        let i = y.round();
+        if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+            names[n - 1 - i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size((longest as u32 * 7 + 24).clamp(60, 330))
+        .build_cartesian_2d(lo..hi, -0.5f64..(n as f64 - 0.5))?;
     chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 12))
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .y_labels(n + 1)
+        .y_label_formatter(&fmt)
+        .y_label_style(("sans-serif", 11))
+        .x_desc(c.y_label.as_str())
+        .y_desc(c.x_label.as_str())
+        .x_label_formatter(&|x| tick(c.y_unit, *x))
         .draw()?;
-    root.present()?;
+    let m = c.series.len().max(1) as f64;
+    for (j, s) in c.series.iter().enumerate() {
+        let col = color(j);
+        let h = 0.8 / m;
+        let y0 = |i: usize| row(i) + 0.4 - (j as f64 + 1.0) * h;
+        let bars = s.values.iter().enumerate().filter_map(|(i, v)| {
+            let v = (*v).filter(|v| v.is_finite())?;
+            Some(Rectangle::new(
+                [(lo, y0(i) + h * 0.08), (v.max(lo), y0(i) + h)],
+                col.filled(),
+            ))
+        });
+        chart.draw_series(bars)?;
+        for (i, e) in s.errors.iter().enumerate() {
+            let Some((l, hgh)) = *e else { continue };
+            let y = y0(i) + h * 0.54;
+            let cap = h * 0.3;
+            let l = l.max(lo);
+            chart.draw_series([
+                PathElement::new(vec![(l, y), (hgh, y)], BLACK.stroke_width(1)),
+                PathElement::new(vec![(l, y - cap), (l, y + cap)], BLACK.stroke_width(1)),
+                PathElement::new(vec![(hgh, y - cap), (hgh, y + cap)], BLACK.stroke_width(1)),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// The category name at an axis position (integers only).
+fn category(names: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+        names[i as usize].clone()
+    } else {
+        String::new()
+    }
+}
+
+/// The series' names and swatches, in the panel right of the plot.
+fn draw_legend(c: &Chart, area: &Area<'_>) -> Draw {
+    let font = ("sans-serif", 12).into_font();
+    let mut y = 40;
+    for (j, s) in c.series.iter().enumerate() {
+        let col = color(j);
+        match c.kind {
+            ChartKind::Lines => {
+                area.draw(&PathElement::new(
+                    vec![(8, y + 6), (28, y + 6)],
+                    col.stroke_width(2),
+                ))?;
+                area.draw(&Circle::new((18, y + 6), 3, col.filled()))?;
+            }
+            _ => area.draw(&Rectangle::new([(10, y), (26, y + 12)], col.filled()))?,
+        }
+        area.draw(&Text::new(label(&s.name), (34, y), font.clone()))?;
+        y += 20;
+    }
+    if c.series
+        .iter()
+        .any(|s| s.errors.iter().any(Option::is_some))
+    {
+        area.draw(&PathElement::new(
+            vec![(8, y + 6), (28, y + 6)],
+            BLACK.stroke_width(1),
+        ))?;
+        area.draw(&Text::new("95% interval", (34, y), font))?;
+    }
     Ok(())
 }
 
@@ -192,16 +342,21 @@ mod tests {
             file: "t".into(),
             title: format!("route={name}: output_tokens"),
             y_label: "% of values".into(),
+            y_unit: Unit::Share,
+            x_label: "bins".into(),
             kind,
+            zoom: false,
             x: vec!["0 .. 10".into(), name.into(), "20 ..".into()],
             series: vec![
                 Series {
                     name: name.into(),
                     values: vec![Some(10.0), None, Some(30.0)],
+                    errors: Vec::new(),
                 },
                 Series {
                     name: "current".into(),
                     values: vec![Some(20.0), Some(50.0), Some(30.0)],
+                    errors: vec![Some((15.0, 25.0)), None, None],
                 },
             ],
         }
@@ -228,9 +383,10 @@ mod tests {
     fn lines_break_at_missing_values_and_bars_skip_them() {
         let lines = svg(&chart(ChartKind::Lines, "a")).unwrap();
         // series "a" has 2 points (no line: they are not adjacent), series
-        // "current" 3 points and one 3-point line
-        assert_eq!(lines.matches("<circle").count(), 5);
-        assert_eq!(lines.matches(r#"stroke-width="2""#).count(), 1);
+        // "current" 3 points and one 3-point line; the legend a point and
+        // a line for each
+        assert_eq!(lines.matches("<circle").count(), 5 + 2);
+        assert_eq!(lines.matches(r#"stroke-width="2""#).count(), 1 + 2);
         let bars = svg(&chart(ChartKind::Bars, "a")).unwrap();
         // 2 + 3 bars, plus the background and two legend swatches
         let rects = bars.matches("<rect").count();

@@ -126,6 +126,17 @@ pub fn ms(x: f64) -> String {
     grouped(&format!("{x:.1}"))
 }
 
+/// Tokens: a whole number, thousands grouped (a mean of 534.27 tokens
+/// reads 534).
+pub fn tokens(x: f64) -> String {
+    if x.is_finite() {
+        // round half away from zero; -0.4 reads 0, not -0
+        grouped(&format!("{:.0}", x.round() + 0.0))
+    } else {
+        number(x)
+    }
+}
+
 /// A plain number: two decimals, thousands grouped, or "inf".
 pub fn number(x: f64) -> String {
     if x.is_infinite() {
@@ -189,7 +200,8 @@ pub fn markdown_safe(s: &str, max: usize) -> String {
         }
         let at_start = i == lead;
         let escape = match c {
-            '\\' | '`' | '*' | '[' | ']' | '|' | '~' => true,
+            // `$` opens math on GitHub
+            '\\' | '`' | '*' | '[' | ']' | '|' | '~' | '$' => true,
             // emphasis opens or closes only at a word boundary
             '_' => !(word(i.checked_sub(1)) && word(Some(i + 1))),
             // block markers: only where one would open (`-5%` and `1.5`
@@ -224,7 +236,21 @@ pub fn markdown_safe(s: &str, max: usize) -> String {
         let breaks = match c {
             ':' => chars.get(i + 1..i + 3) == Some(&['/', '/'][..]),
             'w' => word_start && chars.get(i..i + 4) == Some(&['w', 'w', 'w', '.'][..]),
-            '@' => word_start && next.is_some_and(|n| n.is_alphanumeric()),
+            // `@name` a mention, `me@example.com` an e-mail link (its
+            // domain has a dot: `refunds@v4` links nothing)
+            '@' => {
+                next.is_some_and(|n| n.is_alphanumeric())
+                    && (word_start || {
+                        let domain: Vec<char> = chars[i + 1..]
+                            .iter()
+                            .copied()
+                            .take_while(|c| c.is_alphanumeric() || "-_.".contains(*c))
+                            .collect();
+                        domain
+                            .windows(2)
+                            .any(|w| w[0] == '.' && w[1].is_alphanumeric())
+                    })
+            }
             '#' => word_start && next.is_some_and(|n| n.is_ascii_digit()),
             _ => false,
         };
@@ -260,6 +286,10 @@ mod tests {
 
     #[test]
     fn formats() {
+        assert_eq!(tokens(534.27), "534");
+        assert_eq!(tokens(1234.5), "1,235");
+        assert_eq!(tokens(-0.4), "0");
+        assert_eq!(tokens(-1234.6), "-1,235");
         assert_eq!(int(1234567), "1,234,567");
         assert_eq!(int(12), "12");
         assert_eq!(pct(Some(0.5)), "50.0%");
@@ -316,6 +346,10 @@ mod tests {
         assert_eq!(
             markdown_safe("https://x.io www.x.io @team #12 a@b refunds@v4 v1#2", 100),
             format!("https:{j}//x.io w{j}ww.x.io @{j}team #{j}12 a@b refunds@v4 v1#2")
+        );
+        assert_eq!(
+            markdown_safe("ops@acme.io and $5 of $x$", 100),
+            format!("ops@{j}acme.io and \\$5 of \\$x\\$")
         );
         assert_eq!(markdown_safe("abcdef", 3), "abc…");
         assert_eq!(csv_safe("=HYPERLINK(1)"), "'=HYPERLINK(1)");

@@ -2,6 +2,8 @@
 //! findings a gate can act on, and the facts a reader needs (window,
 //! engine, percentile method, price table). Renderers only format it.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 /// How a column's raw value is shown to people (JSON, CSV and Parquet
@@ -17,6 +19,8 @@ pub enum Unit {
     Usd,
     /// a plain number (burn rates)
     Number,
+    /// tokens (a count, a mean or a bound), shown without decimals
+    Tokens,
     /// UTC nanoseconds, shown as RFC 3339
     Time,
     /// a test statistic or p-value: 4 decimals, scientific below 1e-4
@@ -69,6 +73,9 @@ impl Cell {
 pub struct Column {
     pub name: String,
     pub unit: Unit,
+    /// shown in a terminal table only with `--wide` (or when piped)
+    #[serde(skip)]
+    pub wide: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -84,6 +91,9 @@ pub struct Table {
     /// The unit of each row for [`Unit::PerRow`] columns.
     #[serde(skip)]
     pub row_units: Vec<Unit>,
+    /// How many of the first columns are cohort keys (kept in every view).
+    #[serde(skip)]
+    pub keys: usize,
 }
 
 impl Table {
@@ -96,12 +106,27 @@ impl Table {
                 .map(|(n, u)| Column {
                     name: (*n).into(),
                     unit: *u,
+                    wide: false,
                 })
                 .collect(),
             rows: Vec::new(),
             footnote: None,
             row_units: Vec::new(),
+            keys: 0,
         }
+    }
+
+    /// Columns a terminal shows only with `--wide`: the least read ones,
+    /// so the default view fits the screen.
+    pub fn wide(mut self, names: &[&str]) -> Table {
+        for n in names {
+            let c = self.columns.iter_mut().find(|c| c.name == *n);
+            debug_assert!(c.is_some(), "{}: no column {n}", self.name);
+            if let Some(c) = c {
+                c.wide = true;
+            }
+        }
+        self
     }
 
     /// A table whose first columns are the cohort keys.
@@ -112,10 +137,12 @@ impl Table {
             .map(|k| Column {
                 name: k.clone(),
                 unit: Unit::Text,
+                wide: false,
             })
             .collect();
         cols.append(&mut t.columns);
         t.columns = cols;
+        t.keys = keys.len();
         t
     }
 
@@ -212,19 +239,31 @@ impl std::fmt::Display for FindingKind {
     }
 }
 
-/// Something a `--fail-on` gate can act on.
-#[derive(Clone, Debug, Serialize)]
+/// Something a `--fail-on` gate can act on: a sentence for people and the
+/// same facts as fields for machines (docs/json.md, `schema/`).
+#[derive(Clone, Debug)]
 pub struct Finding {
     pub kind: FindingKind,
     pub message: String,
     /// How strongly it calls for attention, one scale for every kind (1:
     /// at its rule's threshold; 2 and above: critical): the report's first
     /// screen ranks every finding by it. See [`Finding::CRITICAL`].
-    #[serde(skip)]
     pub strength: f64,
+    /// the cohort it is about, by key name (`--by`); None: the whole run
+    pub cohort: Option<BTreeMap<String, String>>,
+    /// the objective, metric, field, rule or budget it is about
+    pub metric: Option<String>,
+    /// the value measured (SLI, candidate value, PSI, spend, anomaly value)
+    pub observed: Option<f64>,
+    /// what it was held against (target, baseline value, the anomaly's
+    /// expected value, budget)
+    pub expected: Option<f64>,
+    /// the p-value behind it (Holm-adjusted for comparisons)
+    pub p: Option<f64>,
     /// who caused it, when one value of a dimension explains it
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<Cause>,
+    /// traces to open, most telling first
+    pub trace_ids: Vec<String>,
 }
 
 /// What explains a finding: the value of a dimension (model, tenant, ...)
@@ -244,12 +283,90 @@ impl Finding {
     /// whatever their number).
     pub const CRITICAL: f64 = 2.0;
 
+    /// A finding with its sentence and strength; the fields machines read
+    /// are added with the builders below.
+    pub fn new(kind: FindingKind, message: String, strength: f64) -> Finding {
+        Finding {
+            kind,
+            message,
+            strength,
+            cohort: None,
+            metric: None,
+            observed: None,
+            expected: None,
+            p: None,
+            cause: None,
+            trace_ids: Vec::new(),
+        }
+    }
+
+    /// The cohort it is about: the `--by` key names and their values.
+    pub fn cohort(mut self, keys: &[String], values: &[String]) -> Finding {
+        self.cohort = Some(keys.iter().cloned().zip(values.iter().cloned()).collect());
+        self
+    }
+
+    pub fn metric(mut self, metric: impl Into<String>) -> Finding {
+        self.metric = Some(metric.into());
+        self
+    }
+
+    /// The value measured and what it was held against.
+    pub fn values(mut self, observed: Option<f64>, expected: Option<f64>) -> Finding {
+        self.observed = observed;
+        self.expected = expected;
+        self
+    }
+
+    pub fn p(mut self, p: Option<f64>) -> Finding {
+        self.p = p;
+        self
+    }
+
+    pub fn trace_ids(mut self, ids: Vec<String>) -> Finding {
+        self.trace_ids = ids;
+        self
+    }
+
+    /// critical (strength 2 and above), warning (at its threshold) or info
+    /// (below it: inconclusive comparisons)
+    pub fn severity(&self) -> &'static str {
+        if self.strength >= Self::CRITICAL {
+            "critical"
+        } else if self.strength >= 1.0 {
+            "warning"
+        } else {
+            "info"
+        }
+    }
+
     /// Its cause, also told at the end of the message.
     pub fn set_cause(&mut self, cause: Option<Cause>) {
         if let Some(c) = &cause {
             self.message = format!("{}; {}", self.message, c.text);
         }
         self.cause = cause;
+    }
+}
+
+/// Every key is always there (null when it does not apply), so a consumer
+/// reads one shape whatever the kind.
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let finite = |x: Option<f64>| x.filter(|v| v.is_finite());
+        let mut st = s.serialize_struct("Finding", 10)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("severity", self.severity())?;
+        st.serialize_field("message", &self.message)?;
+        st.serialize_field("cohort", &self.cohort)?;
+        st.serialize_field("metric", &self.metric)?;
+        st.serialize_field("observed", &finite(self.observed))?;
+        st.serialize_field("expected", &finite(self.expected))?;
+        st.serialize_field("p", &finite(self.p))?;
+        st.serialize_field("cause", &self.cause)?;
+        st.serialize_field("trace_ids", &self.trace_ids)?;
+        st.end()
     }
 }
 
@@ -274,8 +391,11 @@ pub struct Report {
 pub enum ChartKind {
     /// one line per series over the x positions (days)
     Lines,
-    /// grouped bars per x position (bins, versions)
+    /// grouped bars per x position (bins)
     Bars,
+    /// grouped horizontal bars, one row per x position, its label at the
+    /// left whatever its length (versions)
+    HBars,
 }
 
 /// The data of one chart; `report::chart` draws it as SVG.
@@ -284,11 +404,20 @@ pub struct Chart {
     /// file stem, never from span data: `spend-daily` -> `spend-daily.svg`
     pub file: String,
     pub title: String,
+    /// the value axis' title, with its unit
     pub y_label: String,
+    /// how the value axis' ticks read: Usd (`$0.12`), Share (values in
+    /// percent: `85%`), Ms or Number (`1.2k`)
+    pub y_unit: Unit,
+    /// the category axis' title (`day (UTC)`, `bin of duration_ms, ms`)
+    pub x_label: String,
     pub kind: ChartKind,
     /// the x positions' labels
     pub x: Vec<String>,
     pub series: Vec<Series>,
+    /// the value axis starts near the smallest value instead of at zero
+    /// (pass rates: the differences show)
+    pub zoom: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -296,6 +425,8 @@ pub struct Series {
     pub name: String,
     /// one value per x position; `None` draws nothing there
     pub values: Vec<Option<f64>>,
+    /// an interval per x position, drawn as an error bar (empty: none)
+    pub errors: Vec<Option<(f64, f64)>>,
 }
 
 /// A chart written next to the report: where its section links it.

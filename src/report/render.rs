@@ -7,8 +7,13 @@ use comfy_table::{presets, CellAlignment, Color, ContentArrangement, Table as Ct
 use polars::prelude::*;
 use serde_json::{Map, Value};
 
+use super::fit;
 use super::format;
-use super::model::{Cell, Nightly, Report, Table, Unit};
+use super::model::{self, Cell, Nightly, Report, Table, Unit};
+
+/// Longest fact shown above a terminal table (a gate lists every
+/// metric's minimum effect); only a hostile value is cut.
+const MAX_META: usize = 1000;
 
 /// Longest text shown in a human cell.
 const MAX_TEXT: usize = 80;
@@ -26,6 +31,7 @@ fn human(cell: &Cell, unit: Unit, markdown: bool) -> String {
         Unit::Count => format::int(x.max(0.0) as u64),
         Unit::Time => format::time_ns(x as i64),
         Unit::Stat => format::stat(x),
+        Unit::Tokens => format::tokens(x),
         Unit::Number | Unit::Text | Unit::PerRow | Unit::List => format::number(x),
     };
     let safe = |s: &str, max: usize| {
@@ -87,14 +93,136 @@ fn verdict_color(column: &str, text: &str) -> Option<Color> {
     }
 }
 
-/// A terminal table; `color`: verdicts coloured (ANSI), else plain text,
-/// the same bytes whether or not stdout is a terminal.
-pub fn table(r: &Report, out: &mut dyn Write, color: bool) -> io::Result<()> {
+/// How a terminal table is drawn.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct View {
+    /// verdicts coloured (ANSI)
+    pub color: bool,
+    /// fit this many columns (a terminal, `--width`); None: every column
+    /// under its full name, the same bytes whatever the terminal (piped
+    /// output, `--wide`)
+    pub width: Option<usize>,
+}
+
+/// One table cell for a terminal.
+fn term_cell(text: String, column: &model::Column, view: View) -> comfy_table::Cell {
+    let paint = verdict_color(&column.name, &text).filter(|_| view.color);
+    let mut cell = comfy_table::Cell::new(text);
+    if right_aligned(column.unit) {
+        cell = cell.set_alignment(CellAlignment::Right);
+    }
+    match paint {
+        Some(p) => cell.fg(p),
+        None => cell,
+    }
+}
+
+/// A line of facts, wrapped at spaces when the view has a width.
+fn term_line(out: &mut dyn Write, view: View, first: &str, text: &str) -> io::Result<()> {
+    match view.width {
+        Some(w) => {
+            for line in fit::wrap(text, w, first, "    ") {
+                writeln!(out, "{line}")?;
+            }
+            Ok(())
+        }
+        None => writeln!(out, "{first}{text}"),
+    }
+}
+
+/// One table for a terminal: every column, or the view that fits.
+fn term_table(t: &Table, out: &mut dyn Write, view: View) -> io::Result<()> {
+    let cells: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(ri, row)| {
+            row.iter()
+                .enumerate()
+                .map(|(ci, c)| human(c, t.unit_at(ri, ci), false))
+                .collect()
+        })
+        .collect();
+    let mut ct = Ct::new();
+    ct.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if view.color {
+        ct.enforce_styling();
+    } else {
+        ct.force_no_tty();
+    }
+    let Some(width) = view.width else {
+        ct.set_header(t.columns.iter().map(|c| c.name.clone()));
+        for row in cells {
+            ct.add_row(
+                row.into_iter()
+                    .zip(&t.columns)
+                    .map(|(s, c)| term_cell(s, c, view)),
+            );
+        }
+        return writeln!(out, "{ct}");
+    };
+    let l = fit::layout(t, &cells, width);
+    let two_lines = l.header.iter().any(|(a, _)| !a.is_empty());
+    ct.set_header(l.header.iter().map(|(a, b)| {
+        if two_lines {
+            format!("{a}\n{b}")
+        } else {
+            b.clone()
+        }
+    }));
+    for row in &cells {
+        ct.add_row(
+            l.shown
+                .iter()
+                .map(|&c| term_cell(row[c].clone(), &t.columns[c], view)),
+        );
+    }
+    writeln!(out, "{ct}")?;
+    if !l.hidden.is_empty() {
+        let names: Vec<&str> = l
+            .hidden
+            .iter()
+            .map(|&c| t.columns[c].name.as_str())
+            .collect();
+        term_line(
+            out,
+            view,
+            "",
+            &format!(
+                "({} more column(s): {}; --wide shows them)",
+                names.len(),
+                names.join(", ")
+            ),
+        )?;
+    }
+    // ids whole, under the table: each row's, after what the row is about
+    let about = (0..t.columns.len())
+        .find(|&c| c >= t.keys && t.columns[c].unit == Unit::Text)
+        .into_iter();
+    let label: Vec<usize> = (0..t.keys).chain(about).collect();
+    for &c in &l.lists {
+        writeln!(out, "{}:", t.columns[c].name)?;
+        for row in cells.iter().filter(|r| !r[c].is_empty()) {
+            let who: Vec<&str> = label.iter().map(|&k| row[k].as_str()).collect();
+            term_line(out, view, &format!("  {}: ", who.join(" ")), &row[c])?;
+        }
+    }
+    Ok(())
+}
+
+/// A terminal table of a report: its facts, tables, findings and notes.
+pub fn table(r: &Report, out: &mut dyn Write, view: View) -> io::Result<()> {
     if let Some(h) = &r.headline {
-        writeln!(out, "{}", format::terminal_safe(h, 300))?;
+        term_line(out, view, "", &format::terminal_safe(h, 300))?;
     }
     for (k, v) in &r.meta {
-        writeln!(out, "{k}: {}", format::terminal_safe(v, 200))?;
+        term_line(
+            out,
+            view,
+            &format!("{k}: "),
+            &format::terminal_safe(v, MAX_META),
+        )?;
     }
     for t in &r.tables {
         writeln!(out)?;
@@ -103,53 +231,25 @@ pub fn table(r: &Report, out: &mut dyn Write, color: bool) -> io::Result<()> {
             writeln!(out, "  (none)")?;
             continue;
         }
-        let mut ct = Ct::new();
-        ct.load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Disabled);
-        if color {
-            ct.enforce_styling();
-        } else {
-            ct.force_no_tty();
-        }
-        ct.set_header(t.columns.iter().map(|c| c.name.clone()));
-        for (ri, row) in t.rows.iter().enumerate() {
-            ct.add_row(
-                row.iter()
-                    .zip(&t.columns)
-                    .enumerate()
-                    .map(|(ci, (c, col))| {
-                        let text = human(c, t.unit_at(ri, ci), false);
-                        let paint = verdict_color(&col.name, &text).filter(|_| color);
-                        let mut cell = comfy_table::Cell::new(text);
-                        if right_aligned(col.unit) {
-                            cell = cell.set_alignment(CellAlignment::Right);
-                        }
-                        match paint {
-                            Some(p) => cell.fg(p),
-                            None => cell,
-                        }
-                    }),
-            );
-        }
-        writeln!(out, "{ct}")?;
+        term_table(t, out, view)?;
         if let Some(f) = footnote(t) {
-            writeln!(out, "{f}")?;
+            term_line(out, view, "", &f)?;
         }
     }
     if !r.findings.is_empty() {
         writeln!(out)?;
         writeln!(out, "Findings")?;
         for f in &r.findings {
-            writeln!(
+            term_line(
                 out,
-                "  {}: {}",
-                f.kind,
-                format::terminal_safe(&f.message, 300)
+                view,
+                &format!("  {}: ", f.kind),
+                &format::terminal_safe(&f.message, 300),
             )?;
         }
     }
     for n in &r.notes {
-        writeln!(out, "note: {}", format::terminal_safe(n, 300))?;
+        term_line(out, view, "note: ", &format::terminal_safe(n, 300))?;
     }
     Ok(())
 }

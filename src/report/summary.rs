@@ -263,7 +263,11 @@ pub fn ingest_json(
         .iter()
         .map(|(p, n)| serde_json::json!({"path": p.display().to_string(), "rows": n}))
         .collect();
-    let mut doc = serde_json::json!({"input": input, "output": output});
+    let mut doc = serde_json::json!({
+        "schema_version": super::render::SCHEMA_VERSION,
+        "input": input,
+        "output": output,
+    });
     if let Some(l) = lake {
         doc["lake"] = serde_json::to_value(l).map_err(io::Error::other)?;
     }
@@ -274,6 +278,7 @@ pub fn ingest_json(
 pub fn inspect_json(s: &RunSummary, out: &mut dyn Write) -> io::Result<()> {
     let mut v = serde_json::to_value(s).map_err(io::Error::other)?;
     v["rejected"] = serde_json::Value::Array(rejected_list(s));
+    v["schema_version"] = super::render::SCHEMA_VERSION.into();
     serde_json::to_writer_pretty(&mut *out, &v).map_err(io::Error::from)?;
     writeln!(out)
 }

@@ -1351,3 +1351,210 @@ fn parquet_tables_keep_their_types() {
         &DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
     );
 }
+
+/// Issue 24: on a terminal the tables fit its width (`--width` gives what a
+/// terminal's width would): snapshots of the 80- and 120-column views,
+/// every line within the width, ids whole; piped output keeps every column
+/// under its full name.
+#[test]
+fn tables_fit_80_and_120_columns() {
+    let config = root().join("fixtures/example/spanlens.toml");
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let (config, input) = (config.to_str().unwrap(), input.to_str().unwrap());
+    for cmd in ["slo", "cost", "drift", "compare"] {
+        let base = ["--config", config, cmd, input, "--by", "route"];
+        for w in [80usize, 120] {
+            let out = snapshot_output(&[&base[..], &["--width", &w.to_string()]].concat());
+            for line in out.lines() {
+                assert!(
+                    line.chars().count() <= w,
+                    "{cmd} at {w}: {} columns: {line}",
+                    line.chars().count()
+                );
+            }
+            insta::assert_snapshot!(format!("{cmd}_{w}_columns"), out);
+        }
+        // piped: every column under its full name, on one header line
+        let piped = snapshot_output(&base);
+        assert!(!piped.contains("more column(s)"), "{piped}");
+        let wide = snapshot_output(&[&base[..], &["--wide"]].concat());
+        assert_eq!(wide, piped, "--wide is the piped view");
+    }
+    let piped = snapshot_output(&["--config", config, "slo", input, "--by", "route"]);
+    assert!(piped.contains("latency_p50_ms") && piped.contains("tpot_p95_ms"));
+
+    // anomalies: the ids to open are listed under the table, each whole
+    let dir = tempfile::tempdir().unwrap();
+    let planted = crate::anomalies::planted(dir.path());
+    let base = [
+        &["anomalies", planted.to_str().unwrap(), "--by", "route"][..],
+        &crate::anomalies::PLANTED_DAY,
+    ]
+    .concat();
+    let v = json_of(&[&base[..], &["--format", "json"]].concat());
+    let text = snapshot_output(&[&base[..], &["--width", "80"]].concat());
+    let mut n = 0;
+    for r in rows(&v, "anomalies") {
+        for id in r["open"].as_array().unwrap() {
+            let id = id.as_str().unwrap();
+            assert!(
+                text.lines().any(|l| l.split(' ').any(|w| w == id)),
+                "{id} not whole in:\n{text}"
+            );
+            n += 1;
+        }
+    }
+    assert!(n > 5, "ids listed: {n}");
+    let grid_lines = text.lines().filter(|l| l.starts_with('│'));
+    for l in grid_lines {
+        assert!(l.chars().count() <= 80, "{l}");
+    }
+
+    // --wide and --width contradict each other
+    let o = run(&["slo", input, "--wide", "--width", "80"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// Issue 24: `--tz` (or `[report] tz`): a date is that day in the zone, a
+/// month budget starts at the zone's midnight on the 1st, and the report's
+/// daily charts are the zone's days, labelled with their dates.
+#[test]
+fn days_in_a_time_zone() {
+    let cost = p(COST);
+    let tokyo = json_of(&[
+        "cost",
+        &cost,
+        "--current",
+        "2026-01-02",
+        "--tz",
+        "Asia/Tokyo",
+        "--format",
+        "json",
+    ]);
+    // 2026-01-02 in Tokyo (UTC+9) is 2026-01-01T15:00Z..2026-01-02T15:00Z
+    let utc = json_of(&[
+        "cost",
+        &cost,
+        "--current",
+        "2026-01-01T15:00:00Z..2026-01-02T15:00:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(tokyo["tables"], utc["tables"]);
+    assert!(tokyo["meta"]["time zone"]
+        .as_str()
+        .unwrap()
+        .starts_with("Asia/Tokyo"));
+    assert_eq!(utc["meta"].get("time zone"), None);
+    // the same from spanlens.toml; a zone-less time is in the zone too
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("spanlens.toml");
+    std::fs::write(&config, "[report]\ntz = \"Asia/Tokyo\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    let from_file = json_of(&[
+        "--config",
+        config,
+        "cost",
+        &cost,
+        "--current",
+        "2026-01-02T00:00..2026-01-03T00:00",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(from_file["tables"], utc["tables"]);
+    // a bad zone is a usage error naming the flag
+    let o = run(&["cost", &cost, "--tz", "Mars/Olympus"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(error_text(&o).starts_with("spanlens: error: --tz: `Mars/Olympus`"));
+
+    // the report's daily charts: New York days (UTC-5), with their year
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let md = dir.path().join("r.md");
+    let o = run(&[
+        "report",
+        input.to_str().unwrap(),
+        "--tz",
+        "America/New_York",
+        "-o",
+        md.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(dir.path().join("r-charts/spend-daily.svg")).unwrap();
+    assert!(svg.contains("Spend per America/New_York day"));
+    // the export starts 2025-12-31T23:40Z: 18:40 on the 31st in New York
+    assert!(
+        svg.contains("2025-12-31") && svg.contains("2026-01-08"),
+        "{svg}"
+    );
+}
+
+/// Issue 24: `spanlens fields` lists what each option takes from the
+/// code's own lists; its `--table` names are the tables each command
+/// writes (run here with objectives and budgets, so every one is there).
+#[test]
+fn fields_lists_every_name_and_table() {
+    let v = json_of(&["fields", "--format", "json"]);
+    let names = rows(&v, "names");
+    let listed = |option: &str, command: &str| -> Vec<String> {
+        names
+            .iter()
+            .find(|r| r["option"] == option && r["commands"].as_str().unwrap().contains(command))
+            .unwrap_or_else(|| panic!("no {option} for {command}"))["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    let by = listed("--by, --where", "slo");
+    assert!(by.contains(&"route".to_string()) && by.contains(&"attr:KEY".to_string()));
+    assert!(listed("--metrics", "compare").contains(&"latency_p95".to_string()));
+    assert!(listed("--fail-on", "report").contains(&"unjudged".to_string()));
+    let columns = rows(&v, "columns");
+    assert!(columns.iter().any(|r| r["column"] == "duration_ms"));
+
+    let config = root().join("fixtures/example/spanlens.toml");
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let (config, input) = (config.to_str().unwrap(), input.to_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.sql");
+    std::fs::write(&q, "SELECT COUNT(*) AS n FROM {{spans}} s\n").unwrap();
+    let q = q.to_str().unwrap();
+    let slo = dir.path().join("slo.toml");
+    std::fs::write(
+        &slo,
+        "[[objective]]\nname = \"availability\"\nsli = \"availability\"\ntarget = 0.99\n",
+    )
+    .unwrap();
+    let slo = slo.to_str().unwrap();
+    let runs: Vec<(&str, Vec<Vec<&str>>)> = vec![
+        ("slo", vec![vec!["slo", input, "--objectives", slo]]),
+        ("cost", vec![vec!["cost", input, "--budget", "1/day"]]),
+        ("drift", vec![vec!["drift", input]]),
+        (
+            "compare",
+            vec![vec![
+                "compare",
+                input,
+                "--candidate",
+                "latest:prompt_version",
+            ]],
+        ),
+        ("anomalies", vec![vec!["anomalies", input]]),
+        ("query", vec![vec!["query", q, input]]),
+        ("prices", vec![vec!["prices"], vec!["prices", "gpt-4o"]]),
+    ];
+    for (command, args) in runs {
+        let mut written: Vec<String> = Vec::new();
+        for a in args {
+            let out = json_of(&[&["--config", config][..], &a, &["--format", "json"]].concat());
+            written.extend(out["tables"].as_object().unwrap().keys().cloned());
+        }
+        written.sort();
+        written.dedup();
+        let mut want = listed("--table", command);
+        want.sort();
+        assert_eq!(written, want, "{command}'s tables");
+    }
+}

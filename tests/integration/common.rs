@@ -153,11 +153,12 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Markdown parsed as GitHub renders it (tables and strikethrough on):
-/// every table row has its header's cell count, and span data created no
-/// link, HTML, heading, emphasis, strikethrough, code span or code block
-/// (no such text holds `marker`); an image is allowed only where
-/// `image_ok(url)`. Returns (tables, body rows).
+/// Markdown parsed as GitHub renders it (tables, strikethrough and math
+/// on): every table row has its header's cell count, and span data
+/// created no link, HTML, heading, emphasis, strikethrough, code span,
+/// code block, math or e-mail autolink (no such text holds `marker`); an
+/// image is allowed only where `image_ok(url)`. Returns (tables, body
+/// rows).
 pub fn assert_inert_markdown(
     md: &str,
     marker: &str,
@@ -171,7 +172,8 @@ pub fn assert_inert_markdown(
     // the tool's only blockquotes are its notes (`> note: ...`): None
     // outside one, Some(false) before its first text
     let mut quote: Option<bool> = None;
-    for ev in Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_MATH;
+    for ev in Parser::new_ext(md, options) {
         match &ev {
             Event::Start(Tag::Table(align)) => {
                 cols = align.len();
@@ -215,6 +217,9 @@ pub fn assert_inert_markdown(
             Event::Code(t) => {
                 assert!(!t.contains(marker), "span data created a code span: {t}")
             }
+            Event::InlineMath(t) | Event::DisplayMath(t) => {
+                assert!(!t.contains(marker), "span data created math: {t}")
+            }
             Event::Start(Tag::BlockQuote(_)) => quote = Some(false),
             Event::End(TagEnd::BlockQuote(_)) => quote = None,
             Event::Text(t) if quote == Some(false) => {
@@ -223,6 +228,18 @@ pub fn assert_inert_markdown(
                     "span data created a blockquote: {t}"
                 );
                 quote = Some(true);
+            }
+            // GitHub links a bare e-mail address (after parsing, so no
+            // parser here sees it): text@domain with nothing between
+            Event::Text(t) if t.contains(marker) => {
+                let c: Vec<char> = t.chars().collect();
+                let local = |x: char| x.is_alphanumeric() || ".-_+".contains(x);
+                for i in 1..c.len().saturating_sub(1) {
+                    assert!(
+                        !(c[i] == '@' && local(c[i - 1]) && c[i + 1].is_alphanumeric()),
+                        "span data made an e-mail link: {t}"
+                    );
+                }
             }
             _ => {}
         }

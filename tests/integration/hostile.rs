@@ -24,6 +24,8 @@ const HOSTILE: &[&str] = &[
     "+1+cmd|' /C calc'!A0",
     "-2+3",
     "@SUM(A1:A2)",
+    "$EVIL^2$ math",
+    "mail EVIL@evil.example",
     "\u{1b}[31mred\u{1b}[0m\u{7}\u{1b}]8;;https://evil.example\u{7}link",
 ];
 

@@ -24,6 +24,7 @@ mod query;
 mod real_exports;
 mod report;
 mod scale;
+mod schema;
 mod slo;
 #[cfg(feature = "spark")]
 mod spark;

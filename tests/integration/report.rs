@@ -471,3 +471,100 @@ fn an_earlier_runs_charts_do_not_outlive_it() {
         assert_eq!(svgs == 0, !extra.is_empty(), "{extra:?}: {svgs} charts");
     }
 }
+
+/// A chart as a PNG, drawn by resvg with the machine's fonts (what a
+/// browser does with the SVG).
+fn png(svg: &str) -> resvg::tiny_skia::Pixmap {
+    let mut opt = resvg::usvg::Options::default();
+    let db = opt.fontdb_mut();
+    db.load_system_fonts();
+    // `sans-serif` as the machine has it (fontdb's default is Arial)
+    let family = db
+        .faces()
+        .flat_map(|f| f.families.iter().map(|(name, _)| name.clone()))
+        .find(|name| name.contains("Sans"));
+    if let Some(family) = family {
+        db.set_sans_serif_family(family);
+    }
+    let tree = resvg::usvg::Tree::from_str(svg, &opt).expect("a valid SVG");
+    let size = tree.size().to_int_size();
+    let mut pix = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
+    resvg::render(&tree, Default::default(), &mut pix.as_mut());
+    pix
+}
+
+/// Issue 24: every chart of a report renders to PNG (kept in
+/// $SPANLENS_CHART_PNG when set, to look at), with its legend right of the
+/// plot (a series' colour in the right-hand panel), dates with their year,
+/// axis titles with units, `$` ticks on spend, the PSI in a drift's title,
+/// and the pass rates as horizontal bars with their Wilson intervals.
+#[test]
+fn charts_render_to_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let planted = crate::common::planted(dir.path());
+    let example = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let keep = std::env::var_os("SPANLENS_CHART_PNG").map(std::path::PathBuf::from);
+    let mut seen = Vec::new();
+    for (name, input) in [
+        ("planted", planted.as_path()),
+        ("example", example.as_path()),
+    ] {
+        let md = dir.path().join(format!("{name}.md"));
+        let o = run(&[
+            "report",
+            input.to_str().unwrap(),
+            "--by",
+            "route",
+            "-o",
+            md.to_str().unwrap(),
+            "-q",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let charts = walk(&dir.path().join(format!("{name}-charts")));
+        for svg_path in charts
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        {
+            let svg = std::fs::read_to_string(svg_path).unwrap();
+            let pix = png(&svg);
+            let file = svg_path.file_stem().unwrap().to_string_lossy().into_owned();
+            if let Some(k) = &keep {
+                std::fs::create_dir_all(k).unwrap();
+                pix.save_png(k.join(format!("{name}-{file}.png"))).unwrap();
+            }
+            // the legend panel (the right 200 px) holds a series' colour
+            let (w, h) = (pix.width(), pix.height());
+            let coloured = (w - 190..w)
+                .flat_map(|x| (0..h).map(move |y| (x, y)))
+                .filter_map(|(x, y)| pix.pixel(x, y))
+                .any(|p| p.red() != p.green() || p.green() != p.blue());
+            assert!(coloured, "{file}: no legend right of the plot");
+            seen.push((file, svg));
+        }
+    }
+    let get = |stem: &str| {
+        seen.iter()
+            .find(|(f, _)| f.starts_with(stem))
+            .map(|(_, s)| s.as_str())
+            .unwrap_or_else(|| panic!("no chart {stem}"))
+    };
+    let spend = get("spend-daily");
+    assert!(
+        spend.contains("2026-01-08") && spend.contains("day (UTC)"),
+        "{spend}"
+    );
+    assert!(
+        spend.contains("spend (USD per day)") && spend.contains(">\n$"),
+        "{spend}"
+    );
+    let drift = get("drift-");
+    assert!(
+        drift.contains("(PSI ") && drift.contains("bins of values"),
+        "{drift}"
+    );
+    let pass = get("pass-rate-by-version");
+    assert!(
+        pass.contains("(newest)") && pass.contains("95% interval"),
+        "{pass}"
+    );
+}
