@@ -56,7 +56,7 @@ fn span_types() -> Vec<PossibleValue> {
 
 /// Every command's name (`spanlens man COMMAND`; a test checks the list
 /// against the commands clap knows).
-pub const COMMANDS: [&str; 13] = [
+pub const COMMANDS: [&str; 14] = [
     "ingest",
     "inspect",
     "slo",
@@ -68,6 +68,7 @@ pub const COMMANDS: [&str; 13] = [
     "query",
     "prices",
     "fields",
+    "init",
     "completions",
     "man",
 ];
@@ -230,6 +231,14 @@ pub enum Command {
   spanlens fields
   spanlens fields --format json | jq '.tables.names[] | select(.option == \"--table\")'")]
     Fields(FieldsArgs),
+    /// Write a commented spanlens.toml and an objectives file to edit, from what an export
+    /// holds: its routes and models, the attributes that need a [fields] line, its latency
+    /// and its evaluations
+    #[command(after_help = "Examples:
+  spanlens init traces.jsonl.gz
+  spanlens init exports/ --dir ops/spanlens
+  spanlens report traces.jsonl.gz --objectives objectives.toml     (what init suggests next)")]
+    Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout
     #[command(after_help = "Examples:
   spanlens completions bash > ~/.local/share/bash-completion/completions/spanlens
@@ -266,6 +275,7 @@ impl Command {
             | Command::Inspect(_)
             | Command::Prices(_)
             | Command::Fields(_)
+            | Command::Init(_)
             | Command::Completions { .. }
             | Command::Man { .. } => None,
         }
@@ -512,6 +522,18 @@ pub struct PricesArgs {
     pub prices: PriceArgs,
     #[arg(long, value_enum, default_value = "table", help_heading = OUTPUT)]
     pub format: InspectFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where spanlens.toml and objectives.toml are written
+    #[arg(long, default_value = ".", value_name = "DIR", help_heading = OUTPUT)]
+    pub dir: String,
+    /// Replace the files if they exist (they are never written over otherwise)
+    #[arg(long, help_heading = OUTPUT)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]

@@ -60,6 +60,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         cli::Command::Inspect(a) => cmd::inspect::run(a, &ctx),
         cli::Command::Prices(a) => cmd::prices::run(a, &ctx),
         cli::Command::Fields(a) => cmd::fields::run(a, &ctx),
+        cli::Command::Init(a) => cmd::init::run(a, &ctx),
         cli::Command::Slo(a) => cmd::slo::run(a, &ctx),
         cli::Command::Cost(a) => cmd::cost::run(a, &ctx),
         cli::Command::Drift(a) => cmd::drift::run(a, &ctx),

@@ -109,7 +109,10 @@ fn fractional_days(s: &str) -> Option<Result<i64, String>> {
 /// every machine).
 pub fn parse_tz(s: &str) -> Result<TimeZone, String> {
     let s = s.trim();
-    if s.eq_ignore_ascii_case("utc") || s == "Z" {
+    if ["utc", "z", "gmt", "etc/utc"]
+        .iter()
+        .any(|u| s.eq_ignore_ascii_case(u))
+    {
         return Ok(TimeZone::UTC);
     }
     TimeZone::get(s).map_err(|_| {
@@ -136,7 +139,7 @@ fn zoned(t: i64, tz: &TimeZone) -> jiff::Zoned {
 }
 
 fn ns(z: &jiff::Zoned) -> i64 {
-    i64::try_from(z.timestamp().as_nanosecond()).unwrap_or(i64::MAX)
+    ns_of(z.timestamp())
 }
 
 /// The start of `date` in `tz` (its midnight, or the first instant after a
@@ -147,41 +150,43 @@ fn date_start(date: jiff::civil::Date, tz: &TimeZone) -> Result<i64, String> {
         .map_err(|e| format!("{date} is out of range: {e}"))
 }
 
-/// The start of the day holding `t` in `tz`.
-pub fn day_start(t: i64, tz: &TimeZone) -> i64 {
-    date_start(zoned(t, tz).date(), tz).unwrap_or(t)
-}
-
-/// The start of the day after the one holding `t` in `tz`.
-pub fn next_day_start(t: i64, tz: &TimeZone) -> i64 {
-    zoned(t, tz)
-        .date()
-        .tomorrow()
-        .ok()
-        .and_then(|d| date_start(d, tz).ok())
-        .unwrap_or(i64::MAX)
-}
-
 /// The start of the month holding `t` in `tz`.
 pub fn month_start(t: i64, tz: &TimeZone) -> i64 {
     date_start(zoned(t, tz).date().first_of_month(), tz).unwrap_or(t)
 }
 
-/// The starts of the days in `tz` that `w` touches, in order.
-pub fn days_of(w: Window, tz: &TimeZone) -> Vec<i64> {
-    let mut days = vec![day_start(w.start_ns, tz)];
-    loop {
-        let next = next_day_start(*days.last().unwrap_or(&w.start_ns), tz);
-        if next >= w.end_ns || next == i64::MAX {
-            return days;
-        }
-        days.push(next);
-    }
+/// The zone's UTC offsets over `w`, in nanoseconds: the one at its start,
+/// then (instant, offset) at each change inside it (daylight saving: about
+/// two a year, whatever the window's length).
+pub fn offsets(w: Window, tz: &TimeZone) -> (i64, Vec<(i64, i64)>) {
+    let at = |t: i64| {
+        jiff::Timestamp::from_nanosecond(i128::from(t)).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    };
+    let off = |o: jiff::tz::Offset| i64::from(o.seconds()) * NS_PER_SEC;
+    let first = off(tz.to_offset(at(w.start_ns)));
+    let changes = tz
+        .following(at(w.start_ns))
+        .map(|tr| (ns_of(tr.timestamp()), off(tr.offset())))
+        .take_while(|(t, _)| *t < w.end_ns)
+        .collect();
+    (first, changes)
 }
 
-/// `2026-01-08`: the date in `tz` of the instant `t`.
-pub fn date_label(t: i64, tz: &TimeZone) -> String {
-    zoned(t, tz).date().to_string()
+fn ns_of(t: jiff::Timestamp) -> i64 {
+    i64::try_from(t.as_nanosecond()).unwrap_or(i64::MAX)
+}
+
+/// `2026-01-31` or `2026-1-31`: a year of four digits, a month and a day.
+fn civil_date(s: &str) -> Option<jiff::civil::Date> {
+    let mut parts = s.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |p: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    if parts.next().is_some() || !digits(y, 4..=4) || !digits(m, 1..=2) || !digits(d, 1..=2) {
+        return None;
+    }
+    jiff::civil::Date::new(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?).ok()
 }
 
 /// A date (`2026-01-31`), `today` or `yesterday`: that day in `tz`, as
@@ -192,10 +197,7 @@ fn day_at(s: &str, now_ns: i64, tz: &TimeZone) -> Option<Result<(i64, i64), Stri
     } else if s.eq_ignore_ascii_case("yesterday") {
         zoned(now_ns, tz).date().yesterday().ok()?
     } else {
-        if s.len() != 10 {
-            return None;
-        }
-        s.parse::<jiff::civil::Date>().ok()?
+        civil_date(s)?
     };
     let range = || -> Result<(i64, i64), String> {
         let next = date
@@ -526,24 +528,29 @@ mod tests {
         // 2026-03-15T12:00Z: March 1st in Tokyo began 2026-02-28T15:00Z
         let t = 1_773_576_000 * NS_PER_SEC;
         assert_eq!(month_start(t, &tokyo), 1_772_290_800 * NS_PER_SEC);
-        assert_eq!(date_label(JAN1 - H, &tokyo), "2026-01-01");
-        assert_eq!(date_label(JAN1 - H, &TimeZone::UTC), "2025-12-31");
-        let days = days_of(
-            Window {
-                start_ns: mar8 - NS_PER_DAY,
-                end_ns: mar8 + 2 * NS_PER_DAY,
-            },
-            &ny,
-        );
+        // from 2026-03-01 to 2026-12-01 in New York: EST, then EDT from
+        // 2026-03-08T07:00Z, EST again from 2026-11-01T06:00Z
+        let w = Window {
+            start_ns: mar8 - 7 * NS_PER_DAY,
+            end_ns: mar8 + 268 * NS_PER_DAY,
+        };
         assert_eq!(
-            days,
-            [
-                mar8 - 2 * NS_PER_DAY + 5 * H,
-                mar8 - NS_PER_DAY + 5 * H,
-                mar8 + 5 * H,
-                mar8 + NS_PER_DAY + 4 * H,
-            ]
+            offsets(w, &ny),
+            (
+                -5 * H,
+                vec![
+                    (mar8 + 7 * H, -4 * H),
+                    (mar8 + 238 * NS_PER_DAY + 6 * H, -5 * H)
+                ]
+            )
         );
+        assert_eq!(offsets(w, &TimeZone::UTC), (0, vec![]));
+        assert_eq!(
+            parse_window_at("2026-1-8", now, &TimeZone::UTC),
+            parse_window_at("2026-01-08", now, &TimeZone::UTC),
+            "months and days without a leading zero"
+        );
+        assert!(parse_window_at("2026-02-30", now, &TimeZone::UTC).is_err());
         assert!(parse_tz("Mars/Olympus").is_err());
         assert!(is_utc(&parse_tz("utc").unwrap()));
         assert!(!is_utc(&ny));

@@ -8,6 +8,7 @@ pub mod cost;
 pub mod drift;
 pub mod fields;
 pub mod ingest;
+pub mod init;
 pub mod inspect;
 pub mod pipeline;
 pub mod prices;

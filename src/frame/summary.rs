@@ -40,7 +40,7 @@ pub struct InputSummary {
     pub unclaimed_attributes: Vec<(String, u64)>,
     pub unclaimed_distinct: usize,
     /// `[fields]` lines mapping unclaimed attributes whose names look like a
-    /// field that the LLM spans of this input mostly lack
+    /// field that some LLM spans of this input lack
     pub suggested_fields: Vec<String>,
     pub coerced_values: u64,
     pub invalid_values: Vec<(&'static str, u64)>,
@@ -278,7 +278,7 @@ fn suggest_fields(unclaimed: &[(String, u64)], coverage: &[Coverage]) -> Vec<Str
             .find(|c| c.field == field)
             .and_then(|c| c.share)
             .unwrap_or(0.0);
-        if covered < 0.5 && !out.iter().any(|(f, _)| *f == field) {
+        if covered < 1.0 && !out.iter().any(|(f, _)| *f == field) {
             out.push((field, attr));
         }
     }

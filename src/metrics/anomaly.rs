@@ -547,7 +547,14 @@ pub fn run(engine: &mut dyn Engine, scope: Scope, o: &AnomalyOptions) -> Result<
             ("open", Unit::List),
         ],
     )
-    .wide(&["score", "cause"]);
+    .wide(&[
+        "score",
+        "cause",
+        "cause_field",
+        "cause_value",
+        "cause_share",
+    ])
+    .drop_first(&["detail", "expected", "time"]);
     t.footnote = Some(
         "score: -log10 p (more outliers past the baseline p99 or context stuffing than chance, \
          error bursts), x the baseline's largest (one value past twice it), LLM calls (loops), x daily mean (spend), total variation (model mix), expected spans \

@@ -534,7 +534,17 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CompareOptions) -> Res
             explain::COLUMNS[3],
         ],
     )
-    .wide(&["n_baseline", "n_candidate", "p", "test", "cause"]);
+    .wide(&[
+        "n_baseline",
+        "n_candidate",
+        "p",
+        "test",
+        "cause",
+        "cause_field",
+        "cause_value",
+        "cause_share",
+    ])
+    .drop_first(&["ci_low+ci_high", "delta", "p_holm", "delta_rel"]);
     t.footnote = Some(format!(
         "p: one-sided toward worse, p_holm: Holm-adjusted over every test; regressed: p_holm < {} \
          and the change past its minimum effect (improved: the same toward better); CI: Newcombe (rates) or bootstrap B = {REPLICATES} \

@@ -480,6 +480,12 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
         "per_trace_mean_usd",
         "reported_spans",
         "delta_vs_table_usd",
+    ])
+    .drop_first(&[
+        "reported_usd",
+        "per_trace_p50_usd+per_trace_p95_usd",
+        "share",
+        "spans",
     ]);
     let mut tokens = Table::with_keys(
         "tokens",
@@ -577,7 +583,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
         "service_tiers",
         "input_tokens",
         "output_tokens",
-    ]);
+    ])
+    .drop_first(&["request_model", "matched_by", "spans"]);
     let mut unpriced = Table::new(
         "unpriced",
         "Unpriced models (no price found; never counted as $0)",
@@ -672,7 +679,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &CostReportOptions) -> 
             ("unpriced_spans", Unit::Count),
             ("start", Unit::Time),
         ],
-    );
+    )
+    .drop_first(&["start", "spans", "unpriced_spans"]);
     let tr = answers.rows(top_traces);
     let tk = tr.keys(nk)?;
     let (tid, tcost, tsp, tun, tst) = (

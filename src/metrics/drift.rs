@@ -336,7 +336,16 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
             explain::COLUMNS[3],
         ],
     )
-    .wide(&["type", "n_baseline", "n_current", "cause"]);
+    .wide(&[
+        "type",
+        "n_baseline",
+        "n_current",
+        "cause",
+        "cause_field",
+        "cause_value",
+        "cause_share",
+    ])
+    .drop_first(&["moved_most", "chi2_p", "js_distance"]);
     table.footnote = Some(
         "drift: (PSI >= 0.25 or JS >= 0.1) and chi-squared p < 0.01; moderate: 0.1 <= PSI < 0.25 \
          and p < 0.01; insufficient: < 100 values in a window. Numeric bins: baseline deciles over \
@@ -420,11 +429,23 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &DriftOptions) -> Resul
                         FindingKind::Drift,
                         drift_message(&o.key_names, cohort, field, &r),
                         // the PSI or JS distance over its drift threshold
-                        (r.psi / 0.25).max(r.js / 0.1),
+                        (r.psi / stat::PSI_DRIFT).max(r.js / stat::JS_DRIFT),
                     )
                     .cohort(&o.key_names, cohort)
                     .metric(field.clone())
-                    .values(Some(r.psi), None)
+                    // the distance that crossed its threshold, and the threshold
+                    .values(
+                        Some(if r.psi >= stat::PSI_DRIFT {
+                            r.psi
+                        } else {
+                            r.js
+                        }),
+                        Some(if r.psi >= stat::PSI_DRIFT {
+                            stat::PSI_DRIFT
+                        } else {
+                            stat::JS_DRIFT
+                        }),
+                    )
                     .p(r.chi2.map(|x| x.p)),
                 );
             }

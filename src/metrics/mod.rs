@@ -248,7 +248,6 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ("compare", &["compare", "arms"]),
     ("anomalies", &["anomalies"]),
     ("query", &["result"]),
-    ("prices", &["sources", "prices"]),
 ];
 
 /// Phase 1: spans per cohort, then the cardinality guard.

@@ -154,7 +154,8 @@ pub fn run(engine: &mut dyn Engine, mut scope: Scope, o: &SloOptions) -> Result<
             ("ci_low", Unit::Share),
             ("ci_high", Unit::Share),
         ],
-    );
+    )
+    .drop_first(&["ci_low+ci_high", "passed", "judged"]);
     let ek = evals.keys(nk)?;
     let (names, passed, judged) = (
         evals.strs("evaluation")?,
@@ -234,7 +235,17 @@ fn objectives(
         &cols,
     )
     .wide(&[
-        "sli", "valid", "bad", "burn_5m", "burn_30m", "burn_2h", "burn_6h", "cause",
+        "sli",
+        "valid",
+        "bad",
+        "burn_5m",
+        "burn_30m",
+        "burn_2h",
+        "burn_6h",
+        "cause",
+        "cause_field",
+        "cause_value",
+        "cause_share",
     ]);
     table.footnote = Some(
         "burn rates over 5-minute buckets ending exactly at the report's end; page: 1h & 5m > 14.4 or 6h & 30m > 6; \

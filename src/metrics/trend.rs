@@ -60,9 +60,9 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
     let res = cost::resolve(engine, &cost_s, &o.cost)?;
     let spans = cost::span_costs_with(engine, &cost_s, &o.cost, &res)?;
     let n = |x: i64| x.to_string();
-    // the days of the charted range, in the --tz zone
-    let all_days = window::days_of(s.window, &o.tz);
-    let day = ("day", day_sql(&all_days, &o.tz));
+    // the days of the --tz zone: a span's local date, by the zone's offset
+    let (first_offset, changes) = window::offsets(s.window, &o.tz);
+    let day = ("day", day_sql(first_offset, &changes));
     let mut batch = Batch::new();
     let spend_q = batch.ask(expand(
         engine,
@@ -109,7 +109,7 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
             k.join(" · ")
         }
     };
-    // the days with spans, from the first to the last
+    // the local dates with spans (days since the epoch), first to last
     let mut seen = Vec::new();
     for a in [daily_spend, daily_latency] {
         let r = answers.rows(a);
@@ -117,16 +117,16 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
             r.i64s("day")?
                 .into_iter()
                 .flatten()
-                .filter_map(|d| all_days.binary_search(&d).ok()),
+                .map(|d| d.div_euclid(NS_PER_DAY)),
         );
     }
     let first = seen.iter().min().copied().unwrap_or(0);
     let last = seen.iter().max().copied().unwrap_or(0);
-    let days = &all_days[first.min(all_days.len())..(last + 1).min(all_days.len())];
-    let x: Vec<String> = days.iter().map(|d| window::date_label(*d, &o.tz)).collect();
+    let days: Vec<i64> = (first..=last).collect();
+    let x: Vec<String> = days.iter().map(|d| date_label(*d)).collect();
     let slot = |t: i64| -> Option<usize> {
-        let i = all_days.binary_search(&t).ok()?;
-        (first..=last).contains(&i).then(|| i - first)
+        let i = t.div_euclid(NS_PER_DAY) - first;
+        (0..days.len() as i64).contains(&i).then_some(i as usize)
     };
     let zone = if window::is_utc(&o.tz) {
         "UTC".to_string()
@@ -333,7 +333,7 @@ fn version_chart(
         .collect();
     Ok(Some(Chart {
         file: "pass-rate-by-version".into(),
-        title: "Pass rate per prompt version (bars: Wilson 95% interval)".into(),
+        title: "Pass rate per prompt version (whiskers: Wilson 95% interval)".into(),
         y_label: "pass rate (%)".into(),
         y_unit: Unit::Share,
         x_label: "prompt version".into(),
@@ -344,20 +344,32 @@ fn version_chart(
     }))
 }
 
-/// SQL of the start of a span's day (from `start_ns`) in `tz`: UTC days
-/// by arithmetic; another zone's (23 or 25 hours long across a
-/// daylight-saving change) by the list of their starts, `days`, which
-/// covers every span of the query.
-fn day_sql(days: &[i64], tz: &TimeZone) -> String {
-    if window::is_utc(tz) {
-        return "timebucket(start_ns, 86400)".into();
+/// SQL of a span's local date in the --tz zone, as the nanoseconds of
+/// that date's midnight in UTC (`timebucket(start_ns + offset, 86400)`),
+/// the offset being the zone's at the span: `first` before the first
+/// change, then each change's from its instant on. UTC: no offset.
+fn day_sql(first: i64, changes: &[(i64, i64)]) -> String {
+    let local = |off: i64| match off {
+        0 => "timebucket(start_ns, 86400)".to_string(),
+        o if o < 0 => format!("timebucket(start_ns - {}, 86400)", o.unsigned_abs()),
+        o => format!("timebucket(start_ns + {o}, 86400)"),
+    };
+    if changes.is_empty() {
+        return local(first);
     }
     let mut sql = "CASE".to_string();
-    for w in days.windows(2) {
-        sql.push_str(&format!(" WHEN start_ns < {} THEN {}", w[1], w[0]));
+    let mut off = first;
+    for (at, next) in changes {
+        sql.push_str(&format!(" WHEN start_ns < {at} THEN {}", local(off)));
+        off = *next;
     }
-    sql.push_str(&format!(" ELSE {} END", days.last().copied().unwrap_or(0)));
+    sql.push_str(&format!(" ELSE {} END", local(off)));
     sql
+}
+
+/// `2026-01-08` for the date `d` days after 1970-01-01.
+fn date_label(d: i64) -> String {
+    crate::report::format::time_ns(d * NS_PER_DAY)[..10].to_string()
 }
 
 #[cfg(test)]
@@ -378,14 +390,14 @@ mod tests {
 
     #[test]
     fn days_in_sql() {
+        assert_eq!(day_sql(0, &[]), "timebucket(start_ns, 86400)");
+        assert_eq!(day_sql(9, &[]), "timebucket(start_ns + 9, 86400)");
         assert_eq!(
-            day_sql(&[0, NS_PER_DAY], &TimeZone::UTC),
-            "timebucket(start_ns, 86400)"
+            day_sql(-5, &[(100, -4)]),
+            "CASE WHEN start_ns < 100 THEN timebucket(start_ns - 5, 86400) \
+             ELSE timebucket(start_ns - 4, 86400) END"
         );
-        let ny = window::parse_tz("America/New_York").unwrap();
-        assert_eq!(
-            day_sql(&[5, 10, 20], &ny),
-            "CASE WHEN start_ns < 10 THEN 5 WHEN start_ns < 20 THEN 10 ELSE 20 END"
-        );
+        // 2026-01-08 is day 20461 since the epoch
+        assert_eq!(date_label(20461), "2026-01-08");
     }
 }

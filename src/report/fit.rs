@@ -19,8 +19,6 @@ const PINNED: &[&str] = &[
     "kind",
     "severity",
     "verdict",
-    "p_holm",
-    "unpriced_spans",
     "status",
     "alert",
     "budget",
@@ -98,6 +96,25 @@ pub fn layout(t: &Table, cells: &[Vec<String>], width: usize) -> Layout {
     let content: Vec<usize> = (0..t.columns.len())
         .map(|c| cells.iter().map(|r| r[c].width()).max().unwrap_or(0))
         .collect();
+    // what goes first: the table's own order (`a+b` together), then the
+    // rest from the right, one at a time
+    let index = |name: &str| t.columns.iter().position(|c| c.name == name);
+    let mut order: Vec<Vec<usize>> = t
+        .drop_order
+        .iter()
+        .map(|e| e.split('+').filter_map(index).collect())
+        .collect();
+    let listed: Vec<usize> = order.iter().flatten().copied().collect();
+    order.extend(
+        (0..t.columns.len())
+            .rev()
+            .filter(|c| !listed.contains(c))
+            .map(|c| vec![c]),
+    );
+    let mut order = order
+        .into_iter()
+        .map(|g| g.into_iter().filter(|&c| droppable(c)).collect::<Vec<_>>())
+        .filter(|g| !g.is_empty());
     loop {
         let names: Vec<&str> = shown.iter().map(|&c| t.columns[c].name.as_str()).collect();
         let header = headers(&names);
@@ -106,12 +123,15 @@ pub fn layout(t: &Table, cells: &[Vec<String>], width: usize) -> Layout {
             .zip(&header)
             .map(|(&c, (a, b))| content[c].max(a.width()).max(b.width()))
             .collect();
-        let drop = shown.iter().rposition(|&c| droppable(c));
-        match drop {
-            Some(i) if grid_width(&widths) > width => {
-                shown.remove(i);
-            }
-            _ => {
+        let fits = grid_width(&widths) <= width;
+        // the next group still shown, never the last column
+        let next = (!fits)
+            .then(|| order.find(|g| g.iter().any(|c| shown.contains(c))))
+            .flatten()
+            .filter(|g| shown.iter().any(|c| !g.contains(c)));
+        match next {
+            Some(g) => shown.retain(|c| !g.contains(c)),
+            None => {
                 let hidden = (0..t.columns.len())
                     .filter(|c| !shown.contains(c) && !lists.contains(c))
                     .collect();
@@ -209,13 +229,44 @@ mod tests {
         assert_eq!(l.shown, [0, 1, 3, 4, 5]);
         assert_eq!(l.hidden, [2]);
         assert_eq!(l.lists, [6]);
-        // │ /chat ┆ spans ┆ p50 ms… : widths 5, 5, 7, 7, 9 -> 1 + 48 = 49
+        // widths 5, 5, 7, 7, 9 (route, spans, p50, p99, verdict), each + 3, + 1 = 49
         let l = layout(&t, &cells, 48);
         assert_eq!(l.shown, [0, 1, 3, 5], "p99 goes first, the verdict stays");
         // nothing droppable left: the keys and the verdict stay whatever the width
         let l = layout(&t, &cells, 10);
         assert_eq!(l.shown, [0, 5]);
         assert_eq!(l.hidden, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_table_says_what_goes_first_and_pairs_go_together() {
+        let t = Table::new(
+            "t",
+            "T",
+            &[
+                ("model", Unit::Text),
+                ("baseline", Unit::Number),
+                ("candidate", Unit::Number),
+                ("ci_low", Unit::Number),
+                ("ci_high", Unit::Number),
+                ("spans", Unit::Count),
+            ],
+        )
+        .drop_first(&["ci_low+ci_high", "baseline"]);
+        let cells = vec![["gpt-4o", "1.00", "2.00", "0.50", "3.00", "7"]
+            .map(String::from)
+            .to_vec()];
+        // widths 6, 8, 9, 4 (ci / low), 4, 5, each + 3, + 1 = 55
+        assert_eq!(layout(&t, &cells, 55).shown, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(
+            layout(&t, &cells, 54).shown,
+            [0, 1, 2, 5],
+            "both ends at once"
+        );
+        assert_eq!(layout(&t, &cells, 40).shown, [0, 2, 5]);
+        // then from the right; a table without keys keeps one column
+        assert_eq!(layout(&t, &cells, 29).shown, [0, 2]);
+        assert_eq!(layout(&t, &cells, 5).shown, [0]);
     }
 
     #[test]

@@ -94,6 +94,10 @@ pub struct Table {
     /// How many of the first columns are cohort keys (kept in every view).
     #[serde(skip)]
     pub keys: usize,
+    /// The columns a terminal too narrow for the table leaves out first,
+    /// in order; `a+b` go together (an interval's two ends).
+    #[serde(skip)]
+    pub drop_order: Vec<String>,
 }
 
 impl Table {
@@ -113,7 +117,23 @@ impl Table {
             footnote: None,
             row_units: Vec::new(),
             keys: 0,
+            drop_order: Vec::new(),
         }
+    }
+
+    /// What a narrow terminal leaves out first ([`Table::drop_order`]);
+    /// the other columns then go from the right.
+    pub fn drop_first(mut self, names: &[&str]) -> Table {
+        for n in names {
+            debug_assert!(
+                n.split('+')
+                    .all(|c| self.columns.iter().any(|x| x.name == c)),
+                "{}: no column {n}",
+                self.name
+            );
+        }
+        self.drop_order = names.iter().map(|n| n.to_string()).collect();
+        self
     }
 
     /// Columns a terminal shows only with `--wide`: the least read ones,
@@ -240,7 +260,8 @@ impl std::fmt::Display for FindingKind {
 }
 
 /// Something a `--fail-on` gate can act on: a sentence for people and the
-/// same facts as fields for machines (docs/json.md, `schema/`).
+/// same facts as fields for machines (docs/cli.md "Output formats",
+/// docs/spanlens.schema.json).
 #[derive(Clone, Debug)]
 pub struct Finding {
     pub kind: FindingKind,

@@ -216,12 +216,14 @@ pub fn table(r: &Report, out: &mut dyn Write, view: View) -> io::Result<()> {
     if let Some(h) = &r.headline {
         term_line(out, view, "", &format::terminal_safe(h, 300))?;
     }
+    // piped: cut as before (the same bytes); fitted: wrapped, whole
+    let max_meta = if view.width.is_some() { MAX_META } else { 200 };
     for (k, v) in &r.meta {
         term_line(
             out,
             view,
             &format!("{k}: "),
-            &format::terminal_safe(v, MAX_META),
+            &format::terminal_safe(v, max_meta),
         )?;
     }
     for t in &r.tables {
@@ -360,7 +362,7 @@ fn json_value(c: &Cell) -> Value {
 
 /// The version of the JSON documents' shape (`--format json`, a report's
 /// summary.json): raised when a key is renamed, removed or changes type.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A cell in JSON, times as RFC 3339 strings.
 fn json_cell(c: &Cell, unit: Unit) -> Value {

@@ -122,6 +122,11 @@ impl Verdict {
     }
 }
 
+/// PSI from which a significant change is a drift.
+pub const PSI_DRIFT: f64 = 0.25;
+/// Jensen-Shannon distance from which a significant change is a drift.
+pub const JS_DRIFT: f64 = 0.1;
+
 /// `drift` when (PSI >= 0.25 or JS >= 0.1) and p < 0.01; `moderate` when
 /// 0.1 <= PSI < 0.25 and p < 0.01; `insufficient` below 100 values in a
 /// window; `stable` otherwise.
@@ -130,9 +135,9 @@ pub fn verdict(n_base: u64, n_cur: u64, psi: f64, js: f64, p: Option<f64>) -> Ve
         return Verdict::Insufficient;
     }
     let significant = p.is_some_and(|p| p < 0.01);
-    if significant && (psi >= 0.25 || js >= 0.1) {
+    if significant && (psi >= PSI_DRIFT || js >= JS_DRIFT) {
         Verdict::Drift
-    } else if significant && (0.1..0.25).contains(&psi) {
+    } else if significant && (0.1..PSI_DRIFT).contains(&psi) {
         Verdict::Moderate
     } else {
         Verdict::Stable
