@@ -232,7 +232,7 @@ pub enum Command {
   spanlens fields --format json | jq '.tables.names[] | select(.option == \"--table\")'")]
     Fields(FieldsArgs),
     /// Write a commented spanlens.toml and an objectives file to edit, from what an export
-    /// holds: its routes and models, the attributes that need a [fields] line, its latency
+    /// holds: its routes and models, the attributes that need a `[fields]` line, its latency
     /// and its evaluations
     #[command(after_help = "Examples:
   spanlens init traces.jsonl.gz
