@@ -2,11 +2,10 @@
 //! itself checks values against (so the listing cannot drift from what
 //! the commands accept).
 
-use super::{to_stdout, Context};
-use crate::cli::{FieldsArgs, InspectFormat};
+use super::Context;
+use crate::cli::FieldsArgs;
 use crate::error::Result;
-use crate::report::model::{Cell, FindingKind, Report, Table, Unit};
-use crate::report::render;
+use crate::report::model::{Cell, FindingKind, Table, Unit};
 use crate::span::row::SpanType;
 use crate::span::schema;
 
@@ -14,24 +13,15 @@ use crate::span::schema;
 const REPORTS: &str = "slo cost drift compare anomalies report query";
 
 pub fn run(args: FieldsArgs, ctx: &Context) -> Result<i32> {
-    let report = Report {
-        command: "fields".into(),
-        meta: Vec::new(),
-        tables: vec![columns(), names()],
-        findings: Vec::new(),
-        notes: vec![
-            "attr:KEY and resource:KEY name any span or resource attribute; `spanlens inspect` \
-             lists the attributes an export carries"
-                .into(),
-        ],
-        headline: None,
-        charts: Vec::new(),
-    };
-    match args.format {
-        InspectFormat::Table => to_stdout(|w| render::table(&report, w, ctx.view(false)))?,
-        InspectFormat::Json => to_stdout(|w| render::json(&report, w))?,
-    }
-    Ok(crate::exit::OK)
+    let note = "attr:KEY and resource:KEY name any span or resource attribute; `spanlens \
+                inspect` lists the attributes an export carries";
+    super::print_tables(
+        "fields",
+        vec![columns(), names()],
+        vec![note.into()],
+        args.format,
+        ctx,
+    )
 }
 
 /// The canonical tables' columns, and which take `--by` / `--where`.

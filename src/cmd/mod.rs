@@ -150,6 +150,34 @@ impl Context {
     }
 }
 
+/// Tables with no window, gate or findings (`prices`, `fields`) on stdout,
+/// as a terminal table or JSON.
+pub fn print_tables(
+    command: &str,
+    tables: Vec<crate::report::model::Table>,
+    notes: Vec<String>,
+    format: crate::cli::InspectFormat,
+    ctx: &Context,
+) -> Result<i32> {
+    use crate::report::render;
+    let report = crate::report::model::Report {
+        command: command.into(),
+        meta: Vec::new(),
+        tables,
+        findings: Vec::new(),
+        notes,
+        headline: None,
+        charts: Vec::new(),
+    };
+    match format {
+        crate::cli::InspectFormat::Table => {
+            to_stdout(|w| render::table(&report, w, ctx.view(false)))?
+        }
+        crate::cli::InspectFormat::Json => to_stdout(|w| render::json(&report, w))?,
+    }
+    Ok(crate::exit::OK)
+}
+
 /// Write to stderr, ignoring failures (diagnostics must never fail a run).
 pub fn to_stderr(render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
     let stderr = std::io::stderr();

@@ -1,12 +1,11 @@
 //! `spanlens prices [MODEL...]`: what a model string is priced as, by which
 //! rule and from which table; with no model, the tables themselves.
 
-use super::{to_stdout, Context};
-use crate::cli::{InspectFormat, PricesArgs};
+use super::Context;
+use crate::cli::PricesArgs;
 use crate::error::Result;
 use crate::pricing::{PriceTable, Rates};
-use crate::report::model::{Cell, Report, Table, Unit};
-use crate::report::render;
+use crate::report::model::{Cell, Table, Unit};
 
 pub fn run(args: PricesArgs, ctx: &Context) -> Result<i32> {
     let t = crate::options::price_table(ctx, &args.prices.files)?;
@@ -15,20 +14,7 @@ pub fn run(args: PricesArgs, ctx: &Context) -> Result<i32> {
     } else {
         models(&t, args.provider.as_deref(), &args.models)
     };
-    let report = Report {
-        command: "prices".into(),
-        meta: Vec::new(),
-        tables: vec![table],
-        findings: Vec::new(),
-        notes: Vec::new(),
-        headline: None,
-        charts: Vec::new(),
-    };
-    match args.format {
-        InspectFormat::Table => to_stdout(|w| render::table(&report, w, ctx.view(false)))?,
-        InspectFormat::Json => to_stdout(|w| render::json(&report, w))?,
-    }
-    Ok(crate::exit::OK)
+    super::print_tables("prices", vec![table], Vec::new(), args.format, ctx)
 }
 
 fn sources(t: &PriceTable) -> Table {
