@@ -138,16 +138,14 @@ fn zoned(t: i64, tz: &TimeZone) -> jiff::Zoned {
         .to_zoned(tz.clone())
 }
 
-fn ns(z: &jiff::Zoned) -> i64 {
-    ns_of(z.timestamp())
-}
-
 /// The start of `date` in `tz` (its midnight, or the first instant after a
 /// gap that skips it).
 fn date_start(date: jiff::civil::Date, tz: &TimeZone) -> Result<i64, String> {
-    date.to_zoned(tz.clone())
-        .map(|z| ns(&z))
-        .map_err(|e| format!("{date} is out of range: {e}"))
+    let z = date
+        .to_zoned(tz.clone())
+        .map_err(|e| format!("{date} is out of range: {e}"))?;
+    i64::try_from(z.timestamp().as_nanosecond())
+        .map_err(|_| format!("{date} is out of range (times run from 1677 to 2262)"))
 }
 
 /// The start of the month holding `t` in `tz`.
@@ -311,8 +309,9 @@ pub fn resolve(
     };
     let cur = match current.unwrap_or(WindowSpec::Relative(NS_PER_DAY)) {
         WindowSpec::Absolute(w) => w,
+        // no window starts before 1970, as `..B` does not
         WindowSpec::Relative(len) => Window {
-            start_ns: end.saturating_sub(len),
+            start_ns: end.saturating_sub(len).max(0),
             end_ns: end,
         },
         WindowSpec::From(start_ns) => Window {
@@ -323,7 +322,7 @@ pub fn resolve(
     let base = match baseline.unwrap_or(WindowSpec::Relative(7 * NS_PER_DAY)) {
         WindowSpec::Absolute(w) => w,
         WindowSpec::Relative(len) => Window {
-            start_ns: cur.start_ns.saturating_sub(len),
+            start_ns: cur.start_ns.saturating_sub(len).max(0),
             end_ns: cur.start_ns,
         },
         // a baseline from a time runs to the current window
@@ -551,6 +550,9 @@ mod tests {
             "months and days without a leading zero"
         );
         assert!(parse_window_at("2026-02-30", now, &TimeZone::UTC).is_err());
+        assert!(parse_window_at("..1600-01-01", now, &TimeZone::UTC)
+            .unwrap_err()
+            .contains("out of range"));
         assert!(parse_tz("Mars/Olympus").is_err());
         assert!(is_utc(&parse_tz("utc").unwrap()));
         assert!(!is_utc(&ny));

@@ -18,6 +18,8 @@ use crate::span::schema as col;
 
 /// Values named in the comments (routes, models).
 const NAMED: usize = 8;
+/// Evaluations given a quality objective (those with the most results).
+const EVALS: usize = 3;
 
 /// What `init` read of the export.
 struct Seen {
@@ -41,7 +43,8 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<i32> {
     let config = dir.join("spanlens.toml");
     let objectives = dir.join("objectives.toml");
     for p in [&config, &objectives] {
-        if p.exists() && !args.force {
+        // a dangling symlink is there too: init writes through none
+        if p.symlink_metadata().is_ok() && !args.force {
             return Err(Error::usage(
                 format!("{} exists; init writes over nothing", p.display()),
                 "edit it, remove it, or give --force to replace it",
@@ -63,26 +66,47 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<i32> {
     let seen = seen(&ds, &sum).map_err(|e| Error::input("<inputs>", e.to_string(), ""))?;
     let inputs = args.input.inputs.join(" ");
     std::fs::create_dir_all(dir).map_err(|e| Error::output_io(dir, &e))?;
-    crate::output::write_atomic(&config, |w| {
+    // both files or neither, under the directory's lock
+    let _lock = crate::output::DirLock::acquire(dir)?;
+    crate::output::roll_forward(dir);
+    let mut set = crate::output::FileSet::new(dir);
+    set.add(&config, |w| {
         w.write_all(config_text(&seen, &inputs).as_bytes())
     })?;
-    crate::output::write_atomic(&objectives, |w| {
+    set.add(&objectives, |w| {
         w.write_all(objectives_text(&seen).as_bytes())
     })?;
+    set.commit()?;
+    let inputs: Vec<String> = args.input.inputs.iter().map(|a| shell_word(a)).collect();
+    let inputs = inputs.join(" ");
     if !ctx.quiet {
         to_stderr(|w| {
             writeln!(
                 w,
                 "wrote {} and {} from {} spans; next: spanlens report {inputs} --config {} --objectives {}",
-                config.display(),
-                objectives.display(),
+                format::terminal_safe(&config.display().to_string(), 400),
+                format::terminal_safe(&objectives.display().to_string(), 400),
                 format::int(seen.spans),
-                config.display(),
-                objectives.display()
+                shell_word(&config.display().to_string()),
+                shell_word(&objectives.display().to_string())
             )
         });
     }
     Ok(crate::exit::OK)
+}
+
+/// `s` as one shell word a person can paste (single-quoted unless plain),
+/// control characters shown as `·`.
+fn shell_word(s: &str) -> String {
+    let s = format::terminal_safe(s, 400);
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:=@%".contains(c));
+    if plain {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// The values of a string column of LLM spans with their counts, most first.
@@ -133,12 +157,15 @@ fn seen(ds: &Dataset, sum: &summary::RunSummary) -> PolarsResult<Seen> {
     })
 }
 
-/// `a (12 spans), b (3 spans)` for a comment; the rest counted.
+/// `a (12 spans), b (1 span)` for a comment; the rest counted.
 fn named(v: &[(String, u64)], noun: &str) -> String {
     let mut s: Vec<String> = v
         .iter()
         .take(NAMED)
-        .map(|(k, n)| format!("{} ({} {noun})", comment_safe(k), format::int(*n)))
+        .map(|(k, n)| {
+            let plural = if *n == 1 { "" } else { "s" };
+            format!("{} ({} {noun}{plural})", comment_safe(k), format::int(*n))
+        })
         .collect();
     if v.len() > NAMED {
         s.push(format!("and {} more", v.len() - NAMED));
@@ -173,8 +200,9 @@ fn config_text(s: &Seen, inputs: &str) -> String {
     );
     if s.fields.is_empty() {
         t.push_str(
-            "# Nothing to add: every field the LLM spans lack has no look-alike\n\
-             # attribute. For one of yours: prompt_version = [\"app.prompt.version\"]\n",
+            "# None suggested: no attribute name (plain ASCII, no quotes or spaces) looks\n\
+             # like a field the LLM spans lack. For one of yours:\n\
+             # prompt_version = [\"app.prompt.version\"]\n",
         );
     } else {
         t.push_str(
@@ -186,19 +214,24 @@ fn config_text(s: &Seen, inputs: &str) -> String {
     }
     t.push_str("\n[report]\n");
     if s.routes.is_empty() {
-        t.push_str("# The LLM spans carry no route; cohorts by model instead.\nby = [\"model\"]\n");
+        t.push_str(if s.models.is_empty() {
+            "# The export has no LLM span with a route or model: check it with\n\
+             # `spanlens inspect`. Cohorts by model, once there are some.\nby = [\"model\"]\n"
+        } else {
+            "# The LLM spans carry no route; cohorts by model instead.\nby = [\"model\"]\n"
+        });
     } else {
         let _ = writeln!(
             t,
             "# Cohorts of every report. Routes seen: {}.\nby = [\"route\"]",
-            named(&s.routes, "spans")
+            named(&s.routes, "span")
         );
     }
     if !s.models.is_empty() {
         let _ = writeln!(
             t,
             "# Models seen: {}. `--by route,model` splits by both.",
-            named(&s.models, "spans")
+            named(&s.models, "span")
         );
     }
     t.push_str(
@@ -253,7 +286,23 @@ fn objectives_text(s: &Seen) -> String {
             round_up(p95)
         );
     }
-    for (e, n) in s.evals.iter().take(3) {
+    let evals: Vec<&(String, u64)> = s
+        .evals
+        .iter()
+        .filter(|(e, _)| !e.trim().is_empty())
+        .collect();
+    if evals.len() > EVALS {
+        let rest: Vec<String> = evals[EVALS..]
+            .iter()
+            .map(|(e, n)| format!("{} ({})", comment_safe(e), format::int(*n)))
+            .collect();
+        let _ = write!(
+            t,
+            "\n# Evaluations with fewer results, left out (add one as below): {}.\n",
+            rest.join(", ")
+        );
+    }
+    for (e, n) in evals.into_iter().take(EVALS) {
         let _ = write!(
             t,
             "\n# {} results of this evaluation in the export.\n\

@@ -320,6 +320,21 @@ pub fn prepare(
         }
     }
     let (cur, base) = window::resolve(current, baseline, until, last, now);
+    // a span in both would be counted in one of them only (drift, compare
+    // and the anomaly baselines would judge a window they did not read)
+    if base.start_ns < cur.end_ns && cur.start_ns < base.end_ns {
+        return Err(Error::usage(
+            format!(
+                "the baseline window ({} .. {}) overlaps the current window ({} .. {})",
+                format::time_ns(base.start_ns),
+                format::time_ns(base.end_ns),
+                format::time_ns(cur.start_ns),
+                format::time_ns(cur.end_ns)
+            ),
+            "give a baseline that ends where the current window starts: a length (--baseline 7d: \
+             the 7 days before it) or a range ending at its start",
+        ));
+    }
     let key_names = if keys.is_empty() {
         vec!["cohort".to_string()]
     } else {

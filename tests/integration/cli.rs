@@ -1632,3 +1632,62 @@ fn init_writes_a_config_and_objectives_from_the_export() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).is_empty());
 }
+
+/// A baseline overlapping the current window is refused (a span in both
+/// would be judged in one only: a day with spans read as a silence); a
+/// date outside 1677..2262 is out of range, not another day.
+#[test]
+fn overlapping_windows_and_dates_out_of_range_are_usage_errors() {
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let input = input.to_str().unwrap();
+    let o = run(&[
+        "anomalies",
+        input,
+        "--current",
+        "2026-01-05",
+        "--baseline",
+        "2026-01-01..2026-01-07",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        error_text(&o).contains("overlaps the current window"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["slo", input, "--current", "..1600-01-01"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(error_text(&o).contains("out of range"), "{}", stderr(&o));
+    // windows that meet are fine
+    let o = run(&[
+        "drift",
+        input,
+        "--current",
+        "2026-01-07",
+        "--baseline",
+        "2026-01-01..2026-01-07",
+        "--stale-after",
+        "off",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// `init` writes through no symlink, dangling or not, without --force.
+#[cfg(unix)]
+#[test]
+fn init_writes_through_no_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = root().join("fixtures/example/export.otlp.jsonl.gz");
+    let out = dir.path().join("ops");
+    std::fs::create_dir(&out).unwrap();
+    let elsewhere = dir.path().join("elsewhere.toml");
+    std::os::unix::fs::symlink(&elsewhere, out.join("spanlens.toml")).unwrap();
+    let o = run(&[
+        "init",
+        input.to_str().unwrap(),
+        "--dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!elsewhere.exists(), "written through a dangling symlink");
+    assert!(!out.join("objectives.toml").exists(), "half a pair written");
+}
