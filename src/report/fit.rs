@@ -25,6 +25,27 @@ const PINNED: &[&str] = &[
     "trace_id",
 ];
 
+/// A column of ids a person copies: never cut.
+pub fn is_id(name: &str) -> bool {
+    name == "trace_id" || name.ends_with("_id")
+}
+
+/// `s` in at most `max` columns of a terminal, `…` marking a cut.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.width() <= max {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for ch in s.chars() {
+        if out.width() + ch.to_string().width() + 1 > max {
+            break;
+        }
+        out.push(ch);
+    }
+    out.push('…');
+    out
+}
+
 /// What a fitted table shows.
 #[derive(Debug, PartialEq)]
 pub struct Layout {
@@ -267,6 +288,17 @@ mod tests {
         // then from the right; a table without keys keeps one column
         assert_eq!(layout(&t, &cells, 29).shown, [0, 2]);
         assert_eq!(layout(&t, &cells, 5).shown, [0]);
+    }
+
+    #[test]
+    fn long_text_is_cut_to_its_width() {
+        assert_eq!(cut("/chat", 16), "/chat");
+        let long = format!("/{}", "a".repeat(200));
+        assert_eq!(cut(&long, 16).chars().count(), 16);
+        assert!(cut(&long, 16).ends_with('…'));
+        // wide characters count twice
+        assert_eq!(cut("日本語日本語日本語", 7).width(), 7);
+        assert!(is_id("trace_id") && !is_id("route"));
     }
 
     #[test]

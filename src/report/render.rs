@@ -162,6 +162,17 @@ fn term_table(t: &Table, out: &mut dyn Write, view: View) -> io::Result<()> {
         }
         return writeln!(out, "{ct}");
     };
+    // a long text (a 200-character route) must not push every number out:
+    // text cells are cut to a third of the width, ids never
+    let cap = (width / 3).max(16);
+    let mut cells = cells;
+    for (c, col) in t.columns.iter().enumerate() {
+        if col.unit == Unit::Text && !fit::is_id(&col.name) {
+            for row in cells.iter_mut() {
+                row[c] = fit::cut(&row[c], cap);
+            }
+        }
+    }
     let l = fit::layout(t, &cells, width);
     let two_lines = l.header.iter().any(|(a, _)| !a.is_empty());
     ct.set_header(l.header.iter().map(|(a, b)| {
