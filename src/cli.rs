@@ -73,6 +73,18 @@ pub const COMMANDS: [&str; 14] = [
     "man",
 ];
 
+/// The commands that take the shared report options ([`CommonArgs`]); a
+/// test checks the list against the commands with `--by`.
+pub const ANALYSIS_COMMANDS: [&str; 7] = [
+    "slo",
+    "cost",
+    "drift",
+    "compare",
+    "anomalies",
+    "report",
+    "query",
+];
+
 /// The help's headings, one per concern, in every command.
 const INPUTS: &str = "Inputs";
 const WINDOW: &str = "Window";
@@ -736,6 +748,16 @@ pub struct InspectArgs {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn the_analysis_commands_are_those_with_the_shared_options() {
+        let with_by: Vec<String> = super::Cli::command()
+            .get_subcommands()
+            .filter(|c| c.get_arguments().any(|a| a.get_id() == "by"))
+            .map(|c| c.get_name().to_string())
+            .collect();
+        assert_eq!(with_by, super::ANALYSIS_COMMANDS);
+    }
 
     #[test]
     fn every_command_has_a_man_page() {

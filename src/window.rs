@@ -127,8 +127,10 @@ pub fn tz_name(tz: &TimeZone) -> &str {
     tz.iana_name().unwrap_or("UTC")
 }
 
+/// Whether days are UTC's ([`parse_tz`] gives every spelling of UTC as
+/// [`TimeZone::UTC`]).
 pub fn is_utc(tz: &TimeZone) -> bool {
-    *tz == TimeZone::UTC || tz.iana_name().is_some_and(|n| n == "UTC" || n == "Etc/UTC")
+    *tz == TimeZone::UTC
 }
 
 fn zoned(t: i64, tz: &TimeZone) -> jiff::Zoned {

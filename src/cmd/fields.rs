@@ -9,9 +9,6 @@ use crate::report::model::{Cell, FindingKind, Table, Unit};
 use crate::span::row::SpanType;
 use crate::span::schema;
 
-/// The commands that take the shared report options.
-const REPORTS: &str = "slo cost drift compare anomalies report query";
-
 pub fn run(args: FieldsArgs, ctx: &Context) -> Result<i32> {
     let note = "attr:KEY and resource:KEY name any span or resource attribute; `spanlens \
                 inspect` lists the attributes an export carries";
@@ -61,18 +58,20 @@ fn names() -> Table {
     let list = |v: Vec<String>| Cell::List(v);
     let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let attrs = || ["attr:KEY".to_string(), "resource:KEY".to_string()];
+    let reports = crate::cli::ANALYSIS_COMMANDS.join(" ");
+    let reports = reports.as_str();
     let mut row = |option: &str, commands: &str, names: Vec<String>| {
         t.push(vec![Cell::text(option), Cell::text(commands), list(names)]);
     };
     let mut by = owned(crate::engine::FIELDS);
     by.extend(attrs());
-    row("--by, --where", REPORTS, by);
+    row("--by, --where", reports, by);
     let mut kinds: Vec<String> = SpanType::ALL
         .iter()
         .map(|k| k.as_str().to_string())
         .collect();
     kinds.push("all".into());
-    row("--span-type (--kind)", REPORTS, kinds);
+    row("--span-type (--kind)", reports, kinds);
     let mut drift = owned(crate::metrics::drift::NUMERIC_FIELDS);
     drift.extend(owned(&["cost_usd", "eval_score", "eval_label"]));
     drift.extend(owned(crate::engine::FIELDS));
@@ -85,7 +84,7 @@ fn names() -> Table {
     row("--metrics", "compare", metrics);
     row(
         "--fail-on",
-        REPORTS,
+        reports,
         FindingKind::ALL
             .iter()
             .map(|k| k.as_str().to_string())

@@ -64,14 +64,14 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<i32> {
     let sum = summary::summarize(&ds, &opts.table, 50)
         .map_err(|e| Error::input("<inputs>", e.to_string(), ""))?;
     let seen = seen(&ds, &sum).map_err(|e| Error::input("<inputs>", e.to_string(), ""))?;
-    let inputs = args.input.inputs.join(" ");
+    let read = args.input.inputs.join(" ");
     std::fs::create_dir_all(dir).map_err(|e| Error::output_io(dir, &e))?;
     // both files or neither, under the directory's lock
     let _lock = crate::output::DirLock::acquire(dir)?;
     crate::output::roll_forward(dir);
     let mut set = crate::output::FileSet::new(dir);
     set.add(&config, |w| {
-        w.write_all(config_text(&seen, &inputs).as_bytes())
+        w.write_all(config_text(&seen, &read).as_bytes())
     })?;
     set.add(&objectives, |w| {
         w.write_all(objectives_text(&seen).as_bytes())

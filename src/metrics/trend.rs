@@ -128,11 +128,7 @@ pub fn run(engine: &mut dyn Engine, scope: &Scope, o: &TrendOptions) -> Result<T
         let i = t.div_euclid(NS_PER_DAY) - first;
         (0..days.len() as i64).contains(&i).then_some(i as usize)
     };
-    let zone = if window::is_utc(&o.tz) {
-        "UTC".to_string()
-    } else {
-        window::tz_name(&o.tz).to_string()
-    };
+    let zone = window::tz_name(&o.tz);
 
     let mut charts = Vec::new();
     // daily spend per cohort

@@ -212,14 +212,8 @@ fn horizontal(c: &Chart, area: &Area<'_>) -> Draw {
     let longest = names.iter().map(|x| x.chars().count()).max().unwrap_or(0);
     // the first category on top
     let row = |i: usize| (n - 1 - i) as f64;
-    let fmt = |y: &f64| {
-        let i = y.round();
-        if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
-            names[n - 1 - i as usize].clone()
-        } else {
-            String::new()
-        }
-    };
+    let upward: Vec<String> = names.iter().rev().cloned().collect();
+    let fmt = |y: &f64| category(&upward, *y);
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(48)

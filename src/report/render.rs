@@ -132,7 +132,7 @@ fn term_line(out: &mut dyn Write, view: View, first: &str, text: &str) -> io::Re
 
 /// One table for a terminal: every column, or the view that fits.
 fn term_table(t: &Table, out: &mut dyn Write, view: View) -> io::Result<()> {
-    let cells: Vec<Vec<String>> = t
+    let mut cells: Vec<Vec<String>> = t
         .rows
         .iter()
         .enumerate()
@@ -165,7 +165,6 @@ fn term_table(t: &Table, out: &mut dyn Write, view: View) -> io::Result<()> {
     // a long text (a 200-character route) must not push every number out:
     // text cells are cut to a third of the width, ids never
     let cap = (width / 3).max(16);
-    let mut cells = cells;
     for (c, col) in t.columns.iter().enumerate() {
         if col.unit == Unit::Text && !fit::is_id(&col.name) {
             for row in cells.iter_mut() {

@@ -688,15 +688,7 @@ fn issue19_a_killed_lake_write_is_recovered_by_the_next_run() {
 }
 
 /// The commands that take the shared report options.
-const ANALYSIS_COMMANDS: [&str; 7] = [
-    "slo",
-    "cost",
-    "drift",
-    "compare",
-    "anomalies",
-    "report",
-    "query",
-];
+use spanlens::cli::ANALYSIS_COMMANDS;
 
 /// The help lists what the code accepts, from the code's own lists: every
 /// finding kind `--fail-on` gates on (with what raises it), every `--by`

@@ -39,6 +39,19 @@ fn findings(v: &Value) -> Vec<Value> {
     v["findings"].as_array().unwrap().clone()
 }
 
+/// compare of the planted data: each route's newest prompt version
+/// against the one before.
+fn compare_versions(input: &str) -> Vec<&str> {
+    vec![
+        "compare",
+        input,
+        "--by",
+        "route",
+        "--candidate",
+        "latest:prompt_version",
+    ]
+}
+
 fn objectives(dir: &std::path::Path) -> String {
     let path = dir.join("slo.toml");
     std::fs::write(
@@ -68,17 +81,7 @@ fn every_json_document_matches_the_schema() {
         ),
         (vec!["cost", &cost, "--budget", "0.5/day"], 0),
         (vec!["drift", planted, "--by", "route"], 0),
-        (
-            vec![
-                "compare",
-                planted,
-                "--by",
-                "route",
-                "--candidate",
-                "latest:prompt_version",
-            ],
-            0,
-        ),
+        (compare_versions(planted), 0),
         (
             [
                 &["anomalies", anomalous, "--by", "route"][..],
@@ -188,16 +191,7 @@ fn findings_carry_their_facts_as_fields() {
 
     // the regression planted on /changed: candidate v2 against baseline v1
     let v = json_exit(
-        &[
-            "compare",
-            planted,
-            "--by",
-            "route",
-            "--candidate",
-            "latest:prompt_version",
-            "--format",
-            "json",
-        ],
+        &[&compare_versions(planted)[..], &["--format", "json"]].concat(),
         0,
     );
     let table = rows(&v, "compare");
