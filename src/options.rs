@@ -68,6 +68,7 @@ pub fn cost(ctx: &Context, extra: &[PathBuf]) -> Result<CostOptions> {
         top_traces: top_traces(ctx, None),
         budgets: Vec::new(),
         tz: window::TimeZone::UTC,
+        resolved: None,
     })
 }
 

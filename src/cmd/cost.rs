@@ -26,6 +26,7 @@ pub fn run(mut args: CostArgs, ctx: &Context) -> Result<i32> {
             top_traces: options::top_traces(ctx, args.top_traces),
             budgets,
             tz: p.tz.clone(),
+            resolved: None,
         },
     };
     let mut report = cost::run(&mut engine, p.scope, &opts)?;

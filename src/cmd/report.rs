@@ -38,7 +38,8 @@ struct Plan {
     min_count: u64,
     top: usize,
     baseline: Window,
-    /// the price tables every section reads, read once
+    /// the price tables every section reads, read once, and the prices
+    /// of every model the report's spans name, resolved once
     prices: CostOptions,
     /// the cost section's: its span types, budgets and top traces
     cost: CostOptions,
@@ -260,6 +261,18 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
         _ => None,
     };
     let mut engine = p.engine;
+    // every section but cost prices its spans from one resolution over
+    // every span the report reads (the cost section's models table counts
+    // its own window's usage)
+    let end = p.scope.window.end_ns.max(p.baseline.end_ns);
+    let shared = {
+        let _t = crate::timing::phase("prices");
+        cost::shared(&mut engine, &p.scope, end, &prices)?
+    };
+    let slo_cost = slo_cost.map(|c| CostOptions {
+        resolved: shared.resolved.clone(),
+        ..c
+    });
     // the cost section counts LLM and embedding spans unless told otherwise
     let mut cost = prices.clone();
     if user_kind {
@@ -273,7 +286,7 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
         min_count: p.min_count,
         top: p.top,
         baseline: p.baseline,
-        prices,
+        prices: shared,
         cost,
         objectives,
         slo_cost,
@@ -296,7 +309,10 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
             min_count: plan.min_count,
             top: plan.top,
             baseline: plan.baseline,
-            cost: plan.cost.clone(),
+            cost: CostOptions {
+                resolved: plan.prices.resolved.clone(),
+                ..plan.cost.clone()
+            },
             tz: plan.cost.tz.clone(),
         },
     )?;

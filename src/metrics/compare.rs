@@ -1106,6 +1106,7 @@ mod tests {
                 top_traces: 0,
                 budgets: Vec::new(),
                 tz: crate::window::TimeZone::UTC,
+                resolved: None,
             },
         }
     }

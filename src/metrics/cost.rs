@@ -74,6 +74,11 @@ pub struct CostOptions {
     pub budgets: Vec<Budget>,
     /// `--tz`: where a `/month` budget's month starts
     pub tz: crate::window::TimeZone,
+    /// Prices resolved once over every span the run reads ([`shared`]):
+    /// [`resolve`] registers them instead of asking the engine again. The
+    /// cost section's own options never carry them: its models table
+    /// counts the usage of its own window.
+    pub resolved: Option<Arc<Resolution>>,
 }
 
 pub struct CostReportOptions {
@@ -92,6 +97,7 @@ fn model_key(m: &ModelId) -> String {
 }
 
 /// The prices resolved for the models of one run.
+#[derive(Clone)]
 pub struct Resolution {
     /// model key -> (id, price and how it matched)
     pub models: BTreeMap<String, (ModelId, Option<(ModelPrice, MatchRule)>)>,
@@ -120,6 +126,10 @@ impl Resolution {
 /// Phase 1 of the cost report: look up every model that carries tokens or
 /// a cost and register the resolved rates as the small table `prices`.
 pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Result<Resolution> {
+    if let Some(r) = &o.resolved {
+        register(engine, r)?;
+        return Ok((**r).clone());
+    }
     let mut s = scope.clone();
     s.kind = o.kind.clone();
     let q = expand(
@@ -175,6 +185,35 @@ pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Resul
     res.classes = classes.into_iter().collect();
     register(engine, &res)?;
     Ok(res)
+}
+
+/// `o` with the prices of every model that any span up to `end_ns`
+/// (passing `scope`'s conditions, of any span type) names, resolved once:
+/// what the sections of one report share. A model a section's spans do
+/// not name only adds rows to the `prices` table; a prompt-size class
+/// another model needs gives every model the rates it has at that size, so
+/// each span's cost is the one a section's own resolution gives.
+pub fn shared(
+    engine: &mut dyn Engine,
+    scope: &Scope,
+    end_ns: i64,
+    o: &CostOptions,
+) -> Result<CostOptions> {
+    let mut s = scope.clone();
+    s.window = crate::window::Window {
+        start_ns: crate::stats::quantile::ZERO_BUCKET,
+        end_ns,
+    };
+    s.kept = None;
+    s.arms = None;
+    let mut all = o.clone();
+    all.kind = KindFilter::All;
+    all.resolved = None;
+    let res = resolve(engine, &s, &all)?;
+    Ok(CostOptions {
+        resolved: Some(Arc::new(res)),
+        ..o.clone()
+    })
 }
 
 /// The `prices` table: one row per priced model, prompt-size class and

@@ -568,3 +568,121 @@ fn charts_render_to_png() {
         "{pass}"
     );
 }
+
+/// The report resolves prices once, over every span up to its end, for
+/// the sections after cost (issue 23); each section then prices its spans
+/// as the command run alone does. The export makes the shared resolution
+/// wider than any section's own: gemini-2.5-pro's long-context tier
+/// (above 200k input tokens) first appears two days before the baseline,
+/// where only the compare section's window reaches, and gpt-4o (one rate
+/// at every prompt size) runs prompts on both sides of 200k.
+#[test]
+fn every_section_prices_spans_as_its_command_alone() {
+    use crate::common::{json_of, rows, same, DAY_NS, T0};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("tiers.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    let mut id = 0u64;
+    let mut span =
+        |f: &mut dyn Write, route: &str, model: &str, version: &str, t: i64, inp: i64| {
+            id += 1;
+            let ms = 200 + (id * 37 % 900) as i64;
+            let line = serde_json::json!({
+                "trace_id": format!("{id:032x}"),
+                "span_id": format!("{id:016x}"),
+                "name": format!("chat {model}"),
+                "start_time": crate::common::rfc3339(t),
+                "end_time": crate::common::rfc3339(t + ms * 1_000_000),
+                "status": {"code": if id.is_multiple_of(11) { "ERROR" } else { "OK" }},
+                "attributes": {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.request.model": model,
+                    "http.route": route,
+                    "traceloop.prompt.version": version,
+                    "gen_ai.usage.input_tokens": inp + (id % 7) as i64 * 1000,
+                    "gen_ai.usage.output_tokens": 500 + (id % 13) as i64 * 40,
+                }
+            });
+            writeln!(f, "{line}").unwrap();
+        };
+    // only the compare section's window (everything up to the end) sees these
+    for i in 0..6 {
+        span(
+            &mut f,
+            "/a",
+            "gemini-2.5-pro",
+            "v0",
+            T0 - 2 * DAY_NS + i * 60_000_000_000,
+            250_000,
+        );
+    }
+    for (version, start, days) in [("v1", T0, 7), ("v2", T0 + 7 * DAY_NS, 1)] {
+        for i in 0..60i64 {
+            let t = start + i * (days * DAY_NS / 60);
+            let big = if i % 2 == 0 { 150_000 } else { 250_000 };
+            span(&mut f, "/a", "gpt-4o", version, t, big);
+            span(
+                &mut f,
+                "/b",
+                "gemini-2.5-pro",
+                version,
+                t + 1_000_000_000,
+                big - 50_000,
+            );
+        }
+    }
+    f.flush().unwrap();
+    drop(f);
+    let input = input.to_str().unwrap();
+    let windows = [
+        "--by",
+        "route",
+        "--baseline",
+        "2026-01-01..2026-01-08",
+        "--current",
+        "2026-01-08..2026-01-09",
+    ];
+    let report = json_of(&[&["-q", "report", input, "--format", "json"], &windows[..]].concat());
+    for (section, alone) in [
+        ("drift", vec!["drift"]),
+        ("anomalies", vec!["anomalies"]),
+        ("slo", vec!["slo"]),
+        (
+            "compare",
+            vec![
+                "compare",
+                "--candidate",
+                "latest:prompt_version",
+                "--until",
+                "2026-01-09",
+            ],
+        ),
+    ] {
+        let mut args = vec!["-q"];
+        args.extend(&alone);
+        args.extend([input, "--format", "json"]);
+        if section != "compare" {
+            args.extend(windows);
+        } else {
+            args.extend(&windows[..2]);
+        }
+        let want = json_of(&args);
+        let got = &report["sections"][section];
+        same(&got["tables"], &want["tables"], section);
+        same(&got["findings"], &want["findings"], section);
+    }
+    // what the equality is about: spans priced on both sides of the tier
+    let drift = &report["sections"]["drift"];
+    let cost = rows(drift, "drift")
+        .iter()
+        .filter(|r| r["field"] == "cost_usd")
+        .count();
+    assert_eq!(cost, 2, "a cost_usd drift row per route");
+    let compare = &report["sections"]["compare"];
+    let priced: Vec<&serde_json::Value> = rows(compare, "compare")
+        .iter()
+        .filter(|r| r["metric"].as_str().is_some_and(|m| m.starts_with("cost")))
+        .collect();
+    assert!(!priced.is_empty(), "{compare}");
+    assert!(priced.iter().all(|r| r["baseline"].as_f64().unwrap() > 0.0));
+}
