@@ -434,6 +434,10 @@ pub struct CommonArgs {
     /// set by the command: an output may never be one of them.
     #[arg(skip)]
     pub reads: Vec<PathBuf>,
+    /// The command reads the `attrs` column whatever the run names (`query`:
+    /// a user's SQL), so every attribute is kept.
+    #[arg(skip)]
+    pub reads_attrs: bool,
     /// The format came from spanlens.toml's `[report]`, not a flag (its
     /// errors name the file's key; `report` ignores a table format there).
     #[arg(skip)]

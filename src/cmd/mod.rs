@@ -81,6 +81,7 @@ impl Context {
                     .map(|p| crate::ingest::aliases::normalize_provider(p))
                     .collect(),
                 now_ns: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX),
+                skip_attrs: false,
             },
             max_bad,
             progress: self.progress,

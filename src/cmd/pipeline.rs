@@ -91,6 +91,29 @@ fn window_arg(
 }
 
 /// The engine the report runs on, and the `inputs` meta line.
+/// Whether the run names an attribute (`attr:KEY`, `resource:KEY`) anywhere
+/// it could: its arguments, or a file it reads besides its inputs (the
+/// configuration, objectives, price tables). Every attribute key is parsed
+/// from such a text, so when none holds either prefix no query reads an
+/// attribute but those spanlens itself reads, and a read keeps only those
+/// ([`crate::ingest::resolve::KEPT_ATTRS`]). A file that cannot be read
+/// counts as naming one.
+fn names_attributes(ctx: &Context, reads: &[std::path::PathBuf]) -> bool {
+    let names = |t: &str| t.contains("attr:") || t.contains("resource:");
+    std::env::args_os().any(|a| names(&a.to_string_lossy()))
+        || ctx
+            .reads(reads)
+            .iter()
+            .any(|p| std::fs::read_to_string(p).map_or(true, |t| names(&t)))
+}
+
+/// What the binary does once the inputs are held in memory, before the
+/// queries run: `main.rs` keeps memory the allocator frees for reuse
+/// (every query allocates and frees columns of a million rows; returned
+/// to the system and taken back, each page is zeroed again by the kernel).
+/// Unset in tests and when spanlens is a library.
+pub static LOADED_IN_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
 fn open_engine(
     a: &CommonArgs,
     ctx: &Context,
@@ -112,7 +135,12 @@ fn open_engine(
             ),
         ));
     }
-    let opts = ctx.load_options(&a.input)?;
+    let mut opts = ctx.load_options(&a.input)?;
+    opts.resolve.skip_attrs = !a.reads_attrs && !names_attributes(ctx, &a.reads);
+    let only = opts
+        .resolve
+        .skip_attrs
+        .then_some(crate::ingest::resolve::KEPT_ATTRS);
     let bound = frame::spill::threshold();
     let loaded = frame::load_bounded(&a.input.inputs, &opts, bound)?;
     let (rejected, nfiles, dups) = match &loaded {
@@ -147,12 +175,16 @@ fn open_engine(
     }
     Ok(match loaded {
         frame::Loaded::Memory(ds) => {
+            if let Some(f) = LOADED_IN_MEMORY.get() {
+                f();
+            }
             let nspans = int(ds.spans.height() as u64);
             (
                 Box::new(
                     LocalEngine::new(ds.spans, ds.evals)
                         .with_method(method)
-                        .with_row_cap(a.max_rows),
+                        .with_row_cap(a.max_rows)
+                        .with_only_attrs(only),
                 ),
                 format!(
                     "{nfiles} file(s), {nspans} spans, {} malformed record(s) skipped{dup_text}",
@@ -175,7 +207,8 @@ fn open_engine(
             (
                 Box::new(
                     LocalEngine::streamed(sp.streamed.spans, sp.streamed.evals, cap)
-                        .holding(sp.dir),
+                        .holding(sp.dir)
+                        .with_only_attrs(only),
                 ),
                 inputs,
             )

@@ -11,6 +11,7 @@ use crate::report::model::{Cell, Report, Table, Unit};
 
 pub fn run(mut args: QueryArgs, ctx: &Context) -> Result<i32> {
     args.common.reads = vec![args.sql.clone()];
+    args.common.reads_attrs = true;
     let text = std::fs::read_to_string(&args.sql).map_err(|e| Error::input_io(&args.sql, &e))?;
     let name = args.sql.display().to_string();
     let p = prepare(

@@ -34,6 +34,9 @@ pub struct LocalEngine {
     /// The spilled input's files the streamed tables read (`frame::spill`):
     /// kept as long as the engine, removed with it.
     spill: Option<crate::frame::spill::SpillDir>,
+    /// The only attributes the `attrs` column holds, when the read kept
+    /// only those spanlens reads itself (no `attr:` key named).
+    only_attrs: Option<&'static [&'static str]>,
 }
 
 impl LocalEngine {
@@ -44,6 +47,7 @@ impl LocalEngine {
             method: PercentileMethod::Exact,
             row_cap: None,
             spill: None,
+            only_attrs: None,
         }
     }
 
@@ -61,6 +65,7 @@ impl LocalEngine {
             method: PercentileMethod::LogBucket,
             row_cap: Some(cap),
             spill: None,
+            only_attrs: None,
         }
     }
 
@@ -74,6 +79,14 @@ impl LocalEngine {
     /// remote engine does; the reports then keep per-trace work in the engine.
     pub fn with_row_cap(mut self, cap: Option<usize>) -> LocalEngine {
         self.row_cap = cap;
+        self
+    }
+
+    /// The `attrs` column holds only these attributes (see
+    /// [`crate::ingest::resolve::ResolveOptions::skip_attrs`]): a query
+    /// reading another is refused, never answered as if no span had it.
+    pub fn with_only_attrs(mut self, only: Option<&'static [&'static str]>) -> LocalEngine {
+        self.only_attrs = only;
         self
     }
 
@@ -345,6 +358,19 @@ impl LocalEngine {
     }
 
     fn run_all(&mut self, queries: &[Expanded]) -> Result<Vec<DataFrame>> {
+        if let Some(only) = self.only_attrs {
+            let unread = queries
+                .iter()
+                .flat_map(|q| q.attr_keys.iter().map(move |k| (q, k)))
+                .find(|(_, k)| !only.contains(&k.as_str()));
+            if let Some((q, k)) = unread {
+                return Err(Error::internal(format!(
+                    "query {} reads the attribute `{k}`, which was not kept: the run named no \
+                     attr: or resource: key",
+                    q.name
+                )));
+            }
+        }
         if queries.iter().any(|q| q.sql.contains(MODEL_KEY)) {
             self.add_model_key()?;
         }
@@ -461,6 +487,25 @@ mod tests {
         let err = e.run(&[ok, user]).unwrap_err();
         assert_eq!(err.exit_code(), crate::exit::USAGE);
         assert!(err.to_string().starts_with("query broken failed"), "{err}");
+    }
+
+    /// An engine over a read that kept only spanlens' own attributes
+    /// refuses a query reading another (an internal error naming it), and
+    /// answers one reading a kept attribute.
+    #[test]
+    fn a_query_reading_an_attribute_not_kept_is_refused() {
+        let spans = crate::span::build::spans_frame(&[]).unwrap();
+        let evals = crate::span::build::evals_frame(&[]).unwrap();
+        let mut e = LocalEngine::new(spans, evals)
+            .with_only_attrs(Some(crate::ingest::resolve::KEPT_ATTRS));
+        let mut q =
+            Expanded::internal("by_region", "SELECT COUNT(trace_id) AS n FROM spans".into());
+        q.attr_keys = vec!["app.region".into()];
+        let err = e.run(&[q.clone()]).unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit::INTERNAL);
+        assert!(err.to_string().contains("`app.region`"), "{err}");
+        q.attr_keys = vec![crate::ingest::chunk::RESPONSE_ID.into()];
+        assert_eq!(e.run(&[q]).unwrap()[0].height(), 1);
     }
 
     /// Both joins of a nested plan (an inner join in a subquery, a left join

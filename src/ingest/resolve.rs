@@ -60,7 +60,16 @@ pub struct ResolveOptions {
     pub exclusive_input_providers: Vec<String>,
     /// Now, for the far-future check (ns).
     pub now_ns: i64,
+    /// Keep only the attributes spanlens itself reads ([`KEPT_ATTRS`]) in
+    /// the `attrs` column: the run names no attribute (`attr:`,
+    /// `resource:`), so no query reads the others (they are still counted
+    /// for `inspect`'s unclaimed list).
+    pub skip_attrs: bool,
 }
+
+/// The attributes every run keeps: the agent-loop rule compares tool call
+/// arguments, and evaluations naming a response find its span by id.
+pub const KEPT_ATTRS: &[&str] = &[TOOL_CALL_ARGUMENTS, super::chunk::RESPONSE_ID];
 
 /// Flatten an attribute into `out`: nested objects become dotted keys, and a
 /// JSON-string `metadata` (OpenInference user keys) is parsed and flattened.
@@ -250,8 +259,11 @@ impl<'t> Resolver<'t> {
             if v.is_null() {
                 continue;
             }
-            let key = interner.get(k);
             bump(&mut stats.unclaimed, k);
+            if self.opts.skip_attrs && !KEPT_ATTRS.contains(&k.as_ref()) {
+                continue;
+            }
+            let key = interner.get(k);
             // a tool call's arguments may hold anything a user typed: kept as
             // a digest (all the agent-loop rule compares) unless asked
             let text = if k == TOOL_CALL_ARGUMENTS && !self.opts.include_text {
@@ -269,7 +281,8 @@ impl<'t> Resolver<'t> {
                 }
                 continue;
             }
-            if v.is_null() || (!self.opts.include_text && is_content_key(k)) {
+            if v.is_null() || self.opts.skip_attrs || (!self.opts.include_text && is_content_key(k))
+            {
                 continue;
             }
             let key = interner.get(&format!("resource:{k}"));

@@ -1683,3 +1683,81 @@ fn init_writes_through_no_symlink() {
     assert!(!elsewhere.exists(), "written through a dangling symlink");
     assert!(!out.join("objectives.toml").exists(), "half a pair written");
 }
+
+/// Issue 23: a run naming no attribute keeps only the attributes spanlens
+/// reads itself (tool call arguments, response ids) and still counts every
+/// other for `inspect`; an `attr:` key named only in spanlens.toml, or only
+/// in an objectives file, is still read.
+#[test]
+fn attributes_no_query_reads_are_not_kept() {
+    use spanlens::frame::{load, LoadOptions};
+    use spanlens::span::schema as s;
+    let input = p(COST);
+    let mut opts = LoadOptions::default();
+    let all = load(std::slice::from_ref(&input), &opts).unwrap();
+    opts.resolve.skip_attrs = true;
+    let kept = load(std::slice::from_ref(&input), &opts).unwrap();
+    let keys = |df: &DataFrame| -> Vec<String> {
+        let mut k: Vec<String> = (0..df.height())
+            .flat_map(|i| spanlens::span::build::attrs_of_row(df, i).unwrap())
+            .map(|(k, _)| k)
+            .collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    assert!(keys(&all.spans).contains(&"app.region".to_string()));
+    assert!(keys(&kept.spans)
+        .iter()
+        .all(|k| spanlens::ingest::resolve::KEPT_ATTRS.contains(&k.as_str())));
+    // everything else is the same table
+    assert_eq!(
+        all.spans.drop(s::ATTRS).unwrap(),
+        kept.spans.drop(s::ATTRS).unwrap()
+    );
+    assert_eq!(all.files[0].unclaimed, kept.files[0].unclaimed);
+
+    // the key named in spanlens.toml only
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("spanlens.toml");
+    std::fs::write(&config, "[report]\nby = [\"attr:app.region\"]\n").unwrap();
+    let v = json_of(&[
+        "--config",
+        config.to_str().unwrap(),
+        "slo",
+        &input,
+        "--current",
+        DAY,
+        "--where",
+        "model!=o3",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(row(&v, "cohorts", "attr:app.region", "eu")["spans"], 3);
+    // in an objectives file only
+    let slo = dir.path().join("slo.toml");
+    std::fs::write(
+        &slo,
+        "[[objective]]\nname = \"eu\"\nsli = \"availability\"\ntarget = 0.5\nwhere = [\"attr:app.region=eu\"]\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "slo",
+        &input,
+        "--current",
+        DAY,
+        "--objectives",
+        slo.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        stderr(&out)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let o = &v["tables"]["objectives"][0];
+    assert_eq!(o["objective"], "eu", "{v}");
+    assert_eq!(o["valid"], 4, "{v}");
+}
