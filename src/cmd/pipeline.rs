@@ -90,30 +90,35 @@ fn window_arg(
     .transpose()
 }
 
-/// The engine the report runs on, and the `inputs` meta line.
-/// Whether the run names an attribute (`attr:KEY`, `resource:KEY`) anywhere
-/// it could: its arguments, or a file it reads besides its inputs (the
-/// configuration, objectives, price tables). Every attribute key is parsed
-/// from such a text, so when none holds either prefix no query reads an
-/// attribute but those spanlens itself reads, and a read keeps only those
-/// ([`crate::ingest::resolve::KEPT_ATTRS`]). A file that cannot be read
-/// counts as naming one.
+/// Whether the run names an attribute (`attr:KEY`, `resource:KEY`): a key
+/// parsed so far (`--by`, `--where`, drift fields, objectives' and budgets'
+/// selectors, all parsed before the read), or the text of its arguments or
+/// of a file it reads besides its inputs (configuration, objectives, price
+/// tables), for a key parsed after the read (compare's arms). When none
+/// does, no query reads an attribute but those spanlens itself reads, and
+/// the read keeps only those ([`crate::ingest::resolve::KEPT_ATTRS`]). A
+/// file that is not a plain readable file (a pipe read once already)
+/// counts as naming one; a missed key is refused by the engine, never
+/// answered as if no span had the attribute.
 fn names_attributes(ctx: &Context, reads: &[std::path::PathBuf]) -> bool {
     let names = |t: &str| t.contains("attr:") || t.contains("resource:");
-    std::env::args_os().any(|a| names(&a.to_string_lossy()))
-        || ctx
-            .reads(reads)
-            .iter()
-            .any(|p| std::fs::read_to_string(p).map_or(true, |t| names(&t)))
+    crate::engine::attribute_named()
+        || std::env::args_os().any(|a| names(&a.to_string_lossy()))
+        || ctx.reads(reads).iter().any(|p| {
+            !std::fs::metadata(p).is_ok_and(|m| m.is_file())
+                || std::fs::read_to_string(p).map_or(true, |t| names(&t))
+        })
 }
 
 /// What the binary does once the inputs are held in memory, before the
 /// queries run: `main.rs` keeps memory the allocator frees for reuse
 /// (every query allocates and frees columns of a million rows; returned
 /// to the system and taken back, each page is zeroed again by the kernel).
-/// Unset in tests and when spanlens is a library.
+/// Set by the binary only: unset in unit tests and when spanlens is a
+/// library.
 pub static LOADED_IN_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
+/// The engine the report runs on, and the `inputs` meta line.
 fn open_engine(
     a: &CommonArgs,
     ctx: &Context,

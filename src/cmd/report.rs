@@ -261,7 +261,8 @@ pub fn run(mut args: ReportArgs, ctx: &Context) -> Result<i32> {
         _ => None,
     };
     let mut engine = p.engine;
-    // every section but cost prices its spans from one resolution over
+    // every section but cost (slo's cost objectives, drift, compare,
+    // anomalies, the charts) prices its spans from one resolution over
     // every span the report reads (the cost section's models table counts
     // its own window's usage)
     let end = p.scope.window.end_ns.max(p.baseline.end_ns);

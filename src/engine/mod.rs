@@ -241,9 +241,23 @@ pub const FIELDS: &[&str] = &[
     "kind",
 ];
 
+/// Set once this process has parsed an attribute key ([`parse_key`]).
+static ATTRIBUTE_NAMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process has parsed an `attr:` or `resource:` key so far:
+/// a read that comes after every key of the run was parsed keeps only the
+/// attributes spanlens reads itself when none was (see
+/// `cmd::pipeline::names_attributes`).
+pub fn attribute_named() -> bool {
+    ATTRIBUTE_NAMED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Parse `route`, `model`, `attr:app.region`, `resource:service.version`.
 pub fn parse_key(s: &str) -> std::result::Result<Key, String> {
     let s = s.trim();
+    if s.starts_with("attr:") || s.starts_with("resource:") {
+        ATTRIBUTE_NAMED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     if let Some(k) = s.strip_prefix("attr:") {
         if k.is_empty() {
             return Err("`attr:` needs an attribute name, e.g. attr:app.region".into());

@@ -166,7 +166,10 @@ pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Resul
             .lookup(id.0.as_deref(), id.1.as_deref(), id.2.as_deref())
             .map(|(m, r)| (m.clone(), r));
         if let Some((m, _)) = &hit {
-            for t in &m.tiers {
+            // a service tier's own prompt-size tiers (a Langfuse priority
+            // tier above 150k) start classes too
+            let services = m.services.iter().flat_map(|s| &s.tiers);
+            for t in m.tiers.iter().chain(services) {
                 classes.insert(if t.inclusive { t.above } else { t.above + 1 });
             }
         }
@@ -189,7 +192,7 @@ pub fn resolve(engine: &mut dyn Engine, scope: &Scope, o: &CostOptions) -> Resul
 
 /// `o` with the prices of every model that any span up to `end_ns`
 /// (passing `scope`'s conditions, of any span type) names, resolved once:
-/// what the sections of one report share. A model a section's spans do
+/// what every section of one report but cost shares. A model a section's spans do
 /// not name only adds rows to the `prices` table; a prompt-size class
 /// another model needs gives every model the rates it has at that size, so
 /// each span's cost is the one a section's own resolution gives.

@@ -1686,8 +1686,8 @@ fn init_writes_through_no_symlink() {
 
 /// Issue 23: a run naming no attribute keeps only the attributes spanlens
 /// reads itself (tool call arguments, response ids) and still counts every
-/// other for `inspect`; an `attr:` key named only in spanlens.toml, or only
-/// in an objectives file, is still read.
+/// other for `inspect`; an `attr:` key named only in spanlens.toml (even
+/// spelt with a TOML escape), or only in an objectives file, is still read.
 #[test]
 fn attributes_no_query_reads_are_not_kept() {
     use spanlens::frame::{load, LoadOptions};
@@ -1717,10 +1717,11 @@ fn attributes_no_query_reads_are_not_kept() {
     );
     assert_eq!(all.files[0].unclaimed, kept.files[0].unclaimed);
 
-    // the key named in spanlens.toml only
+    // the key named in spanlens.toml only, spelt with a TOML escape (no
+    // `attr:` in the file's text)
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("spanlens.toml");
-    std::fs::write(&config, "[report]\nby = [\"attr:app.region\"]\n").unwrap();
+    std::fs::write(&config, "[report]\nby = [\"\\u0061ttr:app.region\"]\n").unwrap();
     let v = json_of(&[
         "--config",
         config.to_str().unwrap(),

@@ -354,3 +354,57 @@ fn snapshots_of_every_format() {
         insta::assert_snapshot!(name, out);
     }
 }
+
+/// A Langfuse tier that holds on one service tier above a prompt size
+/// (priority above 150k input tokens) starts a prompt-size class of its
+/// own, even where no standard tier starts there (this model's is above
+/// 200k). Priced by hand: 180,000 input tokens at the priority long-context
+/// rate 18e-6 and 1,000 output at 18e-6 = 3.258 USD (the priority rate
+/// below 150k, 9e-6, gave 1.629: the class was missing).
+#[test]
+fn a_service_tiers_own_size_tier_starts_a_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let prices = dir.path().join("langfuse.json");
+    std::fs::write(
+        &prices,
+        r#"[{"modelName": "m", "matchPattern": "(?i)^m$",
+            "pricingTiers": [
+              {"isDefault": true, "conditions": [], "prices": {"input": 1e-6, "output": 2e-6}},
+              {"isDefault": false, "conditions": [{"usageDetailPattern": "input", "operator": "gt", "value": 200000}],
+               "prices": {"input": 2e-6, "output": 4e-6}},
+              {"isDefault": false, "conditions": [{"source": "model_parameters", "key": "service_tier", "operator": "in", "values": ["priority"]}],
+               "prices": {"input": 9e-6, "output": 9e-6}},
+              {"isDefault": false, "conditions": [{"source": "model_parameters", "key": "service_tier", "operator": "in", "values": ["priority"]},
+                                                   {"usageDetailPattern": "input", "operator": "gt", "value": 150000}],
+               "prices": {"input": 18e-6, "output": 18e-6}}]}]"#,
+    )
+    .unwrap();
+    let spans = dir.path().join("spans.jsonl");
+    let line = serde_json::json!({
+        "trace_id": "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1",
+        "span_id": "b100000000000001",
+        "name": "chat m",
+        "start_time_unix_nano": 1767348000000000000i64,
+        "end_time_unix_nano": 1767348001000000000i64,
+        "attributes": {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "m",
+            "openai.response.service_tier": "priority",
+            "gen_ai.usage.input_tokens": 180000,
+            "gen_ai.usage.output_tokens": 1000,
+        }
+    });
+    std::fs::write(&spans, format!("{line}\n")).unwrap();
+    let v = json_of(&[
+        "cost",
+        spans.to_str().unwrap(),
+        "--prices",
+        prices.to_str().unwrap(),
+        "--current",
+        DAY,
+        "--format",
+        "json",
+    ]);
+    let cost = &rows(&v, "cost")[0]["cost_usd"];
+    assert!((cost.as_f64().unwrap() - 3.258).abs() < 1e-9, "{v}");
+}

@@ -578,7 +578,7 @@ fn charts_render_to_png() {
 /// at every prompt size) runs prompts on both sides of 200k.
 #[test]
 fn every_section_prices_spans_as_its_command_alone() {
-    use crate::common::{json_of, rows, same, DAY_NS, T0};
+    use crate::common::{rows, same, DAY_NS, T0};
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("tiers.jsonl");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
@@ -605,15 +605,15 @@ fn every_section_prices_spans_as_its_command_alone() {
             });
             writeln!(f, "{line}").unwrap();
         };
-    // only the compare section's window (everything up to the end) sees these
+    // only the shared resolution and compare's window see these
     for i in 0..6 {
         span(
             &mut f,
             "/a",
-            "gemini-2.5-pro",
+            "gpt-5.4",
             "v0",
             T0 - 2 * DAY_NS + i * 60_000_000_000,
-            250_000,
+            300_000,
         );
     }
     for (version, start, days) in [("v1", T0, 7), ("v2", T0 + 7 * DAY_NS, 1)] {
@@ -627,7 +627,7 @@ fn every_section_prices_spans_as_its_command_alone() {
                 "gemini-2.5-pro",
                 version,
                 t + 1_000_000_000,
-                big - 50_000,
+                big + 30_000,
             );
         }
     }
@@ -642,7 +642,28 @@ fn every_section_prices_spans_as_its_command_alone() {
         "--current",
         "2026-01-08..2026-01-09",
     ];
-    let report = json_of(&[&["-q", "report", input, "--format", "json"], &windows[..]].concat());
+    // a cost objective: the slo section prices traces too
+    let slo = dir.path().join("slo.toml");
+    std::fs::write(
+        &slo,
+        "[[objective]]\nname = \"cheap\"\nsli = \"cost\"\nmax_usd = 0.5\ntarget = 0.9\n",
+    )
+    .unwrap();
+    let slo = slo.to_str().unwrap();
+    let out = crate::common::bin()
+        .env("SPANLENS_TIMINGS", "queries")
+        .args([&["-q", "report", input, "--format", "json"], &windows[..]].concat())
+        .args(["--objectives", slo])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        stderr(&out)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let resolutions = stderr(&out).matches("query cost_models ").count();
+    assert_eq!(resolutions, 2, "one shared, one the cost section's");
     for (section, alone) in [
         ("drift", vec!["drift"]),
         ("anomalies", vec!["anomalies"]),
@@ -666,7 +687,16 @@ fn every_section_prices_spans_as_its_command_alone() {
         } else {
             args.extend(&windows[..2]);
         }
-        let want = json_of(&args);
+        if section == "slo" {
+            args.extend(["--objectives", slo]);
+        }
+        let out = run(&args);
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            stderr(&out)
+        );
+        let want: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let got = &report["sections"][section];
         same(&got["tables"], &want["tables"], section);
         same(&got["findings"], &want["findings"], section);
@@ -685,4 +715,7 @@ fn every_section_prices_spans_as_its_command_alone() {
         .collect();
     assert!(!priced.is_empty(), "{compare}");
     assert!(priced.iter().all(|r| r["baseline"].as_f64().unwrap() > 0.0));
+    let cheap = &rows(&report["sections"]["slo"], "objectives")[0];
+    assert_eq!(cheap["objective"], "cheap");
+    assert!(cheap["valid"].as_u64().unwrap() > 0, "{cheap}");
 }
